@@ -1,0 +1,39 @@
+//! chatlab: the four programs of the TD « Chat » (Master 1 Réseaux & Système), as one `chat`
+//! binary, and the lab around them (containers, captures, impairments).
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line; its doc comments are each mode's `--help`.
+//! - [`error`]: the failures a user must reason about, as one line and an exit code.
+//! - [`net`]: listen (SO_REUSEADDR on purpose), accept, connect (with retry), half-close.
+//! - [`lines`]: streaming copies of bytes and lines: bounded memory, lossless in pipes.
+//! - [`terminal`]: showing untrusted bytes on a terminal without letting them drive it.
+//! - [`modes`]: one file per TD question, readable top to bottom: `recv` (Q1), `send` (Q2),
+//!   `alternate` (Q3), `duplex` (Q4, with fork).
+//! - [`logging`]: diagnostics on stderr, tagged with the process id.
+//! - [`netem`]: the userspace network impairment engine behind `chat-netem`.
+//!
+//! Data flows one way: CLI → mode → net/lines/terminal. Modes never parse arguments, `net`
+//! never prints, and only `main.rs` turns an [`error::Error`] into an exit code.
+
+pub mod cli;
+pub mod error;
+pub mod lines;
+pub mod logging;
+pub mod modes;
+pub mod net;
+pub mod netem;
+pub mod terminal;
+
+use cli::{Cli, Mode};
+use error::Error;
+
+/// Run the mode the command line asked for.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    match cli.mode {
+        Mode::Recv(args) => modes::recv::run(&args),
+        Mode::Send(args) => modes::send::run(&args),
+        Mode::Alternate(args) => modes::alternate::run(&args),
+        Mode::Duplex(args) => modes::duplex::run(&args),
+    }
+}

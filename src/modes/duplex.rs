@@ -1,0 +1,145 @@
+//! Q4 — the full-duplex chat: after the connection, fork; one process per direction.
+//!
+//! ```text
+//!            parent: socket → screen          child: keyboard → socket
+//!   peer ──────────────▶ stdout      stdin ──────────────▶ peer
+//! ```
+//!
+//! Both processes hold the socket after fork (UNP §16.2), so:
+//! - at the end of the keyboard the child calls shutdown(Write), not close(): close() would
+//!   send no FIN while the parent still holds the socket. The parent keeps printing.
+//! - at the end of the peer's stream the parent must stop the child, which is blocked reading
+//!   the keyboard and would otherwise linger (the TD's classic pitfall), then reap it (no zombie).
+
+use std::fs::File;
+use std::io::Write;
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+
+use log::{debug, warn};
+use nix::errno::Errno;
+use nix::sys::prctl;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::waitpid;
+use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
+
+use crate::cli::DuplexArgs;
+use crate::error::Error;
+use crate::lines::{self, Buffers, LineEnds};
+use crate::modes::{self, Flow, PeerEnd};
+use crate::terminal::Display;
+
+pub fn run(args: &DuplexArgs) -> Result<(), Error> {
+    let mut stdout = modes::stdout()?;
+    let mut display = Display::for_stdout(args.peer.lines.raw);
+    let mut bufs = Buffers::for_filter(&display);
+    modes::each_peer(&args.peer, args.keep_listening, |stream, peer, listener| {
+        // Everything the child will use is made now: after fork it allocates nothing.
+        let keyboard = modes::stdin()?;
+        let mut ends = LineEnds::new(args.peer.lines.crlf);
+        let mut child_bufs = Buffers::for_filter(&ends);
+        // Nothing may sit in a userspace buffer at fork, or both processes would write it.
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        log::logger().flush();
+        let parent = getpid();
+
+        // SAFETY: this process is single-threaded (chat starts no thread), so the child
+        // inherits no lock held by another thread. The child runs only `keyboard_to_socket`,
+        // which makes system calls on file descriptors (read, write, shutdown, close, prctl,
+        // getppid) on buffers allocated above, and leaves by `_exit`: it never returns into
+        // this function, runs no destructor, and flushes no buffer shared with the parent.
+        match unsafe { fork() }.map_err(|e| Error::io("fork")(e.into()))? {
+            ForkResult::Child => keyboard_to_socket(
+                keyboard,
+                &stream,
+                listener,
+                parent,
+                &mut ends,
+                &mut child_bufs,
+            ),
+            ForkResult::Parent { child } => {
+                debug!(
+                    "process {child} copies keyboard → {peer}; this process copies {peer} → screen"
+                );
+                drop(keyboard);
+                let end = modes::print_peer(&stream, peer, &mut stdout, &mut display, &mut bufs);
+                stop(child);
+                // The child's copy of the socket died with it: this close is the last one, so
+                // the kernel sends our FIN now (if the child had not already half-closed).
+                drop(stream);
+                Ok(match end? {
+                    PeerEnd::StdoutClosed => Flow::Stop,
+                    PeerEnd::Closed | PeerEnd::Reset(_) => Flow::Next,
+                })
+            }
+        }
+    })
+}
+
+/// The child: keyboard → socket until the keyboard ends, then half-close, then `_exit`.
+///
+/// Invariants: only system calls on file descriptors, on buffers allocated before fork; no
+/// logging, no allocation; never returns (`-> !`), so no destructor runs in the child.
+fn keyboard_to_socket(
+    mut keyboard: File,
+    stream: &TcpStream,
+    listener: Option<&TcpListener>,
+    parent: Pid,
+    ends: &mut LineEnds,
+    bufs: &mut Buffers,
+) -> ! {
+    // If the parent dies (even by SIGKILL), the kernel sends us SIGTERM: no orphan left
+    // reading the keyboard. Checked after, in case the parent died before the prctl.
+    if prctl::set_pdeathsig(Signal::SIGTERM).is_err() || getppid() != parent {
+        exit_now(1);
+    }
+    // xv6's rule: the child closes the listener, the parent keeps it. This fd's owner lives
+    // in the parent's frames, which the child never returns to, so nothing closes it twice.
+    if let Some(listener) = listener {
+        let _ = nix::unistd::close(listener.as_raw_fd());
+    }
+    let code = match lines::copy(&mut keyboard, &mut &*stream, ends, bufs) {
+        // End of the keyboard (Ctrl-D): FIN to the peer; the parent keeps receiving.
+        Ok(_) => {
+            let _ = stream.shutdown(Shutdown::Write);
+            0
+        }
+        // The keyboard failed (e.g. the terminal hung up): end our direction all the same.
+        Err(lines::CopyError::Read(_)) => {
+            let _ = stream.shutdown(Shutdown::Write);
+            1
+        }
+        // The peer is gone: the parent sees it too and ends the conversation.
+        Err(lines::CopyError::Write(_)) => 0,
+    };
+    exit_now(code)
+}
+
+/// `_exit(2)`: leave at once, without atexit handlers, destructors or stdio flushes.
+fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is async-signal-safe and takes no pointer; it cannot return.
+    unsafe { nix::libc::_exit(code) }
+}
+
+/// Stop the keyboard process (it may be blocked reading the terminal) and reap it.
+fn stop(child: Pid) {
+    // The child is not reaped yet, so its pid cannot have been reused: the signal is ours.
+    match kill(child, Signal::SIGTERM) {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(e) => warn!("kill {child}: {e}"),
+    }
+    loop {
+        match waitpid(child, None) {
+            Ok(status) => {
+                debug!("process {child} reaped: {status:?}");
+                return;
+            }
+            Err(Errno::EINTR) => continue,
+            Err(e) => {
+                warn!("waitpid {child}: {e}");
+                return;
+            }
+        }
+    }
+}
