@@ -1,6 +1,23 @@
 //! `chat-netem`: userspace netem for kernels without `sch_netem` (see `chatlab::netem`).
 
-fn main() {
-    eprintln!("chat-netem: not built yet");
-    std::process::exit(1);
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = chatlab::netem::cli::Args::parse();
+    chatlab::logging::init("chat-netem", args.verbose);
+    match chatlab::netem::run(&args) {
+        Ok(summary) => {
+            let why = summary
+                .signal
+                .map_or("stopped".to_string(), |s| format!("stopped by {s}"));
+            eprintln!("chat-netem: {why}: {summary}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("chat-netem: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,123 @@
+//! The command line of `chat-netem`; each option's doc comment is its `--help`.
+
+use std::time::Duration;
+
+use clap::Parser;
+
+use super::sched::Impairment;
+use super::units::{parse_percent, parse_rate, parse_time};
+
+/// Userspace netem: delay, jitter, loss and rate limit for the packets an NFQUEUE rule queues.
+///
+/// For kernels without the netem qdisc (sch_netem). It shapes the traffic that a rule sends to
+/// its queue, usually the egress of one interface, as netem would:
+///
+///   iptables -A OUTPUT -o eth0 -j NFQUEUE --queue-num 0 --queue-bypass
+///   chat-netem --queue 0 --delay 100ms --jitter 10ms --loss 5% --rate 1mbit
+///
+/// Each packet is dropped with the --loss probability, or held for --delay ± --jitter (plus its
+/// serialization time at --rate), then let through. Packets keep their order. At most --limit
+/// packets are held; more are dropped. SIGTERM or Ctrl-C stops it: every held packet is let
+/// through, the counters are printed on stderr; SIGUSR1 prints them without stopping. Thanks to
+/// --queue-bypass, packets pass unimpaired while no chat-netem runs. Needs root (CAP_NET_ADMIN).
+#[derive(Debug, Parser)]
+#[command(name = "chat-netem", version, verbatim_doc_comment)]
+pub struct Args {
+    /// Delay added to every packet: a number and us, ms or s
+    #[arg(long, value_name = "TIME", default_value = "0ms", value_parser = parse_time)]
+    pub delay: Duration,
+
+    /// Each packet's delay is drawn uniformly in DELAY ± JITTER (packets still keep their order)
+    #[arg(long, value_name = "TIME", default_value = "0ms", value_parser = parse_time)]
+    pub jitter: Duration,
+
+    /// Probability of dropping each packet, e.g. 5% or 0.5%
+    #[arg(long, value_name = "PERCENT", default_value = "0%", value_parser = parse_percent)]
+    pub loss: f64,
+
+    /// Link rate: kbit, mbit, gbit (bits/s) or kbps, mbps (bytes/s); unlimited by default
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub rate: Option<u64>,
+
+    /// Most packets held at once; more are dropped (drop-tail), as netem's limit
+    #[arg(long, value_name = "PACKETS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub limit: u32,
+
+    /// NFQUEUE number, as in the rule's --queue-num
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub queue: u16,
+
+    /// Seed of the random generator (loss, jitter), for reproducible runs; default: time and pid
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// More diagnostics on stderr: -v for debug, -vv for trace (RUST_LOG overrides)
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl Args {
+    /// The impairment these options describe.
+    pub fn impairment(&self) -> Impairment {
+        Impairment {
+            delay: self.delay,
+            jitter: self.jitter,
+            loss: self.loss,
+            rate: self.rate,
+            limit: self.limit as usize,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn netem_like_options() {
+        let a = Args::try_parse_from([
+            "chat-netem",
+            "--delay",
+            "100ms",
+            "--jitter",
+            "10ms",
+            "--loss",
+            "5%",
+            "--rate",
+            "1mbit",
+            "--limit",
+            "50",
+            "--queue",
+            "3",
+            "--seed",
+            "7",
+        ])
+        .unwrap();
+        let imp = a.impairment();
+        assert_eq!(imp.delay, Duration::from_millis(100));
+        assert_eq!(imp.jitter, Duration::from_millis(10));
+        assert_eq!(imp.loss, 0.05);
+        assert_eq!(imp.rate, Some(1_000_000));
+        assert_eq!(imp.limit, 50);
+        assert_eq!((a.queue, a.seed), (3, Some(7)));
+        let d = Args::try_parse_from(["chat-netem"]).unwrap();
+        assert_eq!(d.impairment(), Impairment::default());
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_reason() {
+        let err = Args::try_parse_from(["chat-netem", "--delay", "100"]).unwrap_err();
+        assert!(err.to_string().contains("give a unit"), "{err}");
+        let err = Args::try_parse_from(["chat-netem", "--loss", "150%"]).unwrap_err();
+        assert!(err.to_string().contains("at most 100%"), "{err}");
+        assert!(Args::try_parse_from(["chat-netem", "--limit", "0"]).is_err());
+        assert!(Args::try_parse_from(["chat-netem", "--rate", "fast"]).is_err());
+    }
+}

@@ -1,0 +1,314 @@
+//! The event loop: packets in from the queue, verdicts out when their time comes.
+//!
+//! One thread, no busy waiting. The loop sleeps in `ppoll` on two descriptors, the NFQUEUE
+//! socket and a signalfd (SIGTERM, SIGINT, SIGUSR1), with a timeout that ends exactly at the
+//! next release (nanosecond timeout, timer slack lowered to 1 µs so the kernel does not round
+//! wake-ups up by its default 50 µs). Each wake-up:
+//!
+//! 1. reads up to [`BATCH`] packets and decides each one (drop now, or hold);
+//! 2. releases every held packet that is due: as packets leave in arrival order, all of them
+//!    become one "accept every packet up to this id" verdict;
+//! 3. sends all the verdicts of this round in one datagram.
+//!
+//! With no delay, a packet is thus accepted in the same round it was read: the added latency
+//! is one netlink round trip (measured: see the README).
+
+use std::fmt;
+use std::io;
+use std::os::fd::AsFd;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, ppoll};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::time::TimeSpec;
+
+use super::cli::Args;
+use super::nfqueue::{self, NfQueue, Verdict};
+use super::sched::{Counters, Decision, Scheduler};
+use super::units::{format_rate, format_time};
+
+/// Most packets read per round, so releases are never starved by a flood.
+const BATCH: usize = 256;
+/// Room in the kernel's queue beyond the held packets, for packets not read yet.
+const KERNEL_HEADROOM: u32 = 1024;
+
+/// What stopped the engine with an error: one line, what we were doing and why.
+#[derive(Debug)]
+pub struct Error {
+    pub doing: String,
+    pub source: io::Error,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.doing, self.source)
+    }
+}
+
+impl std::error::Error for Error {}
+
+fn err(doing: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
+    move |source| Error {
+        doing: doing.into(),
+        source,
+    }
+}
+
+fn errno(e: Errno) -> io::Error {
+    io::Error::from(e)
+}
+
+/// How a run ended, for the last line on stderr.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    pub signal: Option<Signal>,
+    pub counters: Counters,
+    /// Released at exit without waiting for their time.
+    pub held_at_exit: usize,
+    /// Read after the stop signal and let through unimpaired.
+    pub passed_at_exit: u64,
+    /// The kernel's drops for this queue: queue full, and our socket buffer full.
+    pub kernel_dropped: Option<(u64, u64)>,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.counters;
+        write!(
+            f,
+            "received={} released={} dropped-loss={} dropped-limit={} held-at-exit={} \
+             passed-at-exit={} max-held={}",
+            c.received,
+            c.released,
+            c.dropped_loss,
+            c.dropped_limit,
+            self.held_at_exit,
+            self.passed_at_exit,
+            c.max_held
+        )?;
+        if let Some((queue_full, socket_full)) = self.kernel_dropped {
+            write!(f, " kernel-dropped={}", queue_full + socket_full)?;
+        }
+        Ok(())
+    }
+}
+
+fn counters_line(c: &Counters, held: usize) -> String {
+    format!(
+        "received={} released={} dropped-loss={} dropped-limit={} held={} max-held={}",
+        c.received, c.released, c.dropped_loss, c.dropped_limit, held, c.max_held
+    )
+}
+
+/// A seed from the clock and the process id, when none is given.
+fn default_seed() -> u64 {
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    t ^ (u64::from(std::process::id()) << 32)
+}
+
+/// Run until SIGTERM or SIGINT; then let every held packet through and return the counters.
+pub fn run(args: &Args) -> Result<Summary, Error> {
+    let imp = args.impairment();
+
+    // Signals are read from a descriptor, not handled asynchronously: block them first.
+    let mut mask = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGUSR1] {
+        mask.add(s);
+    }
+    mask.thread_block()
+        .map_err(|e| err("cannot block signals")(errno(e)))?;
+    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| err("cannot create a signalfd")(errno(e)))?;
+
+    // Wake up on time: the default timer slack (50 µs) would delay every release by up to that.
+    if let Err(e) = nix::sys::prctl::set_timerslack(1000) {
+        log::debug!("cannot lower the timer slack: {e}");
+    }
+
+    let kernel_max = args.limit.saturating_add(KERNEL_HEADROOM);
+    let mut queue = NfQueue::open(args.queue, kernel_max).map_err(|e| open_error(args.queue, e))?;
+
+    let seed = args.seed.unwrap_or_else(default_seed);
+    log::info!(
+        "queue {}: delay {} jitter {} loss {}% rate {} limit {} (seed {seed}); \
+         SIGTERM or Ctrl-C stops, held packets are then let through",
+        args.queue,
+        format_time(imp.delay),
+        format_time(imp.jitter),
+        imp.loss * 100.0,
+        imp.rate.map_or("unlimited".to_string(), format_rate),
+        imp.limit,
+    );
+    let mut sched: Scheduler<u32> = Scheduler::new(imp, seed);
+    let start = Instant::now();
+    let mut batch = Vec::with_capacity(BATCH);
+
+    let stopped_by = loop {
+        let timeout = sched
+            .next_release()
+            .map(|at| TimeSpec::from_duration(at.saturating_sub(start.elapsed())));
+        let (queue_ready, signal_ready) = {
+            let mut fds = [
+                PollFd::new(queue.fd(), PollFlags::POLLIN),
+                PollFd::new(signals.as_fd(), PollFlags::POLLIN),
+            ];
+            match ppoll(&mut fds, timeout, None) {
+                Ok(_) => {}
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(err("poll")(errno(e))),
+            }
+            let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+            (ready(&fds[0]), ready(&fds[1]))
+        };
+
+        if signal_ready {
+            let mut stop = None;
+            while let Some(info) = signals
+                .read_signal()
+                .map_err(|e| err("read signals")(errno(e)))?
+            {
+                match Signal::try_from(info.ssi_signo as i32) {
+                    Ok(Signal::SIGUSR1) => {
+                        log::info!("{}", counters_line(&sched.counters(), sched.held()))
+                    }
+                    Ok(s) => stop = Some(s),
+                    Err(_) => {}
+                }
+            }
+            if let Some(s) = stop {
+                break s;
+            }
+        }
+
+        if queue_ready {
+            batch.clear();
+            queue
+                .recv(&mut batch, BATCH)
+                .map_err(err("read from the queue"))?;
+            let now = start.elapsed();
+            for p in &batch {
+                match sched.arrive(now, p.id, p.len) {
+                    Decision::Hold => {}
+                    decision => {
+                        log::trace!("packet {} ({} bytes): {decision:?}", p.id, p.len);
+                        queue
+                            .verdict(p.id, Verdict::Drop)
+                            .map_err(err("send a verdict"))?;
+                    }
+                }
+            }
+        }
+
+        let mut last = None;
+        sched.release_due(start.elapsed(), |id| last = Some(id));
+        if let Some(id) = last {
+            queue
+                .verdict_up_to(id, Verdict::Accept)
+                .map_err(err("send a verdict"))?;
+        }
+        queue.flush().map_err(err("send verdicts"))?;
+    };
+
+    // Let through what we hold, then what is still waiting in the kernel, then unbind (closing
+    // the socket alone would make the kernel drop what is still queued).
+    let mut last = None;
+    let held_at_exit = sched.release_all(|id| last = Some(id));
+    if let Some(id) = last {
+        queue
+            .verdict_up_to(id, Verdict::Accept)
+            .map_err(err("send a verdict"))?;
+    }
+    let mut passed_at_exit = 0;
+    for _ in 0..64 {
+        batch.clear();
+        queue
+            .recv(&mut batch, BATCH)
+            .map_err(err("read from the queue"))?;
+        if batch.is_empty() {
+            break;
+        }
+        passed_at_exit += batch.len() as u64;
+        let last = batch.last().expect("not empty").id;
+        queue
+            .verdict_up_to(last, Verdict::Accept)
+            .map_err(err("send a verdict"))?;
+        queue.flush().map_err(err("send verdicts"))?;
+    }
+    if queue.verdict_errors > 0 || queue.overruns > 0 {
+        log::warn!(
+            "{} verdicts refused by the kernel, {} receive buffer overruns",
+            queue.verdict_errors,
+            queue.overruns
+        );
+    }
+    let kernel_dropped = nfqueue::kernel_drops(args.queue);
+    if let Err(e) = queue.unbind() {
+        log::debug!("unbind queue {}: {e}", args.queue);
+    }
+    Ok(Summary {
+        signal: Some(stopped_by),
+        counters: sched.counters(),
+        held_at_exit,
+        passed_at_exit,
+        kernel_dropped,
+    })
+}
+
+/// Why the queue could not be opened, and what to do about it.
+fn open_error(queue: u16, source: io::Error) -> Error {
+    let hint = match source.raw_os_error() {
+        Some(1) => "run as root (needs CAP_NET_ADMIN)",
+        Some(16) => {
+            "another program (another chat-netem?) holds this queue: stop it or use --queue"
+        }
+        _ => "does this kernel have nfnetlink_queue? (modprobe nfnetlink_queue)",
+    };
+    Error {
+        doing: format!("cannot bind NFQUEUE {queue} ({hint})"),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_is_one_line_of_key_values() {
+        let s = Summary {
+            signal: Some(Signal::SIGTERM),
+            counters: Counters {
+                received: 10,
+                released: 7,
+                dropped_loss: 2,
+                dropped_limit: 1,
+                max_held: 4,
+            },
+            held_at_exit: 3,
+            passed_at_exit: 0,
+            kernel_dropped: Some((0, 1)),
+        };
+        assert_eq!(
+            s.to_string(),
+            "received=10 released=7 dropped-loss=2 dropped-limit=1 held-at-exit=3 \
+             passed-at-exit=0 max-held=4 kernel-dropped=1"
+        );
+    }
+
+    #[test]
+    fn open_errors_say_what_to_do() {
+        let e = open_error(3, io::Error::from_raw_os_error(1));
+        assert!(
+            e.to_string()
+                .starts_with("cannot bind NFQUEUE 3 (run as root"),
+            "{e}"
+        );
+        let e = open_error(0, io::Error::from_raw_os_error(16));
+        assert!(e.to_string().contains("--queue"), "{e}");
+    }
+}
