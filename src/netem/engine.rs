@@ -16,7 +16,7 @@
 use std::fmt;
 use std::io;
 use std::os::fd::AsFd;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, ppoll};
@@ -71,6 +71,8 @@ pub struct Summary {
     pub passed_at_exit: u64,
     /// The kernel's drops for this queue: queue full, and our socket buffer full.
     pub kernel_dropped: Option<(u64, u64)>,
+    /// The worst lateness of a release behind its due time (how late the loop woke up).
+    pub max_late: Duration,
 }
 
 impl fmt::Display for Summary {
@@ -79,14 +81,15 @@ impl fmt::Display for Summary {
         write!(
             f,
             "received={} released={} dropped-loss={} dropped-limit={} held-at-exit={} \
-             passed-at-exit={} max-held={}",
+             passed-at-exit={} max-held={} max-late-us={}",
             c.received,
             c.released,
             c.dropped_loss,
             c.dropped_limit,
             self.held_at_exit,
             self.passed_at_exit,
-            c.max_held
+            c.max_held,
+            self.max_late.as_micros()
         )?;
         if let Some((queue_full, socket_full)) = self.kernel_dropped {
             write!(f, " kernel-dropped={}", queue_full + socket_full)?;
@@ -147,6 +150,8 @@ pub fn run(args: &Args) -> Result<Summary, Error> {
     let mut sched: Scheduler<u32> = Scheduler::new(imp, seed);
     let start = Instant::now();
     let mut batch = Vec::with_capacity(BATCH);
+    // How late the first due packet of a round was released, at worst (wake-up latency).
+    let mut max_late = Duration::ZERO;
 
     let stopped_by = loop {
         let timeout = sched
@@ -204,8 +209,12 @@ pub fn run(args: &Args) -> Result<Summary, Error> {
             }
         }
 
+        let now = start.elapsed();
+        if let Some(due) = sched.next_release().filter(|due| *due <= now) {
+            max_late = max_late.max(now - due);
+        }
         let mut last = None;
-        sched.release_due(start.elapsed(), |id| last = Some(id));
+        sched.release_due(now, |id| last = Some(id));
         if let Some(id) = last {
             queue
                 .verdict_up_to(id, Verdict::Accept)
@@ -256,6 +265,7 @@ pub fn run(args: &Args) -> Result<Summary, Error> {
         held_at_exit,
         passed_at_exit,
         kernel_dropped,
+        max_late,
     })
 }
 
@@ -292,11 +302,12 @@ mod tests {
             held_at_exit: 3,
             passed_at_exit: 0,
             kernel_dropped: Some((0, 1)),
+            max_late: Duration::from_micros(42),
         };
         assert_eq!(
             s.to_string(),
             "received=10 released=7 dropped-loss=2 dropped-limit=1 held-at-exit=3 \
-             passed-at-exit=0 max-held=4 kernel-dropped=1"
+             passed-at-exit=0 max-held=4 max-late-us=42 kernel-dropped=1"
         );
     }
 

@@ -1,9 +1,10 @@
 //! A minimal NFQUEUE client over netlink (the protocol of `libnetfilter_queue`), in safe Rust.
 //!
 //! The kernel hands us each packet that an `iptables … -j NFQUEUE --queue-num N` rule queues,
-//! and keeps the packet until we send a verdict (accept or drop) for its id. We ask only for
-//! the metadata (copy mode META: id and length, no payload), and for GSO packets as they are
-//! (not cut into segments), like the kernel's netem which also sees them whole.
+//! and keeps the packet until we send a verdict (accept or drop) for its id. We ask for the
+//! metadata and the first [`COPY_RANGE`] bytes only (the verdict needs the id, the rate needs
+//! the length), and for GSO packets as they are (not cut into segments), like the kernel's
+//! netem which also sees them whole.
 //!
 //! Verdicts are buffered and sent together by [`NfQueue::flush`]; a run of accepts in arrival
 //! order becomes one "batch" verdict (every pending packet up to this id). The socket is
@@ -45,7 +46,11 @@ const NFQA_CFG_MASK: u16 = 4;
 const NFQA_CFG_FLAGS: u16 = 5;
 const NFQNL_CFG_CMD_BIND: u8 = 1;
 const NFQNL_CFG_CMD_UNBIND: u8 = 2;
-const NFQNL_COPY_META: u8 = 1;
+const NFQNL_COPY_PACKET: u8 = 2;
+/// Bytes of each packet copied to us. The kernel reports a packet's full length only when it
+/// copies part of it (metadata-only mode gives no length, which the rate needs); 64 bytes
+/// cover the IP and TCP headers, for traces.
+const COPY_RANGE: u32 = 64;
 const NFQA_CFG_F_GSO: u32 = 4;
 const NLA_TYPE_MASK: u16 = 0x3fff;
 const NF_DROP: u32 = 0;
@@ -119,8 +124,8 @@ impl NfQueue {
         let first_seq = self.seq.wrapping_add(1);
         self.push_config(&mut buf, NFQA_CFG_CMD, &[NFQNL_CFG_CMD_BIND, 0, 0, 0]);
         let mut params = [0u8; 5];
-        params[..4].copy_from_slice(&0u32.to_be_bytes()); // copy range: no payload
-        params[4] = NFQNL_COPY_META;
+        params[..4].copy_from_slice(&COPY_RANGE.to_be_bytes());
+        params[4] = NFQNL_COPY_PACKET;
         self.push_config(&mut buf, NFQA_CFG_PARAMS, &params);
         self.push_config(&mut buf, NFQA_CFG_QUEUE_MAXLEN, &kernel_max.to_be_bytes());
         let mut flags = Vec::with_capacity(16);

@@ -1,0 +1,506 @@
+//! `chat-netem` for real, without Docker: two network namespaces joined by a veth pair, the
+//! NFQUEUE rule on the egress of one side, the real binary running there, and real traffic
+//! (ping, `chat send` → `chat recv`) between them.
+//!
+//! Needs root, `ip`, `iptables` (nft or legacy backend), `ping` and the kernel's
+//! nfnetlink_queue. Under CI (`CI=true`) a missing piece fails the test; elsewhere the test is
+//! skipped with a message on stderr.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+const NETEM: &str = env!("CARGO_BIN_EXE_chat-netem");
+const CHAT: &str = env!("CARGO_BIN_EXE_chat");
+/// The impaired side (where the engine and the rule are), and its peer.
+const A_IP: &str = "10.99.0.1";
+const B_IP: &str = "10.99.0.2";
+
+fn run(cmd: &[&str]) -> Output {
+    Command::new(cmd[0])
+        .args(&cmd[1..])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+fn run_ok(cmd: &[&str]) -> Output {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Whether we run as root (the effective uid in /proc/self/status).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
+            .unwrap_or(false)
+    })
+}
+
+/// Skip (or, under CI, fail) when the machine cannot run these tests.
+fn unavailable(reason: &str) -> Option<Lab> {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("netns tests cannot run under CI: {reason}");
+    }
+    eprintln!("SKIPPED (netns test): {reason}");
+    None
+}
+
+/// The iptables command whose backend works in a fresh namespace here ("iptables",
+/// "iptables-nft" or "iptables-legacy"), found once.
+fn iptables() -> Result<&'static str, String> {
+    static FOUND: OnceLock<Result<&'static str, String>> = OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let probe = Lab::create_bare().ok_or("cannot create a network namespace")?;
+            for cmd in ["iptables", "iptables-nft", "iptables-legacy"] {
+                let rule = [
+                    "ip",
+                    "netns",
+                    "exec",
+                    &probe.a,
+                    cmd,
+                    "-A",
+                    "OUTPUT",
+                    "-o",
+                    "lo",
+                    "-j",
+                    "NFQUEUE",
+                    "--queue-num",
+                    "9",
+                    "--queue-bypass",
+                ];
+                if Command::new(rule[0])
+                    .args(&rule[1..])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+                {
+                    return Ok(cmd);
+                }
+            }
+            Err(
+                "no iptables command can add an NFQUEUE rule (install iptables; \
+                 the kernel needs nfnetlink_queue)"
+                    .to_string(),
+            )
+        })
+        .clone()
+}
+
+/// Two namespaces `a` and `b`, joined by a veth pair (A_IP in a, B_IP in b), removed on drop
+/// with everything running in them.
+struct Lab {
+    a: String,
+    b: String,
+    engine: Option<Engine>,
+    /// One lab at a time: on 2 cores, parallel labs (their bulk transfers, their namespace
+    /// teardown in kernel workers) delay the engine's wake-ups by tens of milliseconds and
+    /// blur the timings we check. Released after Drop has cleaned up.
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Lab {
+    /// The namespaces and the link, without checking the tools (None: cannot create them).
+    fn create_bare() -> Option<Lab> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{}x{n}", std::process::id() % 100_000);
+        static SERIAL: Mutex<()> = Mutex::new(());
+        let lab = Lab {
+            a: format!("cnA{id}"),
+            b: format!("cnB{id}"),
+            engine: None,
+            _serial: SERIAL
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        };
+        // From here on, Drop cleans up whatever was created.
+        let (va, vb) = (format!("va{id}"), format!("vb{id}"));
+        let (a_net, b_net) = (format!("{A_IP}/24"), format!("{B_IP}/24"));
+        let steps: Vec<Vec<&str>> = vec![
+            vec!["ip", "netns", "add", &lab.a],
+            vec!["ip", "netns", "add", &lab.b],
+            vec![
+                "ip", "link", "add", &va, "netns", &lab.a, "type", "veth", "peer", "name", &vb,
+                "netns", &lab.b,
+            ],
+            vec!["ip", "-n", &lab.a, "addr", "add", &a_net, "dev", &va],
+            vec!["ip", "-n", &lab.b, "addr", "add", &b_net, "dev", &vb],
+            vec!["ip", "-n", &lab.a, "link", "set", &va, "up"],
+            vec!["ip", "-n", &lab.b, "link", "set", &vb, "up"],
+            vec!["ip", "-n", &lab.a, "link", "set", "lo", "up"],
+            vec!["ip", "-n", &lab.b, "link", "set", "lo", "up"],
+        ];
+        for step in steps {
+            if !run(&step).status.success() {
+                return None;
+            }
+        }
+        Some(lab)
+    }
+
+    /// A ready lab with the NFQUEUE rule on a's egress (queue 0), or None to skip.
+    fn new() -> Option<Lab> {
+        if !is_root() {
+            return unavailable("not root (network namespaces and iptables need it)");
+        }
+        for tool in ["ip", "ping"] {
+            if Command::new(tool).arg("-V").output().is_err() {
+                return unavailable(&format!("'{tool}' is not installed"));
+            }
+        }
+        let ipt = match iptables() {
+            Ok(cmd) => cmd,
+            Err(reason) => return unavailable(&reason),
+        };
+        let Some(lab) = Lab::create_bare() else {
+            return unavailable("cannot create network namespaces and a veth pair");
+        };
+        let va = format!("va{}", &lab.a[3..]);
+        lab.exec_ok(&[
+            ipt,
+            "-A",
+            "OUTPUT",
+            "-o",
+            &va,
+            "-j",
+            "NFQUEUE",
+            "--queue-num",
+            "0",
+            "--queue-bypass",
+        ]);
+        Some(lab)
+    }
+
+    fn exec_ok(&self, cmd: &[&str]) -> Output {
+        let mut all = vec!["ip", "netns", "exec", &self.a];
+        all.extend_from_slice(cmd);
+        run_ok(&all)
+    }
+
+    /// Start chat-netem in a with these options, and wait until it has bound the queue.
+    fn start_engine(&mut self, opts: &[&str]) {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.a, NETEM])
+            .args(opts)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start chat-netem");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let pipe = child.stderr.take().unwrap();
+        let reader = thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let engine = Engine {
+            child,
+            stderr,
+            reader: Some(reader),
+            opts: opts.iter().map(|s| s.to_string()).collect(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !engine.stderr().contains("queue 0:") {
+            if Instant::now() > deadline {
+                panic!("chat-netem did not start\n{}", engine.stderr());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        self.engine = Some(engine);
+    }
+
+    /// SIGTERM the engine; returns its stderr once it has exited (successfully).
+    fn stop_engine(&mut self) -> String {
+        let mut engine = self.engine.take().expect("engine running");
+        kill(Pid::from_raw(engine.child.id() as i32), Signal::SIGTERM).unwrap();
+        let status = wait_timeout(&mut engine.child, Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("chat-netem ignored SIGTERM\n{}", engine.stderr()));
+        engine.reader.take().unwrap().join().unwrap();
+        let text = engine.stderr();
+        assert!(
+            status.success(),
+            "chat-netem {:?}: {status}\n{text}",
+            engine.opts
+        );
+        text
+    }
+
+    /// Ping b from a: (replies, RTTs in ms).
+    fn ping(&self, args: &[&str]) -> (usize, Vec<f64>) {
+        let mut cmd = vec!["ip", "netns", "exec", &self.a, "ping", "-n"];
+        cmd.extend_from_slice(args);
+        cmd.push(B_IP);
+        let out = run(&cmd);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let rtts: Vec<f64> = text
+            .lines()
+            .filter_map(|l| l.split("time=").nth(1))
+            .filter_map(|t| t.split(' ').next()?.parse().ok())
+            .collect();
+        (rtts.len(), rtts)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Some(mut engine) = self.engine.take() {
+            let _ = engine.child.kill();
+            let _ = engine.child.wait();
+        }
+        // Deleting a namespace removes its veth end (and so the pair) and its rules.
+        for ns in [&self.a, &self.b] {
+            // Processes still inside (chat recv) keep it alive: kill them first.
+            let pids = run(&["ip", "netns", "pids", ns]);
+            for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
+                if let Ok(pid) = pid.parse() {
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                }
+            }
+            let _ = run(&["ip", "netns", "del", ns]);
+        }
+    }
+}
+
+struct Engine {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+    reader: Option<thread::JoinHandle<()>>,
+    opts: Vec<String>,
+}
+
+impl Engine {
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The value of `key=N` in the engine's last line.
+fn counter(stderr: &str, key: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| l.contains("stopped by"))
+        .unwrap_or_else(|| panic!("no counters line in:\n{stderr}"));
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= in: {line}"))
+        .parse()
+        .unwrap()
+}
+
+/// No RTT below `low` (the engine never releases early), and, as this machine may be busy
+/// with other work that delays a wake-up now and then, at most one RTT in ten above `high`.
+fn assert_rtts(rtts: &[f64], low: f64, high: f64, engine: &str) {
+    let below = rtts.iter().filter(|r| **r < low).count();
+    let above = rtts.iter().filter(|r| **r >= high).count();
+    assert!(
+        below == 0 && above * 10 <= rtts.len(),
+        "RTTs (ms) should be in {low}..{high}: {rtts:?}\n{engine}"
+    );
+}
+
+fn avg(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+#[test]
+fn delay_raises_the_rtt_and_clean_stop_prints_counters() {
+    let Some(mut lab) = Lab::new() else { return };
+    let (n, before) = lab.ping(&["-c", "5", "-i", "0.05"]);
+    assert_eq!(
+        n, 5,
+        "no engine: the rule's --queue-bypass lets packets through"
+    );
+    assert!(avg(&before) < 1.0, "RTT before: {before:?}");
+
+    lab.start_engine(&["--delay", "100ms"]);
+    let (n, during) = lab.ping(&["-c", "10", "-i", "0.05"]);
+    let stderr = lab.stop_engine();
+    assert_eq!(n, 10, "{during:?}");
+    assert_rtts(&during, 100.0, 115.0, &stderr);
+    assert_eq!(counter(&stderr, "received"), 10, "{stderr}");
+    assert_eq!(counter(&stderr, "released"), 10, "{stderr}");
+    assert_eq!(counter(&stderr, "dropped-loss"), 0, "{stderr}");
+    assert!(stderr.contains("stopped by SIGTERM"), "{stderr}");
+
+    let (n, after) = lab.ping(&["-c", "5", "-i", "0.05"]);
+    assert_eq!(n, 5);
+    assert!(avg(&after) < 1.0, "RTT after the engine stopped: {after:?}");
+}
+
+#[test]
+fn jitter_and_rate_shape_the_rtt() {
+    let Some(mut lab) = Lab::new() else { return };
+    // Echo requests of 1250 bytes at 1 mbit: 10 ms of serialization each, on top of 20 ms ± 5.
+    lab.start_engine(&[
+        "--delay", "20ms", "--jitter", "5ms", "--rate", "1mbit", "--seed", "1",
+    ]);
+    let (n, rtts) = lab.ping(&["-c", "20", "-i", "0.05", "-s", "1222"]);
+    let stderr = lab.stop_engine();
+    assert_eq!(n, 20, "{rtts:?}");
+    assert_rtts(&rtts, 25.0, 40.0, &stderr);
+    let spread = rtts.iter().cloned().fold(f64::MIN, f64::max)
+        - rtts.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(spread > 2.0, "jitter shows: {rtts:?}");
+}
+
+#[test]
+fn tcp_through_20_percent_loss_delivers_every_line_in_order() {
+    let Some(mut lab) = Lab::new() else { return };
+    lab.start_engine(&["--loss", "20%", "--seed", "42"]);
+    let lines: String = (0..10_000)
+        .map(|i| format!("line {i:05} through a lossy link\n"))
+        .collect();
+
+    let mut recv = Command::new("ip")
+        .args(["netns", "exec", &lab.b, CHAT, "recv", "-p", "9100"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chat recv");
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let sink = received.clone();
+    let mut out = recv.stdout.take().unwrap();
+    let reader = thread::spawn(move || {
+        let mut buf = [0u8; 65536];
+        while let Ok(n @ 1..) = std::io::Read::read(&mut out, &mut buf) {
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+
+    let mut send = Command::new("ip")
+        .args([
+            "netns", "exec", &lab.a, CHAT, "send", B_IP, "-p", "9100", "--retry", "10",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chat send");
+    let mut stdin = send.stdin.take().unwrap();
+    let input = lines.clone();
+    let writer = thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let status = wait_timeout(&mut send, Duration::from_secs(120));
+    // chat send exits once the server has closed: its output is complete, or about to be.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while received.lock().unwrap().len() < lines.len() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let _ = recv.kill();
+    let _ = recv.wait();
+    reader.join().unwrap();
+    let status = status.expect("chat send finished within 120 s");
+    writer.join().unwrap().unwrap();
+    let mut err = String::new();
+    let _ = std::io::Read::read_to_string(&mut send.stderr.take().unwrap(), &mut err);
+    assert!(status.success(), "chat send: {status}\n{err}");
+    let received = received.lock().unwrap();
+    assert_eq!(received.len(), lines.len(), "bytes received");
+    assert!(
+        *received == lines.as_bytes(),
+        "every line intact and in order"
+    );
+
+    let stderr = lab.stop_engine();
+    let (received, lost) = (
+        counter(&stderr, "received"),
+        counter(&stderr, "dropped-loss"),
+    );
+    // The transfer takes few (GSO) packets, so the ratio is noisy; it is unit-tested.
+    assert!(lost > 0, "some packets were lost: {stderr}");
+    assert_eq!(received, counter(&stderr, "released") + lost, "{stderr}");
+}
+
+#[test]
+fn sigterm_releases_held_packets_at_once() {
+    let Some(mut lab) = Lab::new() else { return };
+    lab.start_engine(&["--delay", "3s"]);
+    let a = lab.a.clone();
+    // Three echo requests, held 3 s each: stop the engine after 1 s, they must leave then.
+    let pinger = thread::spawn(move || {
+        let out = run(&[
+            "ip", "netns", "exec", &a, "ping", "-n", "-c", "3", "-i", "0.1", "-W", "5", B_IP,
+        ]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    });
+    thread::sleep(Duration::from_millis(1000));
+    let started = Instant::now();
+    let stderr = lab.stop_engine();
+    assert!(started.elapsed() < Duration::from_secs(2), "prompt exit");
+    let out = pinger.join().unwrap();
+    let rtts: Vec<f64> = out
+        .lines()
+        .filter_map(|l| l.split("time=").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(
+        rtts.len(),
+        3,
+        "all held requests answered:\n{out}\n{stderr}"
+    );
+    for rtt in &rtts {
+        assert!(
+            *rtt < 2500.0,
+            "released at the stop, not after 3 s: {rtts:?}"
+        );
+    }
+    assert_eq!(counter(&stderr, "held-at-exit"), 3, "{stderr}");
+    assert_eq!(counter(&stderr, "released"), 3, "{stderr}");
+}
+
+#[test]
+fn limit_drops_the_tail_and_counts_it() {
+    let Some(mut lab) = Lab::new() else { return };
+    lab.start_engine(&["--delay", "1s", "--limit", "5"]);
+    // 20 requests within 0.2 s: 5 are held (and answered after 1 s), 15 dropped.
+    let (n, rtts) = lab.ping(&["-c", "20", "-i", "0.01", "-W", "3"]);
+    let stderr = lab.stop_engine();
+    assert_eq!(n, 5, "{rtts:?}\n{stderr}");
+    assert_eq!(counter(&stderr, "received"), 20, "{stderr}");
+    assert_eq!(counter(&stderr, "dropped-limit"), 15, "{stderr}");
+    assert_eq!(counter(&stderr, "max-held"), 5, "{stderr}");
+}
+
+#[test]
+fn bad_options_are_one_line_errors() {
+    // No root needed: refused before touching the kernel.
+    let out = run(&[NETEM, "--delay", "100"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.lines().next().unwrap().contains("give a unit"), "{err}");
+}
