@@ -20,7 +20,11 @@ pub const CHAT: &str = env!("CARGO_BIN_EXE_chat");
 
 /// Bytes a process writes, collected by a thread, with a way to wait for some content.
 #[derive(Clone, Default)]
-pub struct Captured(Arc<(Mutex<(Vec<u8>, bool)>, Condvar)>);
+pub struct Captured(Arc<(Mutex<Stream>, Condvar)>);
+
+/// The bytes so far, and whether the writer has closed its end.
+#[derive(Default)]
+pub struct Stream(Vec<u8>, bool);
 
 impl Captured {
     pub fn collect(mut from: impl Read + Send + 'static) -> Self {
