@@ -83,9 +83,13 @@ fn ctrl_c_on_the_client_ends_both_sides() {
 
 #[test]
 fn a_peer_killed_outright_ends_the_other_side() {
-    let (mut server, mut client) = pair(&[]);
-    // SIGKILL to the client's parent only: its keyboard process must not linger (it is
-    // told by PR_SET_PDEATHSIG), and the server sees the connection end.
+    let (mut server, port) = Chat::server(&["duplex", "--listen"], Input::Pty);
+    // The client in pipes, not a terminal: no SIGHUP from a dying session leader helps here.
+    let port = port.to_string();
+    let mut client = Chat::start(&["duplex", "127.0.0.1", "-p", &port, "-v"], Input::Pipe);
+    assert!(client.stderr.wait_for("copies keyboard", secs(5.0)));
+    // SIGKILL to the client's parent only: its keyboard process, blocked reading stdin,
+    // must not linger (PR_SET_PDEATHSIG), and the server sees the connection end.
     client.signal(Signal::SIGKILL);
     client.expect_exit(secs(1.0));
     assert_group_gone(client.pid(), secs(1.0), &client.report());
