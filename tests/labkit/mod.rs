@@ -23,6 +23,7 @@
 // Each test binary uses a part of this kit.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::fs::File;
 use std::hash::{Hash, Hasher};
@@ -103,7 +104,11 @@ pub fn docker_available(test: &str) -> bool {
         None => true,
         Some(why) if in_ci() => panic!("{test}: the lab tests need Docker in CI (CI=true): {why}"),
         Some(why) => {
-            eprintln!("SKIPPED {test}: {why} (the lab tests need Docker with compose)");
+            // Straight to stderr: the test harness captures eprintln! of passing tests.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: {why} (the lab tests need Docker with compose)"
+            );
             false
         }
     }
@@ -202,6 +207,7 @@ pub struct Lab {
     project: String,
     net: String,
     env: Vec<(String, String)>,
+    ids: Mutex<HashMap<String, String>>,
     is_up: bool,
 }
 
@@ -233,6 +239,7 @@ impl Lab {
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
+                ids: Mutex::default(),
                 is_up: true,
             };
             let mut cmd = lab.compose(&["up", "-d"]);
@@ -299,10 +306,21 @@ impl Lab {
             .unwrap_or_else(|| panic!("{}: no container for {service}", self.project))
     }
 
+    /// Looked up once per service (compose v1 takes half a second to answer).
     fn container_id(&self, service: &str) -> Option<String> {
+        if let Some(id) = self.ids.lock().unwrap().get(service) {
+            return Some(id.clone());
+        }
         let out = output(&mut self.compose(&["ps", "-q", service]));
         let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        (out.status.success() && !id.is_empty()).then_some(id)
+        if !out.status.success() || id.is_empty() {
+            return None;
+        }
+        self.ids
+            .lock()
+            .unwrap()
+            .insert(service.to_string(), id.clone());
+        Some(id)
     }
 
     fn wait_healthy(&self) {
