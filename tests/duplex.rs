@@ -9,17 +9,19 @@ use common::{Chat, Input, assert_group_gone, children, secs};
 
 /// A duplex server and client, each behind its own terminal.
 fn pair(server_args: &[&str]) -> (Chat, Chat) {
-    let mut args = vec!["duplex", "--listen"];
+    let mut args = vec!["-v", "duplex", "--listen"];
     args.extend_from_slice(server_args);
     let (server, port) = Chat::server(&args, Input::Pty);
     let port = port.to_string();
     let client = Chat::start(&["duplex", "127.0.0.1", "-p", &port, "-v"], Input::Pty);
-    assert!(
-        server.stderr.wait_for("connected", secs(5.0)),
-        "{}",
-        server.report()
-    );
-    assert!(client.stderr.wait_for("copies keyboard", secs(5.0)));
+    // -v: each side logs its fork ("process N copies keyboard → …").
+    for side in [&server, &client] {
+        assert!(
+            side.stderr.wait_for("copies keyboard", secs(5.0)),
+            "{}",
+            side.report()
+        );
+    }
     (server, client)
 }
 
