@@ -20,6 +20,14 @@ use super::units::{parse_percent, parse_rate, parse_time};
 /// packets are held; more are dropped. SIGTERM or Ctrl-C stops it: every held packet is let
 /// through, the counters are printed on stderr; SIGUSR1 prints them without stopping. Thanks to
 /// --queue-bypass, packets pass unimpaired while no chat-netem runs. Needs root (CAP_NET_ADMIN).
+///
+/// Where conntrack is active (Docker containers), also exempt the interface from it:
+///
+///   iptables -t raw -A OUTPUT -o eth0 -j CT --notrack
+///
+/// otherwise a second packet of a new flow, sent while the first is held, clashes with it
+/// when conntrack confirms them and the kernel drops it (the kernel's netem acts after
+/// conntrack and has no such problem). lab/netem adds both rules.
 #[derive(Debug, Parser)]
 #[command(name = "chat-netem", version, verbatim_doc_comment)]
 pub struct Args {
