@@ -11,7 +11,8 @@
 //! 3. sends all the verdicts of this round in one datagram.
 //!
 //! With no delay, a packet is thus accepted in the same round it was read: the added latency
-//! is one netlink round trip (measured: see the README).
+//! is one wake-up and one netlink round trip (measured between two namespaces on 2 busy cores:
+//! ping RTT 8 µs without the engine, 51 µs through it).
 
 use std::fmt;
 use std::io;
