@@ -5,7 +5,8 @@
 #
 # time since the first packet, direction with the lab's host names, TCP flags in words, the
 # payload as text (\n \r \t and other control bytes escaped, UTF-8 kept). Used by lab/capture;
-# portable awk (mawk, gawk, busybox), run with LC_ALL=C so that bytes stay bytes.
+# portable awk (mawk, gawk, busybox), run with LC_ALL=C so that bytes stay bytes (and, for
+# mawk, with -W interactive, or it reads its input in big blocks and the view lags).
 #
 # Variables (-v): net=10.80.80 (the lab's subnet prefix), sumfile=PATH (write "PACKETS BYTES"
 # there at the end), max=160 (payload bytes shown per segment).
@@ -24,10 +25,15 @@ BEGIN {
 
 # A hex line of the current packet: "\t0x0010:  0a50 500a 9c40 1f90 ...".
 /^[ \t]+0x[0-9a-f]+:/ {
+  if (!pending || !tcp) next
   for (i = 2; i <= NF; i++) {
     if ($i !~ /^[0-9a-f]+$/ || length($i) > 4) break
     hex = hex $i
   }
+  # The whole IP packet is here (its total length is in bytes 2-3): show it now, not when
+  # the next packet comes, so that the live view keeps up.
+  if (length(hex) >= 8 && length(hex) >= 2 * (hexval[substr(hex, 5, 2)] * 256 + hexval[substr(hex, 7, 2)]))
+    flush()
   next
 }
 
@@ -57,8 +63,9 @@ function start_packet(   t, rest, proto, src, dst, flags, f, i, seqack, n) {
     # Not IPv4 TCP: tcpdump's own line, after our time.
     rest = $0
     sub(/^[0-9.]+ /, "", rest)
-    line = rel "  " rest
-    pending = 1; tcp = 0; hex = ""
+    print rel "  " names(rest)
+    fflush()
+    tcp = 0
     return
   }
   src = host($(i + 1)); dst = $(i + 3); sub(/:$/, "", dst); dst = host(dst)
@@ -74,6 +81,21 @@ function start_packet(   t, rest, proto, src, dst, flags, f, i, seqack, n) {
   if (match($0, /, length [0-9]+/)) paylen = substr($0, RSTART + 9, RLENGTH - 9) + 0
   line = sprintf("%s  %-23s  %-11s  %s", rel, src " → " dst, f, seqack)
   pending = 1; tcp = 1; hex = ""
+}
+
+# The lab's addresses in a line of tcpdump replaced by the hosts' names (ping, ARP…).
+function names(s,   ip, out, rest, at, after) {
+  for (ip in name) {
+    out = ""; rest = s
+    while ((at = index(rest, ip)) > 0) {
+      after = substr(rest, at + length(ip), 1)
+      if (after ~ /[0-9]/) { out = out substr(rest, 1, at + length(ip) - 1) }
+      else { out = out substr(rest, 1, at - 1) name[ip] }
+      rest = substr(rest, at + length(ip))
+    }
+    s = out rest
+  }
+  return s
 }
 
 # The lab's name for an "a.b.c.d.port" address, keeping the port: client:40000.
