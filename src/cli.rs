@@ -37,6 +37,9 @@ pub enum Mode {
     ///
     /// Each line typed goes out as one TCP segment when you press Enter. At the end of the
     /// input (Ctrl-D) it half-closes (shutdown write: FIN) and exits once the server has closed.
+    ///
+    /// Observe: in a capture (lab/capture server), one segment with the PSH flag per line,
+    /// then the client's FIN first, the server's FIN after.
     Send(SendArgs),
 
     /// Q3 — alternating chat: strict turns, one line each

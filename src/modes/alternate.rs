@@ -6,10 +6,10 @@
 //! client), each waits for the other forever: a deadlock, left visible on purpose.
 
 use std::fs::File;
-use std::io::{BufReader, ErrorKind};
+use std::io::{BufReader, ErrorKind, IsTerminal};
 use std::net::{SocketAddr, TcpStream};
 
-use log::{debug, info, warn};
+use log::{Level, info, log, warn};
 
 use crate::cli::{AlternateArgs, Turn};
 use crate::error::Error;
@@ -27,8 +27,14 @@ pub fn run(args: &AlternateArgs) -> Result<(), Error> {
     let mut keyboard = BufReader::with_capacity(CHUNK, modes::stdin()?);
     let mut stdout = modes::stdout()?;
     let mut display = Display::for_stdout(args.peer.lines.raw);
+    let turn_level = if std::io::stdin().is_terminal() {
+        Level::Info
+    } else {
+        Level::Debug
+    };
     modes::each_peer(&args.peer, args.keep_listening, |stream, peer, _| {
         let mut turns = Turns {
+            turn_level,
             stream: &stream,
             peer,
             incoming: BufReader::with_capacity(CHUNK, &stream),
@@ -40,6 +46,8 @@ pub fn run(args: &AlternateArgs) -> Result<(), Error> {
 }
 
 struct Turns<'a> {
+    /// Whose turn it is, said at info level to someone typing, at debug level to a pipe.
+    turn_level: Level,
     stream: &'a TcpStream,
     peer: SocketAddr,
     incoming: BufReader<&'a TcpStream>,
@@ -67,13 +75,13 @@ impl Turns<'_> {
                     if !self.send_line(keyboard)? {
                         return self.finish(stdout, display);
                     }
-                    debug!("line sent; waiting for {peer}'s line");
+                    log!(self.turn_level, "line sent; waiting for {peer}'s line");
                     Turn::Receive
                 }
                 Turn::Receive => {
                     match lines::copy_line(&mut self.incoming, stdout, display, &mut self.out) {
                         Ok(line) if line.complete => {
-                            debug!("your turn: type a line");
+                            log!(self.turn_level, "your turn: type a line");
                             Turn::Send
                         }
                         Ok(_) => {

@@ -135,12 +135,12 @@ pub(crate) fn wait_keyboard(keyboard: &File, stream: &TcpStream) -> Result<Ready
             Err(e) => return Err(Error::io("poll")(e.into())),
         }
     }
-    let any = |fd: &PollFd, flags| fd.revents().is_some_and(|r: PollFlags| r.intersects(flags));
-    if any(&fds[0], PollFlags::all()) {
-        Ok(Ready::Keyboard)
-    } else if any(&fds[1], PollFlags::all()) {
-        Ok(Ready::PeerGone)
+    let typed = fds[0].revents().is_some_and(|r| !r.is_empty());
+    // nix knows no POLLRDHUP flag, so revents() gives None when that bit is set.
+    let hung_up = fds[1].revents().is_none_or(|r| !r.is_empty());
+    Ok(if typed || !hung_up {
+        Ready::Keyboard
     } else {
-        Ok(Ready::Keyboard)
-    }
+        Ready::PeerGone
+    })
 }

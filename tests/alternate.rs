@@ -1,0 +1,104 @@
+//! Q3: strict turns, and the deadlock when both sides start by waiting.
+
+mod common;
+
+use common::{Chat, Input, secs};
+
+#[test]
+fn turns_alternate_line_by_line() {
+    let (mut server, port) = Chat::server(&["alternate", "--listen"], Input::Pipe);
+    let port = port.to_string();
+    let mut client = Chat::start(&["alternate", "127.0.0.1", "-p", &port], Input::Pipe);
+    assert!(server.stderr.wait_for("connected", secs(5.0)));
+
+    // The server cannot speak first: what it has to say waits for the client's line.
+    server.write_stdin(b"answer 1\n");
+    std::thread::sleep(secs(0.3));
+    assert_eq!(client.stdout.text(), "", "the server spoke out of turn");
+
+    client.write_stdin(b"question 1\n");
+    assert!(server.stdout.wait_for("question 1\n", secs(2.0)));
+    assert!(client.stdout.wait_for("answer 1\n", secs(2.0)));
+
+    // Two lines typed ahead by the client go one per turn.
+    client.write_stdin(b"question 2\nquestion 3\n");
+    assert!(server.stdout.wait_for("question 2\n", secs(2.0)));
+    std::thread::sleep(secs(0.3));
+    assert_eq!(server.stdout.text(), "question 1\nquestion 2\n");
+    server.write_stdin(b"answer 2\n");
+    assert!(server.stdout.wait_for("question 3\n", secs(2.0)));
+    assert!(client.stdout.wait_for("answer 2\n", secs(2.0)));
+
+    // The client's end of input: half-close; the server, waiting for a line, sees the end.
+    server.write_stdin(b"answer 3\n");
+    assert!(client.stdout.wait_for("answer 3\n", secs(2.0)));
+    client.close_stdin();
+    assert!(
+        server.expect_exit(secs(2.0)).success(),
+        "{}",
+        server.report()
+    );
+    assert!(
+        client.expect_exit(secs(2.0)).success(),
+        "{}",
+        client.report()
+    );
+    assert_eq!(client.stdout.text(), "answer 1\nanswer 2\nanswer 3\n");
+    assert_eq!(server.stdout.text(), "question 1\nquestion 2\nquestion 3\n");
+}
+
+#[test]
+fn both_waiting_first_is_a_deadlock_that_nothing_hides() {
+    let (server, port) = Chat::server(&["alternate", "--listen"], Input::Pipe);
+    let port = port.to_string();
+    let mut client = Chat::start(
+        &["alternate", "127.0.0.1", "-p", &port, "--first", "receive"],
+        Input::Pipe,
+    );
+    assert!(server.stderr.wait_for("connected", secs(5.0)));
+    // Both have lines ready to send, but each waits for the other's line first.
+    client.write_stdin(b"client line\n");
+    let mut server = server;
+    server.write_stdin(b"server line\n");
+    std::thread::sleep(secs(2.0));
+    assert_eq!(client.stdout.text(), "");
+    assert_eq!(server.stdout.text(), "");
+    assert!(
+        client.wait_timeout(secs(0.0)).is_none(),
+        "{}",
+        client.report()
+    );
+    assert!(
+        server.wait_timeout(secs(0.0)).is_none(),
+        "{}",
+        server.report()
+    );
+    assert!(
+        client
+            .stderr
+            .text()
+            .contains("starts: waiting for its line")
+    );
+    assert!(
+        server
+            .stderr
+            .text()
+            .contains("starts: waiting for its line")
+    );
+}
+
+#[test]
+fn the_peer_leaving_during_your_turn_ends_the_session() {
+    let (mut server, port) = Chat::server(&["alternate", "--listen"], Input::Pipe);
+    let port = port.to_string();
+    let mut client = Chat::start(&["alternate", "127.0.0.1", "-p", &port], Input::Pipe);
+    client.write_stdin(b"hi\n");
+    assert!(server.stdout.wait_for("hi\n", secs(2.0)));
+    // It is now the server's turn; the client goes away.
+    client.signal(nix::sys::signal::Signal::SIGKILL);
+    assert!(
+        server.expect_exit(secs(1.0)).success(),
+        "{}",
+        server.report()
+    );
+}

@@ -1,0 +1,137 @@
+//! Q1/Q2 through pipes: what goes in comes out, byte for byte, and only that on stdout.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Chat, Input, secs};
+
+/// Every byte value, escape sequences, CRs, NULs, invalid UTF-8 and a last line without LF.
+fn hostile() -> Vec<u8> {
+    let mut data = b"plain line\n\x1b[2J\x1b]0;title\x07\r\n\0\0nul\n".to_vec();
+    data.extend((0..=255u8).collect::<Vec<u8>>());
+    data.extend_from_slice(b"\n\xff\xfe\xc3\x28 invalid utf-8\n\xe2\x82\xac euro\n\r\rcr only\r");
+    data.extend_from_slice(b"last line without newline");
+    data
+}
+
+#[test]
+fn send_to_recv_passes_every_byte_unchanged() {
+    let (mut server, port) = Chat::server(&["recv"], Input::Pipe);
+    let data = hostile();
+    let port_s = port.to_string();
+    let mut client = Chat::start(
+        &["send", "127.0.0.1", "-p", &port_s],
+        Input::Bytes(data.clone()),
+    );
+    let status = client.expect_exit(secs(10.0));
+    assert!(status.success(), "{}", client.report());
+    assert!(
+        server
+            .stdout
+            .wait_until(secs(5.0), |got| got.len() >= data.len()),
+        "{}",
+        server.report()
+    );
+    assert_eq!(server.stdout.bytes(), data, "{}", server.report());
+    // stdout holds the data only; the logs went to stderr.
+    assert!(server.stderr.wait_for("closed the connection", secs(5.0)));
+    server.signal(nix::sys::signal::Signal::SIGTERM);
+    server.expect_exit(secs(5.0));
+}
+
+#[test]
+fn crlf_option_sends_crlf_line_ends_once() {
+    let (server, port) = Chat::server(&["recv"], Input::Pipe);
+    let port_s = port.to_string();
+    let mut client = Chat::start(
+        &["send", "127.0.0.1", "-p", &port_s, "--crlf"],
+        Input::Bytes(b"one\ntwo\r\nthree".to_vec()),
+    );
+    assert!(client.expect_exit(secs(10.0)).success());
+    assert!(server.stderr.wait_for("closed the connection", secs(5.0)));
+    assert_eq!(server.stdout.bytes(), b"one\r\ntwo\r\nthree");
+}
+
+#[test]
+fn recv_takes_the_next_client_after_one_leaves() {
+    let (server, port) = Chat::server(&["recv"], Input::Pipe);
+    let port_s = port.to_string();
+    for line in ["first client\n", "second client\n", "third client\n"] {
+        let mut client = Chat::start(
+            &["send", "localhost", "-p", &port_s],
+            Input::Bytes(line.as_bytes().to_vec()),
+        );
+        assert!(
+            client.expect_exit(secs(10.0)).success(),
+            "{}",
+            client.report()
+        );
+    }
+    assert!(server.stdout.wait_for("third client\n", secs(5.0)));
+    assert_eq!(
+        server.stdout.text(),
+        "first client\nsecond client\nthird client\n"
+    );
+    let log = server.stderr.text();
+    assert_eq!(log.matches(" connected").count(), 3, "{log}");
+}
+
+#[test]
+fn send_exits_at_once_when_the_server_closes_while_idle() {
+    // The server reads nothing and closes after 300 ms; chat send's stdin stays open.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        drop(stream);
+    });
+    let mut client = Chat::start(&["send", "127.0.0.1", "-p", &port], Input::Pipe);
+    server.join().unwrap();
+    let status = client.expect_exit(secs(2.0));
+    assert!(status.success(), "{}", client.report());
+    assert!(client.stderr.text().contains("closed the connection"));
+}
+
+#[test]
+fn a_burst_just_before_the_end_of_input_all_arrives() {
+    // 20 000 lines (about 1 MB), then end of input at once: half-close must not cut anything.
+    let mut data = Vec::new();
+    for i in 0..20_000 {
+        data.extend_from_slice(format!("burst line {i:06} {}\n", "x".repeat(30)).as_bytes());
+    }
+    let (server, port) = Chat::server(&["duplex", "--listen"], Input::Pipe);
+    let port_s = port.to_string();
+    let mut client = Chat::start(
+        &["duplex", "127.0.0.1", "-p", &port_s],
+        Input::Bytes(data.clone()),
+    );
+    // The client's Ctrl-D (end of input) ends the conversation for both sides.
+    let status = client.expect_exit(secs(10.0));
+    assert!(status.success(), "{}", client.report());
+    assert!(server.stdout.wait_closed(secs(5.0)), "{}", server.report());
+    assert_eq!(server.stdout.bytes().len(), data.len());
+    assert_eq!(server.stdout.bytes(), data);
+}
+
+#[test]
+fn a_burst_from_the_server_before_its_end_of_input_all_arrives() {
+    let mut data = Vec::new();
+    for i in 0..20_000 {
+        data.extend_from_slice(format!("server burst {i:06}\n").as_bytes());
+    }
+    let (mut server, port) = Chat::server(&["duplex", "--listen"], Input::Pipe);
+    let port_s = port.to_string();
+    let client = Chat::start(&["duplex", "127.0.0.1", "-p", &port_s], Input::Pipe);
+    assert!(server.stderr.wait_for("connected", secs(5.0)));
+    server.write_stdin(&data);
+    server.close_stdin();
+    assert!(client.stdout.wait_closed(secs(10.0)), "{}", client.report());
+    assert_eq!(client.stdout.bytes(), data);
+    assert!(
+        server.expect_exit(secs(5.0)).success(),
+        "{}",
+        server.report()
+    );
+}
