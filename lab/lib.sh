@@ -83,3 +83,98 @@ lab_iface() {
   local net=${LAB_NET:-10.80.80}
   lab_exec "$1" ip -o -4 addr show | awk -v net="$net." 'index($4, net) == 1 { print $2; exit }'
 }
+
+# --- Demonstrations (lab/timewait, lab/deadlock): background programs in the hosts ---------
+# A program started by lab_spawn runs in a host through `docker exec`, bounded by `timeout`
+# in the container, so it ends even if the script is killed. Killing `docker exec` would not
+# stop it: lab_spawn_stop signals it inside the container, through its pid file.
+
+# lab_tmp: a temporary directory for this script run ($LAB_TMP), removed by lab_spawn_cleanup.
+lab_tmp() {
+  [[ -n ${LAB_TMP:-} ]] || LAB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/lab.XXXXXX")
+}
+
+declare -A LAB_SPAWN_PID=() LAB_SPAWN_CID=() LAB_SPAWN_FD=()
+
+# lab_spawn NAME HOST SECONDS CMD...: run CMD in HOST in the background for at most SECONDS.
+# Its stdin is a pipe that lab_type writes to and lab_eof closes (the Ctrl-D); its stdout and
+# stderr go to $LAB_TMP/NAME.out and $LAB_TMP/NAME.err.
+lab_spawn() {
+  local name=$1 host=$2 secs=$3 cid fd
+  shift 3
+  lab_tmp
+  cid=$(lab_container "$host")
+  rm -f "$LAB_TMP/$name.in"
+  mkfifo "$LAB_TMP/$name.in"
+  (
+    # The other programs' stdin stay open only in this script: the end of input is ours to give.
+    for fd in "${LAB_SPAWN_FD[@]}"; do exec {fd}>&-; done
+    # shellcheck disable=SC2016 # $$, $0 and $1 are the container shell's
+    exec docker exec -i "$cid" sh -c 'echo $$ >"$0" && t=$1 && shift && exec timeout "$t" "$@"' \
+      "/tmp/lab-$$-$name.pid" "$secs" "$@" \
+      <"$LAB_TMP/$name.in" >"$LAB_TMP/$name.out" 2>"$LAB_TMP/$name.err"
+  ) &
+  LAB_SPAWN_PID[$name]=$!
+  LAB_SPAWN_CID[$name]=$cid
+  exec {fd}>"$LAB_TMP/$name.in"
+  LAB_SPAWN_FD[$name]=$fd
+}
+
+# lab_type NAME LINE: LINE typed on NAME's keyboard (with Enter).
+lab_type() {
+  printf '%s\n' "$2" >&"${LAB_SPAWN_FD[$1]}"
+}
+
+# lab_eof NAME: the end of NAME's input (Ctrl-D).
+lab_eof() {
+  local fd=${LAB_SPAWN_FD[$1]:-}
+  [[ -n $fd ]] || return 0
+  exec {fd}>&-
+  unset "LAB_SPAWN_FD[$1]"
+}
+
+# lab_spawn_stop NAME: stop NAME (SIGTERM inside the container) and wait for it.
+lab_spawn_stop() {
+  local name=$1
+  [[ -n ${LAB_SPAWN_PID[$name]:-} ]] || { lab_eof "$name"; return 0; }
+  # shellcheck disable=SC2016
+  docker exec "${LAB_SPAWN_CID[$name]}" sh -c \
+    '[ -f "$0" ] && kill -TERM "$(cat "$0")" 2>/dev/null; rm -f "$0"' "/tmp/lab-$$-$name.pid" \
+    >/dev/null 2>&1 || true
+  lab_eof "$name"
+  wait "${LAB_SPAWN_PID[$name]}" 2>/dev/null || true
+  unset "LAB_SPAWN_PID[$name]"
+}
+
+# lab_spawn_wait NAME SECONDS: wait up to SECONDS for NAME to end; its exit status, or 124.
+lab_spawn_wait() {
+  local name=$1 secs=$2 i st=0
+  for ((i = 0; i < secs * 10; i++)); do
+    kill -0 "${LAB_SPAWN_PID[$name]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "${LAB_SPAWN_PID[$name]}" 2>/dev/null && return 124
+  wait "${LAB_SPAWN_PID[$name]}" || st=$?
+  unset "LAB_SPAWN_PID[$name]"
+  docker exec "${LAB_SPAWN_CID[$name]}" rm -f "/tmp/lab-$$-$name.pid" >/dev/null 2>&1 || true
+  return "$st"
+}
+
+# lab_spawn_cleanup: stop every program still running, remove $LAB_TMP (for trap … EXIT).
+lab_spawn_cleanup() {
+  local name
+  for name in "${!LAB_SPAWN_PID[@]}"; do lab_spawn_stop "$name"; done
+  for name in "${!LAB_SPAWN_FD[@]}"; do lab_eof "$name"; done
+  [[ -n ${LAB_TMP:-} ]] && rm -rf "$LAB_TMP"
+  return 0
+}
+
+# lab_wait_for FILE REGEX SECONDS: wait until a line of FILE matches REGEX (grep -E); 1 if not.
+lab_wait_for() {
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do
+    grep -qE "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}

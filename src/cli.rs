@@ -47,9 +47,10 @@ pub enum Mode {
     /// Client: read a line from the keyboard, send it, wait for the answer, print it, again.
     /// Server (--listen): wait for a line, print it, read a line from the keyboard, send it.
     ///
-    /// Observe: start both with `--first receive` (or both with `--first send`): both wait
-    /// for the other, nothing moves, forever — the deadlock of "what if they start
-    /// differently?". There is no timeout to hide it; Ctrl-C ends it.
+    /// Observe: start the client with `--first receive` too: both wait for the other's
+    /// line, nothing moves, forever — the deadlock of "what if they start differently?".
+    /// There is no timeout to hide it; Ctrl-C ends it. (Both with `--first send` do not
+    /// deadlock: the two lines cross on the wire, then both wait, in lockstep.)
     Alternate(AlternateArgs),
 
     /// Q4 — full-duplex chat: one process per direction (fork)

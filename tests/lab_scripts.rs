@@ -1,0 +1,431 @@
+//! The lab/ scripts (capture, timewait, deadlock, help) run for real: their argument errors
+//! without Docker, their success paths against a lab brought up by labkit. Docker is needed
+//! for the latter: they fail without it under CI=true, and are skipped (with a message)
+//! elsewhere.
+
+mod labkit;
+mod labscripts;
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use labkit::{Lab, poll};
+use labscripts::{processes, remove_capture, run, script};
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// Bad arguments: one `lab: …` line on stderr and exit code 2, before any Docker call.
+#[test]
+fn scripts_refuse_bad_arguments_with_one_line_and_code_2() {
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("capture", &[], "which host?"),
+        ("capture", &["nohost"], "unknown host 'nohost'"),
+        (
+            "capture",
+            &["server", "--count", "x"],
+            "--count needs a positive number",
+        ),
+        (
+            "capture",
+            &["server", "--duration", "0"],
+            "--duration needs a positive number",
+        ),
+        (
+            "capture",
+            &["server", "--count", "1", "--duration", "1"],
+            "not both",
+        ),
+        (
+            "capture",
+            &["server", "--name", "../etc/x"],
+            "--name '../etc/x'",
+        ),
+        (
+            "capture",
+            &["server", "--bogus"],
+            "unknown option '--bogus'",
+        ),
+        ("capture", &["--read", "/nonexistent.pcap"], "cannot read"),
+        (
+            "capture",
+            &["--read", "x.pcap", "--count", "1"],
+            "--read takes only",
+        ),
+        (
+            "timewait",
+            &["--port", "8080"],
+            "--port needs a port number other than 8080",
+        ),
+        ("timewait", &["--port", "70000"], "--port needs"),
+        ("timewait", &["extra"], "unknown argument 'extra'"),
+        ("deadlock", &["--seconds", "0"], "--seconds needs"),
+        ("deadlock", &["--name", "a/b"], "--name needs a file name"),
+        (
+            "help",
+            &["nosuchscript"],
+            "no lab script named 'nosuchscript'",
+        ),
+    ];
+    for (name, args, message) in cases {
+        let ran = run(&mut script(None, name, args), LIMIT);
+        let stderr = ran.stderr();
+        assert_eq!(ran.code(), Some(2), "exit code 2 expected:\n{}", ran.report);
+        assert!(
+            stderr.starts_with("lab: ") && stderr.lines().count() == 1 && stderr.contains(message),
+            "one `lab: …{message}…` line expected on stderr:\n{}",
+            ran.report
+        );
+    }
+}
+
+/// lab/help lists every script with its summary, and shows one script's usage.
+#[test]
+fn help_lists_the_scripts_and_shows_their_usage() {
+    let ran = run(&mut script(None, "help", &[]), LIMIT).ok();
+    for name in ["capture", "timewait", "deadlock"] {
+        assert!(
+            ran.stdout().contains(&format!("lab/{name}")),
+            "{}",
+            ran.report
+        );
+    }
+    for name in ["capture", "timewait", "deadlock"] {
+        let ran = run(&mut script(None, "help", &[name]), LIMIT).ok();
+        assert!(
+            ran.stdout().starts_with(&format!("Usage: lab/{name}")),
+            "{}",
+            ran.report
+        );
+        let own = run(&mut script(None, name, &["--help"]), LIMIT).ok();
+        assert_eq!(own.stdout(), ran.stdout());
+    }
+}
+
+/// With no lab up under this project name: a one-line error naming the host, exit code 1.
+#[test]
+fn scripts_say_when_the_lab_is_not_up() {
+    if !labkit::docker_available("scripts_say_when_the_lab_is_not_up") {
+        return;
+    }
+    for name in ["capture", "timewait", "deadlock"] {
+        let mut cmd = script(
+            None,
+            name,
+            if name == "capture" { &["client"] } else { &[] },
+        );
+        cmd.env(
+            "COMPOSE_PROJECT_NAME",
+            format!("chatlab-nothing-{}", std::process::id()),
+        );
+        let ran = run(&mut cmd, LIMIT);
+        assert_eq!(ran.code(), Some(1), "{}", ran.report);
+        assert!(
+            ran.stderr().starts_with("lab: ") && ran.stderr().contains("is not running"),
+            "{}",
+            ran.report
+        );
+    }
+}
+
+/// lab/capture: the live view shows the handshake, one PSH segment per line with its text,
+/// the summary; the file is a valid pcap holding the lines; --read shows it again; a bad
+/// filter is refused; no tcpdump is left in the host.
+#[test]
+fn capture_shows_and_saves_the_exchange() {
+    let Some(lab) = Lab::up("capture", &[]) else {
+        return;
+    };
+    let name = format!("test-capture-{}", std::process::id());
+    remove_capture(&name);
+    let mut cmd = script(
+        Some(&lab),
+        "capture",
+        &["client", "--name", &name, "--duration", "12"],
+    );
+    let capture = thread::spawn(move || run(&mut cmd, LIMIT));
+    // Ready when the file exists (tcpdump opens it when it listens); then type two lines.
+    let file = labkit::root().join("captures").join(format!("{name}.pcap"));
+    poll(Duration::from_secs(20), || file.exists().then_some(())).expect("no capture file");
+    thread::sleep(Duration::from_secs(1));
+    let mut client = lab.spawn("client", &["chat", "send", "server"]);
+    client.send(b"bonjour\n");
+    lab.wait_logs("server", "bonjour\n");
+    client.send("ça va ?\n".as_bytes());
+    lab.wait_logs("server", "ça va ?\n");
+    assert!(client.finish().status.success());
+    let ran = capture.join().unwrap().ok();
+
+    let view = ran.stdout();
+    for expected in [
+        "→ server:8080  SYN ",
+        "server:8080 → client:",
+        "SYN ACK",
+        "PSH ACK      seq 1:9, ack 1, 8 bytes  \"bonjour\\n\"",
+        "9 bytes  \"ça va ?\\n\"",
+        "FIN ACK",
+    ] {
+        assert!(
+            view.contains(expected),
+            "the view lacks {expected:?}:\n{}",
+            ran.report
+        );
+    }
+    let psh = view.lines().filter(|l| l.contains("PSH")).count();
+    assert_eq!(psh, 2, "one PSH segment per line typed:\n{}", ran.report);
+    assert!(
+        ran.stderr().contains("17 bytes of TCP data")
+            && ran
+                .stderr()
+                .contains(&format!("saved to captures/{name}.pcap")),
+        "{}",
+        ran.report
+    );
+
+    // A valid pcap, with the lines in it, read by tcpdump in a host.
+    let out = lab.exec(
+        "server",
+        &[
+            "tcpdump",
+            "-r",
+            &format!("/captures/{name}.pcap"),
+            "-n",
+            "-A",
+        ],
+        b"",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("bonjour") && text.contains("a va ?"));
+
+    // --read shows the same segments.
+    let read = run(
+        &mut script(Some(&lab), "capture", &["--read", file.to_str().unwrap()]),
+        LIMIT,
+    )
+    .ok();
+    assert_eq!(
+        read.stdout().lines().count(),
+        view.lines().count(),
+        "--read:\n{}\nlive:\n{view}",
+        read.report
+    );
+    assert!(read.stdout().contains("\"ça va ?\\n\""));
+
+    let bad = run(
+        &mut script(Some(&lab), "capture", &["server", "tcp", "port"]),
+        LIMIT,
+    );
+    assert_eq!(bad.code(), Some(2), "{}", bad.report);
+    assert!(
+        bad.stderr().contains("tcpdump refuses the filter"),
+        "{}",
+        bad.report
+    );
+
+    assert_eq!(processes(&lab, "client", "tcpdump"), Vec::<String>::new());
+    assert_eq!(processes(&lab, "server", "tcpdump"), Vec::<String>::new());
+    remove_capture(&name);
+}
+
+/// lab/capture with no limit stops cleanly on SIGTERM and on Ctrl-C (SIGINT to its process
+/// group, as a terminal sends it): summary printed, tcpdump gone from the host. --count
+/// stops by itself.
+#[test]
+fn capture_stops_cleanly_on_ctrl_c_sigterm_and_count() {
+    let Some(lab) = Lab::up("capture-stop", &[]) else {
+        return;
+    };
+    for (how, signal) in [("sigterm", Signal::SIGTERM), ("sigint", Signal::SIGINT)] {
+        let name = format!("test-{how}-{}", std::process::id());
+        let mut cmd = script(Some(&lab), "capture", &["server", "--name", &name]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Started here, not by run(), to know its pid.
+        let capture = thread::spawn(move || {
+            let child = cmd
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                .spawn()
+                .expect("spawn lab/capture");
+            tx.send(child.id()).unwrap();
+            child.wait_with_output().unwrap()
+        });
+        let pid = Pid::from_raw(rx.recv().unwrap() as i32);
+        poll(Duration::from_secs(20), || {
+            (!processes(&lab, "server", "tcpdump").is_empty()).then_some(())
+        })
+        .expect("tcpdump never started");
+        thread::sleep(Duration::from_millis(500));
+        if signal == Signal::SIGINT {
+            killpg(pid, signal).unwrap();
+        } else {
+            kill(pid, signal).unwrap();
+        }
+        let out = capture.join().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{how}: {out:?}");
+        assert!(
+            stderr.contains(&format!("saved to captures/{name}.pcap")),
+            "{how}: {stderr}"
+        );
+        assert_eq!(
+            processes(&lab, "server", "tcpdump"),
+            Vec::<String>::new(),
+            "{how}"
+        );
+        remove_capture(&name);
+    }
+
+    let name = format!("test-count-{}", std::process::id());
+    let mut cmd = script(
+        Some(&lab),
+        "capture",
+        &["client", "--name", &name, "--count", "2", "icmp"],
+    );
+    let capture = thread::spawn(move || run(&mut cmd, LIMIT));
+    poll(Duration::from_secs(20), || {
+        (!processes(&lab, "client", "tcpdump").is_empty()).then_some(())
+    })
+    .expect("tcpdump never started");
+    thread::sleep(Duration::from_millis(500));
+    let ping = lab.exec("client", &["ping", "-c", "1", "-W", "2", "server"], b"");
+    assert!(ping.status.success(), "{ping:?}");
+    let ran = capture.join().unwrap().ok();
+    assert!(
+        ran.stdout()
+            .contains("IP client > server: ICMP echo request")
+            && ran.stdout().contains("IP server > client: ICMP echo reply")
+            && ran.stderr().contains("2 packets"),
+        "{}",
+        ran.report
+    );
+    remove_capture(&name);
+}
+
+/// lab/timewait: EADDRINUSE (exit code 3) without SO_REUSEADDR, then a successful restart
+/// with it, the TIME_WAIT on the server, the server's FIN first; nothing left running.
+#[test]
+fn timewait_shows_eaddrinuse_then_a_restart_with_so_reuseaddr() {
+    let Some(lab) = Lab::up("timewait", &[]) else {
+        return;
+    };
+    let name = format!("test-timewait-{}", std::process::id());
+    let ran = run(
+        &mut script(Some(&lab), "timewait", &["--name", &name]),
+        LIMIT,
+    )
+    .ok();
+    let out = ran.stdout();
+    let steps = [
+        "server | hello, server",
+        "client | goodbye, client",
+        "timer:(timewait,",
+        "chat recv -p 9090 --no-reuseaddr",
+        "in use",
+        "(exit code 3)",
+        "server | chat[",
+        "listening on 0.0.0.0:9090 (SO_REUSEADDR on)",
+        "The first FIN goes server → client",
+    ];
+    let mut at = 0;
+    for step in steps {
+        let found = out[at..].find(step);
+        assert!(
+            found.is_some(),
+            "{step:?} missing, or out of order:\n{}",
+            ran.report
+        );
+        at += found.unwrap();
+    }
+    let first_fin = out
+        .lines()
+        .find(|l| l.contains('→') && l.contains("FIN"))
+        .unwrap_or_default();
+    assert!(
+        first_fin.contains("server:9090 → client:"),
+        "{first_fin}\n{}",
+        ran.report
+    );
+    assert_eq!(processes(&lab, "server", "timeout"), Vec::<String>::new());
+    assert!(
+        processes(&lab, "server", "chat")
+            .iter()
+            .all(|p| !p.contains("9090"))
+    );
+    assert_eq!(processes(&lab, "client", "chat"), Vec::<String>::new());
+    assert_eq!(processes(&lab, "server", "tcpdump"), Vec::<String>::new());
+    eprintln!("lab/timewait took {:.1} s", ran.took.as_secs_f64());
+    remove_capture(&name);
+}
+
+/// lab/deadlock: during the deadlock, empty queues and only the three segments of the
+/// handshake (no data segment); then the way out carries both lines; nothing left running.
+#[test]
+fn deadlock_shows_no_data_segment_then_the_way_out() {
+    let Some(lab) = Lab::up("deadlock", &[]) else {
+        return;
+    };
+    let name = format!("test-deadlock-{}", std::process::id());
+    let ran = run(
+        &mut script(Some(&lab), "deadlock", &["--seconds", "3", "--name", &name]),
+        LIMIT,
+    )
+    .ok();
+    let out = ran.stdout();
+    let during = out
+        .split("The capture so far:")
+        .nth(1)
+        .and_then(|s| s.split("== 3.").next())
+        .unwrap_or_else(|| panic!("no capture section:\n{}", ran.report));
+    let segments: Vec<&str> = during.lines().filter(|l| l.contains('→')).collect();
+    assert_eq!(segments.len(), 3, "the handshake only:\n{}", ran.report);
+    assert!(segments[0].contains(" SYN ") && segments[1].contains("SYN ACK"));
+    assert!(
+        !during.contains("bytes"),
+        "no data segment:\n{}",
+        ran.report
+    );
+    let estab: Vec<&str> = out.lines().filter(|l| l.contains("ESTAB")).collect();
+    assert_eq!(estab.len(), 2, "{}", ran.report);
+    for line in estab {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // "server | ESTAB 0 0 …": Recv-Q and Send-Q.
+        assert_eq!(&fields[3..5], ["0", "0"], "{line}");
+    }
+    assert!(out.contains("client | hello, client") && out.contains("server | hello, server"));
+    assert!(
+        out.contains("14 bytes  \"hello, server\\n\""),
+        "{}",
+        ran.report
+    );
+    assert_eq!(processes(&lab, "client", "chat"), Vec::<String>::new());
+    assert!(
+        processes(&lab, "server", "chat")
+            .iter()
+            .all(|p| !p.contains("9091"))
+    );
+    assert_eq!(processes(&lab, "server", "tcpdump"), Vec::<String>::new());
+    eprintln!("lab/deadlock took {:.1} s", ran.took.as_secs_f64());
+    remove_capture(&name);
+}
+
+/// Every script is shellcheck clean (when shellcheck is installed; CI installs it).
+#[test]
+fn scripts_are_shellcheck_clean() {
+    let Ok(out) = Command::new("shellcheck").arg("--version").output() else {
+        eprintln!("SKIPPED scripts_are_shellcheck_clean: shellcheck is not installed");
+        return;
+    };
+    assert!(out.status.success());
+    let lab = labkit::root().join("lab");
+    let mut cmd = Command::new("shellcheck");
+    cmd.current_dir(labkit::root()).arg("-x");
+    for name in ["lib.sh", "capture", "timewait", "deadlock", "help"] {
+        cmd.arg(lab.join(name));
+    }
+    run(&mut cmd, LIMIT).ok();
+}
