@@ -120,10 +120,14 @@ fn hash_of(value: impl Hash) -> u64 {
     h.finish()
 }
 
-/// The host image the test labs run: this checkout's own tag, made by `lab/build-offline`.
+/// The host image the test labs run, made by `lab/build-offline`: `LAB_TEST_IMAGE` if set
+/// (CI names one and removes it after), else this checkout's own tag.
 pub fn image() -> &'static str {
     static IMAGE: OnceLock<String> = OnceLock::new();
-    IMAGE.get_or_init(|| format!("chatlab-host:test-{:012x}", hash_of(root()) >> 16))
+    IMAGE.get_or_init(|| {
+        std::env::var("LAB_TEST_IMAGE")
+            .unwrap_or_else(|_| format!("chatlab-host:test-{:012x}", hash_of(root()) >> 16))
+    })
 }
 
 /// Build the image once per test binary (seconds when nothing changed).
