@@ -121,7 +121,12 @@ pub fn copy_chunk(
         match from.read(&mut bufs.input) {
             Ok(n) => break n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(CopyError::Read(e)),
+            Err(e) => {
+                // The input is over all the same: what the filter held back still goes out.
+                let rest = filter.finish(&mut bufs.output);
+                to.write_all(rest).map_err(CopyError::Write)?;
+                return Err(CopyError::Read(e));
+            }
         }
     };
     let bytes = if n == 0 {

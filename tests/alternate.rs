@@ -102,3 +102,38 @@ fn the_peer_leaving_during_your_turn_ends_the_session() {
         server.report()
     );
 }
+
+#[test]
+fn a_keep_listening_server_survives_a_client_that_resets() {
+    let (mut server, port) = Chat::server(&["alternate", "--listen", "-k"], Input::Pipe);
+    // Answers typed ahead: the server sends one as soon as it is its turn.
+    server.write_stdin(b"answer 1\nanswer 2\nanswer 3\n");
+    // A question, then at once RST (SO_LINGER 0): the reset is in before the server answers,
+    // so its answer cannot be sent.
+    let mut rude = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket2::SockRef::from(&rude)
+        .set_linger(Some(std::time::Duration::ZERO))
+        .unwrap();
+    std::io::Write::write_all(&mut rude, b"question from a rude client\n").unwrap();
+    drop(rude);
+    assert!(server.stdout.wait_for("rude client\n", secs(2.0)));
+    std::thread::sleep(secs(0.3));
+    assert!(
+        server.wait_timeout(secs(0.0)).is_none(),
+        "{}",
+        server.report()
+    );
+    let port = port.to_string();
+    let mut polite = Chat::start(&["alternate", "127.0.0.1", "-p", &port], Input::Pipe);
+    polite.write_stdin(b"question from a polite client\n");
+    assert!(
+        server.stdout.wait_for("polite client\n", secs(2.0)),
+        "{}",
+        server.report()
+    );
+    assert!(
+        polite.stdout.wait_for("answer", secs(2.0)),
+        "{}",
+        polite.report()
+    );
+}

@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::time::Duration;
 
 use common::{Chat, Input, secs};
@@ -134,4 +135,33 @@ fn a_burst_from_the_server_before_its_end_of_input_all_arrives() {
         "{}",
         server.report()
     );
+}
+
+#[test]
+fn input_cut_short_by_the_peers_end_is_reported_with_exit_5() {
+    // The server's input is empty: it half-closes at once, which ends the conversation.
+    let (_server, port) = Chat::server(&["duplex", "--listen"], Input::Bytes(Vec::new()));
+    let port_s = port.to_string();
+    let mut client = Chat::start(&["duplex", "127.0.0.1", "-p", &port_s], Input::Pipe);
+    // Far more input than can be sent before the server's FIN arrives.
+    let mut input = client.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let block = vec![b'x'; 1 << 16];
+        for _ in 0..4096 {
+            if input.write_all(&block).is_err() {
+                return;
+            }
+        }
+    });
+    let status = client.expect_exit(secs(5.0));
+    assert_eq!(status.code(), Some(5), "{}", client.report());
+    assert!(
+        client
+            .stderr
+            .text()
+            .contains("before all our input was sent"),
+        "{}",
+        client.report()
+    );
+    writer.join().unwrap();
 }

@@ -12,19 +12,20 @@
 //!   the keyboard and would otherwise linger (the TD's classic pitfall), then reap it (no zombie).
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use log::{debug, warn};
 use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::prctl;
 use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::waitpid;
+use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 
 use crate::cli::DuplexArgs;
-use crate::error::Error;
+use crate::error::{Error, exit};
 use crate::lines::{self, Buffers, LineEnds};
 use crate::modes::{self, Flow, PeerEnd};
 use crate::terminal::Display;
@@ -64,14 +65,28 @@ pub fn run(args: &DuplexArgs) -> Result<(), Error> {
                 );
                 drop(keyboard);
                 let end = modes::print_peer(&stream, peer, &mut stdout, &mut display, &mut bufs);
-                stop(child);
+                // The peer's end ends the conversation: had the keyboard side more to send?
+                let pending = input_waiting();
+                let status = stop(child);
                 // The child's copy of the socket died with it: this close is the last one, so
                 // the kernel sends our FIN now (if the child had not already half-closed).
                 drop(stream);
-                Ok(match end? {
-                    PeerEnd::StdoutClosed => Flow::Stop,
-                    PeerEnd::Closed | PeerEnd::Reset(_) => Flow::Next,
-                })
+                let unsent = match status {
+                    Some(WaitStatus::Exited(_, code)) => code == i32::from(exit::PEER_LOST),
+                    Some(WaitStatus::Signaled(..)) => pending,
+                    _ => false,
+                };
+                match end? {
+                    PeerEnd::StdoutClosed => Ok(Flow::Stop),
+                    PeerEnd::Closed | PeerEnd::Reset(_) if unsent => Err(Error::PeerLost {
+                        peer,
+                        source: io::Error::new(
+                            io::ErrorKind::BrokenPipe,
+                            "it ended the conversation before all our input was sent",
+                        ),
+                    }),
+                    PeerEnd::Closed | PeerEnd::Reset(_) => Ok(Flow::Next),
+                }
             }
         }
     })
@@ -110,8 +125,9 @@ fn keyboard_to_socket(
             let _ = stream.shutdown(Shutdown::Write);
             1
         }
-        // The peer is gone: the parent sees it too and ends the conversation.
-        Err(lines::CopyError::Write(_)) => 0,
+        // The peer is gone with our input unsent: the parent sees the end too, and reports
+        // the loss from this exit code.
+        Err(lines::CopyError::Write(_)) => i32::from(exit::PEER_LOST),
     };
     exit_now(code)
 }
@@ -122,8 +138,18 @@ fn exit_now(code: i32) -> ! {
     unsafe { nix::libc::_exit(code) }
 }
 
+/// Whether stdin holds input that nobody has read yet (a line typed, a pipe not drained).
+fn input_waiting() -> bool {
+    let stdin = io::stdin();
+    let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+    poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0)
+        && fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN))
+}
+
 /// Stop the keyboard process (it may be blocked reading the terminal) and reap it.
-fn stop(child: Pid) {
+fn stop(child: Pid) -> Option<WaitStatus> {
     // The child is not reaped yet, so its pid cannot have been reused: the signal is ours.
     match kill(child, Signal::SIGTERM) {
         Ok(()) | Err(Errno::ESRCH) => {}
@@ -133,12 +159,12 @@ fn stop(child: Pid) {
         match waitpid(child, None) {
             Ok(status) => {
                 debug!("process {child} reaped: {status:?}");
-                return;
+                return Some(status);
             }
             Err(Errno::EINTR) => continue,
             Err(e) => {
                 warn!("waitpid {child}: {e}");
-                return;
+                return None;
             }
         }
     }

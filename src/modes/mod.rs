@@ -62,8 +62,12 @@ pub(crate) fn each_peer(
         }
         loop {
             let (stream, peer) = net::accept(&listener)?;
-            if converse(stream, peer, Some(&listener))? == Flow::Stop {
-                return Ok(());
+            match converse(stream, peer, Some(&listener)) {
+                Ok(Flow::Stop) => return Ok(()),
+                Ok(Flow::Next) => {}
+                // One peer's broken connection does not stop a server that keeps listening.
+                Err(err @ Error::PeerLost { .. }) => warn!("{err}"),
+                Err(err) => return Err(err),
             }
             info!("waiting for the next peer");
         }
