@@ -29,8 +29,9 @@ pub enum Mode {
     /// Listens (with SO_REUSEADDR, unless --no-reuseaddr), accepts one client, prints
     /// what it sends until it leaves, then accepts the next one.
     ///
-    /// Observe: stop it (Ctrl-C) right after a client has left and start it again with
-    /// --no-reuseaddr: the port is refused while the old connection sits in TIME_WAIT.
+    /// Observe: when a client leaves, it closed first, so TIME_WAIT is on the client's side.
+    /// Stop the server (Ctrl-C) while a client is connected instead: the server closes first;
+    /// started again within 60 s with --no-reuseaddr, it is refused (TIME_WAIT on port 8080).
     Recv(RecvArgs),
 
     /// Q2 — the client: connect and send every line typed
@@ -158,7 +159,7 @@ pub struct AlternateArgs {
     pub peer: PeerArgs,
 
     /// Who starts: by default the client sends first and the server receives first.
-    /// Give both sides the same value to see the deadlock
+    /// Give both sides `receive` to see the deadlock
     #[arg(long, value_enum)]
     pub first: Option<Turn>,
 

@@ -93,8 +93,7 @@ impl fmt::Display for Error {
                     ),
                     io::ErrorKind::PermissionDenied => write!(
                         f,
-                        " — ports below 1024 need root (or CAP_NET_BIND_SERVICE): use -p {}",
-                        8080
+                        " — ports below 1024 need root (or CAP_NET_BIND_SERVICE): use -p 8080"
                     ),
                     io::ErrorKind::AddrNotAvailable => {
                         write!(

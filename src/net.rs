@@ -89,7 +89,12 @@ pub fn connect(host: &str, port: u16, retry: Option<u64>) -> Result<TcpStream, E
     let deadline = retry.map(|secs| Instant::now() + Duration::from_secs(secs));
     let mut announced = false;
     loop {
-        let err = match try_connect(name, port) {
+        // Under --retry, no attempt outlasts the deadline.
+        let timeout = deadline.map_or(CONNECT_TIMEOUT, |d| {
+            d.saturating_duration_since(Instant::now())
+                .clamp(RETRY_PAUSE, CONNECT_TIMEOUT)
+        });
+        let err = match try_connect(name, port, timeout) {
             Ok(stream) => {
                 info!("connected to {}", describe(&stream));
                 return Ok(stream);
@@ -123,7 +128,7 @@ pub fn connect(host: &str, port: u16, retry: Option<u64>) -> Result<TcpStream, E
     }
 }
 
-fn try_connect(name: &str, port: u16) -> Result<TcpStream, Error> {
+fn try_connect(name: &str, port: u16, timeout: Duration) -> Result<TcpStream, Error> {
     let addrs: Vec<SocketAddr> = (name, port)
         .to_socket_addrs()
         .map_err(|source| Error::Resolve {
@@ -134,7 +139,7 @@ fn try_connect(name: &str, port: u16) -> Result<TcpStream, Error> {
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
     for addr in addrs {
         debug!("trying {addr}");
-        match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+        match TcpStream::connect_timeout(&addr, timeout) {
             Ok(stream) => return Ok(stream),
             Err(e) => last = e,
         }

@@ -12,6 +12,36 @@ use nix::sys::resource::{UsageWho, getrusage};
 const LINE: usize = 100 << 20;
 const MAX_RSS_KIB: i64 = 16 * 1024;
 
+/// Kills the processes when the test ends, passed or failed; a watchdog kills them after two
+/// minutes, so a stuck transfer fails the test instead of hanging it.
+struct Guard(Vec<u32>);
+
+impl Guard {
+    fn watch(pids: Vec<u32>) -> Guard {
+        let watched = pids.clone();
+        thread::spawn(move || {
+            thread::sleep(std::time::Duration::from_secs(120));
+            kill_all(&watched);
+        });
+        Guard(pids)
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        kill_all(&self.0);
+    }
+}
+
+fn kill_all(pids: &[u32]) {
+    for &pid in pids {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
 #[test]
 fn a_100_mib_line_passes_with_small_memory() {
     let mut recv = Command::new(common::CHAT)
@@ -40,13 +70,14 @@ fn a_100_mib_line_passes_with_small_memory() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let _guard = Guard::watch(vec![recv.id(), send.id()]);
     let mut input = send.stdin.take().unwrap();
-    let writer = thread::spawn(move || {
+    let writer = thread::spawn(move || -> std::io::Result<()> {
         let block = vec![b'x'; 1 << 20];
         for _ in 0..LINE / block.len() {
-            input.write_all(&block).unwrap();
+            input.write_all(&block)?;
         }
-        input.write_all(b"\n").unwrap();
+        input.write_all(b"\n")
     });
     // Count and check what recv prints while it streams.
     let mut out = recv.stdout.take().unwrap();
@@ -66,7 +97,7 @@ fn a_100_mib_line_passes_with_small_memory() {
         }
         total += n;
     }
-    writer.join().unwrap();
+    writer.join().unwrap().unwrap();
     assert!(send.wait().unwrap().success());
     recv.kill().unwrap();
     recv.wait().unwrap();
