@@ -285,6 +285,11 @@ impl NfQueue {
     /// Unbind the queue. The kernel does it anyway when the socket closes, but it then drops the
     /// packets still queued: call this after the last verdicts.
     pub fn unbind(mut self) -> io::Result<()> {
+        // Packets read while waiting for an earlier acknowledgement are let through too.
+        if let Some(last) = self.early.last().map(|p| p.id) {
+            self.early.clear();
+            self.verdict_up_to(last, Verdict::Accept)?;
+        }
         self.flush()?;
         self.sock.set_nonblocking(false)?;
         let mut buf = Vec::with_capacity(64);
@@ -364,7 +369,10 @@ impl Iterator for Messages<'_> {
             match ty {
                 NLMSG_ERROR => {
                     let error = i32::from_ne_bytes(body.get(..4)?.try_into().ok()?);
-                    return Some(Message::Ack { seq, error: -error });
+                    return Some(Message::Ack {
+                        seq,
+                        error: error.wrapping_neg(),
+                    });
                 }
                 NLMSG_DONE => return None,
                 t if t == (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET => {
