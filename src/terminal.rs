@@ -216,10 +216,19 @@ mod tests {
 
     #[test]
     fn output_never_exceeds_max_output() {
-        let s = Sanitizer::default();
-        let worst = vec![0xFFu8; 1000];
-        let mut t = Sanitizer::default();
-        let mut out = Vec::new();
-        assert!(t.apply(&worst, &mut out).len() <= s.max_output(1000));
+        // The widest inputs: invalid bytes, CR before a byte that is not LF, a cut UTF-8
+        // sequence then an invalid byte, C1 controls; each also after a held prefix.
+        let patterns: [&[u8]; 5] = [b"\xff", b"\r\xff", b"\xe2\x82\xff", b"\xc2\x9b", b"\x1b"];
+        for prefix in [&b""[..], b"\r", b"\xe2\x82", b"\xf0\x9f\x98"] {
+            for p in patterns {
+                let input: Vec<u8> = p.iter().copied().cycle().take(999).collect();
+                let mut s = Sanitizer::default();
+                let mut out = Vec::new();
+                let held = s.apply(prefix, &mut out).len();
+                let n = s.apply(&input, &mut out).len();
+                assert!(n <= s.max_output(input.len()), "{p:?} after {prefix:?}");
+                assert!(held <= s.max_output(prefix.len()));
+            }
+        }
     }
 }
