@@ -178,3 +178,37 @@ lab_wait_for() {
   done
   return 1
 }
+
+# --- Guided demonstrations (lab/timewait, lab/deadlock) -----------------------------------
+
+# Narration on stdout (it is what the student reads): a step's title, lines, a host's output.
+lab_title() {
+  if [[ -t 1 ]]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi
+}
+lab_narrate() { printf '%s\n' "$@"; }
+# lab_show HOST FILE: the lines of FILE, as HOST's terminal would show them.
+lab_show() { sed "s/^/    $1 | /" "$2"; }
+
+# lab_demo_start PORT: what a narrated demonstration needs before it starts: both hosts
+# running, $LAB_TMP, cleanup on exit of every program it spawned and of the background
+# capture whose pid is in $capture, and PORT free in the server host.
+lab_demo_start() {
+  lab_container server >/dev/null
+  lab_container client >/dev/null
+  lab_tmp
+  capture=""
+  trap lab_demo_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  if lab_exec server ss -Htln "sport = :$1" | grep -q .; then
+    lab_die "port $1 is already in use in the server host: choose another one with --port"
+  fi
+}
+
+lab_demo_cleanup() {
+  if [[ -n ${capture:-} ]]; then
+    kill -TERM "$capture" 2>/dev/null || true
+    wait "$capture" 2>/dev/null || true
+  fi
+  lab_spawn_cleanup
+}
