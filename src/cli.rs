@@ -149,6 +149,10 @@ pub struct PeerArgs {
     #[arg(long, conflicts_with = "host")]
     pub no_reuseaddr: bool,
 
+    /// With --listen: after the peer leaves, wait for the next one
+    #[arg(short, long, conflicts_with = "host")]
+    pub keep_listening: bool,
+
     #[command(flatten)]
     pub lines: LineArgs,
 }
@@ -162,20 +166,12 @@ pub struct AlternateArgs {
     /// Give both sides `receive` to see the deadlock
     #[arg(long, value_enum)]
     pub first: Option<Turn>,
-
-    /// With --listen: after the peer leaves, wait for the next one
-    #[arg(short, long, conflicts_with = "host")]
-    pub keep_listening: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct DuplexArgs {
     #[command(flatten)]
     pub peer: PeerArgs,
-
-    /// With --listen: after the peer leaves, wait for the next one
-    #[arg(short, long, conflicts_with = "host")]
-    pub keep_listening: bool,
 }
 
 /// Whose turn it is in the alternating chat.

@@ -92,7 +92,7 @@ fn send_exits_at_once_when_the_server_closes_while_idle() {
     server.join().unwrap();
     let status = client.expect_exit(secs(2.0));
     assert!(status.success(), "{}", client.report());
-    assert!(client.stderr.text().contains("closed the connection"));
+    assert!(client.stderr.wait_for("closed the connection", secs(2.0)));
 }
 
 #[test]
@@ -143,15 +143,11 @@ fn input_cut_short_by_the_peers_end_is_reported_with_exit_5() {
     let (_server, port) = Chat::server(&["duplex", "--listen"], Input::Bytes(Vec::new()));
     let port_s = port.to_string();
     let mut client = Chat::start(&["duplex", "127.0.0.1", "-p", &port_s], Input::Pipe);
-    // Far more input than can be sent before the server's FIN arrives.
+    // Input that never ends: the client cannot have sent it all when the server's end comes.
     let mut input = client.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
         let block = vec![b'x'; 1 << 16];
-        for _ in 0..4096 {
-            if input.write_all(&block).is_err() {
-                return;
-            }
-        }
+        while input.write_all(&block).is_ok() {}
     });
     let status = client.expect_exit(secs(5.0));
     assert_eq!(status.code(), Some(5), "{}", client.report());
@@ -164,4 +160,24 @@ fn input_cut_short_by_the_peers_end_is_reported_with_exit_5() {
         client.report()
     );
     writer.join().unwrap();
+}
+
+#[test]
+fn piped_input_still_goes_out_after_the_peer_half_closed() {
+    // The server's input is empty: it half-closes at once, but keeps reading.
+    let (server, port) = Chat::server(&["duplex", "--listen"], Input::Bytes(Vec::new()));
+    let port_s = port.to_string();
+    let mut data = Vec::new();
+    for i in 0..200_000 {
+        data.extend_from_slice(format!("late line {i:07}\n").as_bytes());
+    }
+    let mut client = Chat::start(
+        &["duplex", "127.0.0.1", "-p", &port_s],
+        Input::Bytes(data.clone()),
+    );
+    let status = client.expect_exit(secs(5.0));
+    assert!(status.success(), "{}", client.report());
+    assert!(server.stdout.wait_closed(secs(5.0)), "{}", server.report());
+    assert_eq!(server.stdout.bytes().len(), data.len());
+    assert!(server.stdout.bytes() == data);
 }

@@ -32,7 +32,7 @@ pub fn run(args: &AlternateArgs) -> Result<(), Error> {
     } else {
         Level::Debug
     };
-    modes::each_peer(&args.peer, args.keep_listening, |stream, peer, _| {
+    modes::each_peer(&args.peer, |stream, peer, _| {
         let mut turns = Turns {
             turn_level,
             stream: &stream,

@@ -10,18 +10,22 @@
 //!   send no FIN while the parent still holds the socket. The parent keeps printing.
 //! - at the end of the peer's stream the parent must stop the child, which is blocked reading
 //!   the keyboard and would otherwise linger (the TD's classic pitfall), then reap it (no zombie).
+//!   Input from a pipe or a file first gets half a second to go out (a peer that half-closed
+//!   still reads); input cut short is reported (exit 5), never dropped silently.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::prctl;
 use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::{WaitStatus, waitpid};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 
 use crate::cli::DuplexArgs;
@@ -34,7 +38,7 @@ pub fn run(args: &DuplexArgs) -> Result<(), Error> {
     let mut stdout = modes::stdout()?;
     let mut display = Display::for_stdout(args.peer.lines.raw);
     let mut bufs = Buffers::for_filter(&display);
-    modes::each_peer(&args.peer, args.keep_listening, |stream, peer, listener| {
+    modes::each_peer(&args.peer, |stream, peer, listener| {
         // Everything the child will use is made now: after fork it allocates nothing.
         let keyboard = modes::stdin()?;
         let mut ends = LineEnds::new(args.peer.lines.crlf);
@@ -65,9 +69,7 @@ pub fn run(args: &DuplexArgs) -> Result<(), Error> {
                 );
                 drop(keyboard);
                 let end = modes::print_peer(&stream, peer, &mut stdout, &mut display, &mut bufs);
-                // The peer's end ends the conversation: had the keyboard side more to send?
-                let pending = input_waiting();
-                let status = stop(child);
+                let (status, pending) = finish_keyboard(child);
                 // The child's copy of the socket died with it: this close is the last one, so
                 // the kernel sends our FIN now (if the child had not already half-closed).
                 drop(stream);
@@ -138,11 +140,38 @@ fn exit_now(code: i32) -> ! {
     unsafe { nix::libc::_exit(code) }
 }
 
-/// Whether stdin holds input that nobody has read yet (a line typed, a pipe not drained).
-fn input_waiting() -> bool {
+/// How long a keyboard process reading a pipe or a file may go on after the peer's end.
+const GRACE: Duration = Duration::from_millis(500);
+
+/// The peer's end ends the conversation: end the keyboard process too. Reading a terminal,
+/// it is stopped at once (nobody is typing: the TD's classic pitfall is to leave it blocked).
+/// Reading a pipe or a file, it may first finish sending what it has, for up to [`GRACE`]: a
+/// peer that only half-closed still reads. Returns how it ended, and whether input was left.
+fn finish_keyboard(child: Pid) -> (Option<WaitStatus>, bool) {
+    if !io::stdin().is_terminal() {
+        let deadline = Instant::now() + GRACE;
+        while Instant::now() < deadline {
+            match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {
+                    thread::sleep(Duration::from_millis(5))
+                }
+                Ok(status) => return (Some(status), false),
+                Err(_) => break,
+            }
+        }
+    }
+    let status = stop(child);
+    // Input left unsent: in stdin now, or arriving at once (a producer the child was keeping
+    // up with leaves the pipe empty for an instant).
+    (status, input_waiting(PollTimeout::from(20u8)))
+}
+
+/// Whether stdin holds input that nobody has read yet (a line typed, a pipe not drained), or
+/// receives some within `wait`.
+fn input_waiting(wait: PollTimeout) -> bool {
     let stdin = io::stdin();
     let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
-    poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0)
+    poll(&mut fds, wait).is_ok_and(|n| n > 0)
         && fds[0]
             .revents()
             .is_some_and(|r| r.contains(PollFlags::POLLIN))

@@ -9,7 +9,7 @@ pub mod send;
 use std::fs::File;
 use std::io::{self, ErrorKind, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use log::{info, warn};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -22,20 +22,18 @@ use crate::terminal::Display;
 
 /// stdin as an unbuffered file: no byte read ahead sits in a userspace buffer (safe across fork).
 pub(crate) fn stdin() -> Result<File, Error> {
-    let fd = io::stdin()
-        .as_fd()
-        .try_clone_to_owned()
-        .map_err(Error::io("cannot use stdin"))?;
-    Ok(File::from(fd))
+    unbuffered(io::stdin().as_fd(), "cannot use stdin")
 }
 
 /// stdout as an unbuffered file: each write goes straight out.
 pub(crate) fn stdout() -> Result<File, Error> {
-    let fd = io::stdout()
-        .as_fd()
-        .try_clone_to_owned()
-        .map_err(Error::io("cannot use stdout"))?;
-    Ok(File::from(fd))
+    unbuffered(io::stdout().as_fd(), "cannot use stdout")
+}
+
+fn unbuffered(fd: BorrowedFd<'_>, doing: &'static str) -> Result<File, Error> {
+    Ok(File::from(
+        fd.try_clone_to_owned().map_err(Error::io(doing))?,
+    ))
 }
 
 /// After a conversation: go on with the next peer, or stop.
@@ -45,16 +43,15 @@ pub(crate) enum Flow {
     Stop,
 }
 
-/// Connect to HOST, or with --listen accept peers (the next one after each, under `keep`),
+/// Connect to HOST, or with --listen accept peers (the next one after each, under -k),
 /// and hold each conversation with `converse`.
 pub(crate) fn each_peer(
     args: &PeerArgs,
-    keep: bool,
     mut converse: impl FnMut(TcpStream, SocketAddr, Option<&TcpListener>) -> Result<Flow, Error>,
 ) -> Result<(), Error> {
     let Some(host) = &args.host else {
         let listener = net::listen(args.bind_ip(), args.port, !args.no_reuseaddr)?;
-        if !keep {
+        if !args.keep_listening {
             // One conversation only: stop listening, so a second client is refused, not left waiting.
             let (stream, peer) = net::accept(&listener)?;
             drop(listener);
