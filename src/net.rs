@@ -112,17 +112,11 @@ pub fn connect(host: &str, port: u16, retry: Option<u64>) -> Result<TcpStream, E
                 thread::sleep(RETRY_PAUSE);
             }
             _ => {
-                return Err(match err {
-                    Error::Connect {
-                        host, port, source, ..
-                    } => Error::Connect {
-                        host,
-                        port,
-                        source,
-                        retried_for: retry,
-                    },
-                    other => other,
-                });
+                let mut err = err;
+                if let Error::Connect { retried_for, .. } = &mut err {
+                    *retried_for = retry;
+                }
+                return Err(err);
             }
         }
     }
