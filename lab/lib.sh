@@ -45,6 +45,18 @@ lab_compose() {
   $LAB_COMPOSE --project-directory "$LAB_ROOT" -f "$LAB_ROOT/compose.yaml" "$@"
 }
 
+# lab_debian_mirror: the first URL ending in /debian in this machine's apt sources (one-line
+# or deb822 format, comments skipped); nothing when there is none (not a Debian machine).
+lab_debian_mirror() {
+  local f files=()
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    [[ -r $f ]] && files+=("$f")
+  done
+  ((${#files[@]})) || return 0
+  awk '!/^[[:space:]]*#/ { for (i = 1; i <= NF; i++)
+    if ($i ~ /^https?:\/\/.*\/debian\/?$/) { print $i; exit } }' "${files[@]}"
+}
+
 # lab_check_host HOST: die unless HOST is one of the lab's hosts.
 lab_check_host() {
   local h
@@ -78,10 +90,13 @@ lab_exec() {
   docker exec "${flags[@]}" "$id" "$@"
 }
 
-# lab_iface HOST: the name of HOST's interface on the lab network (the one with the lab subnet).
+# lab_iface CID HOST: the name of the interface of HOST (container CID) on the lab network,
+# the one with an address in the lab subnet; dies when there is none.
 lab_iface() {
-  local net=${LAB_NET:-10.80.80}
-  lab_exec "$1" ip -o -4 addr show | awk -v net="$net." 'index($4, net) == 1 { print $2; exit }'
+  local net=${LAB_NET:-10.80.80} iface
+  iface=$(docker exec "$1" ip -o -4 addr show | awk -v net="$net." 'index($4, net) == 1 { print $2; exit }')
+  [[ -n $iface ]] || lab_die "$2 has no interface on $net.0/24: is LAB_NET the one the lab was started with?"
+  printf '%s\n' "$iface"
 }
 
 # --- Demonstrations (lab/timewait, lab/deadlock): background programs in the hosts ---------
