@@ -9,10 +9,7 @@ fn main() -> ExitCode {
     chatlab::logging::init("chat-netem", args.verbose);
     match chatlab::netem::run(&args) {
         Ok(summary) => {
-            let why = summary
-                .signal
-                .map_or("stopped".to_string(), |s| format!("stopped by {s}"));
-            eprintln!("chat-netem: {why}: {summary}");
+            eprintln!("chat-netem: stopped by {}: {summary}", summary.signal);
             ExitCode::SUCCESS
         }
         Err(err) => {

@@ -64,7 +64,8 @@ fn errno(e: Errno) -> io::Error {
 /// How a run ended, for the last line on stderr.
 #[derive(Clone, Debug)]
 pub struct Summary {
-    pub signal: Option<Signal>,
+    /// The signal that stopped the engine (it runs until one comes).
+    pub signal: Signal,
     pub counters: Counters,
     /// Released at exit without waiting for their time.
     pub held_at_exit: usize,
@@ -261,7 +262,7 @@ pub fn run(args: &Args) -> Result<Summary, Error> {
         log::debug!("unbind queue {}: {e}", args.queue);
     }
     Ok(Summary {
-        signal: Some(stopped_by),
+        signal: stopped_by,
         counters: sched.counters(),
         held_at_exit,
         passed_at_exit,
@@ -292,7 +293,7 @@ mod tests {
     #[test]
     fn summary_is_one_line_of_key_values() {
         let s = Summary {
-            signal: Some(Signal::SIGTERM),
+            signal: Signal::SIGTERM,
             counters: Counters {
                 received: 10,
                 released: 7,

@@ -146,10 +146,6 @@ impl<T> Scheduler<T> {
         }
     }
 
-    pub fn impairment(&self) -> &Impairment {
-        &self.imp
-    }
-
     pub fn counters(&self) -> Counters {
         self.counters
     }
