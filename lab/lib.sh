@@ -57,6 +57,27 @@ lab_debian_mirror() {
     if ($i ~ /^https?:\/\/.*\/debian\/?$/) { print $i; exit } }' "${files[@]}"
 }
 
+# lab_musl_target: the Rust target of this machine's own architecture (x86_64 or aarch64, musl:
+# static binaries), installed with rustup when it is missing. rustup adds the targets of
+# rust-toolchain.toml only when it installs the toolchain itself: where the pinned toolchain
+# is already there (a fresh machine with Rust), nothing else would add this one.
+lab_musl_target() {
+  local arch target
+  arch=$(uname -m)
+  case $arch in
+    x86_64 | aarch64) target=$arch-unknown-linux-musl ;;
+    arm64) target=aarch64-unknown-linux-musl ;;
+    *) lab_die "no static build for this machine's architecture ($arch): the lab runs on x86_64 and aarch64" ;;
+  esac
+  if command -v rustup >/dev/null 2>&1 \
+    && ! (cd "$LAB_ROOT" && rustup target list --installed 2>/dev/null) | grep -qx "$target"; then
+    lab_say "installing the Rust target $target (rustup target add $target, once)"
+    (cd "$LAB_ROOT" && rustup target add "$target" >&2) \
+      || lab_die "rustup could not install the target $target (is the network reachable?)"
+  fi
+  printf '%s\n' "$target"
+}
+
 # lab_check_host HOST: die unless HOST is one of the lab's hosts.
 lab_check_host() {
   local h
