@@ -1,5 +1,6 @@
 //! chatlab: the four programs of the TD « Chat » (Master 1 Réseaux & Système), as one `chat`
-//! binary, and the lab around them (containers, captures, impairments).
+//! binary. The lab's instruments live in the `chatlab` binary (`src/bin/chatlab/`), which uses
+//! this library only where code is truly shared (logging).
 //!
 //! # Layout
 //!
@@ -11,7 +12,6 @@
 //! - [`modes`]: one file per TD question, readable top to bottom: `recv` (Q1), `send` (Q2),
 //!   `alternate` (Q3), `duplex` (Q4, with fork).
 //! - [`logging`]: diagnostics on stderr, tagged with the process id.
-//! - [`netem`]: the userspace network impairment engine behind `chat-netem`.
 //!
 //! Data flows one way: CLI → mode → net/lines/terminal. Modes never parse arguments, `net`
 //! never prints, and only `main.rs` turns an [`error::Error`] into an exit code.
@@ -22,7 +22,6 @@ pub mod lines;
 pub mod logging;
 pub mod modes;
 pub mod net;
-pub mod netem;
 pub mod terminal;
 
 use cli::{Cli, Mode};

@@ -1,5 +1,5 @@
 //! `lab/netem` on the real compose lab: delay, loss, show and clear across hosts, with whichever
-//! engine this kernel allows (the kernel's netem, or chat-netem when sch_netem is missing, as on
+//! engine this kernel allows (the kernel's netem, or `chatlab netem` when sch_netem is missing, as on
 //! the machine these tests were written on). Docker is needed: these tests fail without it
 //! under CI=true, and are skipped (with a message) elsewhere.
 
@@ -96,7 +96,7 @@ fn assert_clean(lab: &Lab, host: &str) {
                  iptables -S OUTPUT 2>/dev/null | grep NFQUEUE; \
                  iptables-legacy -S OUTPUT 2>/dev/null | grep NFQUEUE; \
                  iptables -t raw -S OUTPUT 2>/dev/null | grep notrack; \
-                 ps -eo comm | grep chat-netem; true";
+                 ps -eo comm | grep chatlab; true";
     let out = lab.exec(host, &["sh", "-c", check], b"");
     let left = String::from_utf8_lossy(&out.stdout);
     assert!(left.trim().is_empty(), "{host} still has: {left}");
@@ -120,7 +120,7 @@ fn delay_on_client_then_on_both_then_clear() {
     let engine = if has_netem {
         "engine: kernel netem"
     } else {
-        "engine: userspace chat-netem"
+        "engine: userspace chatlab netem"
     };
     assert!(
         show.contains(engine),
@@ -156,7 +156,7 @@ fn loss_on_client_still_delivers_10000_lines_intact_and_in_order() {
     // The whole text, as one substring of the server's output: every line, in order.
     lab.wait_logs("server", &lines);
     let show = netem_ok(&lab, &["client", "show"]);
-    if show.contains("chat-netem") {
+    if show.contains("chatlab netem") {
         let lost: u64 = show
             .split_whitespace()
             .find_map(|kv| kv.strip_prefix("dropped-loss="))
@@ -169,7 +169,7 @@ fn loss_on_client_still_delivers_10000_lines_intact_and_in_order() {
 }
 
 /// On a kernel without sch_netem (this one), forcing the kernel engine fails in one line that
-/// names the module, and leaves the host clean; auto mode then falls back to chat-netem.
+/// names the module, and leaves the host clean; auto mode then falls back to `chatlab netem`.
 #[test]
 fn missing_netem_is_said_in_one_line_and_leaves_nothing() {
     let Some(lab) = Lab::up("netem-missing", &[("CHAT_MODE", "recv")]) else {
@@ -194,7 +194,7 @@ fn missing_netem_is_said_in_one_line_and_leaves_nothing() {
     assert_clean(&lab, "client");
 
     let said = netem_ok(&lab, &["client", "delay", "50ms"]);
-    assert!(said.contains("userspace chat-netem"), "{said}");
+    assert!(said.contains("userspace chatlab netem"), "{said}");
     assert!(said.contains("no sch_netem"), "{said}");
     netem_ok(&lab, &["client", "clear"]);
     assert_clean(&lab, "client");

@@ -1,4 +1,4 @@
-//! `chat-netem` for real, without Docker: two network namespaces joined by a veth pair, the
+//! `chatlab netem` for real, without Docker: two network namespaces joined by a veth pair, the
 //! NFQUEUE rule on the egress of one side, the real binary running there, and real traffic
 //! (ping, `chat send` → `chat recv`) between them.
 //!
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-const NETEM: &str = env!("CARGO_BIN_EXE_chat-netem");
+const CHATLAB: &str = env!("CARGO_BIN_EXE_chatlab");
 const CHAT: &str = env!("CARGO_BIN_EXE_chat");
 /// The impaired side (where the engine and the rule are), and its peer.
 const A_IP: &str = "10.99.0.1";
@@ -196,16 +196,16 @@ impl Lab {
         run_ok(&all)
     }
 
-    /// Start chat-netem in a with these options, and wait until it has bound the queue.
+    /// Start `chatlab netem` in a with these options, and wait until it has bound the queue.
     fn start_engine(&mut self, opts: &[&str]) {
         let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.a, NETEM])
+            .args(["netns", "exec", &self.a, CHATLAB, "netem"])
             .args(opts)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start chat-netem");
+            .expect("start chatlab netem");
         let stderr = Arc::new(Mutex::new(String::new()));
         let sink = stderr.clone();
         let pipe = child.stderr.take().unwrap();
@@ -225,7 +225,7 @@ impl Lab {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !engine.stderr().contains("queue 0:") {
             if Instant::now() > deadline {
-                panic!("chat-netem did not start\n{}", engine.stderr());
+                panic!("chatlab netem did not start\n{}", engine.stderr());
             }
             thread::sleep(Duration::from_millis(20));
         }
@@ -237,12 +237,12 @@ impl Lab {
         let mut engine = self.engine.take().expect("engine running");
         kill(Pid::from_raw(engine.child.id() as i32), Signal::SIGTERM).unwrap();
         let status = wait_timeout(&mut engine.child, Duration::from_secs(10))
-            .unwrap_or_else(|| panic!("chat-netem ignored SIGTERM\n{}", engine.stderr()));
+            .unwrap_or_else(|| panic!("chatlab netem ignored SIGTERM\n{}", engine.stderr()));
         engine.reader.take().unwrap().join().unwrap();
         let text = engine.stderr();
         assert!(
             status.success(),
-            "chat-netem {:?}: {status}\n{text}",
+            "chatlab netem {:?}: {status}\n{text}",
             engine.opts
         );
         text
@@ -500,7 +500,7 @@ fn limit_drops_the_tail_and_counts_it() {
 #[test]
 fn bad_options_are_one_line_errors() {
     // No root needed: refused before touching the kernel.
-    let out = run(&[NETEM, "--delay", "100"]);
+    let out = run(&[CHATLAB, "netem", "--delay", "100"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.lines().next().unwrap().contains("give a unit"), "{err}");

@@ -1,4 +1,4 @@
-//! The userspace network impairment engine behind `chat-netem` (delay, jitter, loss, rate on
+//! `chatlab netem`: the userspace network impairment engine (delay, jitter, loss, rate on
 //! packets taken from an NFQUEUE), for kernels without `sch_netem` (Docker Desktop, WSL2, some
 //! CI kernels).
 //!
@@ -17,4 +17,4 @@ pub mod nfqueue;
 pub mod sched;
 pub mod units;
 
-pub use engine::{Error, Summary, run};
+pub use engine::run;

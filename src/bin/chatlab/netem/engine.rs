@@ -276,7 +276,7 @@ fn open_error(queue: u16, source: io::Error) -> Error {
     let hint = match source.raw_os_error() {
         Some(1) => "run as root (needs CAP_NET_ADMIN)",
         Some(16) => {
-            "another program (another chat-netem?) holds this queue: stop it or use --queue"
+            "another program (another chatlab netem?) holds this queue: stop it or use --queue"
         }
         _ => "does this kernel have nfnetlink_queue? (modprobe nfnetlink_queue)",
     };

@@ -1,4 +1,4 @@
-//! The command line of `chat-netem`; each option's doc comment is its `--help`.
+//! The command line of `chatlab netem`; each option's doc comment is its `--help`.
 
 use std::time::Duration;
 
@@ -13,13 +13,13 @@ use super::units::{parse_percent, parse_rate, parse_time};
 /// its queue, usually the egress of one interface, as netem would:
 ///
 ///   iptables -A OUTPUT -o eth0 -j NFQUEUE --queue-num 0 --queue-bypass
-///   chat-netem --queue 0 --delay 100ms --jitter 10ms --loss 5% --rate 1mbit
+///   chatlab netem --queue 0 --delay 100ms --jitter 10ms --loss 5% --rate 1mbit
 ///
 /// Each packet is dropped with the --loss probability, or held for --delay ± --jitter (plus its
 /// serialization time at --rate), then let through. Packets keep their order. At most --limit
 /// packets are held; more are dropped. SIGTERM or Ctrl-C stops it: every held packet is let
 /// through, the counters are printed on stderr; SIGUSR1 prints them without stopping. Thanks to
-/// --queue-bypass, packets pass unimpaired while no chat-netem runs. Needs root (CAP_NET_ADMIN).
+/// --queue-bypass, packets pass unimpaired while no engine runs. Needs root (CAP_NET_ADMIN).
 ///
 /// Where conntrack is active (Docker containers), also exempt the interface from it:
 ///
@@ -29,7 +29,7 @@ use super::units::{parse_percent, parse_rate, parse_time};
 /// when conntrack confirms them and the kernel drops it (the kernel's netem acts after
 /// conntrack and has no such problem). lab/netem adds both rules.
 #[derive(Debug, Parser)]
-#[command(name = "chat-netem", version, verbatim_doc_comment)]
+#[command(name = "netem", verbatim_doc_comment)]
 pub struct Args {
     /// Delay added to every packet: a number and us, ms or s
     #[arg(long, value_name = "TIME", default_value = "0ms", value_parser = parse_time)]
@@ -91,21 +91,8 @@ mod tests {
     #[test]
     fn netem_like_options() {
         let a = Args::try_parse_from([
-            "chat-netem",
-            "--delay",
-            "100ms",
-            "--jitter",
-            "10ms",
-            "--loss",
-            "5%",
-            "--rate",
-            "1mbit",
-            "--limit",
-            "50",
-            "--queue",
-            "3",
-            "--seed",
-            "7",
+            "netem", "--delay", "100ms", "--jitter", "10ms", "--loss", "5%", "--rate", "1mbit",
+            "--limit", "50", "--queue", "3", "--seed", "7",
         ])
         .unwrap();
         let imp = a.impairment();
@@ -115,17 +102,17 @@ mod tests {
         assert_eq!(imp.rate, Some(1_000_000));
         assert_eq!(imp.limit, 50);
         assert_eq!((a.queue, a.seed), (3, Some(7)));
-        let d = Args::try_parse_from(["chat-netem"]).unwrap();
+        let d = Args::try_parse_from(["netem"]).unwrap();
         assert_eq!(d.impairment(), Impairment::default());
     }
 
     #[test]
     fn bad_values_are_refused_with_the_reason() {
-        let err = Args::try_parse_from(["chat-netem", "--delay", "100"]).unwrap_err();
+        let err = Args::try_parse_from(["netem", "--delay", "100"]).unwrap_err();
         assert!(err.to_string().contains("give a unit"), "{err}");
-        let err = Args::try_parse_from(["chat-netem", "--loss", "150%"]).unwrap_err();
+        let err = Args::try_parse_from(["netem", "--loss", "150%"]).unwrap_err();
         assert!(err.to_string().contains("at most 100%"), "{err}");
-        assert!(Args::try_parse_from(["chat-netem", "--limit", "0"]).is_err());
-        assert!(Args::try_parse_from(["chat-netem", "--rate", "fast"]).is_err());
+        assert!(Args::try_parse_from(["netem", "--limit", "0"]).is_err());
+        assert!(Args::try_parse_from(["netem", "--rate", "fast"]).is_err());
     }
 }

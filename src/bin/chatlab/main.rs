@@ -1,0 +1,58 @@
+//! `chatlab`: the lab's instruments, one subcommand each, beside the TD's `chat`.
+//!
+//! # Layout
+//!
+//! - [`netem`]: `chatlab netem`, the userspace network impairment engine behind `lab/netem`
+//!   on kernels without `sch_netem`.
+//!
+//! Each instrument is a folder of modules private to this binary; it uses the `chatlab`
+//! library only where code is truly shared (logging). Errors are printed once, as
+//! `chatlab COMMAND: …`, and mapped to the exit code here.
+
+mod netem;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The instruments of the chat lab. Each command's --help says what it is for.
+#[derive(Debug, Parser)]
+#[command(name = "chatlab", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Netem(netem::cli::Args),
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Netem(args) => {
+            chatlab::logging::init("chatlab", args.verbose);
+            match netem::run(&args) {
+                Ok(summary) => {
+                    eprintln!("chatlab netem: stopped by {}: {summary}", summary.signal);
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("chatlab netem: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
