@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //!
+//! - [`check`]: `chatlab check`, the conformance runner behind `lab/check`: does a student's
+//!   program answer the TD? (`chatlab check-session` is its hidden helper.)
 //! - [`lang`]: French or English for what the instruments say to students (`--lang`, locale).
 //! - [`netem`]: `chatlab netem`, the userspace network impairment engine behind `lab/netem`
 //!   on kernels without `sch_netem`.
@@ -10,7 +12,7 @@
 //! library only where code is truly shared (logging). Errors are printed once, as
 //! `chatlab COMMAND: …`, and mapped to the exit code here.
 
-#[expect(dead_code, reason = "check and view speak through it: remove once they do")]
+mod check;
 mod lang;
 mod netem;
 
@@ -28,11 +30,32 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Check(check::Args),
+    /// The session helper of `check` (internal): leads the program's terminal session.
+    #[command(hide = true)]
+    CheckSession {
+        #[arg(last = true)]
+        command: Vec<std::ffi::OsString>,
+    },
     Netem(netem::cli::Args),
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => err.exit(), // --help, --version
+        Err(err) => {
+            // One line: clap's first, without its usage block.
+            let text = err.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("chatlab: {first} (see chatlab --help)");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Check(args) => ExitCode::from(check::run(&args)),
+        Command::CheckSession { command } => check::session::run(&command),
         Command::Netem(args) => {
             chatlab::logging::init("chatlab", args.verbose);
             match netem::run(&args) {
