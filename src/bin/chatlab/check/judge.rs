@@ -26,15 +26,23 @@ pub enum Fault {
 /// Judge OUTPUT against EXPECTED lines (without their newline). BLANK: whether blank lines
 /// count as a fault (only one criterion reports them, not every one).
 pub fn judge(output: &str, expected: &[&str], blank: bool) -> Result<(), Fault> {
-    if expected
-        .iter()
-        .any(|e| output.contains(&format!("b'{e}")) || output.contains(&format!("b\"{e}")))
-    {
-        return Err(Fault::Bytes);
+    let verdict = lines(output, expected, blank);
+    // What went wrong may be the representation of bytes printed (b'caf\xc3\xa9\n').
+    if verdict.is_err() {
+        let repr = output
+            .split('\n')
+            .any(|l| l.contains("b'") || l.contains("b\""));
+        if repr {
+            return Err(Fault::Bytes);
+        }
+        if output.contains("\\n") {
+            return Err(Fault::Escaped);
+        }
     }
-    if output.contains("\\n") && expected.iter().any(|e| output.contains(&format!("{e}\\n"))) {
-        return Err(Fault::Escaped);
-    }
+    verdict
+}
+
+fn lines(output: &str, expected: &[&str], blank: bool) -> Result<(), Fault> {
     let text = output.replace('\r', "");
     let complete = text.ends_with('\n');
     let mut lines: Vec<&str> = text.split('\n').collect();

@@ -156,8 +156,18 @@ fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) 
         }
     }
 
-    // to-peer: a typed line goes out while the peer is silent.
+    // from-peer first: a program that waits for the keyboard before reading the socket
+    // is caught here, not rescued by a line typed before.
     sleep(Duration::from_millis(150));
+    // from-peer: a line from the peer is printed while nobody types.
+    let mark = prog.out.len();
+    conn.send("une ligne du pair\n".as_bytes());
+    match printed(prog, mark, &["une ligne du pair"], secs(0.5), true) {
+        Ok(()) => ctx.report.add("from-peer", Pass, msg!(lang, "une ligne du pair s'affiche en moins de 0,5 s sans que personne ne tape", "a line from the peer is printed within 0.5 s while nobody types")),
+        Err(Fault::Missing(_)) => ctx.report.add("from-peer", Fail, msg!(lang, "une ligne du pair ne s'affiche pas en 0,5 s tant que personne ne tape : un processus doit recevoir et afficher, sans attendre le clavier", "a line from the peer is not printed within 0.5 s while nobody types: one process must receive and print, without waiting for the keyboard")),
+        Err(f) => ctx.report.add("from-peer", Fail, fault_text(lang, &f)),
+    }
+    // to-peer: a typed line goes out while the peer is silent.
     let mark = conn.got.len();
     prog.type_("une ligne tapée\n".as_bytes());
     let line = "une ligne tapée\n".as_bytes();
@@ -182,14 +192,6 @@ fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) 
         }
     }
 
-    // from-peer: a line from the peer is printed while nobody types.
-    let mark = prog.out.len();
-    conn.send("une ligne du pair\n".as_bytes());
-    match printed(prog, mark, &["une ligne du pair"], secs(0.5), true) {
-        Ok(()) => ctx.report.add("from-peer", Pass, msg!(lang, "une ligne du pair s'affiche en moins de 0,5 s sans que personne ne tape", "a line from the peer is printed within 0.5 s while nobody types")),
-        Err(Fault::Missing(_)) => ctx.report.add("from-peer", Fail, msg!(lang, "une ligne du pair ne s'affiche pas en 0,5 s tant que personne ne tape : un processus doit recevoir et afficher, sans attendre le clavier", "a line from the peer is not printed within 0.5 s while nobody types: one process must receive and print, without waiting for the keyboard")),
-        Err(f) => ctx.report.add("from-peer", Fail, fault_text(lang, &f)),
-    }
     if !prog.running() {
         let how = prog
             .crashed_since(0)
