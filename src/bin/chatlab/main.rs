@@ -37,6 +37,14 @@ enum Command {
         #[arg(last = true)]
         command: Vec<std::ffi::OsString>,
     },
+    /// The grid of a class checked by `lab/check --class DIR` (internal): report.csv and
+    /// report.html in DIR, from DIR/.check/STUDENT/ROLE.json.
+    #[command(hide = true)]
+    CheckReport {
+        dir: std::path::PathBuf,
+        #[arg(long, value_enum)]
+        lang: Option<lang::Lang>,
+    },
     Netem(netem::cli::Args),
 }
 
@@ -56,6 +64,15 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => ExitCode::from(check::run(&args)),
         Command::CheckSession { command } => check::session::run(&command),
+        Command::CheckReport { dir, lang } => {
+            match check::class::run(&dir, lang::Lang::choose(lang)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("chatlab check-report: {}: {err}", dir.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Netem(args) => {
             chatlab::logging::init("chatlab", args.verbose);
             match netem::run(&args) {

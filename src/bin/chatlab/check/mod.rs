@@ -8,6 +8,7 @@
 //! [`q3`], [`q4`]. [`session`] is the helper that leads the program's terminal session.
 
 mod capture;
+pub mod class;
 mod judge;
 mod peer;
 mod procs;
@@ -108,6 +109,26 @@ impl Role {
             Role::Q4Server => "q4-server",
         }
     }
+
+    /// The criteria judged for this role, in order.
+    pub fn ids(self) -> &'static [&'static str] {
+        match self {
+            Role::Q1 => q1::IDS,
+            Role::Q2 => q2::IDS,
+            Role::Q3Client | Role::Q3Server => q3::IDS,
+            Role::Q4Client => q4::CLIENT_IDS,
+            Role::Q4Server => q4::SERVER_IDS,
+        }
+    }
+
+    pub const ALL: [Role; 6] = [
+        Role::Q1,
+        Role::Q2,
+        Role::Q3Client,
+        Role::Q3Server,
+        Role::Q4Client,
+        Role::Q4Server,
+    ];
 
     fn server(self) -> bool {
         matches!(self, Role::Q1 | Role::Q3Server | Role::Q4Server)
@@ -418,11 +439,7 @@ pub fn run(args: &Args) -> u8 {
         Role::Q4Server => q4::check(&mut ctx, true),
     };
     if let Err(Abort::NotRun(line, stderr)) = outcome {
-        eprintln!("chatlab check: {line}");
-        for l in stderr.lines() {
-            eprintln!("  | {l}");
-        }
-        return exit::NOT_RUN;
+        return not_run(args, &mut ctx.report, &line, &stderr);
     }
     if args.json {
         print!("{}", ctx.report.json());
@@ -434,4 +451,34 @@ pub fn run(args: &Args) -> u8 {
     } else {
         exit::PASS
     }
+}
+
+/// The program could not be run: one line (and its stderr) on stderr; with --json, also a
+/// report where `start` fails with that line and nothing else is judged. Exit 3.
+fn not_run(args: &Args, report: &mut Report, line: &str, stderr: &str) -> u8 {
+    eprintln!("chatlab check: {line}");
+    for l in stderr.lines() {
+        eprintln!("  | {l}");
+    }
+    if args.json {
+        let lang = Lang::choose(args.lang);
+        report.criteria.clear();
+        let last = stderr.lines().last().map(str::trim).unwrap_or_default();
+        let detail = if last.is_empty() {
+            line.to_string()
+        } else {
+            format!("{line} — {last}")
+        };
+        report.add("start", report::Verdict::Fail, detail);
+        report.skip_rest(
+            args.role.ids(),
+            &msg!(
+                lang,
+                "non jugé : le programme n'a pas pu être lancé",
+                "not judged: the program could not be run"
+            ),
+        );
+        print!("{}", report.json());
+    }
+    exit::NOT_RUN
 }

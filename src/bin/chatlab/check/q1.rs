@@ -13,7 +13,7 @@ use super::report::Verdict::{Fail, Pass, Skip, Warn};
 use super::{Abort, Ctx, START, Start, ended, fault_text, msg, printed, procs, secs};
 use crate::check::peer::Conn;
 
-const IDS: &[&str] = &[
+pub const IDS: &[&str] = &[
     "start",
     "lines",
     "segments",

@@ -11,7 +11,7 @@ use super::program::End;
 use super::report::Verdict::{Fail, Pass, Skip, Warn};
 use super::{Abort, Ctx, Start, ended, msg, secs};
 
-const IDS: &[&str] = &["start", "lines", "burst", "eof", "server-close"];
+pub const IDS: &[&str] = &["start", "lines", "burst", "eof", "server-close"];
 
 pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
     let lang = ctx.lang;

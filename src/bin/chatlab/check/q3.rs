@@ -15,7 +15,7 @@ use super::program::Program;
 use super::report::Verdict::{Fail, Info, Pass, Skip};
 use super::{Abort, Ctx, Start, ended, fault_text, msg, printed, secs};
 
-const IDS: &[&str] = &[
+pub const IDS: &[&str] = &[
     "start",
     "turns",
     "print",

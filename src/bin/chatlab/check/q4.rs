@@ -18,7 +18,7 @@ use super::program::Program;
 use super::report::Verdict::{Fail, Pass, Skip, Warn};
 use super::{Abort, Ctx, Start, ended, fault_text, msg, printed, secs};
 
-const CLIENT_IDS: &[&str] = &[
+pub const CLIENT_IDS: &[&str] = &[
     "start",
     "fork",
     "to-peer",
@@ -28,7 +28,7 @@ const CLIENT_IDS: &[&str] = &[
     "half-close",
     "peer-end",
 ];
-const SERVER_IDS: &[&str] = &[
+pub const SERVER_IDS: &[&str] = &[
     "start",
     "fork",
     "listener",
