@@ -256,6 +256,8 @@ fn peer_close(ctx: &mut Ctx, prog: &Program, conn: &Conn, server: bool) {
         );
         return;
     }
+    // The other side leaves while the program waits (not while it is between two steps).
+    sleep(Duration::from_millis(300));
     let inode = procs::connection(conn.theirs, conn.ours);
     let err_mark = prog.err.len();
     let out_mark = prog.out.len();
