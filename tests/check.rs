@@ -311,3 +311,38 @@ fn verdicts_speak_french_by_flag_or_locale() {
         shown(&out)
     );
 }
+
+/// A program that keeps forking, its children escaping (bounded here: this runs on the test machine, without the
+/// container's limits) and never listens: `start` fails after its deadline, and when the
+/// check ends, none of its processes is left.
+#[test]
+fn a_program_that_keeps_forking_leaves_nothing_behind() {
+    let marker = format!("chatlab-forker-{}", std::process::id());
+    // Its children leave the session and ignore SIGHUP: only the checker's own tracking
+    // (descendants by parent links) finds them.
+    let code = "import os, signal, time\n\
+                for i in range(150):\n    \
+                    if os.fork() == 0:\n        \
+                        signal.signal(signal.SIGHUP, signal.SIG_IGN)\n        \
+                        os.setsid()\n        \
+                        while True:\n            \
+                            time.sleep(1)\n    \
+                    time.sleep(0.02)\n\
+                time.sleep(60)\n";
+    let port = free_port();
+    let out = check("q1", port, &[], &["python3", "-c", code, &marker]);
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("{\"id\":\"start\",\"verdict\":\"fail\""),
+        "{}",
+        shown(&out)
+    );
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&marker))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

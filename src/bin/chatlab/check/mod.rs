@@ -245,7 +245,18 @@ impl Ctx {
             None if program.running() => Ok(Start::Late(program)),
             None if first => {
                 let lang = self.lang;
-                let status = ended(lang, &program.end());
+                let port = self.port;
+                let mut status = ended(lang, &program.end());
+                // On one machine, a check just before leaves the port in TIME_WAIT for 60 s.
+                if program.err.text_since(0).contains("Address already in use")
+                    && procs::time_wait(port)
+                {
+                    status.push_str(&msg!(
+                        lang,
+                        " ; le port {port} est en TIME_WAIT (une exécution précédente) : attendez 60 s, ou posez SO_REUSEADDR",
+                        "; port {port} is in TIME_WAIT (an earlier run): wait 60 s, or set SO_REUSEADDR"
+                    ));
+                }
                 let what = if self.listener.is_some() {
                     lang.pick("se connecter", "connecting")
                 } else {

@@ -166,10 +166,14 @@ impl Program {
         let Ok(mut master) = self.master.try_clone() else {
             return;
         };
-        let bytes = bytes.to_vec();
-        thread::spawn(move || {
-            let _ = master.write_all(&bytes);
+        let owned = bytes.to_vec();
+        let writer = thread::Builder::new().spawn(move || {
+            let _ = master.write_all(&owned);
         });
+        if writer.is_err() {
+            // No thread to be had (the process limit is exhausted): write from here.
+            let _ = (&self.master).write_all(bytes);
+        }
     }
 
     pub fn ctrl_c(&self) {
@@ -220,16 +224,30 @@ impl Program {
         crash_line(&text)
     }
 
-    /// Kill every process of the program, then the helper.
+    /// Kill every process of the program, then the helper. First stop them all (SIGSTOP), so
+    /// that a program that keeps forking cannot outrun the killing; then SIGKILL.
     pub fn kill(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
-            let left = self.procs();
-            let alive: Vec<&Proc> = left.iter().filter(|p| !p.zombie()).collect();
+            let running: Vec<Proc> = self
+                .procs()
+                .into_iter()
+                .filter(|p| !p.zombie() && p.state != 'T')
+                .collect();
+            if running.is_empty() || Instant::now() > deadline {
+                break;
+            }
+            for p in &running {
+                let _ = kill(Pid::from_raw(p.pid), Signal::SIGSTOP);
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        loop {
+            let alive: Vec<Proc> = self.procs().into_iter().filter(|p| !p.zombie()).collect();
             if alive.is_empty() || Instant::now() > deadline {
                 break;
             }
-            for p in alive {
+            for p in &alive {
                 let _ = kill(Pid::from_raw(p.pid), Signal::SIGKILL);
             }
             thread::sleep(Duration::from_millis(10));

@@ -231,8 +231,8 @@ fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) 
             Pass,
             msg!(
                 lang,
-                "{n} lignes dans chaque sens en même temps : toutes livrées, dans l'ordre",
-                "{n} lines each way at once: all delivered, in order"
+                "{n} lignes dans chaque sens en même temps (tapées d'un coup, plus vite qu'une frappe) : toutes livrées, dans l'ordre",
+                "{n} lines each way at once (typed in one go, faster than a person types): all delivered, in order"
             ),
         ),
         (false, _) => (
