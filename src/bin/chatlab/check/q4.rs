@@ -136,11 +136,12 @@ fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) 
     // listener (servers): the conversation's processes should not keep the listening socket.
     if server {
         let listening = procs::listening(port);
-        let keepers: Vec<i32> = conversation(ctx, server, prog)
-            .iter()
-            .filter(|p| !procs::sockets(p.pid).is_disjoint(&listening))
-            .map(|p| p.pid)
-            .collect();
+        let keepers = list(
+            conversation(ctx, server, prog)
+                .iter()
+                .filter(|p| !procs::sockets(p.pid).is_disjoint(&listening))
+                .map(|p| p.pid),
+        );
         if keepers.is_empty() {
             ctx.report.add(
                 "listener",
@@ -152,7 +153,7 @@ fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) 
                 ),
             );
         } else {
-            ctx.report.add("listener", Warn, msg!(lang, "le processus fils {keepers:?} garde la socket d'écoute : fermez-la dans le fils (chacun ferme ce qu'il n'utilise pas)", "the child process {keepers:?} keeps the listening socket: close it in the child (each closes what it does not use)"));
+            ctx.report.add("listener", Warn, msg!(lang, "le processus fils {keepers} garde la socket d'écoute : fermez-la dans le fils (chacun ferme ce qu'il n'utilise pas)", "the child process {keepers} keeps the listening socket: close it in the child (each closes what it does not use)"));
         }
     }
 
@@ -321,8 +322,8 @@ fn peer_end(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) {
     };
     let crash = prog.crashed_since(0);
     if !left.is_empty() {
-        let pids: Vec<i32> = left.iter().map(|p| p.pid).collect();
-        ctx.report.add("peer-end", Fail, msg!(lang, "le pair a fermé, mais {pids:?} tourne encore après 1 s (bloqué à lire le clavier ?) : quand recv() rend b'', arrêtez l'autre processus (os.kill(pid, signal.SIGTERM), puis waitpid)", "the peer has closed, but {pids:?} still runs after 1 s (blocked reading the keyboard?): when recv() returns b'', stop the other process (os.kill(pid, signal.SIGTERM), then waitpid)"));
+        let pids = list(left.iter().map(|p| p.pid));
+        ctx.report.add("peer-end", Fail, msg!(lang, "le pair a fermé, mais le processus {pids} tourne encore après 1 s (bloqué à lire le clavier ?) : quand recv() rend b'', arrêtez l'autre processus (os.kill(pid, signal.SIGTERM), puis waitpid)", "the peer has closed, but process {pids} still runs after 1 s (blocked reading the keyboard?): when recv() returns b'', stop the other process (os.kill(pid, signal.SIGTERM), then waitpid)"));
     } else if !settled {
         ctx.report.add(
             "peer-end",
@@ -350,12 +351,13 @@ fn peer_end(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) {
         return;
     }
     // zombie: the finished conversation leaves no process, not even a zombie.
-    let zombies = |prog: &Program| -> Vec<i32> {
-        prog.procs()
-            .into_iter()
-            .filter(|p| conv.contains(&p.key()) && p.zombie())
-            .map(|p| p.pid)
-            .collect()
+    let zombies = |prog: &Program| -> String {
+        list(
+            prog.procs()
+                .into_iter()
+                .filter(|p| conv.contains(&p.key()) && p.zombie())
+                .map(|p| p.pid),
+        )
     };
     if !left.is_empty() {
         ctx.report.add(
@@ -401,7 +403,12 @@ fn peer_end(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) {
                 ),
             );
         } else {
-            ctx.report.add("zombie", Fail, msg!(lang, "{z:?} de la conversation finie reste zombie {when} : récoltez chaque fils (os.waitpid) quand il se termine", "{z:?} of the finished conversation stays a zombie {when}: reap each child (os.waitpid) when it ends"));
+            ctx.report.add("zombie", Fail, msg!(lang, "le processus {z} de la conversation finie reste zombie {when} : récoltez chaque fils (os.waitpid) quand il se termine", "process {z} of the finished conversation stays a zombie {when}: reap each child (os.waitpid) when it ends"));
         }
     }
+}
+
+/// Pids as a reader wants them: "812" or "812, 813" (empty when none).
+fn list(pids: impl Iterator<Item = i32>) -> String {
+    pids.map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
 }

@@ -101,7 +101,7 @@ impl Report {
                     "{role} : réussi — {pass} réussis, {warn} avertissements, {skip} non jugés"
                 ),
                 (Lang::Fr, true) => format!(
-                    "{role} : échec — {fail} critères échouent, {pass} réussis, {warn} avertissements, {skip} non jugés"
+                    "{role} : échec — {fail} en échec, {pass} réussis, {warn} avertissements, {skip} non jugés"
                 ),
                 (Lang::En, false) => {
                     format!("{role}: pass — {pass} passed, {warn} warnings, {skip} not judged")
