@@ -135,13 +135,21 @@ fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) 
     }
     // listener (servers): the conversation's processes should not keep the listening socket.
     if server {
-        let listening = procs::listening(port);
-        let keepers = list(
-            conversation(ctx, server, prog)
-                .iter()
-                .filter(|p| !procs::sockets(p.pid).is_disjoint(&listening))
-                .map(|p| p.pid),
-        );
+        // A child closes it first thing after fork: give it half a second to do so.
+        let deadline = Instant::now() + secs(0.5);
+        let keepers = loop {
+            let listening = procs::listening(port);
+            let keepers = list(
+                conversation(ctx, server, prog)
+                    .iter()
+                    .filter(|p| !procs::sockets(p.pid).is_disjoint(&listening))
+                    .map(|p| p.pid),
+            );
+            if keepers.is_empty() || Instant::now() >= deadline {
+                break keepers;
+            }
+            sleep(Duration::from_millis(20));
+        };
         if keepers.is_empty() {
             ctx.report.add(
                 "listener",
