@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -44,6 +44,8 @@ pub struct Program {
     /// What the program prints on its terminal.
     pub out: Captured,
     pub err: Captured,
+    /// The read end of the stderr pipe, to know when its reader has caught up.
+    err_pipe: OwnedFd,
     reports: Captured,
     /// Every process seen in its tree, remembered by pid and start time.
     seen: Mutex<HashSet<(i32, u64)>>,
@@ -93,7 +95,9 @@ impl Program {
         }
         let mut helper = cmd.spawn()?;
         let reports = Captured::collect(helper.stdout.take().expect("piped"));
-        let err = Captured::collect(helper.stderr.take().expect("piped"));
+        let stderr = helper.stderr.take().expect("piped");
+        let err_pipe = stderr.as_fd().try_clone_to_owned()?;
+        let err = Captured::collect(stderr);
         let master = File::from(pty.master);
         let out = Captured::collect(master.try_clone()?);
         let program = Program {
@@ -101,6 +105,7 @@ impl Program {
             master,
             out,
             err,
+            err_pipe,
             reports,
             seen: Mutex::new(HashSet::new()),
         };
@@ -220,8 +225,33 @@ impl Program {
 
     /// Whether its stderr since MARK shows a Python traceback or another crash.
     pub fn crashed_since(&self, mark: usize) -> Option<String> {
+        self.settle_stderr();
         let text = self.err.text_since(mark);
         crash_line(&text)
+    }
+
+    /// Let the stderr reader catch up with what is in the pipe (a traceback written just
+    /// before the program ended), for at most 300 ms.
+    fn settle_stderr(&self) {
+        let deadline = Instant::now() + Duration::from_millis(300);
+        loop {
+            let mut pending: nix::libc::c_int = 0;
+            // SAFETY: FIONREAD writes one c_int, through a pointer to a live local c_int, about
+            // a file descriptor this struct owns.
+            let ok = unsafe {
+                nix::libc::ioctl(
+                    self.err_pipe.as_raw_fd(),
+                    nix::libc::FIONREAD,
+                    &mut pending as *mut nix::libc::c_int,
+                )
+            } == 0;
+            if !ok || pending == 0 || Instant::now() >= deadline {
+                break;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        // Read from the pipe is not yet kept: the reader's next step.
+        thread::sleep(Duration::from_millis(20));
     }
 
     /// Kill every process of the program, then the helper. First stop them all (SIGSTOP), so
