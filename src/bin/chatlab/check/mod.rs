@@ -248,7 +248,7 @@ impl Ctx {
                 let port = self.port;
                 let mut status = ended(lang, &program.end());
                 // On one machine, a check just before leaves the port in TIME_WAIT for 60 s.
-                if program.err.text_since(0).contains("Address already in use")
+                if program.stderr_text().contains("Address already in use")
                     && procs::time_wait(port)
                 {
                     status.push_str(&msg!(

@@ -43,7 +43,7 @@ pub struct Program {
     master: File,
     /// What the program prints on its terminal.
     pub out: Captured,
-    pub err: Captured,
+    err: Captured,
     /// The read end of the stderr pipe, to know when its reader has caught up.
     err_pipe: OwnedFd,
     reports: Captured,
@@ -216,9 +216,21 @@ impl Program {
             .collect()
     }
 
+    /// A mark in its stderr (all it wrote so far kept): for `crashed_since`.
+    pub fn err_mark(&self) -> usize {
+        self.settle_stderr();
+        self.err.len()
+    }
+
+    /// Its whole stderr so far.
+    pub fn stderr_text(&self) -> String {
+        self.settle_stderr();
+        self.err.text_since(0)
+    }
+
     /// The last lines of its stderr, for a report (bounded).
     pub fn stderr_tail(&self, lines: usize) -> String {
-        let text = self.err.text_since(0);
+        let text = self.stderr_text();
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
     }

@@ -128,7 +128,7 @@ fn first_client(ctx: &mut Ctx, prog: &Program, conn: &Conn) {
         .last()
         .is_some_and(|c| c.verdict == Pass);
     let mark = prog.out.len();
-    let err_mark = prog.err.len();
+    let err_mark = prog.err_mark();
     conn.send("déjà vu à l'été\n".as_bytes());
     sleep(Duration::from_millis(150));
     let accented = "café crème brûlée\n".as_bytes();
@@ -176,7 +176,7 @@ fn first_client(ctx: &mut Ctx, prog: &Program, conn: &Conn) {
 
     // peer-close: the client leaves; watch for one second.
     let mark = prog.out.len();
-    let err_mark = prog.err.len();
+    let err_mark = prog.err_mark();
     let cpu0 = prog.cpu();
     let t0 = Instant::now();
     conn.close();

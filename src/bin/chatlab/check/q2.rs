@@ -139,7 +139,7 @@ pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
     }
 
     // eof: Ctrl-D closes the connection (FIN) within 1 s, and the program exits 0.
-    let err_mark = prog.err.len();
+    let err_mark = prog.err_mark();
     prog.ctrl_d();
     let fin = conn.got.wait_closed(secs(1.0));
     // As a server does at the end of the stream: close in turn.

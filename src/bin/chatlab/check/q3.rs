@@ -259,7 +259,7 @@ fn peer_close(ctx: &mut Ctx, prog: &Program, conn: &Conn, server: bool) {
     // The other side leaves while the program waits (not while it is between two steps).
     sleep(Duration::from_millis(300));
     let inode = procs::connection(conn.theirs, conn.ours);
-    let err_mark = prog.err.len();
+    let err_mark = prog.err_mark();
     let out_mark = prog.out.len();
     conn.close();
     let deadline = Instant::now() + secs(1.0);

@@ -267,7 +267,7 @@ fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) 
     ctx.report.add("both-ways", verdict, detail);
 
     // eof: Ctrl-D sends FIN (shutdown), though the other process still holds the socket.
-    let err_mark = prog.err.len();
+    let err_mark = prog.err_mark();
     prog.ctrl_d();
     let fin = conn.got.wait_closed(secs(1.0));
     let crash = prog.crashed_since(err_mark);
