@@ -25,6 +25,16 @@ fn pair(server_args: &[&str]) -> (Chat, Chat) {
     (server, client)
 }
 
+/// The `Threads:` line of /proc/PID/status.
+fn threads(pid: i32) -> u32 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a Threads: line")
+}
+
 fn ended_cleanly(chat: &mut Chat) {
     let status = chat.expect_exit(secs(1.0));
     assert!(status.success(), "{}", chat.report());
@@ -37,6 +47,12 @@ fn lines_go_both_ways_while_the_other_side_types_nothing() {
     // Two processes per side: the fork happened.
     assert_eq!(children(client.pid()).len(), 1, "{}", client.report());
     assert_eq!(children(server.pid()).len(), 1, "{}", server.report());
+    // duplex's SAFETY premise for fork: one thread per process, before and after.
+    for side in [&client, &server] {
+        for pid in [side.pid()].into_iter().chain(children(side.pid())) {
+            assert_eq!(threads(pid), 1, "process {pid}\n{}", side.report());
+        }
+    }
 
     client.type_(b"hello from the client\n");
     assert!(

@@ -10,7 +10,10 @@
 //! library only where code is truly shared (logging). Errors are printed once, as
 //! `chatlab COMMAND: …`, and mapped to the exit code here.
 
-#[expect(dead_code, reason = "check and view speak through it: remove once they do")]
+#[expect(
+    dead_code,
+    reason = "check and view speak through it: remove once they do"
+)]
 mod lang;
 mod netem;
 
