@@ -36,6 +36,10 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Netem(args) if args.check => {
+            println!("{}", args.settings());
+            ExitCode::SUCCESS
+        }
         Command::Netem(args) => {
             chatlab::logging::init("chatlab", args.verbose);
             match netem::run(&args) {
