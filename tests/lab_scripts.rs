@@ -69,6 +69,8 @@ fn scripts_refuse_bad_arguments_with_one_line_and_code_2() {
             &["nosuchscript"],
             "no lab script named 'nosuchscript'",
         ),
+        ("help", &["lib.sh"], "no lab script named 'lib.sh'"),
+        ("help", &["--bogus"], "unknown option '--bogus'"),
     ];
     for (name, args, message) in cases {
         let ran = run(&mut script(None, name, args), LIMIT);
@@ -413,19 +415,50 @@ fn deadlock_shows_no_data_segment_then_the_way_out() {
     remove_capture(&name);
 }
 
-/// Every script is shellcheck clean (when shellcheck is installed; CI installs it).
+/// Every shell script of the repository (lab/, docker/, .ci/, bench/: each tracked file whose
+/// first line names a shell) is shellcheck clean (CI installs shellcheck).
 #[test]
 fn scripts_are_shellcheck_clean() {
-    let Ok(out) = Command::new("shellcheck").arg("--version").output() else {
-        eprintln!("SKIPPED scripts_are_shellcheck_clean: shellcheck is not installed");
-        return;
-    };
-    assert!(out.status.success());
-    let lab = labkit::root().join("lab");
-    let mut cmd = Command::new("shellcheck");
-    cmd.current_dir(labkit::root()).arg("-x");
-    for name in ["lib.sh", "capture", "timewait", "deadlock", "help"] {
-        cmd.arg(lab.join(name));
+    if Command::new("shellcheck")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return labkit::skip_unless_ci(
+            "scripts_are_shellcheck_clean",
+            "shellcheck is not installed",
+        );
     }
+    let files = labkit::run_ok(
+        Command::new("git")
+            .current_dir(labkit::root())
+            .args(["ls-files", "lab", "docker", ".ci", "bench"]),
+    );
+    let scripts: Vec<String> = String::from_utf8_lossy(&files.stdout)
+        .lines()
+        .filter(|f| {
+            std::fs::read_to_string(labkit::root().join(f)).is_ok_and(|text| {
+                text.lines()
+                    .next()
+                    .is_some_and(|l| l.starts_with("#!") && l.contains("sh"))
+                    || text.starts_with("# shellcheck shell=")
+            })
+        })
+        .map(String::from)
+        .collect();
+    for expected in [
+        "lab/netem",
+        "lab/build-offline",
+        "lab/lib.sh",
+        "docker/lab-server",
+        ".ci/run",
+    ] {
+        assert!(
+            scripts.iter().any(|s| s == expected),
+            "{expected} not found among {scripts:?}"
+        );
+    }
+    let mut cmd = Command::new("shellcheck");
+    cmd.current_dir(labkit::root()).arg("-x").args(&scripts);
     run(&mut cmd, LIMIT).ok();
 }

@@ -6,6 +6,8 @@
 //! nfnetlink_queue. Under CI (`CI=true`) a missing piece fails the test; elsewhere the test is
 //! skipped with a message on stderr.
 
+mod labkit;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -53,12 +55,8 @@ fn is_root() -> bool {
 }
 
 /// Skip (or, under CI, fail) when the machine cannot run these tests.
-fn unavailable(reason: &str) -> Option<Lab> {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("netns tests cannot run under CI: {reason}");
-    }
-    // Straight to stderr: the test harness captures eprintln! of passing tests.
-    let _ = writeln!(std::io::stderr(), "SKIPPED (netns test): {reason}");
+fn unavailable(reason: &str) -> Option<Netns> {
+    labkit::skip_unless_ci("netns test", reason);
     None
 }
 
@@ -68,7 +66,7 @@ fn iptables() -> Result<&'static str, String> {
     static FOUND: OnceLock<Result<&'static str, String>> = OnceLock::new();
     FOUND
         .get_or_init(|| {
-            let probe = Lab::create_bare().ok_or("cannot create a network namespace")?;
+            let probe = Netns::create_bare().ok_or("cannot create a network namespace")?;
             for cmd in ["iptables", "iptables-nft", "iptables-legacy"] {
                 let rule = [
                     "ip",
@@ -107,7 +105,7 @@ fn iptables() -> Result<&'static str, String> {
 
 /// Two namespaces `a` and `b`, joined by a veth pair (A_IP in a, B_IP in b), removed on drop
 /// with everything running in them.
-struct Lab {
+struct Netns {
     a: String,
     b: String,
     engine: Option<Engine>,
@@ -117,14 +115,14 @@ struct Lab {
     _serial: MutexGuard<'static, ()>,
 }
 
-impl Lab {
+impl Netns {
     /// The namespaces and the link, without checking the tools (None: cannot create them).
-    fn create_bare() -> Option<Lab> {
+    fn create_bare() -> Option<Netns> {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}x{n}", std::process::id() % 100_000);
         static SERIAL: Mutex<()> = Mutex::new(());
-        let lab = Lab {
+        let lab = Netns {
             a: format!("cnA{id}"),
             b: format!("cnB{id}"),
             engine: None,
@@ -158,7 +156,7 @@ impl Lab {
     }
 
     /// A ready lab with the NFQUEUE rule on a's egress (queue 0), or None to skip.
-    fn new() -> Option<Lab> {
+    fn new() -> Option<Netns> {
         if !is_root() {
             return unavailable("not root (network namespaces and iptables need it)");
         }
@@ -171,7 +169,7 @@ impl Lab {
             Ok(cmd) => cmd,
             Err(reason) => return unavailable(&reason),
         };
-        let Some(lab) = Lab::create_bare() else {
+        let Some(lab) = Netns::create_bare() else {
             return unavailable("cannot create network namespaces and a veth pair");
         };
         let va = format!("va{}", &lab.a[3..]);
@@ -264,7 +262,7 @@ impl Lab {
     }
 }
 
-impl Drop for Lab {
+impl Drop for Netns {
     fn drop(&mut self) {
         if let Some(mut engine) = self.engine.take() {
             let _ = engine.child.kill();
@@ -341,7 +339,7 @@ fn avg(v: &[f64]) -> f64 {
 
 #[test]
 fn delay_raises_the_rtt_and_clean_stop_prints_counters() {
-    let Some(mut lab) = Lab::new() else { return };
+    let Some(mut lab) = Netns::new() else { return };
     let (n, before) = lab.ping(&["-c", "5", "-i", "0.05"]);
     assert_eq!(
         n, 5,
@@ -366,7 +364,7 @@ fn delay_raises_the_rtt_and_clean_stop_prints_counters() {
 
 #[test]
 fn jitter_and_rate_shape_the_rtt() {
-    let Some(mut lab) = Lab::new() else { return };
+    let Some(mut lab) = Netns::new() else { return };
     // Echo requests of 1250 bytes at 1 mbit: 10 ms of serialization each, on top of 20 ms ± 5.
     lab.start_engine(&[
         "--delay", "20ms", "--jitter", "5ms", "--rate", "1mbit", "--seed", "1",
@@ -382,7 +380,7 @@ fn jitter_and_rate_shape_the_rtt() {
 
 #[test]
 fn tcp_through_20_percent_loss_delivers_every_line_in_order() {
-    let Some(mut lab) = Lab::new() else { return };
+    let Some(mut lab) = Netns::new() else { return };
     lab.start_engine(&["--loss", "20%", "--seed", "42"]);
     let lines: String = (0..10_000)
         .map(|i| format!("line {i:05} through a lossy link\n"))
@@ -450,7 +448,7 @@ fn tcp_through_20_percent_loss_delivers_every_line_in_order() {
 
 #[test]
 fn sigterm_releases_held_packets_at_once() {
-    let Some(mut lab) = Lab::new() else { return };
+    let Some(mut lab) = Netns::new() else { return };
     lab.start_engine(&["--delay", "3s"]);
     let a = lab.a.clone();
     // Three echo requests, held 3 s each: stop the engine after 1 s, they must leave then.
@@ -486,7 +484,7 @@ fn sigterm_releases_held_packets_at_once() {
 
 #[test]
 fn limit_drops_the_tail_and_counts_it() {
-    let Some(mut lab) = Lab::new() else { return };
+    let Some(mut lab) = Netns::new() else { return };
     lab.start_engine(&["--delay", "1s", "--limit", "5"]);
     // 20 requests within 0.2 s: 5 are held (and answered after 1 s), 15 dropped.
     let (n, rtts) = lab.ping(&["-c", "20", "-i", "0.01", "-W", "3"]);
