@@ -70,6 +70,8 @@ fn scripts_refuse_bad_arguments_with_one_line_and_code_2() {
             "no lab script named 'nosuchscript'",
         ),
         ("help", &["lib.sh"], "no lab script named 'lib.sh'"),
+        ("up", &["--bogus"], "unknown argument '--bogus'"),
+        ("down", &["now"], "unknown argument 'now'"),
         ("help", &["--bogus"], "unknown option '--bogus'"),
     ];
     for (name, args, message) in cases {
@@ -105,6 +107,100 @@ fn help_lists_the_scripts_and_shows_their_usage() {
         let own = run(&mut script(None, name, &["--help"]), LIMIT).ok();
         assert_eq!(own.stdout(), ran.stdout());
     }
+}
+
+/// What lab/up made (project, image), taken down and removed even when the test fails.
+struct UpLab {
+    env: Vec<(&'static str, String)>,
+    image: String,
+}
+
+impl Drop for UpLab {
+    fn drop(&mut self) {
+        let mut down = script(None, "down", &[]);
+        down.envs(self.env.iter().map(|(k, v)| (k, v)));
+        let _ = run(&mut down, LIMIT);
+        let _ = labkit::output(Command::new("docker").args(["rmi", &self.image]));
+    }
+}
+
+/// The README's run command: lab/up builds the missing image (the offline way here, as no
+/// registry answers: LAB_BUILD=offline says so without trying one), starts the lab, waits
+/// until the server listens and prints the command to type; that command then chats with the
+/// server. A second lab/up builds nothing. lab/down leaves nothing of the lab.
+#[test]
+fn up_builds_starts_and_says_what_to_type_then_down_removes_it() {
+    if !labkit::docker_available("up_builds_starts_and_says_what_to_type") {
+        return;
+    }
+    labkit::ensure_image(); // the binaries and the image layers are then built: seconds.
+    let project = format!("chatlab-up-{}", std::process::id());
+    let image = format!("{}-up", labkit::image());
+    let lab = UpLab {
+        image: image.clone(),
+        env: vec![
+            ("COMPOSE_PROJECT_NAME", project.clone()),
+            ("LAB_NET", labkit::nets("lab-up").next().expect("a subnet")),
+            ("LAB_IMAGE", image),
+            ("LAB_BUILD", "offline".to_string()),
+        ],
+    };
+    let up = |lab: &UpLab| {
+        let mut cmd = script(None, "up", &[]);
+        cmd.envs(lab.env.iter().map(|(k, v)| (k, v)))
+            .env_remove("CHAT_MODE")
+            .env_remove("CHAT_ARGS");
+        run(&mut cmd, LIMIT).ok()
+    };
+    let first = up(&lab);
+    assert!(
+        first.stderr().contains("the offline way") && first.stderr().contains("LAB_BUILD=offline"),
+        "it says how it builds and why:\n{}",
+        first.report
+    );
+    let stdout = first.stdout();
+    assert!(stdout.starts_with("The lab is up"), "{}", first.report);
+    // The command it prints, run as printed (minus the compose word, which labkit chooses).
+    let next = stdout
+        .lines()
+        .find_map(|l| l.trim().split_once(" exec client "))
+        .map(|(_, cmd)| cmd.split_whitespace().collect::<Vec<_>>())
+        .unwrap_or_else(|| panic!("no `exec client` command printed:\n{}", first.report));
+    assert_eq!(next, ["chat", "duplex", "server"]);
+    let container = |service: &str| {
+        let out = labkit::run_ok(
+            Command::new("docker")
+                .args(["ps", "-q", "--filter"])
+                .arg(format!("label=com.docker.compose.project={project}"))
+                .arg("--filter")
+                .arg(format!("label=com.docker.compose.service={service}")),
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let server = container("server");
+    // The printed command, with a line piped in: it reaches the server at once (no --retry).
+    let mut chat = Command::new("docker");
+    chat.args(["exec", "-i", &container("client"), "sh", "-c"])
+        .arg(format!("echo hello from lab-up | {}", next.join(" ")));
+    labkit::run_ok(&mut chat);
+    let logs = poll(Duration::from_secs(10), || {
+        let out = labkit::output(Command::new("docker").args(["logs", &server]));
+        let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+        text.contains("hello from lab-up\n").then_some(text)
+    });
+    assert!(logs.is_some(), "the server never printed the client's line");
+
+    let second = up(&lab);
+    assert!(
+        !second.stderr().contains("building"),
+        "the image exists: nothing is built\n{}",
+        second.report
+    );
+    let mut down = script(None, "down", &[]);
+    down.envs(lab.env.iter().map(|(k, v)| (k, v)));
+    let ran = run(&mut down, LIMIT).ok();
+    assert!(ran.stderr().contains("the lab is down"), "{}", ran.report);
+    assert_eq!(labkit::Lab::leftovers(&project), Vec::<String>::new());
 }
 
 /// With no lab up under this project name: a one-line error naming the host, exit code 1.

@@ -142,7 +142,7 @@ pub fn image() -> &'static str {
 }
 
 /// Build the image once per test binary (seconds when nothing changed).
-fn ensure_image() {
+pub fn ensure_image() {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
         let mut cmd = Command::new(root().join("lab/build-offline"));
@@ -209,7 +209,7 @@ pub fn poll<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Optio
 
 /// Candidate values of LAB_NET for TEST, different from one test and process to the next:
 /// 10.81.0 to 10.95.255 (the lab's default, 10.80.80, is left to the user).
-fn nets(test: &str) -> impl Iterator<Item = String> {
+pub fn nets(test: &str) -> impl Iterator<Item = String> {
     let start = hash_of((test, std::process::id()));
     (0..8u64).map(move |i| {
         let n = (start.wrapping_add(i.wrapping_mul(7919))) % (15 * 256);
