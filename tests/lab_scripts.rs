@@ -3,6 +3,7 @@
 //! for the latter: they fail without it under CI=true, and are skipped (with a message)
 //! elsewhere.
 
+mod kit;
 mod labkit;
 mod labscripts;
 
@@ -11,8 +12,10 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use labkit::{Lab, poll};
-use labscripts::{processes, remove_capture, run, script};
+use kit::poll;
+use kit::run;
+use labkit::Lab;
+use labscripts::{processes, remove_capture, script};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
@@ -89,7 +92,7 @@ fn scripts_refuse_bad_arguments_with_one_line_and_code_2() {
 /// lab/help lists every script with its summary, and shows one script's usage.
 #[test]
 fn help_lists_the_scripts_and_shows_their_usage() {
-    let ran = run(&mut script(None, "help", &[]), LIMIT).ok();
+    let ran = run(&mut script(None, "help", &[]), LIMIT).expect_success();
     for name in ["capture", "timewait", "deadlock"] {
         assert!(
             ran.stdout().contains(&format!("lab/{name}")),
@@ -98,13 +101,13 @@ fn help_lists_the_scripts_and_shows_their_usage() {
         );
     }
     for name in ["capture", "timewait", "deadlock"] {
-        let ran = run(&mut script(None, "help", &[name]), LIMIT).ok();
+        let ran = run(&mut script(None, "help", &[name]), LIMIT).expect_success();
         assert!(
             ran.stdout().starts_with(&format!("Usage: lab/{name}")),
             "{}",
             ran.report
         );
-        let own = run(&mut script(None, name, &["--help"]), LIMIT).ok();
+        let own = run(&mut script(None, name, &["--help"]), LIMIT).expect_success();
         assert_eq!(own.stdout(), ran.stdout());
     }
 }
@@ -120,7 +123,7 @@ impl Drop for UpLab {
         let mut down = script(None, "down", &[]);
         down.envs(self.env.iter().map(|(k, v)| (k, v)));
         let _ = run(&mut down, LIMIT);
-        let _ = labkit::output(Command::new("docker").args(["rmi", &self.image]));
+        let _ = kit::output(Command::new("docker").args(["rmi", &self.image]));
     }
 }
 
@@ -150,7 +153,7 @@ fn up_builds_starts_and_says_what_to_type_then_down_removes_it() {
         cmd.envs(lab.env.iter().map(|(k, v)| (k, v)))
             .env_remove("CHAT_MODE")
             .env_remove("CHAT_ARGS");
-        run(&mut cmd, LIMIT).ok()
+        run(&mut cmd, LIMIT).expect_success()
     };
     let first = up(&lab);
     assert!(
@@ -168,7 +171,7 @@ fn up_builds_starts_and_says_what_to_type_then_down_removes_it() {
         .unwrap_or_else(|| panic!("no `exec client` command printed:\n{}", first.report));
     assert_eq!(next, ["chat", "duplex", "server"]);
     let container = |service: &str| {
-        let out = labkit::run_ok(
+        let out = kit::run_ok(
             Command::new("docker")
                 .args(["ps", "-q", "--filter"])
                 .arg(format!("label=com.docker.compose.project={project}"))
@@ -182,9 +185,9 @@ fn up_builds_starts_and_says_what_to_type_then_down_removes_it() {
     let mut chat = Command::new("docker");
     chat.args(["exec", "-i", &container("client"), "sh", "-c"])
         .arg(format!("echo hello from lab-up | {}", next.join(" ")));
-    labkit::run_ok(&mut chat);
+    kit::run_ok(&mut chat);
     let logs = poll(Duration::from_secs(10), || {
-        let out = labkit::output(Command::new("docker").args(["logs", &server]));
+        let out = kit::output(Command::new("docker").args(["logs", &server]));
         let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
         text.contains("hello from lab-up\n").then_some(text)
     });
@@ -198,7 +201,7 @@ fn up_builds_starts_and_says_what_to_type_then_down_removes_it() {
     );
     let mut down = script(None, "down", &[]);
     down.envs(lab.env.iter().map(|(k, v)| (k, v)));
-    let ran = run(&mut down, LIMIT).ok();
+    let ran = run(&mut down, LIMIT).expect_success();
     assert!(ran.stderr().contains("the lab is down"), "{}", ran.report);
     assert_eq!(labkit::Lab::leftovers(&project), Vec::<String>::new());
 }
@@ -246,7 +249,7 @@ fn capture_shows_and_saves_the_exchange() {
     );
     let capture = thread::spawn(move || run(&mut cmd, LIMIT));
     // Ready when the file exists (tcpdump opens it when it listens); then type two lines.
-    let file = labkit::root().join("captures").join(format!("{name}.pcap"));
+    let file = kit::root().join("captures").join(format!("{name}.pcap"));
     poll(Duration::from_secs(20), || file.exists().then_some(())).expect("no capture file");
     thread::sleep(Duration::from_secs(1));
     let mut client = lab.spawn("client", &["chat", "send", "server"]);
@@ -255,7 +258,7 @@ fn capture_shows_and_saves_the_exchange() {
     client.send("ça va ?\n".as_bytes());
     lab.wait_logs("server", "ça va ?\n");
     assert!(client.finish().status.success());
-    let ran = capture.join().unwrap().ok();
+    let ran = capture.join().unwrap().expect_success();
 
     let view = ran.stdout();
     for expected in [
@@ -303,7 +306,7 @@ fn capture_shows_and_saves_the_exchange() {
         &mut script(Some(&lab), "capture", &["--read", file.to_str().unwrap()]),
         LIMIT,
     )
-    .ok();
+    .expect_success();
     assert_eq!(
         read.stdout().lines().count(),
         view.lines().count(),
@@ -392,7 +395,7 @@ fn capture_stops_cleanly_on_ctrl_c_sigterm_and_count() {
     thread::sleep(Duration::from_millis(500));
     let ping = lab.exec("client", &["ping", "-c", "1", "-W", "2", "server"], b"");
     assert!(ping.status.success(), "{ping:?}");
-    let ran = capture.join().unwrap().ok();
+    let ran = capture.join().unwrap().expect_success();
     assert!(
         ran.stdout()
             .contains("IP client > server: ICMP echo request")
@@ -416,7 +419,7 @@ fn timewait_shows_eaddrinuse_then_a_restart_with_so_reuseaddr() {
         &mut script(Some(&lab), "timewait", &["--name", &name]),
         LIMIT,
     )
-    .ok();
+    .expect_success();
     let out = ran.stdout();
     let steps = [
         "server | hello, server",
@@ -472,7 +475,7 @@ fn deadlock_shows_no_data_segment_then_the_way_out() {
         &mut script(Some(&lab), "deadlock", &["--seconds", "3", "--name", &name]),
         LIMIT,
     )
-    .ok();
+    .expect_success();
     let out = ran.stdout();
     let during = out
         .split("The capture so far:")
@@ -520,20 +523,20 @@ fn scripts_are_shellcheck_clean() {
         .output()
         .is_err()
     {
-        return labkit::skip_unless_ci(
+        return kit::skip_unless_ci(
             "scripts_are_shellcheck_clean",
             "shellcheck is not installed",
         );
     }
-    let files = labkit::run_ok(
+    let files = kit::run_ok(
         Command::new("git")
-            .current_dir(labkit::root())
+            .current_dir(kit::root())
             .args(["ls-files", "lab", "docker", ".ci", "bench"]),
     );
     let scripts: Vec<String> = String::from_utf8_lossy(&files.stdout)
         .lines()
         .filter(|f| {
-            std::fs::read_to_string(labkit::root().join(f)).is_ok_and(|text| {
+            std::fs::read_to_string(kit::root().join(f)).is_ok_and(|text| {
                 text.lines()
                     .next()
                     .is_some_and(|l| l.starts_with("#!") && l.contains("sh"))
@@ -555,6 +558,6 @@ fn scripts_are_shellcheck_clean() {
         );
     }
     let mut cmd = Command::new("shellcheck");
-    cmd.current_dir(labkit::root()).arg("-x").args(&scripts);
-    run(&mut cmd, LIMIT).ok();
+    cmd.current_dir(kit::root()).arg("-x").args(&scripts);
+    run(&mut cmd, LIMIT).expect_success();
 }

@@ -3,11 +3,13 @@
 //! the machine these tests were written on). Docker is needed: these tests fail without it
 //! under CI=true, and are skipped (with a message) elsewhere.
 
+mod kit;
 mod labkit;
 
 use std::process::{Command, Output};
 
-use labkit::{Lab, image, output, report, root};
+use kit::{output, report, root};
+use labkit::{Lab, image};
 
 /// `lab/netem ARGS` against this lab (its project, subnet and image).
 fn netem(lab: &Lab, args: &[&str]) -> Output {

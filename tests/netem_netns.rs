@@ -6,7 +6,7 @@
 //! nfnetlink_queue. Under CI (`CI=true`) a missing piece fails the test; elsewhere the test is
 //! skipped with a message on stderr.
 
-mod labkit;
+mod kit;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Output, Stdio};
@@ -24,24 +24,14 @@ const CHAT: &str = env!("CARGO_BIN_EXE_chat");
 const A_IP: &str = "10.99.0.1";
 const B_IP: &str = "10.99.0.2";
 
+/// CMD (program and arguments) to the end, through the kit's runner.
 fn run(cmd: &[&str]) -> Output {
-    Command::new(cmd[0])
-        .args(&cmd[1..])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    kit::output(Command::new(cmd[0]).args(&cmd[1..]))
 }
 
+/// CMD to the end; the test fails with the kit's report unless it succeeds.
 fn run_ok(cmd: &[&str]) -> Output {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    kit::run_ok(Command::new(cmd[0]).args(&cmd[1..]))
 }
 
 /// Whether we run as root (the effective uid in /proc/self/status).
@@ -56,7 +46,7 @@ fn is_root() -> bool {
 
 /// Skip (or, under CI, fail) when the machine cannot run these tests.
 fn unavailable(reason: &str) -> Option<Netns> {
-    labkit::skip_unless_ci("netns test", reason);
+    kit::skip_unless_ci("netns test", reason);
     None
 }
 

@@ -1,11 +1,12 @@
 //! Q1/Q2 through pipes: what goes in comes out, byte for byte, and only that on stdout.
 
-mod common;
+mod chatkit;
+mod kit;
 
 use std::io::Write;
 use std::time::Duration;
 
-use common::{Chat, Input, secs};
+use chatkit::{Chat, Input, secs};
 
 /// Every byte value, escape sequences, CRs, NULs, invalid UTF-8 and a last line without LF.
 fn hostile() -> Vec<u8> {
@@ -25,8 +26,7 @@ fn send_to_recv_passes_every_byte_unchanged() {
         &["send", "127.0.0.1", "-p", &port_s],
         Input::Bytes(data.clone()),
     );
-    let status = client.expect_exit(secs(10.0));
-    assert!(status.success(), "{}", client.report());
+    client.expect_success(secs(10.0));
     assert!(
         server
             .stdout
@@ -36,7 +36,7 @@ fn send_to_recv_passes_every_byte_unchanged() {
     );
     assert_eq!(server.stdout.bytes(), data, "{}", server.report());
     // stdout holds the data only; the logs went to stderr.
-    assert!(server.stderr.wait_for("closed the connection", secs(5.0)));
+    server.expect_stderr("closed the connection", secs(5.0));
     server.signal(nix::sys::signal::Signal::SIGTERM);
     server.expect_exit(secs(5.0));
 }
@@ -50,7 +50,7 @@ fn crlf_option_sends_crlf_line_ends_once() {
         Input::Bytes(b"one\ntwo\r\nthree".to_vec()),
     );
     assert!(client.expect_exit(secs(10.0)).success());
-    assert!(server.stderr.wait_for("closed the connection", secs(5.0)));
+    server.expect_stderr("closed the connection", secs(5.0));
     assert_eq!(server.stdout.bytes(), b"one\r\ntwo\r\nthree");
 }
 
@@ -69,7 +69,7 @@ fn recv_takes_the_next_client_after_one_leaves() {
             client.report()
         );
     }
-    assert!(server.stdout.wait_for("third client\n", secs(5.0)));
+    server.expect_stdout("third client\n", secs(5.0));
     assert_eq!(
         server.stdout.text(),
         "first client\nsecond client\nthird client\n"
@@ -90,9 +90,8 @@ fn send_exits_at_once_when_the_server_closes_while_idle() {
     });
     let mut client = Chat::start(&["send", "127.0.0.1", "-p", &port], Input::Pipe);
     server.join().unwrap();
-    let status = client.expect_exit(secs(2.0));
-    assert!(status.success(), "{}", client.report());
-    assert!(client.stderr.wait_for("closed the connection", secs(2.0)));
+    client.expect_success(secs(2.0));
+    client.expect_stderr("closed the connection", secs(2.0));
 }
 
 #[test]
@@ -109,9 +108,8 @@ fn a_burst_just_before_the_end_of_input_all_arrives() {
         Input::Bytes(data.clone()),
     );
     // The client's Ctrl-D (end of input) ends the conversation for both sides.
-    let status = client.expect_exit(secs(10.0));
-    assert!(status.success(), "{}", client.report());
-    assert!(server.stdout.wait_closed(secs(5.0)), "{}", server.report());
+    client.expect_success(secs(10.0));
+    server.expect_stdout_closed(secs(5.0));
     assert_eq!(server.stdout.bytes().len(), data.len());
     assert_eq!(server.stdout.bytes(), data);
 }
@@ -125,10 +123,10 @@ fn a_burst_from_the_server_before_its_end_of_input_all_arrives() {
     let (mut server, port) = Chat::server(&["duplex", "--listen"], Input::Pipe);
     let port_s = port.to_string();
     let client = Chat::start(&["duplex", "127.0.0.1", "-p", &port_s], Input::Pipe);
-    assert!(server.stderr.wait_for("connected", secs(5.0)));
+    server.expect_stderr("connected", secs(5.0));
     server.write_stdin(&data);
     server.close_stdin();
-    assert!(client.stdout.wait_closed(secs(10.0)), "{}", client.report());
+    client.expect_stdout_closed(secs(10.0));
     assert_eq!(client.stdout.bytes(), data);
     assert!(
         server.expect_exit(secs(5.0)).success(),
@@ -175,9 +173,8 @@ fn piped_input_still_goes_out_after_the_peer_half_closed() {
         &["duplex", "127.0.0.1", "-p", &port_s],
         Input::Bytes(data.clone()),
     );
-    let status = client.expect_exit(secs(5.0));
-    assert!(status.success(), "{}", client.report());
-    assert!(server.stdout.wait_closed(secs(5.0)), "{}", server.report());
+    client.expect_success(secs(5.0));
+    server.expect_stdout_closed(secs(5.0));
     assert_eq!(server.stdout.bytes().len(), data.len());
     assert!(server.stdout.bytes() == data);
 }

@@ -1,6 +1,7 @@
 //! labkit: run the real compose lab from a test, and always tear it down.
 //!
 //! ```text
+//! mod kit;
 //! mod labkit;
 //! use labkit::Lab;
 //!
@@ -23,12 +24,13 @@
 // Each test binary uses a part of this kit.
 #![allow(dead_code)]
 
+use crate::kit::{output, poll, report, root, run_ok, skip_unless_ci};
+
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::io::{Read, Write};
-use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
@@ -36,16 +38,6 @@ use std::time::{Duration, Instant};
 
 /// How long a lab may take to do what a test waits for (a line to arrive, a host to be ready).
 pub const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The repository root: compose.yaml and lab/ are there.
-pub fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Lab tests are mandatory in CI (`CI=true`, as GitHub Actions and GitLab set it).
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
 
 /// The compose command, as lab/lib.sh chooses it: `LAB_COMPOSE`, else `docker compose` (v2),
 /// else `docker-compose` (v1). None when neither works.
@@ -96,19 +88,6 @@ fn docker_problem() -> Option<&'static str> {
             None
         })
         .as_deref()
-}
-
-/// The one rule for tests that need something this machine may lack (Docker, root, a tool):
-/// under CI they fail, elsewhere TEST is skipped with a message saying WHY.
-pub fn skip_unless_ci(test: &str, why: &str) {
-    if in_ci() {
-        panic!(
-            "{test} cannot run, and CI (CI={}) runs every test: {why}",
-            std::env::var("CI").unwrap_or_default()
-        );
-    }
-    // Straight to stderr: the test harness captures eprintln! of passing tests.
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
 
 /// True when the lab can run. Otherwise: panic under CI, or say on stderr that TEST is skipped.
@@ -162,48 +141,6 @@ pub fn ensure_image() {
     });
     if let Err(report) = built {
         panic!("lab/build-offline failed:\n{report}");
-    }
-}
-
-/// Run CMD to the end, stdin closed.
-pub fn output(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
-/// Command, status, stdout and stderr: what a failing test shows.
-pub fn report(cmd: &Command, out: &Output) -> String {
-    format!(
-        "command: {cmd:?}\nstatus: {}\n--- stdout\n{}\n--- stderr\n{}\n---",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Run CMD; panic with the report unless it succeeds.
-pub fn run_ok(cmd: &mut Command) -> Output {
-    let out = output(cmd);
-    assert!(
-        out.status.success(),
-        "command failed:\n{}",
-        report(cmd, &out)
-    );
-    out
-}
-
-/// Call CHECK every 100 ms until it gives Some, or TIMEOUT passes (then None).
-pub fn poll<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = check() {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -1,5 +1,6 @@
-//! Helpers for the integration tests: run the real `chat` binary, in pipes or behind a
-//! pseudo-terminal, and always clean up its whole process group, even when a test fails.
+//! chatkit: the real `chat` binary on loopback, in pipes or behind a pseudo-terminal, its
+//! whole process group always cleaned up, even when a test fails. Its `expect_*` methods fail
+//! the test with the command, status, stdout and stderr (the `kit` way).
 
 #![allow(dead_code)] // each test file uses a part of these helpers
 
@@ -180,12 +181,7 @@ impl Chat {
     }
 
     pub fn listening_port(&self) -> u16 {
-        assert!(
-            self.stderr
-                .wait_for("listening on ", Duration::from_secs(10)),
-            "server did not start listening\n{}",
-            self.report()
-        );
+        self.expect_stderr("listening on ", Duration::from_secs(10));
         let text = self.stderr.text();
         let line = text.lines().find(|l| l.contains("listening on ")).unwrap();
         let addr = line.split("listening on ").nth(1).unwrap();
@@ -236,6 +232,56 @@ impl Chat {
             Some(status) => status,
             None => panic!("still running after {timeout:?}\n{}", self.report()),
         }
+    }
+
+    /// Wait until stdout holds NEEDLE; else fail the test with everything we know.
+    pub fn expect_stdout(&self, needle: &str, timeout: Duration) {
+        if !self.stdout.wait_for(needle, timeout) {
+            panic!(
+                "{needle:?} never came on stdout within {timeout:?}\n{}",
+                self.report()
+            );
+        }
+    }
+
+    /// Wait until stderr (the diagnostics) holds NEEDLE; else fail the test.
+    pub fn expect_stderr(&self, needle: &str, timeout: Duration) {
+        if !self.stderr.wait_for(needle, timeout) {
+            panic!(
+                "{needle:?} never came on stderr within {timeout:?}\n{}",
+                self.report()
+            );
+        }
+    }
+
+    /// Wait until chat closes its stdout (its end); else fail the test.
+    pub fn expect_stdout_closed(&self, timeout: Duration) {
+        if !self.stdout.wait_closed(timeout) {
+            panic!("stdout still open after {timeout:?}\n{}", self.report());
+        }
+    }
+
+    /// Wait for exit with status 0; else fail the test.
+    pub fn expect_success(&mut self, timeout: Duration) -> ExitStatus {
+        let status = self.expect_exit(timeout);
+        assert!(status.success(), "exit 0 expected\n{}", self.report());
+        status
+    }
+
+    /// Wait for exit with CODE; else fail the test.
+    pub fn expect_code(&mut self, code: i32, timeout: Duration) {
+        let status = self.expect_exit(timeout);
+        assert_eq!(
+            status.code(),
+            Some(code),
+            "exit code {code} expected\n{}",
+            self.report()
+        );
+    }
+
+    /// Wait until nothing of chat's process group is left running (no orphan); else fail.
+    pub fn expect_group_gone(&self, timeout: Duration) {
+        assert_group_gone(self.pid(), timeout, &self.report());
     }
 
     pub fn signal(&self, sig: Signal) {
