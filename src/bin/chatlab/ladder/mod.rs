@@ -74,7 +74,7 @@ pub struct Args {
     pub net: String,
 
     /// Fold pauses longer than this (seconds; at least 3 times the longest one-way delay)
-    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.5)]
     pub fold: f64,
 
     /// Most segments drawn per connection in the SVG (the rest is cut, with a note)

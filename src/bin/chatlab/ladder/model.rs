@@ -530,16 +530,85 @@ fn mark_retransmissions(segments: &mut [Segment]) {
     }
 }
 
+/// The receiving half of one side: the next sequence number expected, the ranges received
+/// beyond it, and the peer's FIN once seen.
+#[derive(Default)]
+struct Receiver {
+    next: Option<u32>,
+    ahead: Vec<(u32, u32)>,
+    fin: Option<u32>,
+    fin_done: bool,
+}
+
+impl Receiver {
+    /// Take segment S; true when the peer's FIN has now arrived in order (once).
+    fn receive(&mut self, s: &Segment) -> bool {
+        let syn = s.flags.has(Flags::SYN);
+        let start = s.seq.wrapping_add(u32::from(syn));
+        let end = start.wrapping_add(s.len);
+        if s.flags.has(Flags::FIN) {
+            self.fin = Some(end);
+        }
+        let fin_end = |e: u32| {
+            if s.flags.has(Flags::FIN) {
+                e.wrapping_add(1)
+            } else {
+                e
+            }
+        };
+        match self.next {
+            _ if syn => self.next = Some(fin_end(end)),
+            // Caught in the middle: take it as in order.
+            None => self.next = Some(fin_end(end)),
+            Some(next) if seq_le(start, next) => {
+                if !seq_le(fin_end(end), next) {
+                    self.next = Some(fin_end(end));
+                }
+            }
+            Some(_) => self.ahead.push((start, fin_end(end))),
+        }
+        // Fill the gap with what arrived ahead.
+        while let Some(next) = self.next {
+            let Some(k) = self.ahead.iter().position(|&(a, _)| seq_le(a, next)) else {
+                break;
+            };
+            let (_, b) = self.ahead.swap_remove(k);
+            if !seq_le(b, next) {
+                self.next = Some(b);
+            }
+        }
+        let in_order = match (self.fin, self.next) {
+            (Some(fin), Some(next)) => !self.fin_done && !seq_le(next, fin),
+            _ => false,
+        };
+        if in_order {
+            self.fin_done = true;
+        }
+        in_order
+    }
+}
+
 /// Each side's state, replayed from what it sent (at departure) and received (at arrival).
 fn states(segments: &[Segment]) -> ([State; 2], Vec<Change>) {
     let first_syn = segments
         .iter()
         .find(|s| s.flags.has(Flags::SYN) && !s.flags.has(Flags::ACK));
-    let initial = match first_syn {
+    let mut initial = match first_syn {
         Some(s) if s.from == 0 => [State::Closed, State::Listen],
         Some(_) => [State::Listen, State::Closed],
         None => [State::Unknown, State::Unknown],
     };
+    // Refused: nothing listened, the kernel answered the SYN with a RST.
+    if let Some(syn) = first_syn {
+        let passive = 1 - syn.from;
+        if segments
+            .iter()
+            .find(|s| s.from == passive)
+            .is_some_and(|s| s.flags.has(Flags::RST))
+        {
+            initial[passive] = State::Closed;
+        }
+    }
     // (time, side, received?, segment)
     let mut events: Vec<(Ns, usize, bool, usize)> = Vec::new();
     for (i, s) in segments.iter().enumerate() {
@@ -559,6 +628,9 @@ fn states(segments: &[Segment]) -> ([State; 2], Vec<Change>) {
     let mut state = initial;
     // The ACK number that acknowledges each side's FIN, once sent.
     let mut fin_ack: [Option<u32>; 2] = [None, None];
+    // What each side has received in order: TCP acts on a FIN only once every byte before
+    // it has arrived (a FIN that overtakes lost data waits in the out-of-order queue).
+    let mut rcv = [Receiver::default(), Receiver::default()];
     let mut changes = Vec::new();
     for (t, side, received, i) in events {
         let s = &segments[i];
@@ -583,7 +655,7 @@ fn states(segments: &[Segment]) -> ([State; 2], Vec<Change>) {
                 (st, ..) => st,
             };
         } else {
-            let fin = f.has(Flags::FIN);
+            let fin = rcv[side].receive(s);
             st = match (st, f.has(Flags::SYN), f.has(Flags::ACK)) {
                 (State::Listen, true, false) => State::SynRcvd,
                 (State::SynSent, true, true) => State::Established,
@@ -863,15 +935,8 @@ pub mod tests {
         s.send(0, true, SYN, 0, 0, b"", Some(MS))
             .send(2 * MS, false, RA, 0, 1, b"", Some(MS));
         let c = one(&s);
-        assert_eq!(
-            timeline(&c),
-            [
-                (0, "SYN_SENT"),
-                (1, "SYN_RCVD"),
-                (1, "CLOSED"),
-                (0, "CLOSED")
-            ]
-        );
+        assert_eq!(c.initial, [State::Closed, State::Closed]);
+        assert_eq!(timeline(&c), [(0, "SYN_SENT"), (0, "CLOSED")]);
     }
 
     #[test]
@@ -897,6 +962,27 @@ pub mod tests {
             .map(|s| s.start())
             .collect();
         assert_eq!(dups, [35 * MS]);
+    }
+
+    #[test]
+    fn a_fin_that_overtakes_lost_data_waits_for_it() {
+        let mut s = talk();
+        s.send(30 * MS, true, PA, 9, 7, b"perdu\n", None)
+            .send(31 * MS, true, FA, 15, 7, b"", Some(MS))
+            .send(32 * MS, false, A, 7, 9, b"", Some(MS))
+            .send(230 * MS, true, PA, 9, 7, b"perdu\n", Some(MS))
+            .send(232 * MS, false, A, 7, 16, b"", Some(MS));
+        let c = one(&s);
+        let close_wait = c
+            .changes
+            .iter()
+            .find(|ch| ch.state == State::CloseWait)
+            .unwrap();
+        assert_eq!((close_wait.side, close_wait.at), (1, 231 * MS));
+        assert_eq!(
+            timeline(&c)[4..],
+            [(0, "FIN_WAIT_1"), (1, "CLOSE_WAIT"), (0, "FIN_WAIT_2")]
+        );
     }
 
     #[test]

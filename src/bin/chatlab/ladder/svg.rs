@@ -309,7 +309,11 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
             .iter()
             .filter(|ch| ch.side == side && ch.seg < segs.len())
             .collect();
-        let draw_state = |o: &mut String, st: State, y: f64| {
+        // Two changes at (nearly) the same time: the second label goes under the first.
+        let mut label_y = f64::MIN;
+        let mut draw_state = |o: &mut String, st: State, y: f64| {
+            let y = y.max(label_y + 16.0);
+            label_y = y;
             let (anchor, tx) = if side == 0 {
                 ("end", XL - 64.0)
             } else {
@@ -340,9 +344,9 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
             o,
             r##"<rect x="{}" y="{:.1}" width="{}" height="{}" fill="#f3f3f3"/>"##,
             AXIS - 20.0,
-            y - FOLD_H / 2.0 + 6.0,
+            y - FOLD_H / 2.0 + 12.0,
             WIDTH - AXIS,
-            FOLD_H - 12.0
+            FOLD_H - 24.0
         );
         for x in [XL, XR] {
             let _ = writeln!(
@@ -513,7 +517,8 @@ fn arrow(o: &mut String, c: &Connection, s: &Segment, map: &Map, t0: Ns, ctx: &C
         Fate::Dropped => head.push_str(l.pick(" · jeté par netem", " · dropped by netem")),
         _ => {}
     }
-    let (mx, my) = ((xa + x2) / 2.0, (ya + y2) / 2.0);
+    // Nearer the sender than the middle: arrows that leave apart may arrive together.
+    let (mx, my) = (xa + (x2 - xa) * 0.4, ya + (y2 - ya) * 0.4);
     let angle = (y2 - ya).atan2(x2 - xa).to_degrees();
     // Keep text upright: an arrow going left is read from its other end.
     let angle = if angle > 90.0 {
@@ -529,16 +534,23 @@ fn arrow(o: &mut String, c: &Connection, s: &Segment, map: &Map, t0: Ns, ctx: &C
     } else {
         ""
     };
+    // A segment that never arrived: its label starts at the sender, along the stub.
+    let (mx, anchor) = match (reached, s.from) {
+        (Some(_), _) => (mx, "middle"),
+        (None, 0) => (xa + 10.0, "start"),
+        (None, _) => (xa - 10.0, "end"),
+    };
+    let room = if reached.is_some() { room } else { 90 };
     let _ = writeln!(
         o,
-        r#"<g transform="translate({mx:.1},{my:.1}) rotate({angle:.2})"><text class="label" y="-5" font-size="13" fill="{}" text-anchor="middle" stroke="white" stroke-width="3" paint-order="stroke"{weight}>{}</text>"#,
+        r#"<g transform="translate({mx:.1},{my:.1}) rotate({angle:.2})"><text class="label" y="-5" font-size="13" fill="{}" text-anchor="{anchor}" stroke="white" stroke-width="3" paint-order="stroke"{weight}>{}</text>"#,
         st.color,
         esc(&fit(&head, room.max(8)))
     );
     if s.len > 0 {
         let _ = writeln!(
             o,
-            r##"<text class="data" y="14" font-size="13" font-family="{MONO}" fill="#000" text-anchor="middle" stroke="white" stroke-width="3" paint-order="stroke">{}</text>"##,
+            r##"<text class="data" y="14" font-size="13" font-family="{MONO}" fill="#000" text-anchor="{anchor}" stroke="white" stroke-width="3" paint-order="stroke">{}</text>"##,
             esc(&fit(&shown_data(s), room.max(8)))
         );
     }
@@ -627,7 +639,7 @@ fn legend(o: &mut String, ctx: &Ctx, c: &Connection, top: f64, fold: Ns) -> f64 
         } else {
             l.pick("non capturé.", "not captured.")
         };
-        notes.push(format!("{who} : {note}"));
+        notes.push(format!("{who}{} {note}", l.pick(" :", ":")));
     }
     for note in notes {
         for line in wrap(&note, 130) {

@@ -116,7 +116,8 @@ fn arrow(c: &Connection, s: &Segment, ctx: &Ctx) -> String {
 /// Two names (or states): one under each time line.
 fn sides(out: &mut String, left: &str, right: &str) {
     let pad = W.saturating_sub(left.chars().count() + right.chars().count());
-    let _ = writeln!(out, "{}{left}{}{right}", " ".repeat(T + 1), " ".repeat(pad));
+    let line = format!("{}{left}{}{right}", " ".repeat(T + 1), " ".repeat(pad));
+    let _ = writeln!(out, "{}", line.trim_end());
 }
 
 /// The ladder of connection C (number I of N).
@@ -153,7 +154,7 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
                 "not captured: its segments are placed at the other end",
             )
         };
-        let _ = writeln!(out, "  {who}: {note}");
+        let _ = writeln!(out, "  {who}{} {note}", l.pick(" :", ":"));
     }
     sides(out, &ctx.name(c.ends[0]), &ctx.name(c.ends[1]));
     sides(out, c.initial[0].name(), c.initial[1].name());
@@ -176,7 +177,8 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
             (_, None) => "?".to_string(),
         };
         let (left, right) = if s.from == 0 { (dep, arr) } else { (arr, dep) };
-        let _ = writeln!(out, "{left:>T$} {} {right:<T$}", arrow(c, s, ctx));
+        let line = format!("{left:>T$} {} {right}", arrow(c, s, ctx));
+        let _ = writeln!(out, "{}", line.trim_end());
         let mut st = [String::new(), String::new()];
         for ch in c.changes.iter().filter(|ch| ch.seg == k) {
             st[ch.side] = ch.state.name().to_string();
