@@ -278,10 +278,10 @@ pub fn run(args: &Args) -> Result<(), Error> {
         for (i, c) in &drawn {
             if c.segments.len() > ctx.max {
                 log::warn!(
-                    "{} {}: {} {} ({})",
+                    "{} {}: {}; {} ({})",
                     lang.pick("connexion", "connection"),
                     i + 1,
-                    plural(c.segments.len(), "segments"),
+                    plural(c.segments.len(), "segment"),
                     lang.pick(
                         &format!("le SVG montre les {} premiers", ctx.max),
                         &format!("the SVG shows the first {}", ctx.max)
