@@ -10,7 +10,8 @@
 #
 # Variables (-v): net=10.80.80 (the lab's subnet prefix), sumfile=PATH (write "PACKETS BYTES"
 # there at the end), max=160 (payload bytes shown per segment), who=HOST (start each line with
-# the name of the host that saw it, when several hosts are captured at once).
+# the name of the host that saw it, when several hosts are captured at once), t0=SECONDS
+# (the origin of times, shared by the views of several hosts; default: the first packet).
 
 BEGIN {
   if (net == "") net = "10.80.80"
@@ -56,7 +57,7 @@ END {
 
 function start_packet(   t, rest, proto, src, dst, flags, f, i, seqack, n) {
   t = $1 + 0
-  if (packets == 0) t0 = t
+  if (packets == 0 && t0 == "") t0 = t
   packets++
   rel = sprintf("%10.6f", t - t0)
   # Skip "eth0 In" that -i any adds: the protocol is the first field that is IP or IP6.

@@ -210,6 +210,22 @@ impl Map {
         y0 + (y1 - y0) * (t - t0) as f64 / (t1 - t0) as f64
     }
 
+    /// Where a segment sent at START and seen arriving at END ends: its delay at the base
+    /// scale, but never above a departure that came before it (the picture keeps the order of
+    /// events). A burst spread out for readability thus never stretches a tiny delay into a
+    /// visible slant.
+    fn y_end(&self, start: Ns, end: Ns) -> f64 {
+        let end = end.max(start);
+        let i = self.knots.partition_point(|&(k, _)| k <= end);
+        let floor = if i == 0 {
+            self.knots[0].1
+        } else {
+            self.knots[i - 1].1
+        };
+        let own = self.y(start) + (end - start) as f64 * self.scale;
+        own.max(floor).min(self.y(end))
+    }
+
     fn bottom(&self) -> f64 {
         self.knots.last().map_or(0.0, |k| k.1)
     }
@@ -329,7 +345,13 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
         };
         draw_state(o, st, from);
         for ch in &changes {
-            let y = map.y(ch.at);
+            // At the end of the arrow that changed it, as drawn.
+            let seg = &c.segments[ch.seg];
+            let y = if ch.at == seg.start() {
+                map.y(ch.at)
+            } else {
+                map.y_end(seg.start(), ch.at)
+            };
             line_state(o, x, from, y, st);
             draw_state(o, ch.state, y);
             st = ch.state;
@@ -446,7 +468,7 @@ fn arrow(o: &mut String, c: &Connection, s: &Segment, map: &Map, t0: Ns, ctx: &C
     let ya = map.y(s.start());
     let reached = s.end();
     let (x2, y2) = match reached {
-        Some(t) => (xb, map.y(t.max(s.start()))),
+        Some(t) => (xb, map.y_end(s.start(), t)),
         None => (xa + (xb - xa) * 0.62, ya),
     };
     // Stop at the line, not on it (the head's tip touches it).
@@ -707,6 +729,34 @@ mod tests {
             "the pause is folded: {}",
             map.bottom()
         );
+    }
+
+    #[test]
+    fn a_burst_spread_out_does_not_stretch_tiny_delays_into_slants() {
+        let mut s = talk();
+        let us = NS_MS / 1000;
+        s.send(30 * NS_MS, false, Flags::ACK, 7, 9, b"", Some(30 * us))
+            .send(
+                30 * NS_MS + 50 * us,
+                false,
+                Flags::PSH | Flags::ACK,
+                7,
+                9,
+                b"x",
+                Some(30 * us),
+            );
+        let c = connections(&s.sources()).remove(0);
+        let segs: Vec<&Segment> = c.segments.iter().collect();
+        let map = Map::new(&segs, 0.0, 1_000 * NS_MS);
+        let (a, b) = (segs[7], segs[8]);
+        assert!(
+            map.y(b.start()) - map.y(a.start()) >= GAP_DATA,
+            "spread out"
+        );
+        for s in [a, b] {
+            let slant = map.y_end(s.start(), s.end().unwrap()) - map.y(s.start());
+            assert!((0.0..1.0).contains(&slant), "30 µs is flat: {slant} px");
+        }
     }
 
     #[test]
