@@ -200,10 +200,16 @@ pub fn run(args: &Args) -> Result<(), Error> {
         }
         if capture.packets.is_empty() && !record {
             return Err(format!(
-                "{shown}: {} ({} {})",
+                "{shown}: {} ({})",
                 lang.pick("aucun segment TCP", "no TCP segment"),
-                capture.other,
-                lang.pick("paquets d'autres protocoles", "packets of other protocols")
+                match (capture.other, lang) {
+                    (0, Lang::Fr) => "aucun paquet".to_string(),
+                    (0, Lang::En) => "no packet at all".to_string(),
+                    (1, Lang::Fr) => "1 paquet d'un autre protocole".to_string(),
+                    (1, Lang::En) => "1 packet of another protocol".to_string(),
+                    (n, Lang::Fr) => format!("{n} paquets d'autres protocoles"),
+                    (n, Lang::En) => format!("{n} packets of other protocols"),
+                }
             ));
         }
         if let Some(port) = args.port {
