@@ -230,8 +230,7 @@ fn ladder_of_a_delayed_conversation_slants_one_way_and_follows_both_close_orders
     expect(
         first,
         &[
-            &["client FIN_WAIT_1"],
-            &["server CLOSE_WAIT"],
+            &["client FIN_WAIT_1", "server CLOSE_WAIT"],
             &["server LAST_ACK", "client TIME_WAIT"],
             &["server CLOSED"],
         ],
@@ -240,8 +239,7 @@ fn ladder_of_a_delayed_conversation_slants_one_way_and_follows_both_close_orders
     expect(
         second,
         &[
-            &["server FIN_WAIT_1"],
-            &["client CLOSE_WAIT"],
+            &["server FIN_WAIT_1", "client CLOSE_WAIT"],
             &["client LAST_ACK", "server TIME_WAIT"],
             &["client CLOSED"],
         ],

@@ -12,7 +12,7 @@ use std::io::{self, BufReader, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
-use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TcpSlice};
+use etherparse::{LaxIpSlice, TcpSlice};
 use pcap_parser::{Block, Linktype, PcapBlockOwned, PcapError};
 
 /// Bytes of data kept per segment, for labels (the rest is counted, not kept).
@@ -202,53 +202,57 @@ impl Capture {
     }
 }
 
-/// The TCP segment in one frame of link type LINK, if there is one.
-fn decode(link: i32, frame: &[u8]) -> Option<Packet> {
-    let sliced = match Linktype(link) {
-        Linktype::ETHERNET => LaxSlicedPacket::from_ethernet(frame).ok()?,
-        Linktype::RAW | Linktype::IPV4 | Linktype::IPV6 => LaxSlicedPacket::from_ip(frame).ok()?,
-        Linktype::LINUX_SLL if frame.len() >= 16 => {
-            let ty = u16::from_be_bytes([frame[14], frame[15]]);
-            LaxSlicedPacket::from_ether_type(EtherType(ty), &frame[16..])
+/// Where the IP packet starts in a frame of link type LINK (Ethernet with VLAN tags, Linux
+/// cooked v1 and v2, raw IP), if it carries IPv4 or IPv6.
+fn ip_start(link: i32, frame: &[u8]) -> Option<usize> {
+    let be16 = |at: usize| Some(u16::from_be_bytes([*frame.get(at)?, *frame.get(at + 1)?]));
+    let (ty, at) = match Linktype(link) {
+        Linktype::RAW | Linktype::IPV4 | Linktype::IPV6 => return Some(0),
+        Linktype::ETHERNET => {
+            let mut at = 12;
+            // 802.1Q and 802.1ad tags: 4 bytes each before the real type.
+            while matches!(be16(at)?, 0x8100 | 0x88a8) {
+                at += 4;
+            }
+            (be16(at)?, at + 2)
         }
-        Linktype::LINUX_SLL2 if frame.len() >= 20 => {
-            let ty = u16::from_be_bytes([frame[0], frame[1]]);
-            LaxSlicedPacket::from_ether_type(EtherType(ty), &frame[20..])
-        }
+        Linktype::LINUX_SLL => (be16(14)?, 16),
+        Linktype::LINUX_SLL2 => (be16(0)?, 20),
         _ => return None,
     };
+    matches!(ty, 0x0800 | 0x86dd).then_some(at)
+}
+
+/// The TCP segment in one frame of link type LINK, if there is one.
+fn decode(link: i32, frame: &[u8]) -> Option<Packet> {
+    let at = ip_start(link, frame)?;
+    let (ip, _) = LaxIpSlice::from_slice(frame.get(at..)?).ok()?;
     // The IP header says how long the packet really was; the capture may hold less of it.
-    let (src, dst, ip_start, ip_total, payload) = match sliced.net? {
-        LaxNetSlice::Ipv4(v4) => {
+    let (src, dst, ip_start, ip_total, payload) = match &ip {
+        LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
-            let p = v4.payload();
-            if p.fragmented {
-                return None;
-            }
             (
                 IpAddr::V4(h.source_addr()),
                 IpAddr::V4(h.destination_addr()),
                 h.slice().as_ptr(),
                 usize::from(h.total_len()),
-                p.clone(),
+                v4.payload(),
             )
         }
-        LaxNetSlice::Ipv6(v6) => {
+        LaxIpSlice::Ipv6(v6) => {
             let h = v6.header();
-            let p = v6.payload();
-            if p.fragmented {
-                return None;
-            }
             (
                 IpAddr::V6(h.source_addr()),
                 IpAddr::V6(h.destination_addr()),
                 h.slice().as_ptr(),
                 40 + usize::from(h.payload_length()),
-                p.clone(),
+                v6.payload(),
             )
         }
-        LaxNetSlice::Arp(_) => return None,
     };
+    if payload.fragmented {
+        return None;
+    }
     if payload.ip_number != etherparse::IpNumber::TCP {
         return None;
     }
@@ -438,6 +442,27 @@ mod tests {
         assert_eq!(cap.packets.len(), 1);
         assert_eq!(cap.packets[0].ts, p.ts / 1000 * 1000);
         assert_eq!(cap.packets[0].data, b"hi\n");
+    }
+
+    #[test]
+    fn link_layers_lead_to_the_ip_packet() {
+        let p = pkt("10.80.80.11:40000", "10.80.80.10:8080", b"x");
+        let ip = ip_packet(&p);
+        let mut vlan = vec![0u8; 12];
+        vlan.extend_from_slice(&[0x81, 0x00, 0, 7, 0x08, 0x00]);
+        let mut sll = vec![0u8; 14];
+        sll.extend_from_slice(&[0x08, 0x00]);
+        let mut sll2 = vec![0x86, 0xdd];
+        sll2.resize(20, 0);
+        let mut arp = vec![0u8; 12];
+        arp.extend_from_slice(&[0x08, 0x06]);
+        assert_eq!(ip_start(1, &vlan), Some(18));
+        assert_eq!(ip_start(113, &sll), Some(16));
+        assert_eq!(ip_start(276, &sll2), Some(20));
+        assert_eq!(ip_start(1, &arp), None);
+        assert_eq!(ip_start(1, &vlan[..13]), None);
+        vlan.extend_from_slice(&ip);
+        assert_eq!(decode(1, &vlan).map(|d| d.data), Some(b"x".to_vec()));
     }
 
     #[test]
