@@ -82,6 +82,27 @@ fn ladder_of_a_delayed_conversation_slants_one_way_and_follows_both_close_orders
     let name = format!("test-ladder-{}", std::process::id());
     let captures = labkit::root().join("captures");
     let file = |suffix: &str| captures.join(format!("{name}-{suffix}"));
+    // The files of this test go, whatever happens.
+    struct Remove(Vec<std::path::PathBuf>);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            for f in &self.0 {
+                let _ = std::fs::remove_file(f);
+            }
+        }
+    }
+    let _remove = Remove(
+        [
+            "client.pcap",
+            "server.pcap",
+            "client.netem.pcap",
+            "ladder.svg",
+            "bad.pcap",
+        ]
+        .iter()
+        .map(|f| file(f))
+        .collect(),
+    );
     netem(&lab, &["client", "delay", "100ms"]);
 
     let mut cmd = script(
@@ -286,14 +307,4 @@ fn ladder_of_a_delayed_conversation_slants_one_way_and_follows_both_close_orders
         "{}",
         bad.report
     );
-
-    for f in [
-        "client.pcap",
-        "server.pcap",
-        "client.netem.pcap",
-        "ladder.svg",
-        "bad.pcap",
-    ] {
-        let _ = std::fs::remove_file(file(f));
-    }
 }
