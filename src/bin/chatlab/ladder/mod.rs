@@ -53,7 +53,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
 
-    /// Print a Mermaid sequenceDiagram (for slides and Markdown) instead of the text ladder
+    /// Print a Mermaid sequenceDiagram (for slides and Markdown) instead of the text ladder:
+    /// one diagram per connection (--conn N for one)
     #[arg(long)]
     pub mermaid: bool,
 
@@ -280,8 +281,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
     }
     if let Some(path) = &args.svg {
         let mut doc = String::new();
-        let drawn: Vec<(usize, &Connection)> = chosen.clone();
-        for (i, c) in &drawn {
+        for (i, c) in &chosen {
             if c.segments.len() > ctx.max {
                 log::warn!(
                     "{} {}: {}; {} ({})",
@@ -299,7 +299,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
                 );
             }
         }
-        svg::draw(&mut doc, &ctx, &drawn, conns.len());
+        svg::draw(&mut doc, &ctx, &chosen, conns.len());
         std::fs::write(path, doc).map_err(|e| format!("{}: {e}", path.display()))?;
         log::info!(
             "{} {}",

@@ -386,7 +386,6 @@ fn connection(sources: &[Source], ends: [SocketAddr; 2], obs: &[(usize, &Packet)
             let mut used = vec![false; e.len()];
             for (j, p) in s.iter().enumerate() {
                 let mut d = seg(p);
-                d.data = p.data.clone();
                 match m[j] {
                     Some(i) => {
                         used[i] = true;

@@ -397,9 +397,8 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
     if cut > 0 {
         let _ = writeln!(
             o,
-            r##"<text x="{AXIS}" y="{:.1}" font-size="15" fill="#c0392b">{} {cut} segments {} (--max, --conn)</text>"##,
+            r##"<text x="{AXIS}" y="{:.1}" font-size="15" fill="#c0392b">… {cut} segments {} (--max, --conn)</text>"##,
             y + 10.0,
-            l.pick("…", "…"),
             l.pick("de plus ne sont pas dessinés", "more are not drawn")
         );
         y += 30.0;
