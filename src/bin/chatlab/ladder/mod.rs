@@ -232,6 +232,26 @@ pub fn run(args: &Args) -> Result<(), Error> {
                 ));
             }
         }
+        if host.is_none() {
+            let consequence = if record {
+                lang.pick("enregistrement ignoré", "record ignored")
+            } else {
+                lang.pick(
+                    "ses segments sont dessinés à plat, quand elle les a vus",
+                    "its segments are drawn flat, when it saw them",
+                )
+            };
+            log::warn!(
+                "{shown}: {} (…-client.pcap, …-server.pcap): {consequence}",
+                lang.pick(
+                    "quel hôte l'a prise ? Le nom du fichier ne le dit pas",
+                    "which host took it? Its name does not say"
+                )
+            );
+            if record {
+                continue;
+            }
+        }
         let ip = host.and_then(host_ip);
         let role = match (ip, record) {
             (Some(ip), true) => Role::Entered(ip),

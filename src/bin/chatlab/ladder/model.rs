@@ -171,6 +171,8 @@ pub struct Connection {
     pub recorded: [bool; 2],
     /// Each side's own capture was read (its departures and arrivals are known).
     pub captured: [bool; 2],
+    /// Some segments come from a capture whose host is unknown: drawn at the time it saw them.
+    pub unplaced: bool,
 }
 
 impl Connection {
@@ -330,6 +332,7 @@ fn connection(sources: &[Source], ends: [SocketAddr; 2], obs: &[(usize, &Packet)
     let mut segments = Vec::new();
     let mut recorded = [false; 2];
     let mut captured = [false; 2];
+    let mut unplaced = false;
     for from in 0..2 {
         let (a, b) = (ends[from], ends[1 - from]);
         let stage = |srcs: &[usize]| -> Vec<&Packet> {
@@ -470,6 +473,7 @@ fn connection(sources: &[Source], ends: [SocketAddr; 2], obs: &[(usize, &Packet)
                     let mut d = seg(p);
                     d.departed = Some(p.ts);
                     departures.push(d);
+                    unplaced = true;
                 }
             }
         }
@@ -494,6 +498,7 @@ fn connection(sources: &[Source], ends: [SocketAddr; 2], obs: &[(usize, &Packet)
         base,
         recorded,
         captured,
+        unplaced,
     }
 }
 

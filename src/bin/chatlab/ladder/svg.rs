@@ -652,6 +652,11 @@ fn legend(o: &mut String, ctx: &Ctx, c: &Connection, top: f64, fold: Ns) -> f64 
                 "départs = entrée dans son netem (enregistré par chatlab netem) : la pente est le vrai délai aller.",
                 "departures = entry into its netem (recorded by chatlab netem): the slant is the real one-way delay.",
             )
+        } else if c.unplaced && !c.captured[side] {
+            l.pick(
+                "capture d'un hôte inconnu (nommez-la …-client.pcap ou …-server.pcap) : segments placés quand elle les a vus",
+                "captured by an unknown host (name the file …-client.pcap or …-server.pcap): segments placed when it saw them",
+            )
         } else if c.captured[side] {
             l.pick(
                 "départs = sa capture, prise APRÈS un éventuel netem (aucun enregistrement : netem du noyau, ou pas de netem) : un délai netem y paraît comme un envoi tardif, pas comme une pente.",

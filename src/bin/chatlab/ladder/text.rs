@@ -143,6 +143,11 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
                 "départs = entrée dans son netem (enregistrement) : la pente est le vrai délai",
                 "departures = entry into its netem (record): the slant is the real delay",
             )
+        } else if c.unplaced && !c.captured[side] {
+            l.pick(
+                "capture d'un hôte inconnu (nommez-la …-client.pcap ou …-server.pcap) : segments placés quand elle les a vus",
+                "captured by an unknown host (name the file …-client.pcap or …-server.pcap): segments placed when it saw them",
+            )
         } else if c.captured[side] {
             l.pick(
                 "départs = sa capture, APRÈS un éventuel netem (pas d'enregistrement)",
