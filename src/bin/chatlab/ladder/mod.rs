@@ -506,6 +506,7 @@ mod tests {
             data: b"a\tb\x1b[2J\r\n".to_vec(),
             departed: Some(0),
             from_record: false,
+            left: None,
             arrived: None,
             fate: model::Fate::Unknown,
             retransmission: false,

@@ -74,6 +74,8 @@ pub struct Segment {
     pub departed: Option<Ns>,
     /// `departed` comes from a netem record (the true departure, before the delay).
     pub from_record: bool,
+    /// When the sender's capture saw it leave (after its netem, if any).
+    pub left: Option<Ns>,
     /// When the receiver's capture saw it.
     pub arrived: Option<Ns>,
     pub fate: Fate,
@@ -375,6 +377,7 @@ fn connection(sources: &[Source], ends: [SocketAddr; 2], obs: &[(usize, &Packet)
             data: p.data.clone(),
             departed: None,
             from_record: false,
+            left: None,
             arrived: None,
             fate: Fate::Unknown,
             retransmission: false,
@@ -389,6 +392,7 @@ fn connection(sources: &[Source], ends: [SocketAddr; 2], obs: &[(usize, &Packet)
             let mut used = vec![false; e.len()];
             for (j, p) in s.iter().enumerate() {
                 let mut d = seg(p);
+                d.left = Some(p.ts);
                 match m[j] {
                     Some(i) => {
                         used[i] = true;
@@ -1054,7 +1058,10 @@ pub mod tests {
         assert_eq!(c.recorded, [true, false]);
         let syn = &c.segments[0];
         assert!(syn.from_record);
-        assert_eq!((syn.departed, syn.arrived), (Some(0), Some(101 * MS)));
+        assert_eq!(
+            (syn.departed, syn.left, syn.arrived),
+            (Some(0), Some(100 * MS), Some(101 * MS))
+        );
         let dropped: Vec<_> = c
             .segments
             .iter()

@@ -27,6 +27,9 @@ const GAP_DATA: f64 = 34.0;
 const FOLD_H: f64 = 46.0;
 const MS: f64 = 1e6;
 
+/// The band of time a segment spends in its sender's netem.
+const HELD: &str = "#f0a30a";
+
 const SANS: &str = "DejaVu Sans, Arial, Helvetica, sans-serif";
 const MONO: &str = "DejaVu Sans Mono, Menlo, Consolas, monospace";
 
@@ -389,6 +392,22 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
 
     axis(o, &map, t0, top + HEAD, map.bottom());
 
+    // Where the delay is: a segment held in its sender's netem, from the record (TCP sent it)
+    // to the sender's capture (it left), as a band along the sender's line.
+    for s in &segs {
+        if let (true, Some(sent), Some(left)) = (s.from_record, s.departed, s.left)
+            && left - sent > 2_000_000
+        {
+            let x = if s.from == 0 { XL + 2.0 } else { XR - 8.0 };
+            let (y0, y1) = (map.y(sent), map.y_end(sent, left));
+            let _ = writeln!(
+                o,
+                r##"<rect class="held" x="{x}" y="{y0:.1}" width="6" height="{:.1}" fill="{HELD}" opacity="0.55"/>"##,
+                y1 - y0
+            );
+        }
+    }
+
     // The arrows.
     for s in &segs {
         arrow(o, c, s, &map, t0, ctx);
@@ -627,6 +646,22 @@ fn legend(o: &mut String, ctx: &Ctx, c: &Connection, top: f64, fold: Ns) -> f64 
         );
     }
     y += 20.0 + 4.0 * 22.0;
+    if c.recorded.iter().any(|&r| r) {
+        let yy = y + 8.0;
+        let _ = writeln!(
+            o,
+            r##"<rect x="{}" y="{}" width="6" height="22" fill="{HELD}" opacity="0.55"/><text x="{}" y="{}" font-size="13" dominant-baseline="middle">{}</text>"##,
+            AXIS + 27.0,
+            yy - 11.0,
+            AXIS + 72.0,
+            yy,
+            esc(l.pick(
+                "le segment attend dans le netem de l'émetteur (de l'envoi par TCP à sa sortie vue par tcpdump)",
+                "the segment waits in its sender's netem (from TCP sending it to tcpdump seeing it leave)"
+            ))
+        );
+        y += 24.0;
+    }
     let mut notes = vec![
         l.pick(
             "Le temps descend, proportionnel (échelle à gauche) ; une rafale est espacée pour rester lisible, jamais resserrée.",
