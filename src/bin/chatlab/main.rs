@@ -3,6 +3,8 @@
 //! # Layout
 //!
 //! - [`lang`]: French or English for what the instruments say to students (`--lang`, locale).
+//! - [`ladder`]: `chatlab ladder`, a TCP conversation drawn as a time-sequence diagram from real
+//!   captures (text, SVG, Mermaid), behind `lab/ladder`.
 //! - [`netem`]: `chatlab netem`, the userspace network impairment engine behind `lab/netem`
 //!   on kernels without `sch_netem`.
 //!
@@ -10,10 +12,7 @@
 //! library only where code is truly shared (logging). Errors are printed once, as
 //! `chatlab COMMAND: …`, and mapped to the exit code here.
 
-#[expect(
-    dead_code,
-    reason = "check and view speak through it: remove once they do"
-)]
+mod ladder;
 mod lang;
 mod netem;
 
@@ -32,6 +31,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Netem(netem::cli::Args),
+    Ladder(ladder::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +49,16 @@ fn main() -> ExitCode {
                 }
                 Err(err) => {
                     eprintln!("chatlab netem: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Ladder(args) => {
+            chatlab::logging::init("chatlab", args.verbose);
+            match ladder::run(&args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("chatlab ladder: {err}");
                     ExitCode::FAILURE
                 }
             }
