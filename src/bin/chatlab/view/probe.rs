@@ -109,27 +109,39 @@ pub fn read(root: &Path) -> Snapshot {
             continue;
         };
         let mut held = Vec::new();
-        let mut fd_socket = HashMap::new();
+        // Each open fd: what it is (a TCP socket of ours, the keyboard, something else).
+        let mut fd_kind = HashMap::new();
+        let mut targets = HashMap::new();
         if let Ok(fds) = fs::read_dir(base.join("fd")) {
             for fd in fds.flatten() {
-                let Ok(target) = fs::read_link(fd.path()) else {
+                let (Ok(n), Ok(target)) = (
+                    fd.file_name().to_string_lossy().parse::<i64>(),
+                    fs::read_link(fd.path()),
+                ) else {
                     continue;
                 };
-                if let Some(inode) = socket_inode(&target.to_string_lossy())
+                let target = target.to_string_lossy().into_owned();
+                if let Some(inode) = socket_inode(&target)
                     && tcp.contains_key(&inode)
                 {
                     held.push(inode);
-                    if let Ok(n) = fd.file_name().to_string_lossy().parse::<i64>() {
-                        fd_socket.insert(n, inode);
-                    }
+                    fd_kind.insert(n, Waits::Socket);
                 }
+                targets.insert(n, target);
+            }
+        }
+        // The keyboard: a terminal, or whatever fd 0 is (a program may read a copy of fd 0).
+        for (n, target) in &targets {
+            let terminal = target.starts_with("/dev/pts/") || target.starts_with("/dev/tty");
+            if terminal || targets.get(&0) == Some(target) {
+                fd_kind.entry(*n).or_insert(Waits::Keyboard);
             }
         }
         held.sort_unstable();
         let waits = if state == 'S' || state == 'D' {
             let syscall = fs::read_to_string(base.join("syscall")).unwrap_or_default();
             let wchan = fs::read_to_string(base.join("wchan")).unwrap_or_default();
-            waits(&syscall, &wchan, |fd| fd_socket.contains_key(&fd))
+            waits(&syscall, &wchan, |fd| fd_kind.get(&fd).copied())
         } else {
             Waits::Other
         };
@@ -205,8 +217,8 @@ mod nr {
 }
 
 /// What a sleeping process waits for: from `/proc/PID/syscall` ("NR ARG1 …", or "running",
-/// or unreadable), else from its `wchan`. IS_SOCKET tells whether an fd is a TCP socket.
-fn waits(syscall: &str, wchan: &str, is_socket: impl Fn(i64) -> bool) -> Waits {
+/// or unreadable), else from its `wchan`. FD_KIND says what an fd is (Socket, Keyboard).
+fn waits(syscall: &str, wchan: &str, fd_kind: impl Fn(i64) -> Option<Waits>) -> Waits {
     let mut words = syscall.split_whitespace();
     if let (Some(Ok(call)), Some(arg)) = (
         words.next().map(str::parse::<u64>),
@@ -215,13 +227,7 @@ fn waits(syscall: &str, wchan: &str, is_socket: impl Fn(i64) -> bool) -> Waits {
             .and_then(|a| i64::from_str_radix(a.trim_start_matches("0x"), 16).ok()),
     ) {
         if nr::READ.contains(&call) {
-            return if is_socket(arg) {
-                Waits::Socket
-            } else if arg == 0 {
-                Waits::Keyboard
-            } else {
-                Waits::Other
-            };
+            return fd_kind(arg).unwrap_or(Waits::Other);
         }
         if nr::WAIT.contains(&call) {
             return Waits::Child;
@@ -465,10 +471,16 @@ mod tests {
 
     #[test]
     fn tells_the_keyboard_from_the_socket() {
-        let socket = |fd: i64| fd == 3;
+        let socket = |fd: i64| match fd {
+            3 => Some(Waits::Socket),
+            0 | 6 => Some(Waits::Keyboard),
+            _ => None,
+        };
         #[cfg(target_arch = "x86_64")]
         {
             assert_eq!(waits("0 0x0 0x7ff 0x1", "", socket), Waits::Keyboard);
+            assert_eq!(waits("0 0x6 0x7ff 0x1", "", socket), Waits::Keyboard);
+            assert_eq!(waits("0 0x9 0x7ff 0x1", "", socket), Waits::Other);
             assert_eq!(waits("0 0x3 0x7ff 0x1", "", socket), Waits::Socket);
             assert_eq!(waits("61 0xffffffff 0x0", "", socket), Waits::Child);
             assert_eq!(waits("7 0x7ff 0x2 0xffffffff", "", socket), Waits::Several);
