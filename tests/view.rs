@@ -128,7 +128,7 @@ fn the_page_shows_the_fork_the_deadlock_and_leaves_nothing_behind() {
 
     // Q4 across hosts (the lab's server runs chat duplex --listen -k), kept open; and Q3
     // started the wrong way round, on 9091.
-    let _duplex = lab.spawn("client", &["chat", "duplex", "server"]);
+    let mut duplex = lab.spawn("client", &["chat", "duplex", "server"]);
     let q3_server = lab.spawn(
         "server",
         &[
@@ -169,6 +169,18 @@ fn the_page_shows_the_fork_the_deadlock_and_leaves_nothing_behind() {
         seen.is_some(),
         "the state never showed the deadlock and the forks:\n{last}"
     );
+
+    // A line typed in the duplex client crosses: the ladder shows it, with both ends' states.
+    duplex.send(b"hello view\n");
+    let crossed = poll(Duration::from_secs(20), || {
+        last = get(view.port, "/state")?;
+        (last.contains("hello view") && last.contains("ESTABLISHED")).then_some(())
+    });
+    assert!(
+        crossed.is_some(),
+        "the ladder never showed the line:\n{last}"
+    );
+    assert!(last.contains("\"ladder\":\"<?xml") && last.contains("<svg"), "{last}");
     assert_eq!(
         last.matches("\"deadlock\":true").count(),
         1,
@@ -185,6 +197,12 @@ fn the_page_shows_the_fork_the_deadlock_and_leaves_nothing_behind() {
         .to_string();
     assert!(summary.contains("deadlock server "), "{dom}");
     assert!(summary.contains(":9091"), "{summary}");
+    assert!(
+        summary
+            .lines()
+            .any(|l| l.starts_with("ladder") && l.contains("hello view")),
+        "the ladder in the page holds the line:\n{summary}"
+    );
     for host in ["server", "client"] {
         assert!(
             summary

@@ -101,6 +101,39 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The drawing context for the lab whose subnet starts with NET (`10.80.80`); None when
+    /// NET is not three numbers. FOLD: pauses longer than this (s) are folded; MAX: the most
+    /// segments an SVG draws per connection.
+    pub fn new(lang: Lang, net: &str, fold: f64, max: usize) -> Option<Ctx> {
+        let prefix: Vec<u8> = net
+            .split('.')
+            .map(|o| o.parse::<u8>())
+            .collect::<Result<_, _>>()
+            .ok()
+            .filter(|v: &Vec<u8>| v.len() == 3)?;
+        let hosts = HOSTS
+            .iter()
+            .map(|(h, last)| {
+                let ip = IpAddr::V4(Ipv4Addr::new(prefix[0], prefix[1], prefix[2], *last));
+                (ip, *h)
+            })
+            .collect();
+        Some(Ctx {
+            lang,
+            hosts,
+            fold: (fold.max(0.001) * 1e9) as Ns,
+            max: max.max(1),
+        })
+    }
+
+    /// The address of a lab host (server, client, client2).
+    fn ip_of(&self, host: &str) -> Option<IpAddr> {
+        self.hosts
+            .iter()
+            .find(|(_, h)| *h == host)
+            .map(|(ip, _)| *ip)
+    }
+
     /// The lab name of an address (client, server, client2), or the address itself.
     pub fn name(&self, addr: SocketAddr) -> String {
         self.hosts
@@ -154,35 +187,12 @@ pub type Error = String;
 /// Read, match, draw.
 pub fn run(args: &Args) -> Result<(), Error> {
     let lang = Lang::choose(args.lang);
-    let prefix: Vec<u8> = args
-        .net
-        .split('.')
-        .map(|o| o.parse::<u8>())
-        .collect::<Result<_, _>>()
-        .ok()
-        .filter(|v: &Vec<u8>| v.len() == 3)
-        .ok_or_else(|| {
-            format!(
-                "--net '{}': give the first three numbers, e.g. 10.80.80",
-                args.net
-            )
-        })?;
-    let host_ip = |h: &str| {
-        let last = HOSTS.iter().find(|(n, _)| *n == h).map(|(_, l)| *l)?;
-        Some(IpAddr::V4(Ipv4Addr::new(
-            prefix[0], prefix[1], prefix[2], last,
-        )))
-    };
-    let hosts = HOSTS
-        .iter()
-        .filter_map(|(h, _)| Some((host_ip(h)?, *h)))
-        .collect();
-    let ctx = Ctx {
-        lang,
-        hosts,
-        fold: (args.fold.max(0.001) * 1e9) as Ns,
-        max: args.max.max(1),
-    };
+    let ctx = Ctx::new(lang, &args.net, args.fold, args.max).ok_or_else(|| {
+        format!(
+            "--net '{}': give the first three numbers, e.g. 10.80.80",
+            args.net
+        )
+    })?;
 
     let mut sources = Vec::new();
     let mut names = Vec::new();
@@ -252,7 +262,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
                 continue;
             }
         }
-        let ip = host.and_then(host_ip);
+        let ip = host.and_then(|h| ctx.ip_of(h));
         let role = match (ip, record) {
             (Some(ip), true) => Role::Entered(ip),
             (ip, _) => Role::Seen(ip),
@@ -339,6 +349,38 @@ pub fn run(args: &Args) -> Result<(), Error> {
 
 /// A netem record holds all the host's egress, since the engine started: keep what the
 /// captures saw (same connection, within their time), the record only dates it.
+/// The ladder of CAPTURES so far, as SVG, for the live view (`chatlab view`): its newest
+/// connections (at most LAST), each as far as CTX's `max` segments. Captures still being
+/// written are read up to their last whole packet; files without TCP yet, or whose host the
+/// name does not tell, are passed over. None while there is no TCP segment at all.
+pub fn live_svg(captures: &[PathBuf], ctx: &Ctx, last: usize) -> Option<String> {
+    let mut sources = Vec::new();
+    for path in captures {
+        let Ok(capture) = pcap::read_file(path) else {
+            continue;
+        };
+        let (Some(host), record) = host_of(path) else {
+            continue;
+        };
+        let ip = ctx.ip_of(host);
+        let role = match (ip, record) {
+            (Some(ip), true) => Role::Entered(ip),
+            (ip, _) => Role::Seen(ip),
+        };
+        sources.push(Source { role, capture });
+    }
+    keep_recorded_seen(&mut sources);
+    let conns = model::connections(&sources);
+    if conns.is_empty() {
+        return None;
+    }
+    let from = conns.len().saturating_sub(last.max(1));
+    let chosen: Vec<(usize, &Connection)> = conns.iter().enumerate().skip(from).collect();
+    let mut doc = String::new();
+    svg::draw(&mut doc, ctx, &chosen, conns.len());
+    Some(doc)
+}
+
 fn keep_recorded_seen(sources: &mut [Source]) {
     let seen: Vec<&Source> = sources
         .iter()

@@ -6,8 +6,10 @@
 //!
 //! - `chatlab view --probe --out FILE --every 0.3` runs in each lab host (lab/view starts it)
 //!   and rewrites FILE, atomically, with what /proc says ([`probe`]);
-//! - `chatlab view DIR` reads DIR's `*.probe` files (the hosts' shared `captures/` folder)
-//!   and serves the page on 127.0.0.1 ([`server`], [`state`]).
+//! - `tcpdump -w DIR/HOST.pcap` runs in each lab host too (lab/view starts it);
+//! - `chatlab view DIR` reads DIR's `*.probe` and `*.pcap` files (the hosts' shared
+//!   `captures/` folder) and serves the page on 127.0.0.1 ([`server`], [`state`]); the
+//!   segments become the ladder of `chatlab ladder` (one model, two views).
 //!
 //! # Layout
 //!
@@ -28,6 +30,9 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
+
+use crate::ladder;
+use crate::lang::Lang;
 
 /// The live lab in a browser: hosts, processes, TCP states, deadlocks.
 ///
@@ -51,6 +56,10 @@ pub struct Args {
     /// a container's port on the host's 127.0.0.1)
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8088")]
     pub listen: SocketAddr,
+
+    /// The lab's subnet, its first three numbers (as LAB_NET): how addresses get host names
+    #[arg(long, value_name = "PREFIX", default_value = "10.80.80")]
+    pub net: String,
 
     /// Probe this host instead: its TCP sockets and the processes holding them, from /proc
     #[arg(long)]
@@ -93,7 +102,16 @@ pub fn run(args: &Args) -> Result<(), String> {
             args.listen
         )
     })?;
-    server::serve(listener, Lab { dir }).map_err(|e| format!("serving: {e}"))
+    // The page's language is the browser's: the ladder's words follow the locale here.
+    let ctx = ladder::Ctx::new(Lang::choose(None), &args.net, LADDER_FOLD, LADDER_MAX).ok_or_else(
+        || {
+            format!(
+                "--net '{}': give the first three numbers, e.g. 10.80.80",
+                args.net
+            )
+        },
+    )?;
+    server::serve(listener, Lab { dir, ctx }).map_err(|e| format!("serving: {e}"))
 }
 
 fn probe(args: &Args) -> Result<(), String> {
@@ -116,9 +134,18 @@ fn probe(args: &Args) -> Result<(), String> {
     }
 }
 
+/// Pauses longer than this (s) are folded in the live ladder.
+const LADDER_FOLD: f64 = 2.0;
+/// The most segments the live ladder draws per connection (a bulk transfer would otherwise
+/// make a page of thousands of arrows): the rest is said in a note on the drawing.
+const LADDER_MAX: usize = 300;
+/// The newest connections the live ladder draws.
+const LADDER_CONNECTIONS: usize = 3;
+
 /// The lab as DIR's files say it: the page's source.
 struct Lab {
     dir: PathBuf,
+    ctx: ladder::Ctx,
 }
 
 impl Lab {
@@ -156,6 +183,16 @@ impl server::Source for Lab {
     }
 
     fn state(&self) -> String {
-        state::to_json(&self.hosts())
+        let mut captures: Vec<PathBuf> = fs::read_dir(&self.dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        captures.sort();
+        let svg = ladder::live_svg(&captures, &self.ctx, LADDER_CONNECTIONS);
+        state::to_json(&self.hosts(), svg.as_deref())
     }
 }

@@ -77,8 +77,8 @@ fn waits_for_the_peer(s: &Socket, holders: &[&Process]) -> bool {
             .all(|p| p.state == 'S' && p.waits == Waits::Socket)
 }
 
-/// The whole state as one JSON object, for the page.
-pub fn to_json(hosts: &[Host]) -> String {
+/// The whole state as one JSON object, for the page, with the ladder's SVG if there is one.
+pub fn to_json(hosts: &[Host], ladder: Option<&str>) -> String {
     let mut out = String::from("{\"hosts\":{");
     for (i, host) in hosts.iter().enumerate() {
         if i > 0 {
@@ -115,7 +115,11 @@ pub fn to_json(hosts: &[Host]) -> String {
             c.deadlock
         );
     }
-    out.push_str("]}");
+    let _ = write!(
+        out,
+        "],\"ladder\":{}}}",
+        ladder.map_or("null".to_string(), json::string)
+    );
     out
 }
 
@@ -229,7 +233,7 @@ mod tests {
         assert_eq!(convs.len(), 1, "the listener is no conversation");
         assert_eq!(convs[0].ends.len(), 2);
         assert!(convs[0].deadlock);
-        assert!(to_json(&hosts).contains("\"deadlock\":true"));
+        assert!(to_json(&hosts, None).contains("\"deadlock\":true"));
     }
 
     #[test]
