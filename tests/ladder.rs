@@ -1,6 +1,8 @@
 //! `chatlab ladder` as a student runs it on Linux: the real binary on captures this test
 //! writes (pcap, raw IPv4), its output, and its one-line errors for bad input.
 
+mod kit;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -116,6 +118,32 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// The SVG renders (rsvg-convert, as a person turns it into a PNG to look at it) to a picture
+/// of its declared size. CI installs rsvg-convert; elsewhere this part is skipped, visibly.
+fn renders(svg: &Path) {
+    let png = svg.with_extension("png");
+    let Ok(out) = Command::new("rsvg-convert")
+        .arg("-o")
+        .arg(&png)
+        .arg(svg)
+        .output()
+    else {
+        return kit::skip_unless_ci(
+            "rendering the SVG",
+            "rsvg-convert is not installed (librsvg2-bin)",
+        );
+    };
+    assert!(out.status.success(), "rsvg-convert: {}", text(&out.stderr));
+    let head = std::fs::read(&png).unwrap();
+    assert_eq!(&head[1..4], b"PNG");
+    let width = u32::from_be_bytes(head[16..20].try_into().unwrap());
+    let doc = std::fs::read_to_string(svg).unwrap();
+    assert!(
+        doc.contains(&format!("width=\"{width}\"")),
+        "PNG width {width}"
+    );
+}
+
 #[test]
 fn both_ends_give_slanted_arrows_states_svg_and_mermaid() {
     let d = Dir::new("ok");
@@ -145,6 +173,7 @@ fn both_ends_give_slanted_arrows_states_svg_and_mermaid() {
         assert!(stdout.contains(st), "{st}: {stdout}");
     }
     assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+    renders(&svg);
     let m = ladder(&[&c, &s], &["--mermaid"]);
     let m = text(&m.stdout);
     assert!(

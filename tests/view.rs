@@ -180,7 +180,10 @@ fn the_page_shows_the_fork_the_deadlock_and_leaves_nothing_behind() {
         crossed.is_some(),
         "the ladder never showed the line:\n{last}"
     );
-    assert!(last.contains("\"ladder\":\"<?xml") && last.contains("<svg"), "{last}");
+    assert!(
+        last.contains("\"ladder\":\"<?xml") && last.contains("<svg"),
+        "{last}"
+    );
     assert_eq!(
         last.matches("\"deadlock\":true").count(),
         1,
