@@ -246,6 +246,31 @@ fn the_page_shows_the_fork_the_deadlock_and_leaves_nothing_behind() {
     );
     drop((q3_client, q3_server));
 
+    // The README's scenario: the duplex client presses Ctrl-D. Its FIN goes first, the server
+    // answers with its own, both programs end, and the client, which closed first, keeps the
+    // connection in TIME_WAIT: the page shows it, and the ladder the FINs and the states.
+    duplex.close_stdin();
+    let closed = poll(Duration::from_secs(20), || {
+        last = get(view.port, "/state")?;
+        let client_tw = last
+            .split("\"client\":")
+            .nth(1)
+            .and_then(|c| c.split("\"client2\":").next())
+            .is_some_and(|c| c.contains("TIME_WAIT"));
+        (client_tw && last.contains("FIN_WAIT_2") && last.contains("LAST_ACK")).then_some(())
+    });
+    assert!(
+        closed.is_some(),
+        "no TIME_WAIT on the client after Ctrl-D:\n{last}"
+    );
+    let shot = root().join("target").join("view-duplex.png");
+    let dom = browser(view.port, &shot).expect("chromium runs");
+    assert!(
+        dom.contains("client socket") && dom.contains("TIME_WAIT"),
+        "the page shows the TIME_WAIT:\n{dom}"
+    );
+    assert!(shot.exists());
+
     // Ctrl-C: nothing of the view is left (no container, no probe, no folder).
     let port = view.port;
     let said = view.stop();
