@@ -5,8 +5,12 @@
 //! the COMMITTED files of HEAD, so with uncommitted changes it tests HEAD, not the working tree
 //! (commit `.gitattributes` before trusting it).
 
+mod kit;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use kit::{root, run_ok as run};
 
 /// A directory under cargo's temporary directory, removed on drop (even when a test fails).
 struct TempDir(PathBuf);
@@ -25,20 +29,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "command: {cmd:?}\nstatus: {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// `git` with no user or system configuration: only what the test passes counts.
@@ -119,7 +109,7 @@ fn a_clone_with_autocrlf_keeps_lf_in_scripts_and_image_files() {
 
     // This repository, cloned the same way.
     let clone = tmp.0.join("chatlab");
-    clone_autocrlf(Path::new(env!("CARGO_MANIFEST_DIR")), &clone);
+    clone_autocrlf(root(), &clone);
     let files = files_that_must_be_lf(&clone);
     for must in [
         "lab/help",

@@ -30,9 +30,9 @@ fn elf_machine(path: &str) -> &'static str {
 
 #[test]
 fn the_chat_under_test_is_the_one_asked_for() {
-    // CHAT_TEST_BIN / CHAT_TEST_RUNNER (common::chat_command) choose it; CHAT_TEST_ARCH says
+    // CHAT_TEST_BIN / CHAT_TEST_RUNNER (chatkit::chat_command) choose it; CHAT_TEST_ARCH says
     // which machine it must be for (default: this one's).
-    let bin = common::chat_bin();
+    let bin = chatkit::chat_bin();
     let arch = std::env::var("CHAT_TEST_ARCH").unwrap_or_else(|_| std::env::consts::ARCH.into());
     let runner = std::env::var("CHAT_TEST_RUNNER").unwrap_or_default();
     let machine = elf_machine(&bin);
