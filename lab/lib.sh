@@ -62,13 +62,13 @@ lab_debian_mirror() {
     if ($i ~ /^https?:\/\/.*\/debian\/?$/) { print $i; exit } }' "${files[@]}"
 }
 
-# lab_musl_target: the Rust target of this machine's own architecture (x86_64 or aarch64, musl:
-# static binaries), installed with rustup when it is missing. rustup adds the targets of
-# rust-toolchain.toml only when it installs the toolchain itself: where the pinned toolchain
-# is already there (a fresh machine with Rust), nothing else would add this one.
+# lab_musl_target [ARCH]: the Rust target of ARCH, by default this machine's own architecture
+# (x86_64 or aarch64, musl: static binaries), installed with rustup when it is missing. rustup
+# adds the targets of rust-toolchain.toml only when it installs the toolchain itself: where the
+# pinned toolchain is already there (a fresh machine with Rust), nothing else would add this one.
 lab_musl_target() {
   local arch target
-  arch=$(uname -m)
+  arch=${1:-$(uname -m)}
   case $arch in
     x86_64 | aarch64) target=$arch-unknown-linux-musl ;;
     arm64) target=aarch64-unknown-linux-musl ;;

@@ -17,6 +17,57 @@ fn hostile() -> Vec<u8> {
     data
 }
 
+/// The machine an ELF binary is for, from its header (e_machine).
+fn elf_machine(path: &str) -> &'static str {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    assert!(bytes.starts_with(b"\x7fELF"), "{path} is not an ELF binary");
+    match u16::from_le_bytes([bytes[18], bytes[19]]) {
+        0x3e => "x86_64",
+        0xb7 => "aarch64",
+        other => panic!("{path}: ELF machine {other:#x}, neither x86_64 nor aarch64"),
+    }
+}
+
+#[test]
+fn the_chat_under_test_is_the_one_asked_for() {
+    // CHAT_TEST_BIN / CHAT_TEST_RUNNER (chatkit::chat_command) choose it; CHAT_TEST_ARCH says
+    // which machine it must be for (default: this one's).
+    let bin = chatkit::chat_bin();
+    let arch = std::env::var("CHAT_TEST_ARCH").unwrap_or_else(|_| std::env::consts::ARCH.into());
+    let runner = std::env::var("CHAT_TEST_RUNNER").unwrap_or_default();
+    let machine = elf_machine(&bin);
+    let _ = writeln!(
+        std::io::stderr(),
+        "chat under test: {bin} ({machine}){}",
+        if runner.is_empty() {
+            String::new()
+        } else {
+            format!(", run by {runner}")
+        }
+    );
+    assert_eq!(
+        machine, arch,
+        "{bin} is not the binary CHAT_TEST_ARCH asks for"
+    );
+    // The process that serves is that binary, run by that runner (seen from outside: a
+    // qemu-user process's exe is qemu, and its command line names the guest binary).
+    let (server, _port) = Chat::server(&["recv"], Input::Pipe);
+    let exe = std::fs::read_link(format!("/proc/{}/exe", server.pid())).unwrap();
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", server.pid())).unwrap();
+    let argv: Vec<String> = cmdline
+        .split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    match runner.split_whitespace().next() {
+        Some(program) => {
+            let program = std::path::Path::new(program).file_name().unwrap();
+            assert_eq!(exe.file_name(), Some(program), "exe {exe:?}, argv {argv:?}");
+            assert!(argv.contains(&bin), "{bin} is not in the argv {argv:?}");
+        }
+        None => assert_eq!(exe, std::fs::canonicalize(&bin).unwrap(), "argv {argv:?}"),
+    }
+}
+
 #[test]
 fn send_to_recv_passes_every_byte_unchanged() {
     let (mut server, port) = Chat::server(&["recv"], Input::Pipe);

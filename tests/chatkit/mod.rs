@@ -19,6 +19,30 @@ use nix::unistd::Pid;
 
 pub const CHAT: &str = env!("CARGO_BIN_EXE_chat");
 
+/// The `chat` binary under test: `CHAT_TEST_BIN` (another build of chat, e.g. the aarch64
+/// one), else the one cargo built.
+pub fn chat_bin() -> String {
+    std::env::var("CHAT_TEST_BIN").unwrap_or_else(|_| CHAT.to_string())
+}
+
+/// The `chat` under test, as a Command to add arguments to: `chat_bin()`, run through
+/// `CHAT_TEST_RUNNER` when set (a command prefix, split on spaces: e.g. `qemu-aarch64`).
+/// CI runs tests/pipes.rs this way on the aarch64 binary (with `CHAT_TEST_ARCH=aarch64`);
+/// tests/pipes.rs checks that the binary which ran is that one.
+pub fn chat_command() -> Command {
+    let bin = chat_bin();
+    let runner = std::env::var("CHAT_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(program) => {
+            let mut cmd = Command::new(program);
+            cmd.args(words).arg(bin);
+            cmd
+        }
+        None => Command::new(bin),
+    }
+}
+
 /// Bytes a process writes, collected by a thread, with a way to wait for some content.
 #[derive(Clone, Default)]
 pub struct Captured(Arc<(Mutex<Stream>, Condvar)>);
@@ -119,7 +143,7 @@ pub enum Input {
 
 impl Chat {
     pub fn start(args: &[&str], input: Input) -> Chat {
-        let mut cmd = Command::new(CHAT);
+        let mut cmd = chat_command();
         cmd.args(args).stderr(Stdio::piped());
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let mut pty = None;

@@ -17,7 +17,8 @@
 //! - Each lab has its own compose project name and its own `LAB_NET` (the /24 of compose.yaml),
 //!   so tests run in parallel, and next to a user's lab on the default 10.80.80.0/24.
 //! - The image is built once per test binary by `lab/build-offline` (no registry needed), under
-//!   a tag of this checkout's own (`LAB_IMAGE`), so labs of other checkouts keep their binaries.
+//!   a tag of this checkout's own (`LAB_IMAGE`), so labs of other checkouts keep their binaries;
+//!   or, with `LAB_TEST_IMAGE_PREBUILT=1`, `LAB_TEST_IMAGE` is used as it is (CI's registry build).
 //! - Docker missing or unusable: the test fails under `CI=true`, and is skipped elsewhere.
 //! - Every failure shows the command, its status, stdout and stderr, and the server's logs.
 
@@ -120,10 +121,32 @@ pub fn image() -> &'static str {
     })
 }
 
-/// Build the image once per test binary (seconds when nothing changed).
+/// Build the image once per test binary (seconds when nothing changed). With
+/// `LAB_TEST_IMAGE_PREBUILT=1`, the image `LAB_TEST_IMAGE` was built by someone else (CI's
+/// registry build, from docker/Dockerfile) and is only checked to exist.
 pub fn ensure_image() {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
+        if std::env::var("LAB_TEST_IMAGE_PREBUILT").is_ok_and(|v| v == "1") {
+            let mut cmd = Command::new("docker");
+            cmd.args(["image", "inspect", "-f", "{{.Id}}", image()]);
+            let out = output(&mut cmd);
+            return if out.status.success() {
+                // Straight to stderr, so that CI's log says which image the labs ran.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "labkit: {} used as it is (LAB_TEST_IMAGE_PREBUILT=1)",
+                    image()
+                );
+                Ok(())
+            } else {
+                Err(format!(
+                    "LAB_TEST_IMAGE_PREBUILT=1 but there is no image {}:\n{}",
+                    image(),
+                    report(&cmd, &out)
+                ))
+            };
+        }
         let mut cmd = Command::new(root().join("lab/build-offline"));
         cmd.env("LAB_IMAGE", image());
         let started = Instant::now();
@@ -140,7 +163,7 @@ pub fn ensure_image() {
         }
     });
     if let Err(report) = built {
-        panic!("lab/build-offline failed:\n{report}");
+        panic!("no lab image:\n{report}");
     }
 }
 
