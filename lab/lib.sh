@@ -19,6 +19,11 @@ lab_die() {
   exit "${2:-1}"
 }
 
+# lab_as_root CMD...: CMD as root (through sudo when not root).
+lab_as_root() {
+  if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
 # lab_say MESSAGE: a narration line on stderr (stdout stays for data).
 lab_say() {
   printf 'lab: %s\n' "$*" >&2
@@ -57,13 +62,13 @@ lab_debian_mirror() {
     if ($i ~ /^https?:\/\/.*\/debian\/?$/) { print $i; exit } }' "${files[@]}"
 }
 
-# lab_musl_target: the Rust target of this machine's own architecture (x86_64 or aarch64, musl:
-# static binaries), installed with rustup when it is missing. rustup adds the targets of
-# rust-toolchain.toml only when it installs the toolchain itself: where the pinned toolchain
-# is already there (a fresh machine with Rust), nothing else would add this one.
+# lab_musl_target [ARCH]: the Rust target of ARCH, by default this machine's own architecture
+# (x86_64 or aarch64, musl: static binaries), installed with rustup when it is missing. rustup
+# adds the targets of rust-toolchain.toml only when it installs the toolchain itself: where the
+# pinned toolchain is already there (a fresh machine with Rust), nothing else would add this one.
 lab_musl_target() {
   local arch target
-  arch=$(uname -m)
+  arch=${1:-$(uname -m)}
   case $arch in
     x86_64 | aarch64) target=$arch-unknown-linux-musl ;;
     arm64) target=aarch64-unknown-linux-musl ;;
@@ -242,9 +247,52 @@ lab_demo_start() {
 }
 
 lab_demo_cleanup() {
-  if [[ -n ${capture:-} ]]; then
-    kill -TERM "$capture" 2>/dev/null || true
-    wait "$capture" 2>/dev/null || true
-  fi
+  lab_demo_capture_stop
   lab_spawn_cleanup
+}
+
+# lab_demo_args DEFAULT_PORT DEFAULT_NAME ARGS...: the options of every demonstration:
+# --port/-p PORT (not 8080: the lab's server keeps it) and --name NAME (of its capture file).
+# Sets $port and $name; what it does not take is left in LAB_ARGS, for the script.
+lab_demo_args() {
+  port=$1 name=$2
+  shift 2
+  LAB_ARGS=()
+  while (($#)); do
+    case $1 in
+      --port | -p)
+        [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ && $2 -le 65535 && $2 != 8080 ]] \
+          || lab_die "--port needs a port number other than 8080 (the lab's server), e.g. $port" 2
+        port=$2
+        shift 2
+        ;;
+      --name)
+        [[ $# -ge 2 && $2 =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] \
+          || lab_die "--name needs a file name (letters, digits, . _ -)" 2
+        name=$2
+        shift 2
+        ;;
+      *) LAB_ARGS+=("$1") && shift ;;
+    esac
+  done
+}
+
+# lab_demo_capture NAME SECONDS FILTER...: capture on the server into captures/NAME.pcap, in
+# the background (pid in $capture, its view in $LAB_TMP/capture.out), once tcpdump is ready.
+lab_demo_capture() {
+  local name=$1 secs=$2
+  shift 2
+  "$LAB_ROOT/lab/capture" server --name "$name" --duration "$secs" "$@" \
+    >"$LAB_TMP/capture.out" 2>"$LAB_TMP/capture.err" &
+  capture=$!
+  lab_wait_for "$LAB_TMP/capture.err" 'capturing on' 15 \
+    || lab_die "the capture did not start: $(tr '\n' ' ' <"$LAB_TMP/capture.err")"
+}
+
+# lab_demo_capture_stop: end the capture, if one runs: its file is then complete.
+lab_demo_capture_stop() {
+  [[ -n ${capture:-} ]] || return 0
+  kill -TERM "$capture" 2>/dev/null || true
+  wait "$capture" 2>/dev/null || true
+  capture=""
 }

@@ -13,8 +13,10 @@
 //!   `alternate` (Q3), `duplex` (Q4, with fork).
 //! - [`logging`]: diagnostics on stderr, tagged with the process id.
 //!
-//! Data flows one way: CLI → mode → net/lines/terminal. Modes never parse arguments, `net`
-//! never prints, and only `main.rs` turns an [`error::Error`] into an exit code.
+//! Data flows one way: CLI → mode → net/lines/terminal. Modes never parse arguments; `net`
+//! never prints data (it logs on stderr, like every module); exit codes come from
+//! [`error::exit`]'s constants: `main.rs` maps an [`error::Error`] to its code, and duplex's
+//! forked child, which cannot return, passes `exit::PEER_LOST` to `_exit`.
 
 pub mod cli;
 pub mod error;

@@ -78,6 +78,11 @@ pub enum CopyError {
 }
 
 /// Buffers for [`copy`], allocated once (before a fork: the child then allocates nothing).
+///
+/// `output` holds what [`Filter::apply`] writes for one chunk (`max_output(CHUNK)`) or what
+/// [`Filter::finish`] writes at the end of input: at most 14 bytes (a held CR shown as `^M`
+/// and up to 3 held bytes of a cut UTF-8 sequence shown as `\xNN` each), hence the 16 more, so that it never
+/// grows (never allocates) in the forked child.
 pub struct Buffers {
     input: Vec<u8>,
     output: Vec<u8>,
@@ -94,6 +99,8 @@ impl Buffers {
 
 /// Copy `from` to `to` until end of input; returns the number of bytes read.
 /// Every read is written out at once (nothing waits in a userspace buffer).
+///
+/// Runs in duplex's forked child: it must not log, and allocates nothing beyond `bufs`.
 pub fn copy(
     from: &mut impl Read,
     to: &mut impl Write,
@@ -111,6 +118,8 @@ pub fn copy(
 
 /// One read, written out whole; 0 means the input has ended (and what the filter held back
 /// has been written).
+///
+/// Runs in duplex's forked child (through [`copy`]): no logging, no allocation beyond `bufs`.
 pub fn copy_chunk(
     from: &mut impl Read,
     to: &mut impl Write,

@@ -1,8 +1,8 @@
 //! Sockets through socket2, so every option the TD talks about is set on purpose, never by default.
 //!
 //! `std::net::TcpListener::bind` always sets SO_REUSEADDR on Unix; we build listeners with
-//! socket2 so that `--no-reuseaddr` really leaves it off. This module never prints data and
-//! never decides exit codes: it returns [`Error`]s.
+//! socket2 so that `--no-reuseaddr` really leaves it off. This module never prints data (it
+//! logs what it does on stderr) and never decides exit codes: it returns [`Error`]s.
 
 use std::io;
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -57,12 +57,7 @@ pub fn accept(listener: &TcpListener) -> Result<(TcpStream, SocketAddr), Error> 
             {
                 debug!("accept: {e}, waiting for the next client");
             }
-            Err(source) => {
-                return Err(Error::Io {
-                    doing: "accept",
-                    source,
-                });
-            }
+            Err(source) => return Err(Error::io("accept")(source)),
         }
     }
 }

@@ -1,15 +1,16 @@
 //! Q3: strict turns, and the deadlock when both sides start by waiting.
 
-mod common;
+mod chatkit;
+mod kit;
 
-use common::{Chat, Input, secs};
+use chatkit::{Chat, Input, secs};
 
 #[test]
 fn turns_alternate_line_by_line() {
     let (mut server, port) = Chat::server(&["alternate", "--listen"], Input::Pipe);
     let port = port.to_string();
     let mut client = Chat::start(&["alternate", "127.0.0.1", "-p", &port], Input::Pipe);
-    assert!(server.stderr.wait_for("connected", secs(5.0)));
+    server.expect_stderr("connected", secs(5.0));
 
     // The server cannot speak first: what it has to say waits for the client's line.
     server.write_stdin(b"answer 1\n");
@@ -17,21 +18,21 @@ fn turns_alternate_line_by_line() {
     assert_eq!(client.stdout.text(), "", "the server spoke out of turn");
 
     client.write_stdin(b"question 1\n");
-    assert!(server.stdout.wait_for("question 1\n", secs(2.0)));
-    assert!(client.stdout.wait_for("answer 1\n", secs(2.0)));
+    server.expect_stdout("question 1\n", secs(2.0));
+    client.expect_stdout("answer 1\n", secs(2.0));
 
     // Two lines typed ahead by the client go one per turn.
     client.write_stdin(b"question 2\nquestion 3\n");
-    assert!(server.stdout.wait_for("question 2\n", secs(2.0)));
+    server.expect_stdout("question 2\n", secs(2.0));
     std::thread::sleep(secs(0.3));
     assert_eq!(server.stdout.text(), "question 1\nquestion 2\n");
     server.write_stdin(b"answer 2\n");
-    assert!(server.stdout.wait_for("question 3\n", secs(2.0)));
-    assert!(client.stdout.wait_for("answer 2\n", secs(2.0)));
+    server.expect_stdout("question 3\n", secs(2.0));
+    client.expect_stdout("answer 2\n", secs(2.0));
 
     // The client's end of input: half-close; the server, waiting for a line, sees the end.
     server.write_stdin(b"answer 3\n");
-    assert!(client.stdout.wait_for("answer 3\n", secs(2.0)));
+    client.expect_stdout("answer 3\n", secs(2.0));
     client.close_stdin();
     assert!(
         server.expect_exit(secs(2.0)).success(),
@@ -55,7 +56,7 @@ fn both_waiting_first_is_a_deadlock_that_nothing_hides() {
         &["alternate", "127.0.0.1", "-p", &port, "--first", "receive"],
         Input::Pipe,
     );
-    assert!(server.stderr.wait_for("connected", secs(5.0)));
+    server.expect_stderr("connected", secs(5.0));
     // Both have lines ready to send, but each waits for the other's line first.
     client.write_stdin(b"client line\n");
     let mut server = server;
@@ -93,7 +94,7 @@ fn the_peer_leaving_during_your_turn_ends_the_session() {
     let port = port.to_string();
     let mut client = Chat::start(&["alternate", "127.0.0.1", "-p", &port], Input::Pipe);
     client.write_stdin(b"hi\n");
-    assert!(server.stdout.wait_for("hi\n", secs(2.0)));
+    server.expect_stdout("hi\n", secs(2.0));
     // It is now the server's turn; the client goes away.
     client.signal(nix::sys::signal::Signal::SIGKILL);
     assert!(
@@ -116,7 +117,7 @@ fn a_keep_listening_server_survives_a_client_that_resets() {
         .unwrap();
     std::io::Write::write_all(&mut rude, b"question from a rude client\n").unwrap();
     drop(rude);
-    assert!(server.stdout.wait_for("rude client\n", secs(2.0)));
+    server.expect_stdout("rude client\n", secs(2.0));
     std::thread::sleep(secs(0.3));
     assert!(
         server.wait_timeout(secs(0.0)).is_none(),
@@ -126,14 +127,6 @@ fn a_keep_listening_server_survives_a_client_that_resets() {
     let port = port.to_string();
     let mut polite = Chat::start(&["alternate", "127.0.0.1", "-p", &port], Input::Pipe);
     polite.write_stdin(b"question from a polite client\n");
-    assert!(
-        server.stdout.wait_for("polite client\n", secs(2.0)),
-        "{}",
-        server.report()
-    );
-    assert!(
-        polite.stdout.wait_for("answer", secs(2.0)),
-        "{}",
-        polite.report()
-    );
+    server.expect_stdout("polite client\n", secs(2.0));
+    polite.expect_stdout("answer", secs(2.0));
 }

@@ -1,6 +1,7 @@
 //! lab/check: the checker in a throwaway host of the lab image, for one program or a class;
 //! hostile submissions harm nothing and get verdicts; nothing is left running.
 
+mod kit;
 mod labkit;
 
 use std::fs;
@@ -9,9 +10,9 @@ use std::process::{Command, Output};
 
 /// `lab/check ARGS` at the repository root, run to its end.
 fn script(args: &[&str]) -> Command {
-    let mut cmd = Command::new(labkit::root().join("lab/check"));
+    let mut cmd = Command::new(kit::root().join("lab/check"));
     cmd.args(args)
-        .current_dir(labkit::root())
+        .current_dir(kit::root())
         .env_remove("LAB_DEBUG");
     cmd
 }
@@ -134,7 +135,7 @@ fn lab_check_runs_programs_in_throwaway_hosts_and_grades_a_class() {
     // A class: a good student, a partial one, and a hostile one.
     let class = std::env::temp_dir().join(format!("chatlab-class-{}", std::process::id()));
     let _ = fs::remove_dir_all(&class);
-    let corpus = labkit::root().join("tests/check");
+    let corpus = kit::root().join("tests/check");
     for role in [
         "q1",
         "q2",

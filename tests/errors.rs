@@ -1,11 +1,12 @@
 //! Errors are one line with what to do, and distinct exit codes; SO_REUSEADDR and TIME_WAIT;
 //! --retry; IPv6.
 
-mod common;
+mod chatkit;
+mod kit;
 
 use std::net::TcpListener;
 
-use common::{Chat, Input, free_port, secs, stderr_lines};
+use chatkit::{Chat, Input, free_port, secs, stderr_lines};
 
 fn run(args: &[&str]) -> Chat {
     let mut chat = Chat::start(args, Input::Bytes(Vec::new()));
@@ -13,10 +14,6 @@ fn run(args: &[&str]) -> Chat {
     // All of stdout and stderr, not just what the reader threads had got so far.
     assert!(chat.stdout.wait_closed(secs(2.0)) && chat.stderr.wait_closed(secs(2.0)));
     chat
-}
-
-fn code(chat: &mut Chat) -> i32 {
-    chat.expect_exit(secs(0.0)).code().unwrap_or(-1)
 }
 
 fn assert_one_line_error(chat: &Chat, starts: &str, mentions: &[&str]) {
@@ -34,7 +31,7 @@ fn assert_one_line_error(chat: &Chat, starts: &str, mentions: &[&str]) {
 fn connection_refused_says_to_start_the_server_and_exits_4() {
     let port = free_port().to_string();
     let mut chat = run(&["send", "127.0.0.1", "-p", &port]);
-    assert_eq!(code(&mut chat), 4);
+    chat.expect_code(4, secs(0.0));
     assert_one_line_error(
         &chat,
         "chat: cannot connect to 127.0.0.1 port",
@@ -45,7 +42,7 @@ fn connection_refused_says_to_start_the_server_and_exits_4() {
 #[test]
 fn unknown_host_exits_4() {
     let mut chat = run(&["duplex", "no-such-host.invalid"]);
-    assert_eq!(code(&mut chat), 4);
+    chat.expect_code(4, secs(0.0));
     assert_one_line_error(
         &chat,
         "chat: cannot connect to no-such-host.invalid",
@@ -58,7 +55,7 @@ fn port_in_use_names_the_address_time_wait_and_the_rule_and_exits_3() {
     let busy = TcpListener::bind("0.0.0.0:0").unwrap();
     let port = busy.local_addr().unwrap().port().to_string();
     let mut chat = run(&["recv", "-p", &port]);
-    assert_eq!(code(&mut chat), 3);
+    chat.expect_code(3, secs(0.0));
     assert_one_line_error(
         &chat,
         &format!("chat: cannot listen on 0.0.0.0:{port}"),
@@ -77,7 +74,7 @@ fn bad_arguments_exit_2() {
         &["send"],
     ] {
         let mut chat = run(args);
-        assert_eq!(code(&mut chat), 2, "{}", chat.report());
+        chat.expect_code(2, secs(0.0));
     }
 }
 
@@ -90,7 +87,7 @@ fn every_mode_help_names_its_td_question() {
         ("duplex", "Q4"),
     ] {
         let mut chat = run(&[mode, "--help"]);
-        assert_eq!(code(&mut chat), 0);
+        chat.expect_code(0, secs(0.0));
         let help = chat.stdout.text();
         assert!(help.contains(question), "{help}");
         assert!(help.contains("Observe"), "{help}");
@@ -117,7 +114,7 @@ fn retry_waits_for_a_server_that_starts_later() {
         "{}",
         client.report()
     );
-    assert!(server.stdout.wait_for("made it\n", secs(2.0)));
+    server.expect_stdout("made it\n", secs(2.0));
     assert!(client.stderr.text().contains("retrying"));
 }
 
@@ -126,7 +123,7 @@ fn retry_gives_up_after_its_deadline_with_exit_4() {
     let port = free_port().to_string();
     let start = std::time::Instant::now();
     let mut chat = run(&["send", "127.0.0.1", "-p", &port, "--retry", "1"]);
-    assert_eq!(code(&mut chat), 4);
+    chat.expect_code(4, secs(0.0));
     assert!(start.elapsed() >= secs(0.8));
     assert_one_line_error(&chat, "chat: cannot connect", &["after retrying for 1 s"]);
 }
@@ -140,7 +137,7 @@ fn server_closes_first(server_args: &[&str]) -> u16 {
     let port_s = port.to_string();
     // The client's input stays open: it does not close first.
     let mut client = Chat::start(&["duplex", "127.0.0.1", "-p", &port_s], Input::Pipe);
-    assert!(server.stderr.wait_for("connected", secs(5.0)));
+    server.expect_stderr("connected", secs(5.0));
     server.close_stdin();
     assert!(
         client.expect_exit(secs(2.0)).success(),
@@ -178,7 +175,7 @@ fn in_time_wait(port: u16) -> bool {
 fn time_wait_blocks_a_restart_without_so_reuseaddr() {
     let port = server_closes_first(&[]).to_string();
     let mut chat = run(&["recv", "-p", &port, "--no-reuseaddr"]);
-    assert_eq!(code(&mut chat), 3, "{}", chat.report());
+    chat.expect_code(3, secs(0.0));
     assert_one_line_error(
         &chat,
         "chat: cannot listen",
@@ -190,11 +187,7 @@ fn time_wait_blocks_a_restart_without_so_reuseaddr() {
 fn time_wait_allows_a_restart_when_both_runs_set_so_reuseaddr() {
     let port = server_closes_first(&[]).to_string();
     let mut chat = Chat::start(&["recv", "-p", &port], Input::Pipe);
-    assert!(
-        chat.stderr.wait_for("listening on", secs(5.0)),
-        "{}",
-        chat.report()
-    );
+    chat.expect_stderr("listening on", secs(5.0));
     assert!(chat.wait_timeout(secs(0.2)).is_none());
 }
 
@@ -202,7 +195,7 @@ fn time_wait_allows_a_restart_when_both_runs_set_so_reuseaddr() {
 fn time_wait_blocks_a_restart_when_the_old_run_had_no_so_reuseaddr() {
     let port = server_closes_first(&["--no-reuseaddr"]).to_string();
     let mut chat = run(&["recv", "-p", &port]);
-    assert_eq!(code(&mut chat), 3, "{}", chat.report());
+    chat.expect_code(3, secs(0.0));
     assert_one_line_error(
         &chat,
         "chat: cannot listen",
@@ -232,6 +225,6 @@ fn ipv6_literals_with_and_without_brackets() {
             client.report()
         );
     }
-    assert!(server.stdout.wait_for("via [::1]\n", secs(2.0)));
+    server.expect_stdout("via [::1]\n", secs(2.0));
     assert_eq!(server.stdout.text(), "via ::1\nvia [::1]\n");
 }

@@ -5,11 +5,13 @@
 //! The server's keyboard is driven as a user does: `docker attach` on a pseudo-terminal.
 //! The clients run through `docker exec -i`, so their stdout is a pipe and compared exactly.
 
+mod kit;
 mod labkit;
 
 use std::process::Command;
 
-use labkit::{Lab, report, root, run_ok};
+use kit::{report, root, run_ok};
+use labkit::Lab;
 
 /// Q1 and Q2 across hosts: what `chat send` sends from client, then from client2, shows
 /// intact in the server's output; then `down` leaves nothing of the project behind.

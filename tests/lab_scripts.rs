@@ -1,8 +1,9 @@
-//! The lab/ scripts (capture, timewait, deadlock, help) run for real: their argument errors
+//! The lab/ scripts (capture, ladder, timewait, deadlock, help) run for real: their argument errors
 //! without Docker, their success paths against a lab brought up by labkit. Docker is needed
 //! for the latter: they fail without it under CI=true, and are skipped (with a message)
 //! elsewhere.
 
+mod kit;
 mod labkit;
 mod labscripts;
 
@@ -11,8 +12,10 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use labkit::{Lab, poll};
-use labscripts::{processes, remove_capture, run, script};
+use kit::poll;
+use kit::run;
+use labkit::Lab;
+use labscripts::{processes, remove_capture, script};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
@@ -62,6 +65,19 @@ fn scripts_refuse_bad_arguments_with_one_line_and_code_2() {
         ),
         ("timewait", &["--port", "70000"], "--port needs"),
         ("timewait", &["extra"], "unknown argument 'extra'"),
+        (
+            "capture",
+            &["client", "server", "client"],
+            "a host is given twice",
+        ),
+        ("ladder", &[], "which captures?"),
+        (
+            "ladder",
+            &["/nonexistent.pcap"],
+            "cannot read '/nonexistent.pcap'",
+        ),
+        ("ladder", &["x.pcap", "--bogus"], "unknown option '--bogus'"),
+        ("ladder", &["x.pcap", "--conn"], "--conn needs a value"),
         ("deadlock", &["--seconds", "0"], "--seconds needs"),
         ("deadlock", &["--name", "a/b"], "--name needs a file name"),
         (
@@ -69,6 +85,10 @@ fn scripts_refuse_bad_arguments_with_one_line_and_code_2() {
             &["nosuchscript"],
             "no lab script named 'nosuchscript'",
         ),
+        ("help", &["lib.sh"], "no lab script named 'lib.sh'"),
+        ("up", &["--bogus"], "unknown argument '--bogus'"),
+        ("down", &["now"], "unknown argument 'now'"),
+        ("help", &["--bogus"], "unknown option '--bogus'"),
     ];
     for (name, args, message) in cases {
         let ran = run(&mut script(None, name, args), LIMIT);
@@ -85,24 +105,118 @@ fn scripts_refuse_bad_arguments_with_one_line_and_code_2() {
 /// lab/help lists every script with its summary, and shows one script's usage.
 #[test]
 fn help_lists_the_scripts_and_shows_their_usage() {
-    let ran = run(&mut script(None, "help", &[]), LIMIT).ok();
-    for name in ["capture", "timewait", "deadlock"] {
+    let ran = run(&mut script(None, "help", &[]), LIMIT).expect_success();
+    for name in ["capture", "ladder", "timewait", "deadlock", "up", "down"] {
         assert!(
             ran.stdout().contains(&format!("lab/{name}")),
             "{}",
             ran.report
         );
     }
-    for name in ["capture", "timewait", "deadlock"] {
-        let ran = run(&mut script(None, "help", &[name]), LIMIT).ok();
+    for name in ["capture", "ladder", "timewait", "deadlock", "up", "down"] {
+        let ran = run(&mut script(None, "help", &[name]), LIMIT).expect_success();
         assert!(
             ran.stdout().starts_with(&format!("Usage: lab/{name}")),
             "{}",
             ran.report
         );
-        let own = run(&mut script(None, name, &["--help"]), LIMIT).ok();
+        let own = run(&mut script(None, name, &["--help"]), LIMIT).expect_success();
         assert_eq!(own.stdout(), ran.stdout());
     }
+}
+
+/// What lab/up made (project, image), taken down and removed even when the test fails.
+struct UpLab {
+    env: Vec<(&'static str, String)>,
+    image: String,
+}
+
+impl Drop for UpLab {
+    fn drop(&mut self) {
+        let mut down = script(None, "down", &[]);
+        down.envs(self.env.iter().map(|(k, v)| (k, v)));
+        let _ = run(&mut down, LIMIT);
+        let _ = kit::output(Command::new("docker").args(["rmi", &self.image]));
+    }
+}
+
+/// The README's run command: lab/up builds the missing image (the offline way here, as no
+/// registry answers: LAB_BUILD=offline says so without trying one), starts the lab, waits
+/// until the server listens and prints the command to type; that command then chats with the
+/// server. A second lab/up builds nothing. lab/down leaves nothing of the lab.
+#[test]
+fn up_builds_starts_and_says_what_to_type_then_down_removes_it() {
+    if !labkit::docker_available("up_builds_starts_and_says_what_to_type") {
+        return;
+    }
+    labkit::ensure_image(); // the binaries and the image layers are then built: seconds.
+    let project = format!("chatlab-up-{}", std::process::id());
+    let image = format!("{}-up", labkit::image());
+    let lab = UpLab {
+        image: image.clone(),
+        env: vec![
+            ("COMPOSE_PROJECT_NAME", project.clone()),
+            ("LAB_NET", labkit::nets("lab-up").next().expect("a subnet")),
+            ("LAB_IMAGE", image),
+            ("LAB_BUILD", "offline".to_string()),
+        ],
+    };
+    let up = |lab: &UpLab| {
+        let mut cmd = script(None, "up", &[]);
+        cmd.envs(lab.env.iter().map(|(k, v)| (k, v)))
+            .env_remove("CHAT_MODE")
+            .env_remove("CHAT_ARGS");
+        run(&mut cmd, LIMIT).expect_success()
+    };
+    let first = up(&lab);
+    assert!(
+        first.stderr().contains("the offline way") && first.stderr().contains("LAB_BUILD=offline"),
+        "it says how it builds and why:\n{}",
+        first.report
+    );
+    let stdout = first.stdout();
+    assert!(stdout.starts_with("The lab is up"), "{}", first.report);
+    // The command it prints, run as printed (minus the compose word, which labkit chooses).
+    let next = stdout
+        .lines()
+        .find_map(|l| l.trim().split_once(" exec client "))
+        .map(|(_, cmd)| cmd.split_whitespace().collect::<Vec<_>>())
+        .unwrap_or_else(|| panic!("no `exec client` command printed:\n{}", first.report));
+    assert_eq!(next, ["chat", "duplex", "server"]);
+    let container = |service: &str| {
+        let out = kit::run_ok(
+            Command::new("docker")
+                .args(["ps", "-q", "--filter"])
+                .arg(format!("label=com.docker.compose.project={project}"))
+                .arg("--filter")
+                .arg(format!("label=com.docker.compose.service={service}")),
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let server = container("server");
+    // The printed command, with a line piped in: it reaches the server at once (no --retry).
+    let mut chat = Command::new("docker");
+    chat.args(["exec", "-i", &container("client"), "sh", "-c"])
+        .arg(format!("echo hello from lab-up | {}", next.join(" ")));
+    kit::run_ok(&mut chat);
+    let logs = poll(Duration::from_secs(10), || {
+        let out = kit::output(Command::new("docker").args(["logs", &server]));
+        let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+        text.contains("hello from lab-up\n").then_some(text)
+    });
+    assert!(logs.is_some(), "the server never printed the client's line");
+
+    let second = up(&lab);
+    assert!(
+        !second.stderr().contains("building"),
+        "the image exists: nothing is built\n{}",
+        second.report
+    );
+    let mut down = script(None, "down", &[]);
+    down.envs(lab.env.iter().map(|(k, v)| (k, v)));
+    let ran = run(&mut down, LIMIT).expect_success();
+    assert!(ran.stderr().contains("the lab is down"), "{}", ran.report);
+    assert_eq!(labkit::Lab::leftovers(&project), Vec::<String>::new());
 }
 
 /// With no lab up under this project name: a one-line error naming the host, exit code 1.
@@ -148,7 +262,7 @@ fn capture_shows_and_saves_the_exchange() {
     );
     let capture = thread::spawn(move || run(&mut cmd, LIMIT));
     // Ready when the file exists (tcpdump opens it when it listens); then type two lines.
-    let file = labkit::root().join("captures").join(format!("{name}.pcap"));
+    let file = kit::root().join("captures").join(format!("{name}.pcap"));
     poll(Duration::from_secs(20), || file.exists().then_some(())).expect("no capture file");
     thread::sleep(Duration::from_secs(1));
     let mut client = lab.spawn("client", &["chat", "send", "server"]);
@@ -157,7 +271,7 @@ fn capture_shows_and_saves_the_exchange() {
     client.send("ça va ?\n".as_bytes());
     lab.wait_logs("server", "ça va ?\n");
     assert!(client.finish().status.success());
-    let ran = capture.join().unwrap().ok();
+    let ran = capture.join().unwrap().expect_success();
 
     let view = ran.stdout();
     for expected in [
@@ -205,7 +319,7 @@ fn capture_shows_and_saves_the_exchange() {
         &mut script(Some(&lab), "capture", &["--read", file.to_str().unwrap()]),
         LIMIT,
     )
-    .ok();
+    .expect_success();
     assert_eq!(
         read.stdout().lines().count(),
         view.lines().count(),
@@ -294,7 +408,7 @@ fn capture_stops_cleanly_on_ctrl_c_sigterm_and_count() {
     thread::sleep(Duration::from_millis(500));
     let ping = lab.exec("client", &["ping", "-c", "1", "-W", "2", "server"], b"");
     assert!(ping.status.success(), "{ping:?}");
-    let ran = capture.join().unwrap().ok();
+    let ran = capture.join().unwrap().expect_success();
     assert!(
         ran.stdout()
             .contains("IP client > server: ICMP echo request")
@@ -318,7 +432,7 @@ fn timewait_shows_eaddrinuse_then_a_restart_with_so_reuseaddr() {
         &mut script(Some(&lab), "timewait", &["--name", &name]),
         LIMIT,
     )
-    .ok();
+    .expect_success();
     let out = ran.stdout();
     let steps = [
         "server | hello, server",
@@ -374,7 +488,7 @@ fn deadlock_shows_no_data_segment_then_the_way_out() {
         &mut script(Some(&lab), "deadlock", &["--seconds", "3", "--name", &name]),
         LIMIT,
     )
-    .ok();
+    .expect_success();
     let out = ran.stdout();
     let during = out
         .split("The capture so far:")
@@ -413,19 +527,50 @@ fn deadlock_shows_no_data_segment_then_the_way_out() {
     remove_capture(&name);
 }
 
-/// Every script is shellcheck clean (when shellcheck is installed; CI installs it).
+/// Every shell script of the repository (lab/, docker/, .ci/, bench/: each tracked file whose
+/// first line names a shell) is shellcheck clean (CI installs shellcheck).
 #[test]
 fn scripts_are_shellcheck_clean() {
-    let Ok(out) = Command::new("shellcheck").arg("--version").output() else {
-        eprintln!("SKIPPED scripts_are_shellcheck_clean: shellcheck is not installed");
-        return;
-    };
-    assert!(out.status.success());
-    let lab = labkit::root().join("lab");
-    let mut cmd = Command::new("shellcheck");
-    cmd.current_dir(labkit::root()).arg("-x");
-    for name in ["lib.sh", "capture", "timewait", "deadlock", "help"] {
-        cmd.arg(lab.join(name));
+    if Command::new("shellcheck")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return kit::skip_unless_ci(
+            "scripts_are_shellcheck_clean",
+            "shellcheck is not installed",
+        );
     }
-    run(&mut cmd, LIMIT).ok();
+    let files = kit::run_ok(
+        Command::new("git")
+            .current_dir(kit::root())
+            .args(["ls-files", "lab", "docker", ".ci", "bench"]),
+    );
+    let scripts: Vec<String> = String::from_utf8_lossy(&files.stdout)
+        .lines()
+        .filter(|f| {
+            std::fs::read_to_string(kit::root().join(f)).is_ok_and(|text| {
+                text.lines()
+                    .next()
+                    .is_some_and(|l| l.starts_with("#!") && l.contains("sh"))
+                    || text.starts_with("# shellcheck shell=")
+            })
+        })
+        .map(String::from)
+        .collect();
+    for expected in [
+        "lab/netem",
+        "lab/build-offline",
+        "lab/lib.sh",
+        "docker/lab-server",
+        ".ci/run",
+    ] {
+        assert!(
+            scripts.iter().any(|s| s == expected),
+            "{expected} not found among {scripts:?}"
+        );
+    }
+    let mut cmd = Command::new("shellcheck");
+    cmd.current_dir(kit::root()).arg("-x").args(&scripts);
+    run(&mut cmd, LIMIT).expect_success();
 }

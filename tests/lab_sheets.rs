@@ -16,6 +16,7 @@
 //! Under CI=true a missing Docker fails the sheet tests; elsewhere they are skipped with a
 //! message. The convention itself is checked without Docker.
 
+mod kit;
 mod labkit;
 mod labscripts;
 
@@ -23,8 +24,9 @@ use std::fs;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use kit::run;
 use labkit::Lab;
-use labscripts::{command, compose_v1_shim, run};
+use labscripts::{command, compose_v1_shim};
 
 /// One block may run for this long (lab/deadlock takes ~15 s, a capture ~10 s).
 const BLOCK_LIMIT: Duration = Duration::from_secs(180);
@@ -43,7 +45,7 @@ struct Block {
 }
 
 fn sheets_dir() -> PathBuf {
-    labkit::root().join("lab/exercices")
+    kit::root().join("lab/exercices")
 }
 
 /// The fenced blocks of a Markdown file, with their kind; panics on an unknown tag.

@@ -1,7 +1,8 @@
 //! Memory stays bounded whatever the line length: one 100 MiB line through send → recv.
 //! Alone in its own test binary, so the children's peak RSS (getrusage) is only theirs.
 
-mod common;
+mod chatkit;
+mod kit;
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -44,7 +45,7 @@ fn kill_all(pids: &[u32]) {
 
 #[test]
 fn a_100_mib_line_passes_with_small_memory() {
-    let mut recv = Command::new(common::CHAT)
+    let mut recv = Command::new(chatkit::CHAT)
         .args(["recv", "-p", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -64,7 +65,7 @@ fn a_100_mib_line_passes_with_small_memory() {
     };
     thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
 
-    let mut send = Command::new(common::CHAT)
+    let mut send = Command::new(chatkit::CHAT)
         .args(["send", "127.0.0.1", "-p", &port])
         .stdin(Stdio::piped())
         .stderr(Stdio::null())

@@ -6,6 +6,8 @@
 //! nfnetlink_queue. Under CI (`CI=true`) a missing piece fails the test; elsewhere the test is
 //! skipped with a message on stderr.
 
+mod kit;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -22,24 +24,14 @@ const CHAT: &str = env!("CARGO_BIN_EXE_chat");
 const A_IP: &str = "10.99.0.1";
 const B_IP: &str = "10.99.0.2";
 
+/// CMD (program and arguments) to the end, through the kit's runner.
 fn run(cmd: &[&str]) -> Output {
-    Command::new(cmd[0])
-        .args(&cmd[1..])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    kit::output(Command::new(cmd[0]).args(&cmd[1..]))
 }
 
+/// CMD to the end; the test fails with the kit's report unless it succeeds.
 fn run_ok(cmd: &[&str]) -> Output {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    kit::run_ok(Command::new(cmd[0]).args(&cmd[1..]))
 }
 
 /// Whether we run as root (the effective uid in /proc/self/status).
@@ -53,12 +45,8 @@ fn is_root() -> bool {
 }
 
 /// Skip (or, under CI, fail) when the machine cannot run these tests.
-fn unavailable(reason: &str) -> Option<Lab> {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("netns tests cannot run under CI: {reason}");
-    }
-    // Straight to stderr: the test harness captures eprintln! of passing tests.
-    let _ = writeln!(std::io::stderr(), "SKIPPED (netns test): {reason}");
+fn unavailable(reason: &str) -> Option<Netns> {
+    kit::skip_unless_ci("netns test", reason);
     None
 }
 
@@ -68,7 +56,7 @@ fn iptables() -> Result<&'static str, String> {
     static FOUND: OnceLock<Result<&'static str, String>> = OnceLock::new();
     FOUND
         .get_or_init(|| {
-            let probe = Lab::create_bare().ok_or("cannot create a network namespace")?;
+            let probe = Netns::create_bare().ok_or("cannot create a network namespace")?;
             for cmd in ["iptables", "iptables-nft", "iptables-legacy"] {
                 let rule = [
                     "ip",
@@ -107,7 +95,7 @@ fn iptables() -> Result<&'static str, String> {
 
 /// Two namespaces `a` and `b`, joined by a veth pair (A_IP in a, B_IP in b), removed on drop
 /// with everything running in them.
-struct Lab {
+struct Netns {
     a: String,
     b: String,
     engine: Option<Engine>,
@@ -117,14 +105,14 @@ struct Lab {
     _serial: MutexGuard<'static, ()>,
 }
 
-impl Lab {
+impl Netns {
     /// The namespaces and the link, without checking the tools (None: cannot create them).
-    fn create_bare() -> Option<Lab> {
+    fn create_bare() -> Option<Netns> {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}x{n}", std::process::id() % 100_000);
         static SERIAL: Mutex<()> = Mutex::new(());
-        let lab = Lab {
+        let lab = Netns {
             a: format!("cnA{id}"),
             b: format!("cnB{id}"),
             engine: None,
@@ -158,7 +146,7 @@ impl Lab {
     }
 
     /// A ready lab with the NFQUEUE rule on a's egress (queue 0), or None to skip.
-    fn new() -> Option<Lab> {
+    fn new() -> Option<Netns> {
         if !is_root() {
             return unavailable("not root (network namespaces and iptables need it)");
         }
@@ -171,7 +159,7 @@ impl Lab {
             Ok(cmd) => cmd,
             Err(reason) => return unavailable(&reason),
         };
-        let Some(lab) = Lab::create_bare() else {
+        let Some(lab) = Netns::create_bare() else {
             return unavailable("cannot create network namespaces and a veth pair");
         };
         let va = format!("va{}", &lab.a[3..]);
@@ -264,7 +252,7 @@ impl Lab {
     }
 }
 
-impl Drop for Lab {
+impl Drop for Netns {
     fn drop(&mut self) {
         if let Some(mut engine) = self.engine.take() {
             let _ = engine.child.kill();
@@ -341,7 +329,7 @@ fn avg(v: &[f64]) -> f64 {
 
 #[test]
 fn delay_raises_the_rtt_and_clean_stop_prints_counters() {
-    let Some(mut lab) = Lab::new() else { return };
+    let Some(mut lab) = Netns::new() else { return };
     let (n, before) = lab.ping(&["-c", "5", "-i", "0.05"]);
     assert_eq!(
         n, 5,
@@ -366,7 +354,7 @@ fn delay_raises_the_rtt_and_clean_stop_prints_counters() {
 
 #[test]
 fn jitter_and_rate_shape_the_rtt() {
-    let Some(mut lab) = Lab::new() else { return };
+    let Some(mut lab) = Netns::new() else { return };
     // Echo requests of 1250 bytes at 1 mbit: 10 ms of serialization each, on top of 20 ms ± 5.
     lab.start_engine(&[
         "--delay", "20ms", "--jitter", "5ms", "--rate", "1mbit", "--seed", "1",
@@ -382,7 +370,7 @@ fn jitter_and_rate_shape_the_rtt() {
 
 #[test]
 fn tcp_through_20_percent_loss_delivers_every_line_in_order() {
-    let Some(mut lab) = Lab::new() else { return };
+    let Some(mut lab) = Netns::new() else { return };
     lab.start_engine(&["--loss", "20%", "--seed", "42"]);
     let lines: String = (0..10_000)
         .map(|i| format!("line {i:05} through a lossy link\n"))
@@ -450,7 +438,7 @@ fn tcp_through_20_percent_loss_delivers_every_line_in_order() {
 
 #[test]
 fn sigterm_releases_held_packets_at_once() {
-    let Some(mut lab) = Lab::new() else { return };
+    let Some(mut lab) = Netns::new() else { return };
     lab.start_engine(&["--delay", "3s"]);
     let a = lab.a.clone();
     // Three echo requests, held 3 s each: stop the engine after 1 s, they must leave then.
@@ -486,7 +474,7 @@ fn sigterm_releases_held_packets_at_once() {
 
 #[test]
 fn limit_drops_the_tail_and_counts_it() {
-    let Some(mut lab) = Lab::new() else { return };
+    let Some(mut lab) = Netns::new() else { return };
     lab.start_engine(&["--delay", "1s", "--limit", "5"]);
     // 20 requests within 0.2 s: 5 are held (and answered after 1 s), 15 dropped.
     let (n, rtts) = lab.ping(&["-c", "20", "-i", "0.01", "-W", "3"]);
@@ -504,4 +492,109 @@ fn bad_options_are_one_line_errors() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.lines().next().unwrap().contains("give a unit"), "{err}");
+}
+
+/// ICMP echo requests in a pcap (Ethernet or raw IPv4, µs or ns): (time in s, echo sequence).
+fn echo_requests(pcap: &[u8]) -> Vec<(f64, u16)> {
+    let u32le = |at: usize| u32::from_le_bytes(pcap[at..at + 4].try_into().unwrap());
+    let nanos = match u32le(0) {
+        0xa1b2_c3d4 => false,
+        0xa1b2_3c4d => true,
+        magic => panic!("not a little-endian pcap: {magic:#x}"),
+    };
+    let link_len = match u32le(20) {
+        1 => 14,
+        101 => 0,
+        link => panic!("unexpected link type {link}"),
+    };
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= pcap.len() {
+        let frac = f64::from(u32le(at + 4)) / if nanos { 1e9 } else { 1e6 };
+        let t = f64::from(u32le(at)) + frac;
+        let len = u32le(at + 8) as usize;
+        let ip = &pcap[at + 16 + link_len..at + 16 + len];
+        let ihl = usize::from(ip[0] & 15) * 4;
+        if ip[9] == 1 && ip[ihl] == 8 {
+            out.push((t, u16::from_be_bytes([ip[ihl + 6], ip[ihl + 7]])));
+        }
+        at += 16 + len;
+    }
+    out
+}
+
+#[test]
+fn record_dates_each_packet_when_it_entered_dropped_ones_too() {
+    let Some(mut lab) = Netns::new() else { return };
+    if Command::new("tcpdump").arg("--version").output().is_err() {
+        unavailable("'tcpdump' is not installed");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("chatlab-record-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (record, capture) = (dir.join("record.pcap"), dir.join("egress.pcap"));
+    let va = format!("va{}", &lab.a[3..]);
+    // tcpdump on a's interface: it sees what the engine lets out, when it lets it out.
+    let mut tcpdump = Command::new("ip")
+        // --immediate-mode: without it, packets wait in the kernel's ring for a block to
+        // fill or time out, and those still there when tcpdump is stopped are lost.
+        .args([
+            "netns",
+            "exec",
+            &lab.a,
+            "tcpdump",
+            "--immediate-mode",
+            "-i",
+            &va,
+            "-U",
+            "-w",
+        ])
+        .arg(&capture)
+        .arg("icmp")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tcpdump");
+    let mut listening = BufReader::new(tcpdump.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listening on") {
+        line.clear();
+        assert!(listening.read_line(&mut line).unwrap() > 0, "tcpdump ended");
+    }
+    let rec = record.to_str().unwrap().to_string();
+    lab.start_engine(&[
+        "--delay", "100ms", "--loss", "30%", "--seed", "7", "--record", &rec,
+    ]);
+    let (replies, _) = lab.ping(&["-c", "20", "-i", "0.05", "-W", "2"]);
+    // Every packet still held goes out on its own time before the stop.
+    thread::sleep(Duration::from_millis(300));
+    let stderr = lab.stop_engine();
+    thread::sleep(Duration::from_millis(200));
+    kill(Pid::from_raw(tcpdump.id() as i32), Signal::SIGINT).unwrap();
+    tcpdump.wait().unwrap();
+
+    let entered = echo_requests(&std::fs::read(&record).unwrap());
+    let left = echo_requests(&std::fs::read(&capture).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    let dropped = counter(&stderr, "dropped-loss") as usize;
+    assert_eq!(
+        entered.len(),
+        20,
+        "every request recorded, dropped ones too\n{stderr}"
+    );
+    assert!(dropped > 0, "seed 7 drops some of 20 at 30%\n{stderr}");
+    assert_eq!(replies, 20 - dropped, "{stderr}");
+    assert_eq!(left.len(), 20 - dropped, "{left:?}\n{entered:?}\n{stderr}");
+    for (t_left, seq) in &left {
+        let (t_in, _) = entered
+            .iter()
+            .find(|(_, s)| s == seq)
+            .expect("left, so entered");
+        let held = (t_left - t_in) * 1000.0;
+        assert!(
+            (99.0..130.0).contains(&held),
+            "request {seq}: entered {t_in}, left {t_left}: held {held:.1} ms, not the delay"
+        );
+    }
 }

@@ -1,11 +1,12 @@
 //! Q1/Q2 through pipes: what goes in comes out, byte for byte, and only that on stdout.
 
-mod common;
+mod chatkit;
+mod kit;
 
 use std::io::Write;
 use std::time::Duration;
 
-use common::{Chat, Input, secs};
+use chatkit::{Chat, Input, secs};
 
 /// Every byte value, escape sequences, CRs, NULs, invalid UTF-8 and a last line without LF.
 fn hostile() -> Vec<u8> {
@@ -14,6 +15,57 @@ fn hostile() -> Vec<u8> {
     data.extend_from_slice(b"\n\xff\xfe\xc3\x28 invalid utf-8\n\xe2\x82\xac euro\n\r\rcr only\r");
     data.extend_from_slice(b"last line without newline");
     data
+}
+
+/// The machine an ELF binary is for, from its header (e_machine).
+fn elf_machine(path: &str) -> &'static str {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    assert!(bytes.starts_with(b"\x7fELF"), "{path} is not an ELF binary");
+    match u16::from_le_bytes([bytes[18], bytes[19]]) {
+        0x3e => "x86_64",
+        0xb7 => "aarch64",
+        other => panic!("{path}: ELF machine {other:#x}, neither x86_64 nor aarch64"),
+    }
+}
+
+#[test]
+fn the_chat_under_test_is_the_one_asked_for() {
+    // CHAT_TEST_BIN / CHAT_TEST_RUNNER (chatkit::chat_command) choose it; CHAT_TEST_ARCH says
+    // which machine it must be for (default: this one's).
+    let bin = chatkit::chat_bin();
+    let arch = std::env::var("CHAT_TEST_ARCH").unwrap_or_else(|_| std::env::consts::ARCH.into());
+    let runner = std::env::var("CHAT_TEST_RUNNER").unwrap_or_default();
+    let machine = elf_machine(&bin);
+    let _ = writeln!(
+        std::io::stderr(),
+        "chat under test: {bin} ({machine}){}",
+        if runner.is_empty() {
+            String::new()
+        } else {
+            format!(", run by {runner}")
+        }
+    );
+    assert_eq!(
+        machine, arch,
+        "{bin} is not the binary CHAT_TEST_ARCH asks for"
+    );
+    // The process that serves is that binary, run by that runner (seen from outside: a
+    // qemu-user process's exe is qemu, and its command line names the guest binary).
+    let (server, _port) = Chat::server(&["recv"], Input::Pipe);
+    let exe = std::fs::read_link(format!("/proc/{}/exe", server.pid())).unwrap();
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", server.pid())).unwrap();
+    let argv: Vec<String> = cmdline
+        .split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    match runner.split_whitespace().next() {
+        Some(program) => {
+            let program = std::path::Path::new(program).file_name().unwrap();
+            assert_eq!(exe.file_name(), Some(program), "exe {exe:?}, argv {argv:?}");
+            assert!(argv.contains(&bin), "{bin} is not in the argv {argv:?}");
+        }
+        None => assert_eq!(exe, std::fs::canonicalize(&bin).unwrap(), "argv {argv:?}"),
+    }
 }
 
 #[test]
@@ -25,8 +77,7 @@ fn send_to_recv_passes_every_byte_unchanged() {
         &["send", "127.0.0.1", "-p", &port_s],
         Input::Bytes(data.clone()),
     );
-    let status = client.expect_exit(secs(10.0));
-    assert!(status.success(), "{}", client.report());
+    client.expect_success(secs(10.0));
     assert!(
         server
             .stdout
@@ -36,7 +87,7 @@ fn send_to_recv_passes_every_byte_unchanged() {
     );
     assert_eq!(server.stdout.bytes(), data, "{}", server.report());
     // stdout holds the data only; the logs went to stderr.
-    assert!(server.stderr.wait_for("closed the connection", secs(5.0)));
+    server.expect_stderr("closed the connection", secs(5.0));
     server.signal(nix::sys::signal::Signal::SIGTERM);
     server.expect_exit(secs(5.0));
 }
@@ -50,7 +101,7 @@ fn crlf_option_sends_crlf_line_ends_once() {
         Input::Bytes(b"one\ntwo\r\nthree".to_vec()),
     );
     assert!(client.expect_exit(secs(10.0)).success());
-    assert!(server.stderr.wait_for("closed the connection", secs(5.0)));
+    server.expect_stderr("closed the connection", secs(5.0));
     assert_eq!(server.stdout.bytes(), b"one\r\ntwo\r\nthree");
 }
 
@@ -69,7 +120,7 @@ fn recv_takes_the_next_client_after_one_leaves() {
             client.report()
         );
     }
-    assert!(server.stdout.wait_for("third client\n", secs(5.0)));
+    server.expect_stdout("third client\n", secs(5.0));
     assert_eq!(
         server.stdout.text(),
         "first client\nsecond client\nthird client\n"
@@ -90,9 +141,8 @@ fn send_exits_at_once_when_the_server_closes_while_idle() {
     });
     let mut client = Chat::start(&["send", "127.0.0.1", "-p", &port], Input::Pipe);
     server.join().unwrap();
-    let status = client.expect_exit(secs(2.0));
-    assert!(status.success(), "{}", client.report());
-    assert!(client.stderr.wait_for("closed the connection", secs(2.0)));
+    client.expect_success(secs(2.0));
+    client.expect_stderr("closed the connection", secs(2.0));
 }
 
 #[test]
@@ -109,9 +159,8 @@ fn a_burst_just_before_the_end_of_input_all_arrives() {
         Input::Bytes(data.clone()),
     );
     // The client's Ctrl-D (end of input) ends the conversation for both sides.
-    let status = client.expect_exit(secs(10.0));
-    assert!(status.success(), "{}", client.report());
-    assert!(server.stdout.wait_closed(secs(5.0)), "{}", server.report());
+    client.expect_success(secs(10.0));
+    server.expect_stdout_closed(secs(5.0));
     assert_eq!(server.stdout.bytes().len(), data.len());
     assert_eq!(server.stdout.bytes(), data);
 }
@@ -125,10 +174,10 @@ fn a_burst_from_the_server_before_its_end_of_input_all_arrives() {
     let (mut server, port) = Chat::server(&["duplex", "--listen"], Input::Pipe);
     let port_s = port.to_string();
     let client = Chat::start(&["duplex", "127.0.0.1", "-p", &port_s], Input::Pipe);
-    assert!(server.stderr.wait_for("connected", secs(5.0)));
+    server.expect_stderr("connected", secs(5.0));
     server.write_stdin(&data);
     server.close_stdin();
-    assert!(client.stdout.wait_closed(secs(10.0)), "{}", client.report());
+    client.expect_stdout_closed(secs(10.0));
     assert_eq!(client.stdout.bytes(), data);
     assert!(
         server.expect_exit(secs(5.0)).success(),
@@ -175,9 +224,8 @@ fn piped_input_still_goes_out_after_the_peer_half_closed() {
         &["duplex", "127.0.0.1", "-p", &port_s],
         Input::Bytes(data.clone()),
     );
-    let status = client.expect_exit(secs(5.0));
-    assert!(status.success(), "{}", client.report());
-    assert!(server.stdout.wait_closed(secs(5.0)), "{}", server.report());
+    client.expect_success(secs(5.0));
+    server.expect_stdout_closed(secs(5.0));
     assert_eq!(server.stdout.bytes().len(), data.len());
     assert!(server.stdout.bytes() == data);
 }

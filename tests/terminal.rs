@@ -1,8 +1,9 @@
 //! What a terminal shows of the peer's bytes: control bytes made visible, or `--raw`.
 
-mod common;
+mod chatkit;
+mod kit;
 
-use common::{Chat, Input, secs};
+use chatkit::{Chat, Input, secs};
 
 #[test]
 fn control_bytes_are_shown_not_obeyed_on_a_terminal() {
@@ -13,11 +14,7 @@ fn control_bytes_are_shown_not_obeyed_on_a_terminal() {
         Input::Bytes(b"\x1b[2J\x1b]0;pwned\x07 caf\xc3\xa9\tok\r\n\xc2\x9b31m\xff\n".to_vec()),
     );
     assert!(client.expect_exit(secs(5.0)).success());
-    assert!(
-        server.stdout.wait_for("\\xFF\n", secs(2.0)),
-        "{}",
-        server.report()
-    );
+    server.expect_stdout("\\xFF\n", secs(2.0));
     assert_eq!(
         server.stdout.text(),
         "^[[2J^[]0;pwned^G café\tok\n<U+009B>31m\\xFF\n"

@@ -6,14 +6,14 @@
 //! client), each waits for the other forever: a deadlock, left visible on purpose.
 
 use std::fs::File;
-use std::io::{BufReader, ErrorKind, IsTerminal};
+use std::io::{BufReader, IsTerminal};
 use std::net::{SocketAddr, TcpStream};
 
-use log::{Level, info, log, warn};
+use log::{Level, info, log};
 
 use crate::cli::{AlternateArgs, Turn};
 use crate::error::Error;
-use crate::lines::{self, CHUNK, CopyError, LineEnds};
+use crate::lines::{self, CHUNK, LineEnds};
 use crate::modes::{self, Flow, PeerEnd, Ready};
 use crate::net;
 use crate::terminal::Display;
@@ -55,6 +55,24 @@ struct Turns<'a> {
     out: Vec<u8>,
 }
 
+/// What a sending turn did.
+#[derive(Debug, PartialEq, Eq)]
+enum Sent {
+    /// A whole line went to the peer: now it is its turn.
+    Line,
+    /// Nothing more to send: end of input (we half-closed), or the peer is gone.
+    Done,
+}
+
+/// What a receiving turn got.
+#[derive(Debug)]
+enum Received {
+    /// A whole line, printed: now it is our turn.
+    Line,
+    /// The peer's stream ended (or stdout went away).
+    End(PeerEnd),
+}
+
 impl Turns<'_> {
     fn converse(
         &mut self,
@@ -71,65 +89,59 @@ impl Turns<'_> {
         let mut turn = first;
         loop {
             turn = match turn {
-                Turn::Send => {
-                    if !self.send_line(keyboard)? {
-                        return self.finish(stdout, display);
+                Turn::Send => match self.send_line(keyboard)? {
+                    Sent::Line => {
+                        log!(self.turn_level, "line sent; waiting for {peer}'s line");
+                        Turn::Receive
                     }
-                    log!(self.turn_level, "line sent; waiting for {peer}'s line");
-                    Turn::Receive
-                }
-                Turn::Receive => {
-                    match lines::copy_line(&mut self.incoming, stdout, display, &mut self.out) {
-                        Ok(line) if line.complete => {
-                            log!(self.turn_level, "your turn: type a line");
-                            Turn::Send
-                        }
-                        Ok(_) => {
-                            info!("{peer} closed the connection");
-                            return Ok(Flow::Next);
-                        }
-                        Err(CopyError::Read(e)) => {
-                            warn!("{peer} reset the connection: {e}");
-                            return Ok(Flow::Next);
-                        }
-                        Err(CopyError::Write(e)) if e.kind() == ErrorKind::BrokenPipe => {
-                            return Ok(Flow::Stop);
-                        }
-                        Err(CopyError::Write(source)) => {
-                            return Err(Error::Io {
-                                doing: "writing to stdout",
-                                source,
-                            });
-                        }
+                    Sent::Done => return self.finish(stdout, display),
+                },
+                Turn::Receive => match self.receive_line(stdout, display)? {
+                    Received::Line => {
+                        log!(self.turn_level, "your turn: type a line");
+                        Turn::Send
                     }
-                }
+                    Received::End(PeerEnd::StdoutClosed) => return Ok(Flow::Stop),
+                    Received::End(PeerEnd::Closed | PeerEnd::Reset(_)) => return Ok(Flow::Next),
+                },
             };
         }
     }
 
     /// Steps 1–2 (client) or 7–8 (server): one line from the keyboard to the peer.
-    /// Returns false when there is nothing more to send: end of input, or the peer is gone.
-    fn send_line(&mut self, keyboard: &mut BufReader<File>) -> Result<bool, Error> {
+    fn send_line(&mut self, keyboard: &mut BufReader<File>) -> Result<Sent, Error> {
         let peer = self.peer;
         if keyboard.buffer().is_empty()
             && modes::wait_keyboard(keyboard.get_ref(), self.stream)? == Ready::PeerGone
         {
             info!("{peer} left while it was your turn");
-            return Ok(false);
+            return Ok(Sent::Done);
         }
         match lines::copy_line(keyboard, &mut self.stream, &mut self.ends, &mut self.out) {
-            Ok(line) if line.complete => Ok(true),
+            Ok(line) if line.complete => Ok(Sent::Line),
             Ok(_) => {
                 // End of input, maybe after a last line without LF: that line is sent, then FIN.
                 net::shutdown_write(self.stream);
                 info!("end of input: half-closed; printing what {peer} still sends");
-                Ok(false)
+                Ok(Sent::Done)
             }
-            Err(CopyError::Read(source)) => Err(Error::Io {
-                doing: "reading stdin",
-                source,
-            }),
-            Err(CopyError::Write(source)) => Err(Error::PeerLost { peer, source }),
+            Err(err) => Err(modes::sending_failed(peer, err)),
+        }
+    }
+
+    /// Steps 3–4 (client) or 5–6 (server): one line from the peer to the screen.
+    fn receive_line(
+        &mut self,
+        stdout: &mut File,
+        display: &mut Display,
+    ) -> Result<Received, Error> {
+        match lines::copy_line(&mut self.incoming, stdout, display, &mut self.out) {
+            Ok(line) if line.complete => Ok(Received::Line),
+            Ok(_) => {
+                info!("{} closed the connection", self.peer);
+                Ok(Received::End(PeerEnd::Closed))
+            }
+            Err(err) => modes::receiving_failed(self.peer, err).map(Received::End),
         }
     }
 

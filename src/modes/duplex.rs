@@ -15,7 +15,7 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -35,63 +35,95 @@ use crate::modes::{self, Flow, PeerEnd};
 use crate::terminal::Display;
 
 pub fn run(args: &DuplexArgs) -> Result<(), Error> {
-    let mut stdout = modes::stdout()?;
-    let mut display = Display::for_stdout(args.peer.lines.raw);
-    let mut bufs = Buffers::for_filter(&display);
+    let mut screen = Screen::new(args.peer.lines.raw)?;
     modes::each_peer(&args.peer, |stream, peer, listener| {
-        // Everything the child will use is made now: after fork it allocates nothing.
+        // Prepare: everything the child will use is made now, as after fork it allocates nothing.
         let keyboard = modes::stdin()?;
         let mut ends = LineEnds::new(args.peer.lines.crlf);
-        let mut child_bufs = Buffers::for_filter(&ends);
+        let mut bufs = Buffers::for_filter(&ends);
         // Nothing may sit in a userspace buffer at fork, or both processes would write it.
-        let _ = std::io::stdout().flush();
-        let _ = std::io::stderr().flush();
+        let _ = io::stdout().flush();
+        let _ = io::stderr().flush();
         log::logger().flush();
         let parent = getpid();
 
-        // SAFETY: this process is single-threaded (chat starts no thread), so the child
-        // inherits no lock held by another thread. The child runs only `keyboard_to_socket`,
-        // which makes system calls on file descriptors (read, write, shutdown, close, prctl,
-        // getppid) on buffers allocated above, and leaves by `_exit`: it never returns into
-        // this function, runs no destructor, and flushes no buffer shared with the parent.
+        // SAFETY: this process is single-threaded (chat starts no thread; tests/duplex.rs
+        // checks `Threads: 1`), so the child inherits no lock held by another thread. The child
+        // runs only `keyboard_to_socket`, which makes system calls on file descriptors (read,
+        // write, shutdown, close, prctl, getppid) on buffers allocated above, and leaves by
+        // `_exit`: it never returns into this function, runs no destructor, and flushes no
+        // buffer shared with the parent.
         match unsafe { fork() }.map_err(|e| Error::io("fork")(e.into()))? {
-            ForkResult::Child => keyboard_to_socket(
-                keyboard,
-                &stream,
-                listener,
-                parent,
-                &mut ends,
-                &mut child_bufs,
-            ),
+            ForkResult::Child => {
+                keyboard_to_socket(keyboard, &stream, listener, parent, &mut ends, &mut bufs)
+            }
             ForkResult::Parent { child } => {
-                debug!(
-                    "process {child} copies keyboard → {peer}; this process copies {peer} → screen"
-                );
                 drop(keyboard);
-                let end = modes::print_peer(&stream, peer, &mut stdout, &mut display, &mut bufs);
-                let (status, pending) = finish_keyboard(child);
-                // The child's copy of the socket died with it: this close is the last one, so
-                // the kernel sends our FIN now (if the child had not already half-closed).
-                drop(stream);
-                let unsent = match status {
-                    Some(WaitStatus::Exited(_, code)) => code == i32::from(exit::PEER_LOST),
-                    Some(WaitStatus::Signaled(..)) => pending,
-                    _ => false,
-                };
-                match end? {
-                    PeerEnd::StdoutClosed => Ok(Flow::Stop),
-                    PeerEnd::Closed | PeerEnd::Reset(_) if unsent => Err(Error::PeerLost {
-                        peer,
-                        source: io::Error::new(
-                            io::ErrorKind::BrokenPipe,
-                            "it ended the conversation before all our input was sent",
-                        ),
-                    }),
-                    PeerEnd::Closed | PeerEnd::Reset(_) => Ok(Flow::Next),
-                }
+                socket_to_screen(child, stream, peer, &mut screen)
             }
         }
     })
+}
+
+/// The parent's side: stdout, how the peer's bytes are shown there, and the buffers.
+struct Screen {
+    stdout: File,
+    display: Display,
+    bufs: Buffers,
+}
+
+impl Screen {
+    fn new(raw: bool) -> Result<Screen, Error> {
+        let display = Display::for_stdout(raw);
+        Ok(Screen {
+            stdout: modes::stdout()?,
+            bufs: Buffers::for_filter(&display),
+            display,
+        })
+    }
+}
+
+/// How the keyboard process ended, as the parent learns it.
+#[derive(Debug, PartialEq, Eq)]
+enum Keyboard {
+    /// All its input went out (or there was none left to send).
+    Done,
+    /// Input was left unsent: the peer went away first.
+    CutShort,
+}
+
+/// The parent: socket → screen until the peer's stream ends, then end the keyboard process.
+fn socket_to_screen(
+    child: Pid,
+    stream: TcpStream,
+    peer: SocketAddr,
+    screen: &mut Screen,
+) -> Result<Flow, Error> {
+    debug!("process {child} copies keyboard → {peer}; this process copies {peer} → screen");
+    let end = modes::print_peer(
+        &stream,
+        peer,
+        &mut screen.stdout,
+        &mut screen.display,
+        &mut screen.bufs,
+    );
+    let keyboard = finish_keyboard(child);
+    // The child's copy of the socket died with it: this close is the last one, so the kernel
+    // sends our FIN now (if the child had not already half-closed).
+    drop(stream);
+    match end? {
+        PeerEnd::StdoutClosed => Ok(Flow::Stop),
+        PeerEnd::Closed | PeerEnd::Reset(_) if keyboard == Keyboard::CutShort => {
+            Err(Error::PeerLost {
+                peer,
+                source: io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    "it ended the conversation before all our input was sent",
+                ),
+            })
+        }
+        PeerEnd::Closed | PeerEnd::Reset(_) => Ok(Flow::Next),
+    }
 }
 
 /// The child: keyboard → socket until the keyboard ends, then half-close, then `_exit`.
@@ -111,8 +143,9 @@ fn keyboard_to_socket(
     if prctl::set_pdeathsig(Signal::SIGTERM).is_err() || getppid() != parent {
         exit_now(1);
     }
-    // xv6's rule: the child closes the listener, the parent keeps it. This fd's owner lives
-    // in the parent's frames, which the child never returns to, so nothing closes it twice.
+    // The concurrent server's rule (UNP §4.8): the child closes the listener, the parent keeps
+    // it. This fd's owner lives in the parent's frames, which the child never returns to, so
+    // nothing closes it twice.
     if let Some(listener) = listener {
         let _ = nix::unistd::close(listener.as_raw_fd());
     }
@@ -140,43 +173,6 @@ fn exit_now(code: i32) -> ! {
     unsafe { nix::libc::_exit(code) }
 }
 
-/// How long a keyboard process reading a pipe or a file may go on after the peer's end.
-const GRACE: Duration = Duration::from_millis(500);
-
-/// The peer's end ends the conversation: end the keyboard process too. Reading a terminal,
-/// it is stopped at once (nobody is typing: the TD's classic pitfall is to leave it blocked).
-/// Reading a pipe or a file, it may first finish sending what it has, for up to [`GRACE`]: a
-/// peer that only half-closed still reads. Returns how it ended, and whether input was left.
-fn finish_keyboard(child: Pid) -> (Option<WaitStatus>, bool) {
-    if !io::stdin().is_terminal() {
-        let deadline = Instant::now() + GRACE;
-        while Instant::now() < deadline {
-            match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {
-                    thread::sleep(Duration::from_millis(5))
-                }
-                Ok(status) => return (Some(status), false),
-                Err(_) => break,
-            }
-        }
-    }
-    let status = stop(child);
-    // Input left unsent: in stdin now, or arriving at once (a producer the child was keeping
-    // up with leaves the pipe empty for an instant).
-    (status, input_waiting(PollTimeout::from(20u8)))
-}
-
-/// Whether stdin holds input that nobody has read yet (a line typed, a pipe not drained), or
-/// receives some within `wait`.
-fn input_waiting(wait: PollTimeout) -> bool {
-    let stdin = io::stdin();
-    let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
-    poll(&mut fds, wait).is_ok_and(|n| n > 0)
-        && fds[0]
-            .revents()
-            .is_some_and(|r| r.contains(PollFlags::POLLIN))
-}
-
 /// Stop the keyboard process (it may be blocked reading the terminal) and reap it.
 fn stop(child: Pid) -> Option<WaitStatus> {
     // The child is not reaped yet, so its pid cannot have been reused: the signal is ours.
@@ -197,4 +193,63 @@ fn stop(child: Pid) -> Option<WaitStatus> {
             }
         }
     }
+}
+
+// --- Ending the keyboard process, and the grace period for piped input -----------------------
+
+/// The peer's end ends the conversation: end the keyboard process too. Reading a terminal,
+/// it is stopped at once (nobody is typing: the TD's classic pitfall is to leave it blocked).
+/// Reading a pipe or a file, it may first finish sending what it has, for up to [`GRACE`]: a
+/// peer that only half-closed still reads.
+fn finish_keyboard(child: Pid) -> Keyboard {
+    if !io::stdin().is_terminal()
+        && let Some(status) = wait_at_most(child, GRACE)
+    {
+        return ended(Some(status), false);
+    }
+    let status = stop(child);
+    // Input left unsent: in stdin now, or arriving at once (a producer the child was keeping
+    // up with leaves the pipe empty for an instant).
+    ended(status, input_waiting(PollTimeout::from(20u8)))
+}
+
+/// How long a keyboard process reading a pipe or a file may go on after the peer's end.
+const GRACE: Duration = Duration::from_millis(500);
+
+/// What the child's end says of its input: its own exit code when it saw the loss, else
+/// whether input was left when we had to stop it.
+fn ended(status: Option<WaitStatus>, input_left: bool) -> Keyboard {
+    match status {
+        Some(WaitStatus::Exited(_, code)) if code == i32::from(exit::PEER_LOST) => {
+            Keyboard::CutShort
+        }
+        Some(WaitStatus::Signaled(..)) if input_left => Keyboard::CutShort,
+        _ => Keyboard::Done,
+    }
+}
+
+/// Reap CHILD if it ends within WAIT; None if it is still running then.
+fn wait_at_most(child: Pid, wait: Duration) -> Option<WaitStatus> {
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {
+                thread::sleep(Duration::from_millis(5))
+            }
+            Ok(status) => return Some(status),
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// Whether stdin holds input that nobody has read yet (a line typed, a pipe not drained), or
+/// receives some within `wait`.
+fn input_waiting(wait: PollTimeout) -> bool {
+    let stdin = io::stdin();
+    let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+    poll(&mut fds, wait).is_ok_and(|n| n > 0)
+        && fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN))
 }

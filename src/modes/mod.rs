@@ -98,18 +98,32 @@ pub(crate) fn print_peer(
             info!("{peer} closed the connection ({n} bytes received)");
             Ok(PeerEnd::Closed)
         }
-        Err(CopyError::Read(e)) => {
+        Err(err) => receiving_failed(peer, err),
+    }
+}
+
+/// A copy from the peer to the screen stopped early: the peer reset, or stdout went away
+/// (a closed pipe is a normal end: nobody reads any more), or stdout failed (an error).
+pub(crate) fn receiving_failed(peer: SocketAddr, err: CopyError) -> Result<PeerEnd, Error> {
+    match err {
+        CopyError::Read(e) => {
             warn!("{peer} reset the connection: {e}");
             Ok(PeerEnd::Reset(e))
         }
-        Err(CopyError::Write(e)) if e.kind() == ErrorKind::BrokenPipe => {
+        CopyError::Write(e) if e.kind() == ErrorKind::BrokenPipe => {
             info!("stdout was closed: stopping");
             Ok(PeerEnd::StdoutClosed)
         }
-        Err(CopyError::Write(source)) => Err(Error::Io {
-            doing: "writing to stdout",
-            source,
-        }),
+        CopyError::Write(source) => Err(Error::io("writing to stdout")(source)),
+    }
+}
+
+/// A copy from the keyboard to the peer stopped early: reading stdin failed (an error), or
+/// sending did (the peer is lost with our lines unsent).
+pub(crate) fn sending_failed(peer: SocketAddr, err: CopyError) -> Error {
+    match err {
+        CopyError::Read(source) => Error::io("reading stdin")(source),
+        CopyError::Write(source) => Error::PeerLost { peer, source },
     }
 }
 

@@ -4,7 +4,7 @@ use log::{debug, info};
 
 use crate::cli::SendArgs;
 use crate::error::Error;
-use crate::lines::{self, Buffers, CopyError, LineEnds};
+use crate::lines::{self, Buffers, LineEnds};
 use crate::modes::{self, PeerEnd, Ready};
 use crate::net;
 use crate::terminal::Display;
@@ -25,13 +25,7 @@ pub fn run(args: &SendArgs) -> Result<(), Error> {
         match lines::copy_chunk(&mut keyboard, &mut &stream, &mut ends, &mut bufs) {
             Ok(0) => break,
             Ok(n) => sent += n as u64,
-            Err(CopyError::Read(source)) => {
-                return Err(Error::Io {
-                    doing: "reading stdin",
-                    source,
-                });
-            }
-            Err(CopyError::Write(source)) => return Err(Error::PeerLost { peer, source }),
+            Err(err) => return Err(modes::sending_failed(peer, err)),
         }
     }
     debug!("end of input after {sent} bytes");

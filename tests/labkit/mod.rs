@@ -1,6 +1,7 @@
 //! labkit: run the real compose lab from a test, and always tear it down.
 //!
 //! ```text
+//! mod kit;
 //! mod labkit;
 //! use labkit::Lab;
 //!
@@ -16,19 +17,21 @@
 //! - Each lab has its own compose project name and its own `LAB_NET` (the /24 of compose.yaml),
 //!   so tests run in parallel, and next to a user's lab on the default 10.80.80.0/24.
 //! - The image is built once per test binary by `lab/build-offline` (no registry needed), under
-//!   a tag of this checkout's own (`LAB_IMAGE`), so labs of other checkouts keep their binaries.
+//!   a tag of this checkout's own (`LAB_IMAGE`), so labs of other checkouts keep their binaries;
+//!   or, with `LAB_TEST_IMAGE_PREBUILT=1`, `LAB_TEST_IMAGE` is used as it is (CI's registry build).
 //! - Docker missing or unusable: the test fails under `CI=true`, and is skipped elsewhere.
 //! - Every failure shows the command, its status, stdout and stderr, and the server's logs.
 
 // Each test binary uses a part of this kit.
 #![allow(dead_code)]
 
+use crate::kit::{output, poll, report, root, run_ok, skip_unless_ci};
+
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::io::{Read, Write};
-use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
@@ -36,16 +39,6 @@ use std::time::{Duration, Instant};
 
 /// How long a lab may take to do what a test waits for (a line to arrive, a host to be ready).
 pub const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The repository root: compose.yaml and lab/ are there.
-pub fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Lab tests are mandatory in CI (`CI=true`, as GitHub Actions and GitLab set it).
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
 
 /// The compose command, as lab/lib.sh chooses it: `LAB_COMPOSE`, else `docker compose` (v2),
 /// else `docker-compose` (v1). None when neither works.
@@ -102,12 +95,10 @@ fn docker_problem() -> Option<&'static str> {
 pub fn docker_available(test: &str) -> bool {
     match docker_problem() {
         None => true,
-        Some(why) if in_ci() => panic!("{test}: the lab tests need Docker in CI (CI=true): {why}"),
         Some(why) => {
-            // Straight to stderr: the test harness captures eprintln! of passing tests.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED {test}: {why} (the lab tests need Docker with compose)"
+            skip_unless_ci(
+                test,
+                &format!("{why} (the lab tests need Docker with compose)"),
             );
             false
         }
@@ -130,10 +121,32 @@ pub fn image() -> &'static str {
     })
 }
 
-/// Build the image once per test binary (seconds when nothing changed).
-fn ensure_image() {
+/// Build the image once per test binary (seconds when nothing changed). With
+/// `LAB_TEST_IMAGE_PREBUILT=1`, the image `LAB_TEST_IMAGE` was built by someone else (CI's
+/// registry build, from docker/Dockerfile) and is only checked to exist.
+pub fn ensure_image() {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
+        if std::env::var("LAB_TEST_IMAGE_PREBUILT").is_ok_and(|v| v == "1") {
+            let mut cmd = Command::new("docker");
+            cmd.args(["image", "inspect", "-f", "{{.Id}}", image()]);
+            let out = output(&mut cmd);
+            return if out.status.success() {
+                // Straight to stderr, so that CI's log says which image the labs ran.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "labkit: {} used as it is (LAB_TEST_IMAGE_PREBUILT=1)",
+                    image()
+                );
+                Ok(())
+            } else {
+                Err(format!(
+                    "LAB_TEST_IMAGE_PREBUILT=1 but there is no image {}:\n{}",
+                    image(),
+                    report(&cmd, &out)
+                ))
+            };
+        }
         let mut cmd = Command::new(root().join("lab/build-offline"));
         cmd.env("LAB_IMAGE", image());
         let started = Instant::now();
@@ -150,55 +163,13 @@ fn ensure_image() {
         }
     });
     if let Err(report) = built {
-        panic!("lab/build-offline failed:\n{report}");
-    }
-}
-
-/// Run CMD to the end, stdin closed.
-pub fn output(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
-/// Command, status, stdout and stderr: what a failing test shows.
-pub fn report(cmd: &Command, out: &Output) -> String {
-    format!(
-        "command: {cmd:?}\nstatus: {}\n--- stdout\n{}\n--- stderr\n{}\n---",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Run CMD; panic with the report unless it succeeds.
-pub fn run_ok(cmd: &mut Command) -> Output {
-    let out = output(cmd);
-    assert!(
-        out.status.success(),
-        "command failed:\n{}",
-        report(cmd, &out)
-    );
-    out
-}
-
-/// Call CHECK every 100 ms until it gives Some, or TIMEOUT passes (then None).
-pub fn poll<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = check() {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(100));
+        panic!("no lab image:\n{report}");
     }
 }
 
 /// Candidate values of LAB_NET for TEST, different from one test and process to the next:
 /// 10.81.0 to 10.95.255 (the lab's default, 10.80.80, is left to the user).
-fn nets(test: &str) -> impl Iterator<Item = String> {
+pub fn nets(test: &str) -> impl Iterator<Item = String> {
     let start = hash_of((test, std::process::id()));
     (0..8u64).map(move |i| {
         let n = (start.wrapping_add(i.wrapping_mul(7919))) % (15 * 256);

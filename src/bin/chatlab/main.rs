@@ -5,16 +5,23 @@
 //! - [`check`]: `chatlab check`, the conformance runner behind `lab/check`: does a student's
 //!   program answer the TD? (`chatlab check-session` is its hidden helper.)
 //! - [`lang`]: French or English for what the instruments say to students (`--lang`, locale).
+//! - [`json`]: the little JSON the instruments write, escaped by hand.
+//! - [`ladder`]: `chatlab ladder`, a TCP conversation drawn as a time-sequence diagram from real
+//!   captures (text, SVG, Mermaid), behind `lab/ladder`.
 //! - [`netem`]: `chatlab netem`, the userspace network impairment engine behind `lab/netem`
 //!   on kernels without `sch_netem`.
+//! - [`view`]: `chatlab view`, the live lab in a browser (hosts, processes, states, deadlock).
 //!
 //! Each instrument is a folder of modules private to this binary; it uses the `chatlab`
 //! library only where code is truly shared (logging). Errors are printed once, as
 //! `chatlab COMMAND: …`, and mapped to the exit code here.
 
 mod check;
+mod json;
+mod ladder;
 mod lang;
 mod netem;
+mod view;
 
 use std::process::ExitCode;
 
@@ -46,14 +53,18 @@ enum Command {
         lang: Option<lang::Lang>,
     },
     Netem(netem::cli::Args),
+    Ladder(ladder::Args),
+    View(view::Args),
 }
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if !err.use_stderr() => err.exit(), // --help, --version
+        // lab/netem reads clap's own first line ("error: invalid value …"): left as it is.
+        Err(err) if std::env::args().nth(1).as_deref() != Some("check") => err.exit(),
         Err(err) => {
-            // One line: clap's first, without its usage block.
+            // check: one line, clap's first, without its usage block.
             let text = err.to_string();
             let first = text.lines().next().unwrap_or_default();
             let first = first.strip_prefix("error: ").unwrap_or(first);
@@ -73,6 +84,20 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::View(args) => {
+            chatlab::logging::init("chatlab", args.verbose);
+            match view::run(&args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("chatlab view: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Netem(args) if args.check => {
+            println!("{}", args.settings());
+            ExitCode::SUCCESS
+        }
         Command::Netem(args) => {
             chatlab::logging::init("chatlab", args.verbose);
             match netem::run(&args) {
@@ -82,6 +107,16 @@ fn main() -> ExitCode {
                 }
                 Err(err) => {
                     eprintln!("chatlab netem: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Ladder(args) => {
+            chatlab::logging::init("chatlab", args.verbose);
+            match ladder::run(&args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("chatlab ladder: {err}");
                     ExitCode::FAILURE
                 }
             }

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use crate::json::string;
 use crate::lang::Lang;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,8 +120,8 @@ impl Report {
         let _ = write!(
             out,
             "{{\"role\":{},\"command\":{},\"verdict\":\"{}\",\"criteria\":[",
-            quote(self.role),
-            quote(&self.command),
+            string(self.role),
+            string(&self.command),
             if self.failed() { "fail" } else { "pass" }
         );
         for (i, c) in self.criteria.iter().enumerate() {
@@ -128,9 +129,9 @@ impl Report {
                 out,
                 "{}{{\"id\":{},\"verdict\":\"{}\",\"detail\":{}}}",
                 if i > 0 { "," } else { "" },
-                quote(c.id),
+                string(c.id),
                 c.verdict.word(),
-                quote(&c.detail)
+                string(&c.detail)
             );
         }
         out.push_str("]}\n");
@@ -138,35 +139,9 @@ impl Report {
     }
 }
 
-/// S as a JSON string (RFC 8259: `"` `\` and control characters escaped).
-pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(quote("a\"b\\c\nd\u{1}é"), r#""a\"b\\c\nd\u0001é""#);
-    }
 
     #[test]
     fn a_warning_does_not_fail() {

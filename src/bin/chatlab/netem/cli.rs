@@ -5,7 +5,9 @@ use std::time::Duration;
 use clap::Parser;
 
 use super::sched::Impairment;
-use super::units::{parse_percent, parse_rate, parse_time};
+use super::units::{
+    format_number, format_rate, format_time, parse_percent, parse_rate, parse_time,
+};
 
 /// Userspace netem: delay, jitter, loss and rate limit for the packets an NFQUEUE rule queues.
 ///
@@ -48,7 +50,7 @@ pub struct Args {
     pub rate: Option<u64>,
 
     /// Most packets held at once; more are dropped (drop-tail), as netem's limit
-    #[arg(long, value_name = "PACKETS", default_value_t = 1000,
+    #[arg(long, value_name = "PACKETS", default_value_t = DEFAULT_LIMIT,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub limit: u32,
 
@@ -56,16 +58,53 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub queue: u16,
 
+    /// Record every packet queued, at the moment it entered (before its delay or its loss),
+    /// into FILE: a pcap of its headers (nanosecond timestamps). tcpdump on this host sees a
+    /// packet only when it leaves the engine; this is when TCP sent it (`chatlab ladder` draws
+    /// the true one-way delay from it). At most 200000 packets are recorded.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
+
     /// Seed of the random generator (loss, jitter), for reproducible runs; default: time and pid
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+
+    /// Only check the options: print them as netem's settings (`delay 100ms loss 5%`) on
+    /// stdout and exit, binding nothing (lab/netem checks its values this way)
+    #[arg(long)]
+    pub check: bool,
 
     /// More diagnostics on stderr: -v for debug, -vv for trace (RUST_LOG overrides)
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
 
+/// netem's default limit, which `settings` leaves out.
+const DEFAULT_LIMIT: u32 = 1000;
+
 impl Args {
+    /// The settings in netem's words, normalised (`delay 100ms jitter 10ms loss 5% rate 1mbit
+    /// limit 50`): what `--check` prints. Only what differs from no impairment is named.
+    pub fn settings(&self) -> String {
+        let mut words = Vec::new();
+        if !self.delay.is_zero() || !self.jitter.is_zero() {
+            words.push(format!("delay {}", format_time(self.delay)));
+        }
+        if !self.jitter.is_zero() {
+            words.push(format!("jitter {}", format_time(self.jitter)));
+        }
+        if self.loss > 0.0 {
+            words.push(format!("loss {}%", format_number(self.loss * 100.0)));
+        }
+        if let Some(rate) = self.rate {
+            words.push(format!("rate {}", format_rate(rate)));
+        }
+        if self.limit != DEFAULT_LIMIT {
+            words.push(format!("limit {}", self.limit));
+        }
+        words.join(" ")
+    }
+
     /// The impairment these options describe.
     pub fn impairment(&self) -> Impairment {
         Impairment {
@@ -102,8 +141,28 @@ mod tests {
         assert_eq!(imp.rate, Some(1_000_000));
         assert_eq!(imp.limit, 50);
         assert_eq!((a.queue, a.seed), (3, Some(7)));
+        assert_eq!(a.record, None);
         let d = Args::try_parse_from(["netem"]).unwrap();
         assert_eq!(d.impairment(), Impairment::default());
+    }
+
+    #[test]
+    fn check_prints_the_settings_normalised() {
+        let settings = |args: &[&str]| {
+            let mut all = vec!["netem", "--check"];
+            all.extend_from_slice(args);
+            Args::try_parse_from(all).unwrap().settings()
+        };
+        assert_eq!(settings(&[]), "");
+        assert_eq!(
+            settings(&["--delay", "0.1s", "--jitter", "10msec", "--loss", "0.5"]),
+            "delay 100ms jitter 10ms loss 0.5%"
+        );
+        assert_eq!(
+            settings(&["--rate", "100kbps", "--limit", "50"]),
+            "rate 800kbit limit 50"
+        );
+        assert_eq!(settings(&["--limit", "1000"]), "");
     }
 
     #[test]

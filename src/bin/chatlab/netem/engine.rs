@@ -34,6 +34,41 @@ use super::units::{format_rate, format_time};
 const BATCH: usize = 256;
 /// Room in the kernel's queue beyond the held packets, for packets not read yet.
 const KERNEL_HEADROOM: u32 = 1024;
+/// Most packets `--record` writes (about 30 MB), then it stops recording and says so.
+const RECORD_MAX: u64 = 200_000;
+
+/// `--record`: each packet's headers at the moment it entered the engine, as a pcap.
+///
+/// The time is the wall clock (tcpdump's) when the engine read the packet from the queue: a
+/// few tens of µs after TCP sent it (one wake-up), against the delays of milliseconds it
+/// measures. Dropped packets are recorded too: the ladder knows them by their absence from
+/// the capture of the same host, since the engine lets packets out in the order they came.
+struct Recorder {
+    out: crate::ladder::pcap::Writer<std::io::BufWriter<std::fs::File>>,
+    written: u64,
+}
+
+impl Recorder {
+    fn create(path: &std::path::Path) -> io::Result<Recorder> {
+        let file = std::fs::File::create(path)?;
+        let out = crate::ladder::pcap::Writer::new(std::io::BufWriter::new(file), 128)?;
+        Ok(Recorder { out, written: 0 })
+    }
+
+    fn packet(&mut self, p: &nfqueue::Packet) -> io::Result<()> {
+        if self.written == RECORD_MAX {
+            log::warn!("--record: {RECORD_MAX} packets recorded, recording stops here");
+        }
+        self.written += 1;
+        if self.written > RECORD_MAX {
+            return Ok(());
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64);
+        self.out.packet(now, p.head(), p.len)
+    }
+}
 
 /// What stopped the engine with an error: one line, what we were doing and why.
 #[derive(Debug)]
@@ -119,24 +154,13 @@ fn default_seed() -> u64 {
 /// Run until SIGTERM or SIGINT; then let every held packet through and return the counters.
 pub fn run(args: &Args) -> Result<Summary, Error> {
     let imp = args.impairment();
-
-    // Signals are read from a descriptor, not handled asynchronously: block them first.
-    let mut mask = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGUSR1] {
-        mask.add(s);
-    }
-    mask.thread_block()
-        .map_err(|e| err("cannot block signals")(errno(e)))?;
-    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| err("cannot create a signalfd")(errno(e)))?;
-
+    let signals = block_signals()?;
     // Wake up on time: the default timer slack (50 µs) would delay every release by up to that.
     if let Err(e) = nix::sys::prctl::set_timerslack(1000) {
         log::debug!("cannot lower the timer slack: {e}");
     }
-
     let kernel_max = args.limit.saturating_add(KERNEL_HEADROOM);
-    let mut queue = NfQueue::open(args.queue, kernel_max).map_err(|e| open_error(args.queue, e))?;
+    let queue = NfQueue::open(args.queue, kernel_max).map_err(|e| open_error(args.queue, e))?;
 
     let seed = args.seed.unwrap_or_else(default_seed);
     log::info!(
@@ -149,133 +173,194 @@ pub fn run(args: &Args) -> Result<Summary, Error> {
         imp.rate.map_or("unlimited".to_string(), format_rate),
         imp.limit,
     );
-    let mut sched: Scheduler<u32> = Scheduler::new(imp, seed);
-    let start = Instant::now();
-    let mut batch = Vec::with_capacity(BATCH);
-    // How late the first due packet of a round was released, at worst (wake-up latency).
-    let mut max_late = Duration::ZERO;
-
+    let record = match &args.record {
+        Some(path) => Some(
+            Recorder::create(path)
+                .map_err(err(format!("cannot create the record {}", path.display())))?,
+        ),
+        None => None,
+    };
+    let mut engine = Engine {
+        queue,
+        sched: Scheduler::new(imp, seed),
+        start: Instant::now(),
+        batch: Vec::with_capacity(BATCH),
+        max_late: Duration::ZERO,
+        record,
+    };
     let stopped_by = loop {
-        let timeout = sched
-            .next_release()
-            .map(|at| TimeSpec::from_duration(at.saturating_sub(start.elapsed())));
-        let (queue_ready, signal_ready) = {
-            let mut fds = [
-                PollFd::new(queue.fd(), PollFlags::POLLIN),
-                PollFd::new(signals.as_fd(), PollFlags::POLLIN),
-            ];
-            match ppoll(&mut fds, timeout, None) {
-                Ok(_) => {}
-                Err(Errno::EINTR) => continue,
-                Err(e) => return Err(err("poll")(errno(e))),
-            }
-            let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
-            (ready(&fds[0]), ready(&fds[1]))
-        };
-
-        if signal_ready {
-            let mut stop = None;
-            while let Some(info) = signals
-                .read_signal()
-                .map_err(|e| err("read signals")(errno(e)))?
-            {
-                match Signal::try_from(info.ssi_signo as i32) {
-                    Ok(Signal::SIGUSR1) => {
-                        log::info!("{}", counters_line(&sched.counters(), sched.held()))
-                    }
-                    Ok(s) => stop = Some(s),
-                    Err(_) => {}
-                }
-            }
-            if let Some(s) = stop {
-                break s;
-            }
+        let (queue_ready, signals_ready) = engine.wait(&signals)?;
+        if signals_ready && let Some(stop) = engine.read_signals(&signals)? {
+            break stop;
         }
-
         if queue_ready {
-            batch.clear();
-            queue
-                .recv(&mut batch, BATCH)
-                .map_err(err("read from the queue"))?;
-            let now = start.elapsed();
-            for p in &batch {
-                match sched.arrive(now, p.id, p.len) {
-                    Decision::Hold => {}
-                    decision => {
-                        log::trace!("packet {} ({} bytes): {decision:?}", p.id, p.len);
-                        queue
-                            .verdict(p.id, Verdict::Drop)
-                            .map_err(err("send a verdict"))?;
-                    }
+            engine.admit_batch()?;
+        }
+        engine.release_due()?;
+    };
+    engine.drain(stopped_by, args.queue)
+}
+
+/// SIGTERM, SIGINT and SIGUSR1 are read from a descriptor, not handled asynchronously: they
+/// are blocked first.
+fn block_signals() -> Result<SignalFd, Error> {
+    let mut mask = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGUSR1] {
+        mask.add(s);
+    }
+    mask.thread_block()
+        .map_err(|e| err("cannot block signals")(errno(e)))?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| err("cannot create a signalfd")(errno(e)))
+}
+
+/// The loop's state: the queue, the held packets, and the clock they are timed on.
+struct Engine {
+    queue: NfQueue,
+    sched: Scheduler<u32>,
+    start: Instant,
+    batch: Vec<nfqueue::Packet>,
+    /// How late the first due packet of a round was released, at worst (wake-up latency).
+    max_late: Duration,
+    /// `--record`: every packet read, at the time it was read.
+    record: Option<Recorder>,
+}
+
+impl Engine {
+    /// Sleep until the queue or a signal is ready, or the next release is due; which are ready.
+    fn wait(&self, signals: &SignalFd) -> Result<(bool, bool), Error> {
+        let timeout = self
+            .sched
+            .next_release()
+            .map(|at| TimeSpec::from_duration(at.saturating_sub(self.start.elapsed())));
+        let mut fds = [
+            PollFd::new(self.queue.fd(), PollFlags::POLLIN),
+            PollFd::new(signals.as_fd(), PollFlags::POLLIN),
+        ];
+        match ppoll(&mut fds, timeout, None) {
+            Ok(_) => {}
+            Err(Errno::EINTR) => return Ok((false, false)),
+            Err(e) => return Err(err("poll")(errno(e))),
+        }
+        let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+        Ok((ready(&fds[0]), ready(&fds[1])))
+    }
+
+    /// The signals that came: SIGUSR1 prints the counters; the stop signal, if one came.
+    fn read_signals(&self, signals: &SignalFd) -> Result<Option<Signal>, Error> {
+        let mut stop = None;
+        while let Some(info) = signals
+            .read_signal()
+            .map_err(|e| err("read signals")(errno(e)))?
+        {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGUSR1) => log::info!(
+                    "{}",
+                    counters_line(&self.sched.counters(), self.sched.held())
+                ),
+                Ok(s) => stop = Some(s),
+                Err(_) => {}
+            }
+        }
+        Ok(stop)
+    }
+
+    /// Read a batch of packets, record them (`--record`), and decide each: hold it, or drop it now.
+    fn admit_batch(&mut self) -> Result<(), Error> {
+        self.batch.clear();
+        self.queue
+            .recv(&mut self.batch, BATCH)
+            .map_err(err("read from the queue"))?;
+        let now = self.start.elapsed();
+        if let Some(r) = &mut self.record {
+            for p in &self.batch {
+                r.packet(p).map_err(err("write the record"))?;
+            }
+            r.out.flush().map_err(err("write the record"))?;
+        }
+        for p in &self.batch {
+            match self.sched.arrive(now, p.id, p.len) {
+                Decision::Hold => {}
+                decision => {
+                    log::trace!("packet {} ({} bytes): {decision:?}", p.id, p.len);
+                    self.queue
+                        .verdict(p.id, Verdict::Drop)
+                        .map_err(err("send a verdict"))?;
                 }
             }
         }
+        Ok(())
+    }
 
-        let now = start.elapsed();
-        if let Some(due) = sched.next_release().filter(|due| *due <= now) {
-            max_late = max_late.max(now - due);
+    /// Let through every held packet that is due (one "accept up to" verdict: they leave in
+    /// arrival order), and send this round's verdicts in one datagram.
+    fn release_due(&mut self) -> Result<(), Error> {
+        let now = self.start.elapsed();
+        if let Some(due) = self.sched.next_release().filter(|due| *due <= now) {
+            self.max_late = self.max_late.max(now - due);
         }
         let mut last = None;
-        sched.release_due(now, |id| last = Some(id));
+        self.sched.release_due(now, |id| last = Some(id));
         if let Some(id) = last {
-            queue
+            self.queue
                 .verdict_up_to(id, Verdict::Accept)
                 .map_err(err("send a verdict"))?;
         }
-        queue.flush().map_err(err("send verdicts"))?;
-    };
+        self.queue.flush().map_err(err("send verdicts"))
+    }
 
-    // Let through what we hold, then what is still waiting in the kernel, then unbind (closing
-    // the socket alone would make the kernel drop what is still queued).
-    let mut last = None;
-    let held_at_exit = sched.release_all(|id| last = Some(id));
-    if let Some(id) = last {
-        queue
-            .verdict_up_to(id, Verdict::Accept)
-            .map_err(err("send a verdict"))?;
-    }
-    let mut passed_at_exit = 0;
-    for _ in 0..64 {
-        batch.clear();
-        queue
-            .recv(&mut batch, BATCH)
-            .map_err(err("read from the queue"))?;
-        if batch.is_empty() {
-            break;
+    /// At exit: let through what we hold, then what is still waiting in the kernel, then
+    /// unbind (closing the socket alone would make the kernel drop what is still queued).
+    fn drain(mut self, signal: Signal, queue_num: u16) -> Result<Summary, Error> {
+        let mut last = None;
+        let held_at_exit = self.sched.release_all(|id| last = Some(id));
+        if let Some(id) = last {
+            self.queue
+                .verdict_up_to(id, Verdict::Accept)
+                .map_err(err("send a verdict"))?;
         }
-        passed_at_exit += batch.len() as u64;
-        let last = batch.last().expect("not empty").id;
-        queue
-            .verdict_up_to(last, Verdict::Accept)
-            .map_err(err("send a verdict"))?;
-        queue.flush().map_err(err("send verdicts"))?;
+        let mut passed_at_exit = 0;
+        for _ in 0..64 {
+            self.batch.clear();
+            self.queue
+                .recv(&mut self.batch, BATCH)
+                .map_err(err("read from the queue"))?;
+            let Some(last) = self.batch.last().map(|p| p.id) else {
+                break;
+            };
+            passed_at_exit += self.batch.len() as u64;
+            self.queue
+                .verdict_up_to(last, Verdict::Accept)
+                .map_err(err("send a verdict"))?;
+            self.queue.flush().map_err(err("send verdicts"))?;
+        }
+        if self.queue.verdict_errors > 0 || self.queue.overruns > 0 {
+            log::warn!(
+                "{} verdicts refused by the kernel, {} receive buffer overruns",
+                self.queue.verdict_errors,
+                self.queue.overruns
+            );
+        }
+        let kernel_dropped = nfqueue::kernel_drops(queue_num);
+        if let Err(e) = self.queue.unbind() {
+            log::debug!("unbind queue {queue_num}: {e}");
+        }
+        Ok(Summary {
+            signal,
+            counters: self.sched.counters(),
+            held_at_exit,
+            passed_at_exit,
+            kernel_dropped,
+            max_late: self.max_late,
+        })
     }
-    if queue.verdict_errors > 0 || queue.overruns > 0 {
-        log::warn!(
-            "{} verdicts refused by the kernel, {} receive buffer overruns",
-            queue.verdict_errors,
-            queue.overruns
-        );
-    }
-    let kernel_dropped = nfqueue::kernel_drops(args.queue);
-    if let Err(e) = queue.unbind() {
-        log::debug!("unbind queue {}: {e}", args.queue);
-    }
-    Ok(Summary {
-        signal: stopped_by,
-        counters: sched.counters(),
-        held_at_exit,
-        passed_at_exit,
-        kernel_dropped,
-        max_late,
-    })
 }
 
 /// Why the queue could not be opened, and what to do about it.
 fn open_error(queue: u16, source: io::Error) -> Error {
-    let hint = match source.raw_os_error() {
-        Some(1) => "run as root (needs CAP_NET_ADMIN)",
-        Some(16) => {
+    let hint = match source.raw_os_error().map(Errno::from_raw) {
+        Some(Errno::EPERM) => "run as root (needs CAP_NET_ADMIN)",
+        Some(Errno::EBUSY) => {
             "another program (another chatlab netem?) holds this queue: stop it or use --queue"
         }
         _ => "does this kernel have nfnetlink_queue? (modprobe nfnetlink_queue)",
@@ -315,13 +400,13 @@ mod tests {
 
     #[test]
     fn open_errors_say_what_to_do() {
-        let e = open_error(3, io::Error::from_raw_os_error(1));
+        let e = open_error(3, io::Error::from(Errno::EPERM));
         assert!(
             e.to_string()
                 .starts_with("cannot bind NFQUEUE 3 (run as root"),
             "{e}"
         );
-        let e = open_error(0, io::Error::from_raw_os_error(16));
+        let e = open_error(0, io::Error::from(Errno::EBUSY));
         assert!(e.to_string().contains("--queue"), "{e}");
     }
 }

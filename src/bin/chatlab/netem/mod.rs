@@ -7,7 +7,7 @@
 //! - [`cli`]: the options, netem's vocabulary (`--delay 100ms --loss 5% --rate 1mbit`).
 //! - [`units`]: parsing times, percentages and rates, with one-line errors.
 //! - [`sched`]: the pure logic: loss, limit, release times (delay, jitter, rate), FIFO order.
-//! - [`nfqueue`]: the kernel side: a minimal NFQUEUE netlink client (metadata only, verdicts).
+//! - [`nfqueue`]: the kernel side: a minimal NFQUEUE netlink client (packet ids and lengths in, verdicts out).
 //! - [`engine`]: the event loop joining them: one thread, `ppoll` on the queue and a signalfd
 //!   with a timeout to the next release.
 

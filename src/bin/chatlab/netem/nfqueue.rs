@@ -19,42 +19,45 @@ use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
+use nix::libc;
 use socket2::{Domain, Protocol, Socket, Type};
 
-// Linux ABI constants (linux/netlink.h, linux/netfilter/nfnetlink*.h).
-const AF_NETLINK: i32 = 16;
-const NETLINK_NETFILTER: i32 = 12;
+// Linux ABI constants (linux/netlink.h, linux/netfilter/nfnetlink*.h), from libc where it has
+// them; libc's are c_int, the wire's fields u16, u8 or u32 (each value fits). libc has no
+// NLMSG_HDRLEN or NFGEN_HDRLEN (C macros): the header sizes are written here.
+const AF_NETLINK: i32 = libc::AF_NETLINK;
+const NETLINK_NETFILTER: i32 = libc::NETLINK_NETFILTER;
 const NLMSG_HDRLEN: usize = 16;
 const NFGEN_HDRLEN: usize = 4;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLM_F_REQUEST: u16 = 1;
-const NLM_F_ACK: u16 = 4;
-const NFNL_SUBSYS_QUEUE: u16 = 3;
-const NFQNL_MSG_PACKET: u16 = 0;
-const NFQNL_MSG_VERDICT: u16 = 1;
-const NFQNL_MSG_CONFIG: u16 = 2;
-const NFQNL_MSG_VERDICT_BATCH: u16 = 3;
-const NFQA_PACKET_HDR: u16 = 1;
-const NFQA_VERDICT_HDR: u16 = 2;
-const NFQA_PAYLOAD: u16 = 10;
-const NFQA_CAP_LEN: u16 = 13;
-const NFQA_CFG_CMD: u16 = 1;
-const NFQA_CFG_PARAMS: u16 = 2;
-const NFQA_CFG_QUEUE_MAXLEN: u16 = 3;
-const NFQA_CFG_MASK: u16 = 4;
-const NFQA_CFG_FLAGS: u16 = 5;
-const NFQNL_CFG_CMD_BIND: u8 = 1;
-const NFQNL_CFG_CMD_UNBIND: u8 = 2;
-const NFQNL_COPY_PACKET: u8 = 2;
+const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
+const NLMSG_DONE: u16 = libc::NLMSG_DONE as u16;
+const NLM_F_REQUEST: u16 = libc::NLM_F_REQUEST as u16;
+const NLM_F_ACK: u16 = libc::NLM_F_ACK as u16;
+const NFNL_SUBSYS_QUEUE: u16 = libc::NFNL_SUBSYS_QUEUE as u16;
+const NFQNL_MSG_PACKET: u16 = libc::NFQNL_MSG_PACKET as u16;
+const NFQNL_MSG_VERDICT: u16 = libc::NFQNL_MSG_VERDICT as u16;
+const NFQNL_MSG_CONFIG: u16 = libc::NFQNL_MSG_CONFIG as u16;
+const NFQNL_MSG_VERDICT_BATCH: u16 = libc::NFQNL_MSG_VERDICT_BATCH as u16;
+const NFQA_PACKET_HDR: u16 = libc::NFQA_PACKET_HDR as u16;
+const NFQA_VERDICT_HDR: u16 = libc::NFQA_VERDICT_HDR as u16;
+const NFQA_PAYLOAD: u16 = libc::NFQA_PAYLOAD as u16;
+const NFQA_CAP_LEN: u16 = libc::NFQA_CAP_LEN as u16;
+const NFQA_CFG_CMD: u16 = libc::NFQA_CFG_CMD as u16;
+const NFQA_CFG_PARAMS: u16 = libc::NFQA_CFG_PARAMS as u16;
+const NFQA_CFG_QUEUE_MAXLEN: u16 = libc::NFQA_CFG_QUEUE_MAXLEN as u16;
+const NFQA_CFG_MASK: u16 = libc::NFQA_CFG_MASK as u16;
+const NFQA_CFG_FLAGS: u16 = libc::NFQA_CFG_FLAGS as u16;
+const NFQNL_CFG_CMD_BIND: u8 = libc::NFQNL_CFG_CMD_BIND as u8;
+const NFQNL_CFG_CMD_UNBIND: u8 = libc::NFQNL_CFG_CMD_UNBIND as u8;
+const NFQNL_COPY_PACKET: u8 = libc::NFQNL_COPY_PACKET as u8;
 /// Bytes of each packet copied to us. The kernel reports a packet's full length only when it
-/// copies part of it (metadata-only mode gives no length, which the rate needs); 64 bytes
-/// cover the IP and TCP headers, for traces.
-const COPY_RANGE: u32 = 64;
-const NFQA_CFG_F_GSO: u32 = 4;
-const NLA_TYPE_MASK: u16 = 0x3fff;
-const NF_DROP: u32 = 0;
-const NF_ACCEPT: u32 = 1;
+/// copies part of it (metadata-only mode gives no length, which the rate needs); 128 bytes
+/// cover the IP and TCP headers (IPv6 and every TCP option included), for `--record`.
+const COPY_RANGE: u32 = 128;
+const NFQA_CFG_F_GSO: u32 = libc::NFQA_CFG_F_GSO as u32;
+const NLA_TYPE_MASK: u16 = libc::NLA_TYPE_MASK as u16;
+const NF_DROP: u32 = libc::NF_DROP as u32;
+const NF_ACCEPT: u32 = libc::NF_ACCEPT as u32;
 /// Flush the verdict buffer before it grows past this (a netlink datagram must fit the
 /// socket's send buffer).
 const OUT_FLUSH: usize = 32 * 1024;
@@ -66,6 +69,29 @@ pub struct Packet {
     pub id: u32,
     /// Its length in bytes (the IP packet; a GSO packet counts whole).
     pub len: u32,
+    /// Its first bytes (IP and TCP headers), for `--record`: `head[..head_len]`.
+    pub head: [u8; COPY_RANGE as usize],
+    pub head_len: u8,
+}
+
+impl Packet {
+    /// A packet of LEN bytes whose first bytes are HEAD (cut to what we copy).
+    pub fn new(id: u32, len: u32, head: &[u8]) -> Packet {
+        let n = head.len().min(COPY_RANGE as usize);
+        let mut p = Packet {
+            id,
+            len,
+            head: [0; COPY_RANGE as usize],
+            head_len: n as u8,
+        };
+        p.head[..n].copy_from_slice(&head[..n]);
+        p
+    }
+
+    /// The first bytes of the packet.
+    pub fn head(&self) -> &[u8] {
+        &self.head[..usize::from(self.head_len)]
+    }
 }
 
 /// What becomes of a packet.
@@ -91,8 +117,8 @@ pub struct NfQueue {
 }
 
 impl NfQueue {
-    /// Bind queue `queue`, metadata only, at most `kernel_max` packets waiting in the kernel
-    /// (held ones included).
+    /// Bind queue `queue`, asking for each packet's metadata and first [`COPY_RANGE`] bytes,
+    /// with at most `kernel_max` packets waiting in the kernel (held ones included).
     pub fn open(queue: u16, kernel_max: u32) -> io::Result<NfQueue> {
         let sock = Socket::new(
             Domain::from(AF_NETLINK),
@@ -172,7 +198,7 @@ impl NfQueue {
                         "no answer from the kernel",
                     ));
                 }
-                Err(e) if e.raw_os_error() == Some(105) => continue, // ENOBUFS: lost packets
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => continue, // lost packets
                 Err(e) => return Err(e),
             };
             let mut acked = None;
@@ -207,7 +233,7 @@ impl NfQueue {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.raw_os_error() == Some(105) => {
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                     // ENOBUFS: our receive buffer overflowed and the kernel dropped packets.
                     self.overruns += 1;
                     continue;
@@ -388,26 +414,27 @@ impl Iterator for Messages<'_> {
 
 /// The id and length of a packet message's attributes.
 fn parse_packet(mut attrs: &[u8]) -> Option<Packet> {
-    let (mut id, mut payload_len, mut cap_len) = (None, 0, None);
+    let (mut id, mut payload, mut cap_len) = (None, &[][..], None);
     while attrs.len() >= 4 {
         let len = u16_ne(attrs, 0)? as usize;
         let ty = u16_ne(attrs, 2)? & NLA_TYPE_MASK;
         if len < 4 || len > attrs.len() {
             break;
         }
-        let payload = &attrs[4..len];
+        let data_attr = &attrs[4..len];
         match ty {
-            NFQA_PACKET_HDR => id = u32_be(payload, 0),
-            NFQA_PAYLOAD => payload_len = payload.len() as u32,
-            NFQA_CAP_LEN => cap_len = u32_be(payload, 0),
+            NFQA_PACKET_HDR => id = u32_be(data_attr, 0),
+            NFQA_PAYLOAD => payload = data_attr,
+            NFQA_CAP_LEN => cap_len = u32_be(data_attr, 0),
             _ => {}
         }
         attrs = attrs.get(align4(len)..).unwrap_or(&[]);
     }
-    Some(Packet {
-        id: id?,
-        len: cap_len.unwrap_or(payload_len),
-    })
+    Some(Packet::new(
+        id?,
+        cap_len.unwrap_or(payload.len() as u32),
+        payload,
+    ))
 }
 
 /// The kernel's own counters for queue `queue` in this network namespace:
@@ -459,8 +486,8 @@ mod tests {
         assert_eq!(
             msgs,
             vec![
-                Message::Packet(Packet { id: 42, len: 1500 }),
-                Message::Packet(Packet { id: 43, len: 61 }),
+                Message::Packet(Packet::new(42, 1500, &[])),
+                Message::Packet(Packet::new(43, 61, &[0; 61])),
                 Message::Ack { seq: 9, error: 16 },
             ]
         );
@@ -469,7 +496,7 @@ mod tests {
     }
 
     #[test]
-    fn builds_verdicts_the_kernel_understands() {
+    fn pads_attributes_to_four_bytes() {
         let mut buf = Vec::new();
         push_attr(&mut buf, NFQA_CFG_PARAMS, &[0, 0, 0, 0, 1]);
         // 4 bytes of header + 5 of payload, padded to 12.

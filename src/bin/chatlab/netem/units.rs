@@ -132,6 +132,11 @@ pub fn format_time(d: Duration) -> String {
     format!("{}{unit}", trim_float(value))
 }
 
+/// A number for humans, with at most 3 decimals and no trailing zeros: `0.5`, `5`.
+pub fn format_number(value: f64) -> String {
+    trim_float(value)
+}
+
 fn trim_float(value: f64) -> String {
     let s = format!("{value:.3}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()

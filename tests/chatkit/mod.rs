@@ -1,5 +1,6 @@
-//! Helpers for the integration tests: run the real `chat` binary, in pipes or behind a
-//! pseudo-terminal, and always clean up its whole process group, even when a test fails.
+//! chatkit: the real `chat` binary on loopback, in pipes or behind a pseudo-terminal, its
+//! whole process group always cleaned up, even when a test fails. Its `expect_*` methods fail
+//! the test with the command, status, stdout and stderr (the `kit` way).
 
 #![allow(dead_code)] // each test file uses a part of these helpers
 
@@ -17,6 +18,30 @@ use nix::sys::termios::{self, LocalFlags, OutputFlags, SetArg};
 use nix::unistd::Pid;
 
 pub const CHAT: &str = env!("CARGO_BIN_EXE_chat");
+
+/// The `chat` binary under test: `CHAT_TEST_BIN` (another build of chat, e.g. the aarch64
+/// one), else the one cargo built.
+pub fn chat_bin() -> String {
+    std::env::var("CHAT_TEST_BIN").unwrap_or_else(|_| CHAT.to_string())
+}
+
+/// The `chat` under test, as a Command to add arguments to: `chat_bin()`, run through
+/// `CHAT_TEST_RUNNER` when set (a command prefix, split on spaces: e.g. `qemu-aarch64`).
+/// CI runs tests/pipes.rs this way on the aarch64 binary (with `CHAT_TEST_ARCH=aarch64`);
+/// tests/pipes.rs checks that the binary which ran is that one.
+pub fn chat_command() -> Command {
+    let bin = chat_bin();
+    let runner = std::env::var("CHAT_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(program) => {
+            let mut cmd = Command::new(program);
+            cmd.args(words).arg(bin);
+            cmd
+        }
+        None => Command::new(bin),
+    }
+}
 
 /// Bytes a process writes, collected by a thread, with a way to wait for some content.
 #[derive(Clone, Default)]
@@ -118,7 +143,7 @@ pub enum Input {
 
 impl Chat {
     pub fn start(args: &[&str], input: Input) -> Chat {
-        let mut cmd = Command::new(CHAT);
+        let mut cmd = chat_command();
         cmd.args(args).stderr(Stdio::piped());
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let mut pty = None;
@@ -180,12 +205,7 @@ impl Chat {
     }
 
     pub fn listening_port(&self) -> u16 {
-        assert!(
-            self.stderr
-                .wait_for("listening on ", Duration::from_secs(10)),
-            "server did not start listening\n{}",
-            self.report()
-        );
+        self.expect_stderr("listening on ", Duration::from_secs(10));
         let text = self.stderr.text();
         let line = text.lines().find(|l| l.contains("listening on ")).unwrap();
         let addr = line.split("listening on ").nth(1).unwrap();
@@ -236,6 +256,56 @@ impl Chat {
             Some(status) => status,
             None => panic!("still running after {timeout:?}\n{}", self.report()),
         }
+    }
+
+    /// Wait until stdout holds NEEDLE; else fail the test with everything we know.
+    pub fn expect_stdout(&self, needle: &str, timeout: Duration) {
+        if !self.stdout.wait_for(needle, timeout) {
+            panic!(
+                "{needle:?} never came on stdout within {timeout:?}\n{}",
+                self.report()
+            );
+        }
+    }
+
+    /// Wait until stderr (the diagnostics) holds NEEDLE; else fail the test.
+    pub fn expect_stderr(&self, needle: &str, timeout: Duration) {
+        if !self.stderr.wait_for(needle, timeout) {
+            panic!(
+                "{needle:?} never came on stderr within {timeout:?}\n{}",
+                self.report()
+            );
+        }
+    }
+
+    /// Wait until chat closes its stdout (its end); else fail the test.
+    pub fn expect_stdout_closed(&self, timeout: Duration) {
+        if !self.stdout.wait_closed(timeout) {
+            panic!("stdout still open after {timeout:?}\n{}", self.report());
+        }
+    }
+
+    /// Wait for exit with status 0; else fail the test.
+    pub fn expect_success(&mut self, timeout: Duration) -> ExitStatus {
+        let status = self.expect_exit(timeout);
+        assert!(status.success(), "exit 0 expected\n{}", self.report());
+        status
+    }
+
+    /// Wait for exit with CODE; else fail the test.
+    pub fn expect_code(&mut self, code: i32, timeout: Duration) {
+        let status = self.expect_exit(timeout);
+        assert_eq!(
+            status.code(),
+            Some(code),
+            "exit code {code} expected\n{}",
+            self.report()
+        );
+    }
+
+    /// Wait until nothing of chat's process group is left running (no orphan); else fail.
+    pub fn expect_group_gone(&self, timeout: Duration) {
+        assert_group_gone(self.pid(), timeout, &self.report());
     }
 
     pub fn signal(&self, sig: Signal) {
