@@ -58,6 +58,7 @@ fn scripts_refuse_bad_arguments_with_one_line_and_code_2() {
             &["--read", "x.pcap", "--count", "1"],
             "--read takes only",
         ),
+        ("capture", &["server", "--wait", "x"], "--wait takes only"),
         (
             "timewait",
             &["--port", "8080"],
@@ -329,6 +330,50 @@ fn capture_shows_and_saves_the_exchange() {
     assert_eq!(processes(&lab, "client", "tcpdump"), Vec::<String>::new());
     assert_eq!(processes(&lab, "server", "tcpdump"), Vec::<String>::new());
     remove_capture(&name);
+}
+
+/// lab/capture --wait NAME returns once the capture NAME started in the background is
+/// capturing (its "capturing on" line is out, and the next connection is in the file, SYN
+/// first); for a capture that never starts, it fails with exit 1 after its bound.
+#[test]
+fn capture_wait_returns_once_the_background_capture_is_capturing() {
+    let Some(lab) = Lab::up("capture-wait", &[]) else {
+        return;
+    };
+    let name = format!("test-wait-{}", std::process::id());
+    remove_capture(&name);
+    let tmp = std::env::temp_dir().join(format!("{name}.err"));
+    let text = format!(
+        "lab/capture server --name {name} --duration 8 >/dev/null 2>{err} &\n\
+         lab/capture --wait {name}\n\
+         grep -q 'capturing on' {err} || {{ echo 'returned before the capture'; exit 7; }}\n\
+         printf 'hello\\n' | docker compose exec -T client chat send server\n\
+         wait\n\
+         lab/capture --read captures/{name}.pcap\n",
+        err = tmp.display()
+    );
+    let ran = run(&mut labscripts::shell(&lab, &text), LIMIT).expect_success();
+    let first = ran.stdout().lines().next().unwrap_or_default().to_string();
+    assert!(
+        first.contains("→ server:8080  SYN ") && ran.stdout().contains("\"hello\\n\""),
+        "the capture lacks the start of the connection:\n{}",
+        ran.report
+    );
+    let _ = std::fs::remove_file(&tmp);
+    remove_capture(&name);
+
+    let never = run(
+        &mut script(Some(&lab), "capture", &["--wait", "no-such-capture"]),
+        LIMIT,
+    )
+    .expect_code(1);
+    assert!(
+        never
+            .stderr()
+            .contains("no capture named 'no-such-capture'"),
+        "{}",
+        never.report
+    );
 }
 
 /// lab/capture with no limit stops cleanly on SIGTERM and on Ctrl-C (SIGINT to its process
