@@ -15,7 +15,15 @@ import sys
 import time
 
 hote, port = sys.argv[1], int(sys.argv[2])
-sock = socket.create_connection((hote, port))
+# Le serveur vient peut-être d'être lancé : on réessaie la connexion pendant 5 s.
+for essai in range(50):
+    try:
+        sock = socket.create_connection((hote, port))
+        break
+    except ConnectionRefusedError:
+        time.sleep(0.1)
+else:
+    sys.exit(f"personne n'écoute sur {hote}:{port}")
 if "--nodelay" in sys.argv:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 reponses = sock.makefile("rb")
