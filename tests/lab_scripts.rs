@@ -1,4 +1,4 @@
-//! The lab/ scripts (capture, timewait, deadlock, help) run for real: their argument errors
+//! The lab/ scripts (capture, wait, timewait, deadlock, help) run for real: their argument errors
 //! without Docker, their success paths against a lab brought up by labkit. Docker is needed
 //! for the latter: they fail without it under CI=true, and are skipped (with a message)
 //! elsewhere.
@@ -59,6 +59,27 @@ fn scripts_refuse_bad_arguments_with_one_line_and_code_2() {
             "--read takes only",
         ),
         ("capture", &["server", "--wait", "x"], "--wait takes only"),
+        (
+            "wait",
+            &["server"],
+            "lab/wait HOST listening|connected PORT",
+        ),
+        (
+            "wait",
+            &["nohost", "listening", "80"],
+            "unknown host 'nohost'",
+        ),
+        ("wait", &["server", "bogus", "80"], "wait for what?"),
+        (
+            "wait",
+            &["server", "listening", "x"],
+            "'x' is not a port number",
+        ),
+        (
+            "wait",
+            &["server", "listening", "80", "0"],
+            "SECONDS must be",
+        ),
         (
             "timewait",
             &["--port", "8080"],
@@ -373,6 +394,42 @@ fn capture_wait_returns_once_the_background_capture_is_capturing() {
             .contains("no capture named 'no-such-capture'"),
         "{}",
         never.report
+    );
+}
+
+/// lab/wait: returns at once for the lab's listening server; for a connection, once one is
+/// established (a client connected in the background), and fails with exit 1 when nothing
+/// comes within its bound.
+#[test]
+fn wait_returns_when_the_server_listens_or_the_connection_is_made() {
+    let Some(lab) = Lab::up("wait", &[]) else {
+        return;
+    };
+    run(
+        &mut script(Some(&lab), "wait", &["server", "listening", "8080"]),
+        LIMIT,
+    )
+    .expect_success();
+    let none = run(
+        &mut script(Some(&lab), "wait", &["client", "connected", "8080", "2"]),
+        LIMIT,
+    )
+    .expect_code(1);
+    assert!(
+        none.stderr()
+            .contains("nothing connected on port 8080 in client after 2 s"),
+        "{}",
+        none.report
+    );
+    let text = "(printf 'hello\\n'; sleep 5) | docker compose exec -T client chat send server &\n\
+                lab/wait client connected 8080\n\
+                docker compose exec -T client ss -Htn state established '( dport = :8080 )'\n\
+                wait\n";
+    let ran = run(&mut labscripts::shell(&lab, text), LIMIT).expect_success();
+    assert!(
+        ran.stdout().contains(":8080"),
+        "lab/wait returned before the connection:\n{}",
+        ran.report
     );
 }
 
