@@ -154,12 +154,25 @@ fn sheets_follow_the_convention() {
         for b in blocks.iter().filter(|b| b.kind == Kind::Yours) {
             check_yours(&name, b);
         }
+        // A capture started in the background is waited for, by name, in the same block.
         for b in blocks.iter().filter(|b| b.kind == Kind::Run) {
-            assert!(
-                !b.text.lines().any(|l| l.trim() == "sleep 3"),
-                "{name}:{}: a capture is waited for with lab/capture --wait NAME, not sleep",
-                b.line
-            );
+            for line in b.text.lines().map(str::trim) {
+                if !(line.starts_with("lab/capture ") && line.ends_with('&')) {
+                    continue;
+                }
+                let captures = capture_names(&[Block {
+                    kind: Kind::Run,
+                    line: b.line,
+                    text: line.to_string(),
+                }]);
+                assert!(
+                    captures.len() == 1
+                        && b.text
+                            .contains(&format!("lab/capture --wait {}\n", captures[0])),
+                    "{name}:{}: `{line}`: give it --name NAME and follow it with lab/capture --wait NAME",
+                    b.line
+                );
+            }
         }
         if !run.is_empty() {
             assert!(
@@ -507,12 +520,12 @@ fn sheet_02_time_wait_shows_its_lesson() {
     );
     let ss = sheet.output("ss -tano state time-wait\n");
     assert!(
-        ss.contains("TIME-WAIT") && ss.contains("timewait,"),
+        ss.contains("timer:(timewait,"),
         "{name}: question 2 needs the TIME_WAIT entry and its timer:\n{ss}"
     );
     let refused = sheet.output("-p 9093");
     assert!(
-        refused.contains("TIME-WAIT")
+        refused.contains("timer:(timewait,")
             && refused.contains("code de sortie : 3")
             && refused.contains("in use"),
         "{name}: question 5 needs a refused restart (EADDRINUSE, exit 3):\n{refused}"
@@ -524,7 +537,7 @@ fn sheet_02_time_wait_shows_its_lesson() {
     );
     let client_first = sheet.output("-p 9094");
     assert!(
-        client_first.contains("TIME-WAIT") && client_first.contains("code de sortie : 124"),
+        client_first.contains("timer:(timewait,") && client_first.contains("code de sortie : 124"),
         "{name}: question 7 needs the TIME_WAIT on the client and a server that listens:\n{client_first}"
     );
 }
@@ -679,9 +692,8 @@ fn sheet_05_latency_shows_its_lesson() {
 
     let ss = sheet.output("ss -ti");
     let rtt: Vec<f64> = ss
-        .split("rtt:")
-        .skip(1)
-        .filter_map(|r| r.split('/').next()?.parse().ok())
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("rtt:")?.split('/').next()?.parse().ok())
         .collect();
     assert!(
         rtt.len() == 1 && near(rtt[0], 200.0, 0.2),
