@@ -9,7 +9,9 @@
 # mawk, with -W interactive, or it reads its input in big blocks and the view lags).
 #
 # Variables (-v): net=10.80.80 (the lab's subnet prefix), sumfile=PATH (write "PACKETS BYTES"
-# there at the end), max=160 (payload bytes shown per segment).
+# there at the end), max=160 (payload bytes shown per segment), who=HOST (start each line with
+# the name of the host that saw it, when several hosts are captured at once), t0=SECONDS
+# (the origin of times, shared by the views of several hosts; default: the first packet).
 
 BEGIN {
   if (net == "") net = "10.80.80"
@@ -21,6 +23,7 @@ BEGIN {
   word["S"] = "SYN"; word["F"] = "FIN"; word["P"] = "PSH"; word["R"] = "RST"
   word["U"] = "URG"; word["E"] = "ECE"; word["W"] = "CWR"; word["."] = "ACK"
   packets = 0; data = 0; pending = 0
+  pre = who == "" ? "" : sprintf("%-8s", who)
 }
 
 # A hex line of the current packet: "\t0x0010:  0a50 500a 9c40 1f90 ...".
@@ -43,7 +46,7 @@ BEGIN {
   if ($1 ~ /^[0-9]+\.[0-9]+$/) {
     start_packet()
   } else {
-    print
+    print pre $0
   }
 }
 
@@ -54,7 +57,7 @@ END {
 
 function start_packet(   t, rest, proto, src, dst, flags, f, i, seqack, n) {
   t = $1 + 0
-  if (packets == 0) t0 = t
+  if (packets == 0 && t0 == "") t0 = t
   packets++
   rel = sprintf("%10.6f", t - t0)
   # Skip "eth0 In" that -i any adds: the protocol is the first field that is IP or IP6.
@@ -63,7 +66,7 @@ function start_packet(   t, rest, proto, src, dst, flags, f, i, seqack, n) {
     # Not IPv4 TCP: tcpdump's own line, after our time.
     rest = $0
     sub(/^[0-9.]+ /, "", rest)
-    print rel "  " names(rest)
+    print pre rel "  " names(rest)
     fflush()
     tcp = 0
     return
@@ -118,7 +121,7 @@ function flush(   ihl, doff, off, text) {
     text = payload(substr(hex, (ihl + doff) * 2 + 1, paylen * 2))
     line = line "  \"" text "\"" (trunc ? sprintf(" … (+%d bytes)", trunc) : "")
   }
-  print line
+  print pre line
   fflush()
 }
 

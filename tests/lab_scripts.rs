@@ -1,4 +1,4 @@
-//! The lab/ scripts (capture, wait, timewait, deadlock, help) run for real: their argument errors
+//! The lab/ scripts (capture, ladder, wait, timewait, deadlock, help) run for real: their argument errors
 //! without Docker, their success paths against a lab brought up by labkit. Docker is needed
 //! for the latter: they fail without it under CI=true, and are skipped (with a message)
 //! elsewhere.
@@ -87,6 +87,19 @@ fn scripts_refuse_bad_arguments_with_one_line_and_code_2() {
         ),
         ("timewait", &["--port", "70000"], "--port needs"),
         ("timewait", &["extra"], "unknown argument 'extra'"),
+        (
+            "capture",
+            &["client", "server", "client"],
+            "a host is given twice",
+        ),
+        ("ladder", &[], "which captures?"),
+        (
+            "ladder",
+            &["/nonexistent.pcap"],
+            "cannot read '/nonexistent.pcap'",
+        ),
+        ("ladder", &["x.pcap", "--bogus"], "unknown option '--bogus'"),
+        ("ladder", &["x.pcap", "--conn"], "--conn needs a value"),
         ("deadlock", &["--seconds", "0"], "--seconds needs"),
         ("deadlock", &["--name", "a/b"], "--name needs a file name"),
         (
@@ -115,14 +128,14 @@ fn scripts_refuse_bad_arguments_with_one_line_and_code_2() {
 #[test]
 fn help_lists_the_scripts_and_shows_their_usage() {
     let ran = run(&mut script(None, "help", &[]), LIMIT).expect_success();
-    for name in ["capture", "timewait", "deadlock"] {
+    for name in ["capture", "ladder", "timewait", "deadlock", "up", "down"] {
         assert!(
             ran.stdout().contains(&format!("lab/{name}")),
             "{}",
             ran.report
         );
     }
-    for name in ["capture", "timewait", "deadlock"] {
+    for name in ["capture", "ladder", "timewait", "deadlock", "up", "down"] {
         let ran = run(&mut script(None, "help", &[name]), LIMIT).expect_success();
         assert!(
             ran.stdout().starts_with(&format!("Usage: lab/{name}")),

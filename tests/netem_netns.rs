@@ -493,3 +493,108 @@ fn bad_options_are_one_line_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.lines().next().unwrap().contains("give a unit"), "{err}");
 }
+
+/// ICMP echo requests in a pcap (Ethernet or raw IPv4, µs or ns): (time in s, echo sequence).
+fn echo_requests(pcap: &[u8]) -> Vec<(f64, u16)> {
+    let u32le = |at: usize| u32::from_le_bytes(pcap[at..at + 4].try_into().unwrap());
+    let nanos = match u32le(0) {
+        0xa1b2_c3d4 => false,
+        0xa1b2_3c4d => true,
+        magic => panic!("not a little-endian pcap: {magic:#x}"),
+    };
+    let link_len = match u32le(20) {
+        1 => 14,
+        101 => 0,
+        link => panic!("unexpected link type {link}"),
+    };
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= pcap.len() {
+        let frac = f64::from(u32le(at + 4)) / if nanos { 1e9 } else { 1e6 };
+        let t = f64::from(u32le(at)) + frac;
+        let len = u32le(at + 8) as usize;
+        let ip = &pcap[at + 16 + link_len..at + 16 + len];
+        let ihl = usize::from(ip[0] & 15) * 4;
+        if ip[9] == 1 && ip[ihl] == 8 {
+            out.push((t, u16::from_be_bytes([ip[ihl + 6], ip[ihl + 7]])));
+        }
+        at += 16 + len;
+    }
+    out
+}
+
+#[test]
+fn record_dates_each_packet_when_it_entered_dropped_ones_too() {
+    let Some(mut lab) = Netns::new() else { return };
+    if Command::new("tcpdump").arg("--version").output().is_err() {
+        unavailable("'tcpdump' is not installed");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("chatlab-record-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (record, capture) = (dir.join("record.pcap"), dir.join("egress.pcap"));
+    let va = format!("va{}", &lab.a[3..]);
+    // tcpdump on a's interface: it sees what the engine lets out, when it lets it out.
+    let mut tcpdump = Command::new("ip")
+        // --immediate-mode: without it, packets wait in the kernel's ring for a block to
+        // fill or time out, and those still there when tcpdump is stopped are lost.
+        .args([
+            "netns",
+            "exec",
+            &lab.a,
+            "tcpdump",
+            "--immediate-mode",
+            "-i",
+            &va,
+            "-U",
+            "-w",
+        ])
+        .arg(&capture)
+        .arg("icmp")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tcpdump");
+    let mut listening = BufReader::new(tcpdump.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listening on") {
+        line.clear();
+        assert!(listening.read_line(&mut line).unwrap() > 0, "tcpdump ended");
+    }
+    let rec = record.to_str().unwrap().to_string();
+    lab.start_engine(&[
+        "--delay", "100ms", "--loss", "30%", "--seed", "7", "--record", &rec,
+    ]);
+    let (replies, _) = lab.ping(&["-c", "20", "-i", "0.05", "-W", "2"]);
+    // Every packet still held goes out on its own time before the stop.
+    thread::sleep(Duration::from_millis(300));
+    let stderr = lab.stop_engine();
+    thread::sleep(Duration::from_millis(200));
+    kill(Pid::from_raw(tcpdump.id() as i32), Signal::SIGINT).unwrap();
+    tcpdump.wait().unwrap();
+
+    let entered = echo_requests(&std::fs::read(&record).unwrap());
+    let left = echo_requests(&std::fs::read(&capture).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    let dropped = counter(&stderr, "dropped-loss") as usize;
+    assert_eq!(
+        entered.len(),
+        20,
+        "every request recorded, dropped ones too\n{stderr}"
+    );
+    assert!(dropped > 0, "seed 7 drops some of 20 at 30%\n{stderr}");
+    assert_eq!(replies, 20 - dropped, "{stderr}");
+    assert_eq!(left.len(), 20 - dropped, "{left:?}\n{entered:?}\n{stderr}");
+    for (t_left, seq) in &left {
+        let (t_in, _) = entered
+            .iter()
+            .find(|(_, s)| s == seq)
+            .expect("left, so entered");
+        let held = (t_left - t_in) * 1000.0;
+        assert!(
+            (99.0..130.0).contains(&held),
+            "request {seq}: entered {t_in}, left {t_left}: held {held:.1} ms, not the delay"
+        );
+    }
+}

@@ -3,19 +3,22 @@
 //! # Layout
 //!
 //! - [`lang`]: French or English for what the instruments say to students (`--lang`, locale).
+//! - [`json`]: the little JSON the instruments write, escaped by hand.
+//! - [`ladder`]: `chatlab ladder`, a TCP conversation drawn as a time-sequence diagram from real
+//!   captures (text, SVG, Mermaid), behind `lab/ladder`.
 //! - [`netem`]: `chatlab netem`, the userspace network impairment engine behind `lab/netem`
 //!   on kernels without `sch_netem`.
+//! - [`view`]: `chatlab view`, the live lab in a browser (hosts, processes, states, deadlock).
 //!
 //! Each instrument is a folder of modules private to this binary; it uses the `chatlab`
 //! library only where code is truly shared (logging). Errors are printed once, as
 //! `chatlab COMMAND: …`, and mapped to the exit code here.
 
-#[expect(
-    dead_code,
-    reason = "check and view speak through it: remove once they do"
-)]
+mod json;
+mod ladder;
 mod lang;
 mod netem;
+mod view;
 
 use std::process::ExitCode;
 
@@ -32,10 +35,22 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Netem(netem::cli::Args),
+    Ladder(ladder::Args),
+    View(view::Args),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::View(args) => {
+            chatlab::logging::init("chatlab", args.verbose);
+            match view::run(&args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("chatlab view: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Netem(args) if args.check => {
             println!("{}", args.settings());
             ExitCode::SUCCESS
@@ -49,6 +64,16 @@ fn main() -> ExitCode {
                 }
                 Err(err) => {
                     eprintln!("chatlab netem: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Ladder(args) => {
+            chatlab::logging::init("chatlab", args.verbose);
+            match ladder::run(&args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("chatlab ladder: {err}");
                     ExitCode::FAILURE
                 }
             }

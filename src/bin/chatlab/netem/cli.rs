@@ -58,6 +58,13 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub queue: u16,
 
+    /// Record every packet queued, at the moment it entered (before its delay or its loss),
+    /// into FILE: a pcap of its headers (nanosecond timestamps). tcpdump on this host sees a
+    /// packet only when it leaves the engine; this is when TCP sent it (`chatlab ladder` draws
+    /// the true one-way delay from it). At most 200000 packets are recorded.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
+
     /// Seed of the random generator (loss, jitter), for reproducible runs; default: time and pid
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
@@ -134,6 +141,7 @@ mod tests {
         assert_eq!(imp.rate, Some(1_000_000));
         assert_eq!(imp.limit, 50);
         assert_eq!((a.queue, a.seed), (3, Some(7)));
+        assert_eq!(a.record, None);
         let d = Args::try_parse_from(["netem"]).unwrap();
         assert_eq!(d.impairment(), Impairment::default());
     }

@@ -34,6 +34,41 @@ use super::units::{format_rate, format_time};
 const BATCH: usize = 256;
 /// Room in the kernel's queue beyond the held packets, for packets not read yet.
 const KERNEL_HEADROOM: u32 = 1024;
+/// Most packets `--record` writes (about 30 MB), then it stops recording and says so.
+const RECORD_MAX: u64 = 200_000;
+
+/// `--record`: each packet's headers at the moment it entered the engine, as a pcap.
+///
+/// The time is the wall clock (tcpdump's) when the engine read the packet from the queue: a
+/// few tens of µs after TCP sent it (one wake-up), against the delays of milliseconds it
+/// measures. Dropped packets are recorded too: the ladder knows them by their absence from
+/// the capture of the same host, since the engine lets packets out in the order they came.
+struct Recorder {
+    out: crate::ladder::pcap::Writer<std::io::BufWriter<std::fs::File>>,
+    written: u64,
+}
+
+impl Recorder {
+    fn create(path: &std::path::Path) -> io::Result<Recorder> {
+        let file = std::fs::File::create(path)?;
+        let out = crate::ladder::pcap::Writer::new(std::io::BufWriter::new(file), 128)?;
+        Ok(Recorder { out, written: 0 })
+    }
+
+    fn packet(&mut self, p: &nfqueue::Packet) -> io::Result<()> {
+        if self.written == RECORD_MAX {
+            log::warn!("--record: {RECORD_MAX} packets recorded, recording stops here");
+        }
+        self.written += 1;
+        if self.written > RECORD_MAX {
+            return Ok(());
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64);
+        self.out.packet(now, p.head(), p.len)
+    }
+}
 
 /// What stopped the engine with an error: one line, what we were doing and why.
 #[derive(Debug)]
@@ -138,12 +173,20 @@ pub fn run(args: &Args) -> Result<Summary, Error> {
         imp.rate.map_or("unlimited".to_string(), format_rate),
         imp.limit,
     );
+    let record = match &args.record {
+        Some(path) => Some(
+            Recorder::create(path)
+                .map_err(err(format!("cannot create the record {}", path.display())))?,
+        ),
+        None => None,
+    };
     let mut engine = Engine {
         queue,
         sched: Scheduler::new(imp, seed),
         start: Instant::now(),
         batch: Vec::with_capacity(BATCH),
         max_late: Duration::ZERO,
+        record,
     };
     let stopped_by = loop {
         let (queue_ready, signals_ready) = engine.wait(&signals)?;
@@ -179,6 +222,8 @@ struct Engine {
     batch: Vec<nfqueue::Packet>,
     /// How late the first due packet of a round was released, at worst (wake-up latency).
     max_late: Duration,
+    /// `--record`: every packet read, at the time it was read.
+    record: Option<Recorder>,
 }
 
 impl Engine {
@@ -220,13 +265,19 @@ impl Engine {
         Ok(stop)
     }
 
-    /// Read a batch of packets and decide each: hold it, or drop it now.
+    /// Read a batch of packets, record them (`--record`), and decide each: hold it, or drop it now.
     fn admit_batch(&mut self) -> Result<(), Error> {
         self.batch.clear();
         self.queue
             .recv(&mut self.batch, BATCH)
             .map_err(err("read from the queue"))?;
         let now = self.start.elapsed();
+        if let Some(r) = &mut self.record {
+            for p in &self.batch {
+                r.packet(p).map_err(err("write the record"))?;
+            }
+            r.out.flush().map_err(err("write the record"))?;
+        }
         for p in &self.batch {
             match self.sched.arrive(now, p.id, p.len) {
                 Decision::Hold => {}

@@ -51,9 +51,9 @@ const NFQNL_CFG_CMD_BIND: u8 = libc::NFQNL_CFG_CMD_BIND as u8;
 const NFQNL_CFG_CMD_UNBIND: u8 = libc::NFQNL_CFG_CMD_UNBIND as u8;
 const NFQNL_COPY_PACKET: u8 = libc::NFQNL_COPY_PACKET as u8;
 /// Bytes of each packet copied to us. The kernel reports a packet's full length only when it
-/// copies part of it (metadata-only mode gives no length, which the rate needs); 64 bytes
-/// cover the IP and TCP headers, for traces.
-const COPY_RANGE: u32 = 64;
+/// copies part of it (metadata-only mode gives no length, which the rate needs); 128 bytes
+/// cover the IP and TCP headers (IPv6 and every TCP option included), for `--record`.
+const COPY_RANGE: u32 = 128;
 const NFQA_CFG_F_GSO: u32 = libc::NFQA_CFG_F_GSO as u32;
 const NLA_TYPE_MASK: u16 = libc::NLA_TYPE_MASK as u16;
 const NF_DROP: u32 = libc::NF_DROP as u32;
@@ -69,6 +69,29 @@ pub struct Packet {
     pub id: u32,
     /// Its length in bytes (the IP packet; a GSO packet counts whole).
     pub len: u32,
+    /// Its first bytes (IP and TCP headers), for `--record`: `head[..head_len]`.
+    pub head: [u8; COPY_RANGE as usize],
+    pub head_len: u8,
+}
+
+impl Packet {
+    /// A packet of LEN bytes whose first bytes are HEAD (cut to what we copy).
+    pub fn new(id: u32, len: u32, head: &[u8]) -> Packet {
+        let n = head.len().min(COPY_RANGE as usize);
+        let mut p = Packet {
+            id,
+            len,
+            head: [0; COPY_RANGE as usize],
+            head_len: n as u8,
+        };
+        p.head[..n].copy_from_slice(&head[..n]);
+        p
+    }
+
+    /// The first bytes of the packet.
+    pub fn head(&self) -> &[u8] {
+        &self.head[..usize::from(self.head_len)]
+    }
 }
 
 /// What becomes of a packet.
@@ -391,26 +414,27 @@ impl Iterator for Messages<'_> {
 
 /// The id and length of a packet message's attributes.
 fn parse_packet(mut attrs: &[u8]) -> Option<Packet> {
-    let (mut id, mut payload_len, mut cap_len) = (None, 0, None);
+    let (mut id, mut payload, mut cap_len) = (None, &[][..], None);
     while attrs.len() >= 4 {
         let len = u16_ne(attrs, 0)? as usize;
         let ty = u16_ne(attrs, 2)? & NLA_TYPE_MASK;
         if len < 4 || len > attrs.len() {
             break;
         }
-        let payload = &attrs[4..len];
+        let data_attr = &attrs[4..len];
         match ty {
-            NFQA_PACKET_HDR => id = u32_be(payload, 0),
-            NFQA_PAYLOAD => payload_len = payload.len() as u32,
-            NFQA_CAP_LEN => cap_len = u32_be(payload, 0),
+            NFQA_PACKET_HDR => id = u32_be(data_attr, 0),
+            NFQA_PAYLOAD => payload = data_attr,
+            NFQA_CAP_LEN => cap_len = u32_be(data_attr, 0),
             _ => {}
         }
         attrs = attrs.get(align4(len)..).unwrap_or(&[]);
     }
-    Some(Packet {
-        id: id?,
-        len: cap_len.unwrap_or(payload_len),
-    })
+    Some(Packet::new(
+        id?,
+        cap_len.unwrap_or(payload.len() as u32),
+        payload,
+    ))
 }
 
 /// The kernel's own counters for queue `queue` in this network namespace:
@@ -462,8 +486,8 @@ mod tests {
         assert_eq!(
             msgs,
             vec![
-                Message::Packet(Packet { id: 42, len: 1500 }),
-                Message::Packet(Packet { id: 43, len: 61 }),
+                Message::Packet(Packet::new(42, 1500, &[])),
+                Message::Packet(Packet::new(43, 61, &[0; 61])),
                 Message::Ack { seq: 9, error: 16 },
             ]
         );

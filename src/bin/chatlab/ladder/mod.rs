@@ -1,0 +1,565 @@
+//! `chatlab ladder`: a TCP conversation drawn as a time-sequence (ladder) diagram, from real
+//! captures: text on the terminal, SVG, Mermaid.
+//!
+//! # Layout
+//!
+//! - [`pcap`]: reading pcap/pcapng files down to TCP segments (and writing netem's record).
+//! - [`model`]: connections, matching a segment across captures, its fate, the TCP states.
+//! - [`text`], [`svg`], [`mermaid`]: the three drawings of one connection.
+//!
+//! Which host took a capture is read from its file name, as `lab/capture` writes them:
+//! `NAME-client.pcap` (tcpdump on client), `NAME-client.netem.pcap` (the record of client's
+//! userspace netem: when each segment entered the impairment). A host name is turned into its
+//! address with the lab's plan (`--net`: .10 server, .11 client, .12 client2).
+
+pub mod mermaid;
+pub mod model;
+pub mod pcap;
+pub mod svg;
+pub mod text;
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use chatlab::lines::Filter;
+use chatlab::terminal::Sanitizer;
+use clap::Parser;
+
+use crate::lang::Lang;
+use model::{Connection, Role, Segment, Source};
+use pcap::{Flags, Ns};
+
+/// Draw the TCP conversation of captures as a ladder (time-sequence) diagram.
+///
+/// One column per host, one arrow per segment from its departure to its arrival, each end's
+/// TCP state where it changes. With captures of BOTH ends of a connection (e.g.
+/// `NAME-client.pcap` and `NAME-server.pcap`, taken at the same time), each arrow slants by its
+/// real one-way delay; with one end only, arrows are drawn flat at the time they were seen.
+///
+/// The capturing host is read from the file name (`…-client.pcap`, `…-server.pcap`,
+/// `…-client2.pcap`); `…-HOST.netem.pcap` is the record of HOST's userspace netem (when each
+/// segment entered the impairment: the true departure under a netem delay).
+#[derive(Debug, Parser)]
+#[command(name = "ladder", verbatim_doc_comment)]
+pub struct Args {
+    /// Capture files (pcap or pcapng)
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub captures: Vec<PathBuf>,
+
+    /// Also write the diagram as SVG to FILE
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+
+    /// Print a Mermaid sequenceDiagram (for slides and Markdown) instead of the text ladder:
+    /// one diagram per connection (--conn N for one)
+    #[arg(long)]
+    pub mermaid: bool,
+
+    /// Draw only connection N (1 is the first; the list is printed when there are several)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub conn: Option<u32>,
+
+    /// Print no text ladder (with --svg: only write the file)
+    #[arg(long)]
+    pub no_text: bool,
+
+    /// Only segments to or from this TCP port
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// The lab's subnet, to name hosts: PREFIX.10 server, .11 client, .12 client2
+    #[arg(long, value_name = "PREFIX", default_value = "10.80.80")]
+    pub net: String,
+
+    /// Fold pauses longer than this (seconds; at least 3 times the longest one-way delay)
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.5)]
+    pub fold: f64,
+
+    /// Most segments drawn per connection in the SVG (the rest is cut, with a note)
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max: usize,
+
+    /// Language of the legend and messages (default: from the locale)
+    #[arg(long, value_enum)]
+    pub lang: Option<Lang>,
+
+    /// More diagnostics on stderr: -v for debug, -vv for trace (RUST_LOG overrides)
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Everything the drawings need besides the connection: names, language, folding.
+pub struct Ctx {
+    pub lang: Lang,
+    hosts: Vec<(IpAddr, &'static str)>,
+    /// Pauses longer than this are folded (ns).
+    pub fold: Ns,
+    pub max: usize,
+}
+
+impl Ctx {
+    /// The drawing context for the lab whose subnet starts with NET (`10.80.80`); None when
+    /// NET is not three numbers. FOLD: pauses longer than this (s) are folded; MAX: the most
+    /// segments an SVG draws per connection.
+    pub fn new(lang: Lang, net: &str, fold: f64, max: usize) -> Option<Ctx> {
+        let prefix: Vec<u8> = net
+            .split('.')
+            .map(|o| o.parse::<u8>())
+            .collect::<Result<_, _>>()
+            .ok()
+            .filter(|v: &Vec<u8>| v.len() == 3)?;
+        let hosts = HOSTS
+            .iter()
+            .map(|(h, last)| {
+                let ip = IpAddr::V4(Ipv4Addr::new(prefix[0], prefix[1], prefix[2], *last));
+                (ip, *h)
+            })
+            .collect();
+        Some(Ctx {
+            lang,
+            hosts,
+            fold: (fold.max(0.001) * 1e9) as Ns,
+            max: max.max(1),
+        })
+    }
+
+    /// The address of a lab host (server, client, client2).
+    fn ip_of(&self, host: &str) -> Option<IpAddr> {
+        self.hosts
+            .iter()
+            .find(|(_, h)| *h == host)
+            .map(|(ip, _)| *ip)
+    }
+
+    /// The lab name of an address (client, server, client2), or the address itself.
+    pub fn name(&self, addr: SocketAddr) -> String {
+        self.hosts
+            .iter()
+            .find(|(ip, _)| *ip == addr.ip())
+            .map_or_else(|| addr.ip().to_string(), |(_, n)| n.to_string())
+    }
+
+    /// The fold threshold for connection C: never inside a one-way delay.
+    pub fn fold_for(&self, c: &Connection) -> Ns {
+        let longest = c
+            .segments
+            .iter()
+            .filter_map(|s| Some(s.arrived? - s.departed?))
+            .max()
+            .unwrap_or(0);
+        self.fold.max(3 * longest)
+    }
+}
+
+const HOSTS: [(&str, u8); 3] = [("server", 10), ("client", 11), ("client2", 12)];
+
+/// The host that took a capture, from its file name: (host, is a netem record).
+fn host_of(path: &Path) -> (Option<&'static str>, bool) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let stem = name
+        .strip_suffix(".pcapng")
+        .or_else(|| name.strip_suffix(".pcap"))
+        .unwrap_or(&name);
+    let (stem, record) = match stem.strip_suffix(".netem") {
+        Some(s) => (s, true),
+        None => (stem, false),
+    };
+    // The longest host name first: client2 before client.
+    let mut hosts: Vec<&'static str> = HOSTS.iter().map(|(h, _)| *h).collect();
+    hosts.sort_by_key(|h| std::cmp::Reverse(h.len()));
+    let host = hosts
+        .iter()
+        .find(|h| stem == **h || stem.ends_with(&format!("-{h}")))
+        .or_else(|| hosts.iter().find(|h| stem.starts_with(&format!("{h}-"))))
+        .copied();
+    (host, record)
+}
+
+/// What went wrong, for the one-line error.
+pub type Error = String;
+
+/// Read, match, draw.
+pub fn run(args: &Args) -> Result<(), Error> {
+    let lang = Lang::choose(args.lang);
+    let ctx = Ctx::new(lang, &args.net, args.fold, args.max).ok_or_else(|| {
+        format!(
+            "--net '{}': give the first three numbers, e.g. 10.80.80",
+            args.net
+        )
+    })?;
+
+    let mut sources = Vec::new();
+    let mut names = Vec::new();
+    for path in &args.captures {
+        let shown = path.display();
+        let mut capture = pcap::read_file(path).map_err(|e| format!("{shown}: {e}"))?;
+        let (host, record) = host_of(path);
+        if capture.partial_tail {
+            log::warn!(
+                "{shown}: {}",
+                lang.pick(
+                    "le dernier paquet est incomplet (capture en cours ?) : lu jusqu'à lui",
+                    "the last packet is incomplete (a capture still being written?): read up to it"
+                )
+            );
+        }
+        if capture.packets.is_empty() && !record {
+            return Err(format!(
+                "{shown}: {} ({})",
+                lang.pick("aucun segment TCP", "no TCP segment"),
+                match (capture.other, lang) {
+                    (0, Lang::Fr) => "aucun paquet".to_string(),
+                    (0, Lang::En) => "no packet at all".to_string(),
+                    (1, Lang::Fr) => "1 paquet d'un autre protocole".to_string(),
+                    (1, Lang::En) => "1 packet of another protocol".to_string(),
+                    (n, Lang::Fr) => format!("{n} paquets d'autres protocoles"),
+                    (n, Lang::En) => format!("{n} packets of other protocols"),
+                }
+            ));
+        }
+        if let Some(port) = args.port {
+            let ports: std::collections::BTreeSet<u16> = capture
+                .packets
+                .iter()
+                .map(|p| p.src.port().min(p.dst.port()))
+                .collect();
+            capture
+                .packets
+                .retain(|p| p.src.port() == port || p.dst.port() == port);
+            if capture.packets.is_empty() && !record {
+                let seen: Vec<String> = ports.iter().map(u16::to_string).collect();
+                return Err(format!(
+                    "{shown}: {} {port} ({}: {})",
+                    lang.pick("aucun segment TCP sur le port", "no TCP segment on port"),
+                    lang.pick("ports vus", "ports seen"),
+                    seen.join(", ")
+                ));
+            }
+        }
+        if host.is_none() {
+            let consequence = if record {
+                lang.pick("enregistrement ignoré", "record ignored")
+            } else {
+                lang.pick(
+                    "ses segments sont dessinés à plat, quand elle les a vus",
+                    "its segments are drawn flat, when it saw them",
+                )
+            };
+            log::warn!(
+                "{shown}: {} (…-client.pcap, …-server.pcap): {consequence}",
+                lang.pick(
+                    "quel hôte l'a prise ? Le nom du fichier ne le dit pas",
+                    "which host took it? Its name does not say"
+                )
+            );
+            if record {
+                continue;
+            }
+        }
+        let ip = host.and_then(|h| ctx.ip_of(h));
+        let role = match (ip, record) {
+            (Some(ip), true) => Role::Entered(ip),
+            (ip, _) => Role::Seen(ip),
+        };
+        log::debug!("{shown}: {} segments, {role:?}", capture.packets.len());
+        names.push(shown.to_string());
+        sources.push(Source { role, capture });
+    }
+    keep_recorded_seen(&mut sources);
+    warn_unrelated(&sources, &names, lang);
+
+    let conns = model::connections(&sources);
+    if conns.is_empty() {
+        return Err(lang
+            .pick(
+                "aucun segment TCP dans ces captures",
+                "no TCP segment in these captures",
+            )
+            .into());
+    }
+    let chosen: Vec<(usize, &Connection)> = match args.conn {
+        Some(n) => {
+            let i = n as usize - 1;
+            let c = conns.get(i).ok_or_else(|| {
+                format!(
+                    "--conn {n}: {} {}",
+                    lang.pick("ces captures ont", "these captures have"),
+                    plural(conns.len(), lang.pick("connexion", "connection"))
+                )
+            })?;
+            vec![(i, c)]
+        }
+        None => conns.iter().enumerate().collect(),
+    };
+
+    let mut out = String::new();
+    if conns.len() > 1 && !args.mermaid {
+        text::list(&mut out, &ctx, &conns);
+    }
+    for (i, c) in &chosen {
+        if args.mermaid {
+            mermaid::draw(&mut out, &ctx, *i, conns.len(), c);
+        } else if !args.no_text {
+            text::draw(&mut out, &ctx, *i, conns.len(), c);
+        }
+    }
+    if let Some(path) = &args.svg {
+        let mut doc = String::new();
+        for (i, c) in &chosen {
+            if c.segments.len() > ctx.max {
+                log::warn!(
+                    "{} {}: {}; {} ({})",
+                    lang.pick("connexion", "connection"),
+                    i + 1,
+                    plural(c.segments.len(), "segment"),
+                    lang.pick(
+                        &format!("le SVG montre les {} premiers", ctx.max),
+                        &format!("the SVG shows the first {}", ctx.max)
+                    ),
+                    lang.pick(
+                        "--conn N pour une autre, --max N, ou une capture plus courte",
+                        "--conn N for another one, --max N, or a shorter capture"
+                    )
+                );
+            }
+        }
+        svg::draw(&mut doc, &ctx, &chosen, conns.len());
+        std::fs::write(path, doc).map_err(|e| format!("{}: {e}", path.display()))?;
+        log::info!(
+            "{} {}",
+            lang.pick("SVG écrit :", "SVG written:"),
+            path.display()
+        );
+    }
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {e}")),
+        _ => Ok(()),
+    }
+}
+
+/// A netem record holds all the host's egress, since the engine started: keep what the
+/// captures saw (same connection, within their time), the record only dates it.
+/// The ladder of CAPTURES so far, as SVG, for the live view (`chatlab view`): its newest
+/// connections (at most LAST), each as far as CTX's `max` segments. Captures still being
+/// written are read up to their last whole packet; files without TCP yet, or whose host the
+/// name does not tell, are passed over. None while there is no TCP segment at all.
+pub fn live_svg(captures: &[PathBuf], ctx: &Ctx, last: usize) -> Option<String> {
+    let mut sources = Vec::new();
+    for path in captures {
+        let Ok(capture) = pcap::read_file(path) else {
+            continue;
+        };
+        let (Some(host), record) = host_of(path) else {
+            continue;
+        };
+        let ip = ctx.ip_of(host);
+        let role = match (ip, record) {
+            (Some(ip), true) => Role::Entered(ip),
+            (ip, _) => Role::Seen(ip),
+        };
+        sources.push(Source { role, capture });
+    }
+    keep_recorded_seen(&mut sources);
+    let conns = model::connections(&sources);
+    if conns.is_empty() {
+        return None;
+    }
+    let from = conns.len().saturating_sub(last.max(1));
+    let chosen: Vec<(usize, &Connection)> = conns.iter().enumerate().skip(from).collect();
+    let mut doc = String::new();
+    svg::draw(&mut doc, ctx, &chosen, conns.len());
+    Some(doc)
+}
+
+fn keep_recorded_seen(sources: &mut [Source]) {
+    let seen: Vec<&Source> = sources
+        .iter()
+        .filter(|s| matches!(s.role, Role::Seen(_)))
+        .collect();
+    let Some((lo, hi)) = seen
+        .iter()
+        .flat_map(|s| s.capture.packets.iter().map(|p| p.ts))
+        .fold(None, |acc: Option<(Ns, Ns)>, t| {
+            Some(acc.map_or((t, t), |(a, b)| (a.min(t), b.max(t))))
+        })
+    else {
+        return;
+    };
+    let tuples: HashSet<(SocketAddr, SocketAddr)> = seen
+        .iter()
+        .flat_map(|s| s.capture.packets.iter().map(|p| (p.src, p.dst)))
+        .collect();
+    // A segment may enter netem before the capture starts and leave after: 10 s of margin.
+    let margin = 10_000_000_000;
+    for s in sources.iter_mut() {
+        if matches!(s.role, Role::Entered(_)) {
+            s.capture
+                .packets
+                .retain(|p| tuples.contains(&(p.src, p.dst)) && p.ts >= lo - margin && p.ts <= hi);
+        }
+    }
+}
+
+/// Say so when two captures of hosts share no connection: not the same experiment.
+fn warn_unrelated(sources: &[Source], names: &[String], lang: Lang) {
+    let tuples: Vec<HashSet<(SocketAddr, SocketAddr)>> = sources
+        .iter()
+        .map(|s| {
+            s.capture
+                .packets
+                .iter()
+                .map(|p| {
+                    if p.src < p.dst {
+                        (p.src, p.dst)
+                    } else {
+                        (p.dst, p.src)
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    for i in 0..sources.len() {
+        for j in i + 1..sources.len() {
+            if !tuples[i].is_empty() && !tuples[j].is_empty() && tuples[i].is_disjoint(&tuples[j]) {
+                log::warn!(
+                    "{} {} {} {}",
+                    names[i],
+                    lang.pick("et", "and"),
+                    names[j],
+                    lang.pick(
+                        "n'ont aucune connexion en commun (deux expériences différentes ?) : chacune est dessinée telle que sa capture l'a vue",
+                        "share no connection (two different experiments?): each is drawn as its own capture saw it"
+                    )
+                );
+            }
+        }
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Seconds since T0, with milliseconds.
+pub fn secs(t: Ns, t0: Ns) -> String {
+    format!("{:.3}", (t - t0) as f64 / 1e9)
+}
+
+/// A duration in words: 850 ms, 4.2 s.
+pub fn duration(ns: Ns) -> String {
+    if ns < 1_000_000_000 {
+        format!("{} ms", ns / 1_000_000)
+    } else {
+        format!("{:.1} s", ns as f64 / 1e9)
+    }
+}
+
+/// Flags in words, as tcpdump's readers say them: SYN, SYN,ACK, PSH,ACK, FIN,ACK, RST.
+pub fn flags(f: Flags) -> String {
+    let mut words = Vec::new();
+    for (bit, w) in [
+        (Flags::SYN, "SYN"),
+        (Flags::FIN, "FIN"),
+        (Flags::RST, "RST"),
+        (Flags::PSH, "PSH"),
+        (Flags::ACK, "ACK"),
+    ] {
+        if f.has(bit) {
+            words.push(w);
+        }
+    }
+    words.join(",")
+}
+
+/// The segment in one line without its data: `PSH,ACK seq 1:9 ack 1`.
+pub fn label(c: &Connection, s: &Segment) -> String {
+    let mut l = flags(s.flags);
+    let seq = c.rel_seq(s);
+    if s.len > 0 {
+        let _ = write!(l, " seq {seq}:{}", seq.wrapping_add(s.len));
+    } else {
+        let _ = write!(l, " seq {seq}");
+    }
+    if s.flags.has(Flags::ACK) {
+        let _ = write!(l, " ack {}", c.rel_ack(s));
+    }
+    l
+}
+
+/// The data as safe text on one line, in quotes: control bytes shown as `chat` shows them on a
+/// terminal (^[, ^M, \xFF), line ends and tabs as \n and \t; `…` when the capture cut it.
+pub fn shown_data(s: &Segment) -> String {
+    let mut sanitizer = Sanitizer::default();
+    let mut buf = Vec::new();
+    let mut text = String::from_utf8_lossy(sanitizer.apply(&s.data, &mut buf)).into_owned();
+    text.push_str(&String::from_utf8_lossy(sanitizer.finish(&mut buf)));
+    let text = text.replace('\n', "\\n").replace('\t', "\\t");
+    let cut = if (s.data.len() as u32) < s.len {
+        "…"
+    } else {
+        ""
+    };
+    format!("\"{text}{cut}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_capturing_host_is_read_from_the_file_name() {
+        let h = |p: &str| host_of(Path::new(p));
+        assert_eq!(h("captures/05-ladder-client.pcap"), (Some("client"), false));
+        assert_eq!(
+            h("captures/05-ladder-client2.pcap"),
+            (Some("client2"), false)
+        );
+        assert_eq!(h("x/05-ladder-server.netem.pcap"), (Some("server"), true));
+        assert_eq!(
+            h("captures/client-20250101-101010.pcap"),
+            (Some("client"), false)
+        );
+        assert_eq!(h("captures/trace.pcapng"), (None, false));
+    }
+
+    #[test]
+    fn data_is_shown_safely_on_one_line() {
+        let s = Segment {
+            from: 0,
+            flags: Flags(Flags::ACK),
+            seq: 0,
+            ack: 0,
+            win: 0,
+            len: 20,
+            data: b"a\tb\x1b[2J\r\n".to_vec(),
+            departed: Some(0),
+            from_record: false,
+            left: None,
+            arrived: None,
+            fate: model::Fate::Unknown,
+            retransmission: false,
+            dup_ack: false,
+        };
+        assert_eq!(shown_data(&s), "\"a\\tb^[[2J\\n…\"");
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+}

@@ -1,0 +1,1112 @@
+//! The conversation behind the captures: connections, each segment with its departure and
+//! arrival, its fate, and the TCP states of both ends. No drawing here (the live `view` will
+//! use this model too).
+//!
+//! # Where each time comes from
+//!
+//! A segment from host A to host B can be seen in up to three places, all on one clock (the
+//! lab's containers share the kernel's):
+//!
+//! - **entered**: A's netem record (`chatlab netem --record`): when the segment entered the
+//!   impairment, i.e. when A's TCP sent it. The only true departure under a netem delay.
+//! - **left**: A's capture: tcpdump sees egress after the qdisc and after the NFQUEUE verdict,
+//!   so under netem this is when the segment LEFT the impairment. Without a record it is the
+//!   best departure we have (and a netem delay then shows as a slow sender, not as a slant).
+//! - **arrived**: B's capture.
+//!
+//! Observations are matched stage by stage (entered → left → arrived) on (flags, seq, ack,
+//! length) in time order; see [`match_stage`]. A segment in A's record and in no later stage,
+//! while a later one did go through, was dropped by netem (the engine lets packets out in the
+//! order they came). One that left A, within B's capture, that B never saw, was lost on the way.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use super::pcap::{Capture, Flags, Ns, Packet};
+
+/// Where a capture was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// tcpdump on the host with this address (None: unknown, every time is "seen").
+    Seen(Option<IpAddr>),
+    /// The netem record of the host with this address: entry times into the impairment.
+    Entered(IpAddr),
+}
+
+/// A capture and where it was taken.
+pub struct Source {
+    pub role: Role,
+    pub capture: Capture,
+}
+
+impl Source {
+    fn span(&self) -> Option<(Ns, Ns)> {
+        let p = &self.capture.packets;
+        Some((p.iter().map(|p| p.ts).min()?, p.iter().map(|p| p.ts).max()?))
+    }
+}
+
+/// What became of a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Seen arriving at the receiver.
+    Arrived,
+    /// Dropped by the sender's netem (in its record, never released).
+    Dropped,
+    /// Left the sender, never seen by the receiver although it was capturing.
+    Lost,
+    /// The receiver was not captured (or its capture had ended): we cannot know.
+    Unknown,
+}
+
+/// One segment of a connection and its journey.
+#[derive(Clone, Debug)]
+pub struct Segment {
+    /// 0: from the client (the end that sent the first SYN) to the server; 1: the other way.
+    pub from: usize,
+    pub flags: Flags,
+    pub seq: u32,
+    pub ack: u32,
+    pub win: u16,
+    pub len: u32,
+    pub data: Vec<u8>,
+    /// When the sender's TCP sent it: entry into netem if recorded, else its capture time.
+    pub departed: Option<Ns>,
+    /// `departed` comes from a netem record (the true departure, before the delay).
+    pub from_record: bool,
+    /// When the sender's capture saw it leave (after its netem, if any).
+    pub left: Option<Ns>,
+    /// When the receiver's capture saw it.
+    pub arrived: Option<Ns>,
+    pub fate: Fate,
+    /// Its data (or SYN/FIN) was already sent before.
+    pub retransmission: bool,
+    /// A pure ACK repeating the previous one while data is outstanding.
+    pub dup_ack: bool,
+}
+
+impl Segment {
+    /// The first known time of the segment (departure, else arrival).
+    pub fn start(&self) -> Ns {
+        self.departed
+            .or(self.arrived)
+            .expect("a segment was seen somewhere")
+    }
+
+    /// Where the arrow ends: the arrival, or its start when only one end was seen; None when
+    /// it never arrived.
+    pub fn end(&self) -> Option<Ns> {
+        match self.fate {
+            Fate::Dropped | Fate::Lost => None,
+            _ => Some(self.arrived.unwrap_or(self.start())),
+        }
+    }
+
+    /// Both ends were seen: the arrow's slant is the real one-way delay.
+    pub fn both_ends(&self) -> bool {
+        self.departed.is_some() && self.arrived.is_some()
+    }
+
+    /// Sequence space used: data, plus one for SYN and for FIN.
+    pub fn seq_len(&self) -> u32 {
+        self.len + u32::from(self.flags.has(Flags::SYN)) + u32::from(self.flags.has(Flags::FIN))
+    }
+}
+
+/// The TCP states of RFC 793, plus "unknown" for a connection caught in the middle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Unknown,
+    Closed,
+    Listen,
+    SynSent,
+    SynRcvd,
+    Established,
+    FinWait1,
+    FinWait2,
+    Closing,
+    TimeWait,
+    CloseWait,
+    LastAck,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Unknown => "?",
+            State::Closed => "CLOSED",
+            State::Listen => "LISTEN",
+            State::SynSent => "SYN_SENT",
+            State::SynRcvd => "SYN_RCVD",
+            State::Established => "ESTABLISHED",
+            State::FinWait1 => "FIN_WAIT_1",
+            State::FinWait2 => "FIN_WAIT_2",
+            State::Closing => "CLOSING",
+            State::TimeWait => "TIME_WAIT",
+            State::CloseWait => "CLOSE_WAIT",
+            State::LastAck => "LAST_ACK",
+        }
+    }
+}
+
+/// A side's state changed at AT, because of segment SEG (sent or received).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub side: usize,
+    pub at: Ns,
+    pub state: State,
+    pub seg: usize,
+}
+
+/// One TCP connection, as all the captures together saw it.
+#[derive(Debug)]
+pub struct Connection {
+    /// [client, server]: the client sent the first SYN (without a SYN: the higher port).
+    pub ends: [SocketAddr; 2],
+    /// In order of their first known time.
+    pub segments: Vec<Segment>,
+    pub initial: [State; 2],
+    pub changes: Vec<Change>,
+    /// First sequence number of each side (its ISN when the SYN was seen), for relative numbers.
+    pub base: [u32; 2],
+    /// Each side's departures come from a netem record (true departures).
+    pub recorded: [bool; 2],
+    /// Each side's own capture was read (its departures and arrivals are known).
+    pub captured: [bool; 2],
+    /// Some segments come from a capture whose host is unknown: drawn at the time it saw them.
+    pub unplaced: bool,
+}
+
+impl Connection {
+    /// Sequence number relative to the sender's first one.
+    pub fn rel_seq(&self, s: &Segment) -> u32 {
+        s.seq.wrapping_sub(self.base[s.from])
+    }
+
+    /// Acknowledgment number relative to the receiver's first sequence number.
+    pub fn rel_ack(&self, s: &Segment) -> u32 {
+        s.ack.wrapping_sub(self.base[1 - s.from])
+    }
+
+    /// The first and last known times.
+    pub fn span(&self) -> (Ns, Ns) {
+        let first = self.segments.iter().map(Segment::start).min().unwrap_or(0);
+        let last = self
+            .segments
+            .iter()
+            .map(|s| s.end().unwrap_or(s.start()).max(s.start()))
+            .max()
+            .unwrap_or(0);
+        (first, last)
+    }
+}
+
+/// `a <= b` in sequence space (modulo 2^32).
+fn seq_le(a: u32, b: u32) -> bool {
+    b.wrapping_sub(a) < 1 << 31
+}
+
+type Key = (u8, u32, u32, u32);
+
+fn key(p: &Packet) -> Key {
+    (p.flags.0, p.seq, p.ack, p.len)
+}
+
+/// Clocks are one, but the receiver stamps a packet after the sender: allow this much the
+/// other way (rounding of µs captures).
+const SLACK: Ns = 1_000;
+
+/// Match each observation of a later stage (YS) to one of the earlier stage (XS), or none.
+///
+/// For each y, in time order, the latest unmatched x with the same key seen before it: a
+/// segment lost and retransmitted matches its retransmission, not the lost copy. Then, per
+/// key, the x's chosen are given back in time order, because both stages keep the order of
+/// identical segments (netem's FIFO, the wire): if a retransmission left before the original
+/// arrived (a delay longer than the retransmission timeout), the original still matches first.
+/// Different segments may be reordered between stages (netem's jitter): each key is matched
+/// on its own.
+pub fn match_stage(xs: &[&Packet], ys: &[&Packet]) -> Vec<Option<usize>> {
+    let mut by_key: HashMap<Key, Vec<usize>> = HashMap::new();
+    for (i, x) in xs.iter().enumerate() {
+        by_key.entry(key(x)).or_default().push(i);
+    }
+    let mut taken = vec![false; xs.len()];
+    let mut out = vec![None; ys.len()];
+    let mut chosen: HashMap<Key, Vec<(usize, usize)>> = HashMap::new();
+    for (j, y) in ys.iter().enumerate() {
+        let Some(cands) = by_key.get(&key(y)) else {
+            continue;
+        };
+        let upto = cands.partition_point(|&i| xs[i].ts <= y.ts + SLACK);
+        if let Some(&i) = cands[..upto].iter().rev().find(|&&i| !taken[i]) {
+            taken[i] = true;
+            chosen.entry(key(y)).or_default().push((j, i));
+        }
+    }
+    for pairs in chosen.values_mut() {
+        let mut xs_sorted: Vec<usize> = pairs.iter().map(|&(_, i)| i).collect();
+        xs_sorted.sort_unstable();
+        for (&(j, _), i) in pairs.iter().zip(xs_sorted) {
+            out[j] = Some(i);
+        }
+    }
+    out
+}
+
+/// Build the connections of all the sources, in order of their first segment.
+pub fn connections(sources: &[Source]) -> Vec<Connection> {
+    // Every observation, on one time line.
+    let mut all: Vec<(usize, &Packet)> = sources
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| s.capture.packets.iter().map(move |p| (i, p)))
+        .collect();
+    all.sort_by_key(|(_, p)| p.ts);
+
+    // Group by connection: the same two endpoints, until a SYN with another ISN (a new
+    // connection on the same ports).
+    struct Group<'a> {
+        ends: [SocketAddr; 2],
+        obs: Vec<(usize, &'a Packet)>,
+        isn: HashMap<SocketAddr, u32>,
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    let mut current: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
+    for (src, p) in all {
+        let pair = if p.src < p.dst {
+            (p.src, p.dst)
+        } else {
+            (p.dst, p.src)
+        };
+        let syn = p.flags.has(Flags::SYN);
+        let new = match current.get(&pair) {
+            None => true,
+            Some(&g) => syn && groups[g].isn.get(&p.src).is_some_and(|&isn| isn != p.seq),
+        };
+        if new {
+            let ends = if syn && !p.flags.has(Flags::ACK) {
+                [p.src, p.dst]
+            } else if syn {
+                [p.dst, p.src]
+            } else if p.src.port() > p.dst.port() {
+                [p.src, p.dst]
+            } else {
+                [p.dst, p.src]
+            };
+            current.insert(pair, groups.len());
+            groups.push(Group {
+                ends,
+                obs: Vec::new(),
+                isn: HashMap::new(),
+            });
+        }
+        let g = &mut groups[current[&pair]];
+        if syn {
+            g.isn.entry(p.src).or_insert(p.seq);
+        }
+        g.obs.push((src, p));
+    }
+
+    groups
+        .into_iter()
+        .map(|g| connection(sources, g.ends, &g.obs))
+        .collect()
+}
+
+fn connection(sources: &[Source], ends: [SocketAddr; 2], obs: &[(usize, &Packet)]) -> Connection {
+    let seen_at = |ip: IpAddr| {
+        sources
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.role == Role::Seen(Some(ip)))
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>()
+    };
+    let entered_at = |ip: IpAddr| {
+        sources
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.role == Role::Entered(ip))
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>()
+    };
+    let loopback = ends[0].ip() == ends[1].ip();
+    let mut segments = Vec::new();
+    let mut recorded = [false; 2];
+    let mut captured = [false; 2];
+    let mut unplaced = false;
+    for from in 0..2 {
+        let (a, b) = (ends[from], ends[1 - from]);
+        let stage = |srcs: &[usize]| -> Vec<&Packet> {
+            obs.iter()
+                .filter(|(s, p)| srcs.contains(s) && p.src == a && p.dst == b)
+                .map(|(_, p)| *p)
+                .collect()
+        };
+        // On loopback one capture sees both ends at once: it is "seen", not a stage.
+        let (e_src, s_src, r_src) = if loopback {
+            (vec![], vec![], vec![])
+        } else {
+            (entered_at(a.ip()), seen_at(a.ip()), seen_at(b.ip()))
+        };
+        let unknown: Vec<usize> = sources
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| match s.role {
+                Role::Seen(None) => true,
+                Role::Seen(Some(ip)) => loopback || (ip != a.ip() && ip != b.ip()),
+                Role::Entered(_) => false,
+            })
+            .map(|(i, _)| i)
+            .collect();
+        recorded[from] = !e_src.is_empty();
+        captured[from] = !s_src.is_empty();
+        let (e, s, r) = (stage(&e_src), stage(&s_src), stage(&r_src));
+        let r_span = r_src
+            .iter()
+            .filter_map(|&i| sources[i].span())
+            .reduce(|x, y| (x.0.min(y.0), x.1.max(y.1)));
+
+        let seg = |p: &Packet| Segment {
+            from,
+            flags: p.flags,
+            seq: p.seq,
+            ack: p.ack,
+            win: p.win,
+            len: p.len,
+            data: p.data.clone(),
+            departed: None,
+            from_record: false,
+            left: None,
+            arrived: None,
+            fate: Fate::Unknown,
+            retransmission: false,
+            dup_ack: false,
+        };
+
+        // The departures: what left A (its capture), each with its entry into netem; and what
+        // entered netem but never left it.
+        let mut departures: Vec<Segment> = Vec::new();
+        if !s.is_empty() || e.is_empty() {
+            let m = match_stage(&e, &s);
+            let mut used = vec![false; e.len()];
+            for (j, p) in s.iter().enumerate() {
+                let mut d = seg(p);
+                d.left = Some(p.ts);
+                match m[j] {
+                    Some(i) => {
+                        used[i] = true;
+                        d.departed = Some(e[i].ts);
+                        d.from_record = true;
+                    }
+                    None => d.departed = Some(p.ts),
+                }
+                departures.push(d);
+            }
+            // Entered, never left: dropped, if a later packet did leave (FIFO); else the
+            // capture ended first.
+            let last_used = used.iter().rposition(|&u| u);
+            let s_start = s.first().map_or(0, |p| p.ts);
+            for (i, p) in e.iter().enumerate() {
+                // Entered before A's capture began: it left unseen, nothing to draw.
+                if !used[i] && !s.is_empty() && p.ts >= s_start {
+                    let mut d = seg(p);
+                    d.departed = Some(p.ts);
+                    d.from_record = true;
+                    d.fate = if last_used.is_some_and(|l| l > i) {
+                        Fate::Dropped
+                    } else {
+                        Fate::Unknown
+                    };
+                    departures.push(d);
+                }
+            }
+        } else {
+            // A record but no capture on A: the record is the departure stage.
+            for p in &e {
+                let mut d = seg(p);
+                d.departed = Some(p.ts);
+                d.from_record = true;
+                departures.push(d);
+            }
+        }
+        // The stage R is matched against: the last one that saw the segment at A.
+        let leaving: Vec<usize> = (0..departures.len())
+            .filter(|&i| departures[i].fate != Fate::Dropped)
+            .collect();
+        let leave_obs: Vec<&Packet> = if !s.is_empty() { s.clone() } else { e.clone() };
+        // departures[..leave_obs.len()] are in the order of leave_obs (the dropped ones were
+        // appended after them).
+        let m = match_stage(&leave_obs, &r);
+        let mut arrived_for = vec![None; leave_obs.len()];
+        for (j, mi) in m.iter().enumerate() {
+            match mi {
+                Some(i) => arrived_for[*i] = Some(j),
+                None => {
+                    // Arrived, never seen leaving (A not captured, or before its capture).
+                    let mut d = seg(r[j]);
+                    d.arrived = Some(r[j].ts);
+                    d.fate = Fate::Arrived;
+                    departures.push(d);
+                }
+            }
+        }
+        for &i in &leaving {
+            if i >= leave_obs.len() {
+                continue;
+            }
+            let d = &mut departures[i];
+            match arrived_for[i] {
+                Some(j) => {
+                    d.arrived = Some(r[j].ts);
+                    d.fate = Fate::Arrived;
+                }
+                None => {
+                    let left = leave_obs[i].ts;
+                    d.fate = match r_span {
+                        Some((lo, hi)) if left >= lo && left <= hi => Fate::Lost,
+                        _ => Fate::Unknown,
+                    };
+                }
+            }
+        }
+        // Captures whose host is unknown: every segment "seen" at one time.
+        if departures.is_empty() {
+            for (src, p) in obs {
+                if unknown.contains(src) && p.src == a && p.dst == b {
+                    let mut d = seg(p);
+                    d.departed = Some(p.ts);
+                    departures.push(d);
+                    unplaced = true;
+                }
+            }
+        }
+        segments.extend(departures);
+    }
+    segments.sort_by_key(|s| (s.start(), s.end().unwrap_or(Ns::MAX)));
+
+    let base = [0, 1].map(|side| {
+        segments
+            .iter()
+            .find(|s| s.from == side && s.flags.has(Flags::SYN))
+            .or_else(|| segments.iter().find(|s| s.from == side))
+            .map_or(0, |s| s.seq)
+    });
+    mark_retransmissions(&mut segments);
+    let (initial, changes) = states(&segments);
+    Connection {
+        ends,
+        segments,
+        initial,
+        changes,
+        base,
+        recorded,
+        captured,
+        unplaced,
+    }
+}
+
+/// Retransmissions (data, SYN or FIN sent again) and duplicate ACKs, in order of departure.
+fn mark_retransmissions(segments: &mut [Segment]) {
+    let mut order: Vec<usize> = (0..segments.len()).collect();
+    order.sort_by_key(|&i| segments[i].start());
+    let mut sent_to: [Option<u32>; 2] = [None, None];
+    let mut last_ack: [Option<(u32, u16)>; 2] = [None, None];
+    for i in order {
+        let s = &mut segments[i];
+        let side = s.from;
+        let n = s.seq_len();
+        if n > 0 {
+            let end = s.seq.wrapping_add(n);
+            match sent_to[side] {
+                Some(high) if seq_le(end, high) => s.retransmission = true,
+                _ => sent_to[side] = Some(end),
+            }
+        }
+        // A pure ACK repeating this side's previous segment, itself a pure ACK, while the
+        // other side has data outstanding: the receiver saw something out of order.
+        let pure_ack = s.flags.0 & !Flags::PSH == Flags::ACK && s.len == 0;
+        if pure_ack {
+            let outstanding = sent_to[1 - side].is_some_and(|high| !seq_le(high, s.ack));
+            if outstanding && last_ack[side] == Some((s.ack, s.win)) {
+                s.dup_ack = true;
+            }
+            last_ack[side] = Some((s.ack, s.win));
+        } else {
+            last_ack[side] = None;
+        }
+    }
+}
+
+/// The receiving half of one side: the next sequence number expected, the ranges received
+/// beyond it, and the peer's FIN once seen.
+#[derive(Default)]
+struct Receiver {
+    next: Option<u32>,
+    ahead: Vec<(u32, u32)>,
+    fin: Option<u32>,
+    fin_done: bool,
+}
+
+impl Receiver {
+    /// Take segment S; true when the peer's FIN has now arrived in order (once).
+    fn receive(&mut self, s: &Segment) -> bool {
+        let syn = s.flags.has(Flags::SYN);
+        let start = s.seq.wrapping_add(u32::from(syn));
+        let end = start.wrapping_add(s.len);
+        if s.flags.has(Flags::FIN) {
+            self.fin = Some(end);
+        }
+        let fin_end = |e: u32| {
+            if s.flags.has(Flags::FIN) {
+                e.wrapping_add(1)
+            } else {
+                e
+            }
+        };
+        match self.next {
+            _ if syn => self.next = Some(fin_end(end)),
+            // Caught in the middle: take it as in order.
+            None => self.next = Some(fin_end(end)),
+            Some(next) if seq_le(start, next) => {
+                if !seq_le(fin_end(end), next) {
+                    self.next = Some(fin_end(end));
+                }
+            }
+            Some(_) => self.ahead.push((start, fin_end(end))),
+        }
+        // Fill the gap with what arrived ahead.
+        while let Some(next) = self.next {
+            let Some(k) = self.ahead.iter().position(|&(a, _)| seq_le(a, next)) else {
+                break;
+            };
+            let (_, b) = self.ahead.swap_remove(k);
+            if !seq_le(b, next) {
+                self.next = Some(b);
+            }
+        }
+        let in_order = match (self.fin, self.next) {
+            (Some(fin), Some(next)) => !self.fin_done && !seq_le(next, fin),
+            _ => false,
+        };
+        if in_order {
+            self.fin_done = true;
+        }
+        in_order
+    }
+}
+
+/// Each side's state, replayed from what it sent (at departure) and received (at arrival).
+fn states(segments: &[Segment]) -> ([State; 2], Vec<Change>) {
+    let first_syn = segments
+        .iter()
+        .find(|s| s.flags.has(Flags::SYN) && !s.flags.has(Flags::ACK));
+    let mut initial = match first_syn {
+        Some(s) if s.from == 0 => [State::Closed, State::Listen],
+        Some(_) => [State::Listen, State::Closed],
+        None => [State::Unknown, State::Unknown],
+    };
+    // Refused: nothing listened, the kernel answered the SYN with a RST.
+    if let Some(syn) = first_syn {
+        let passive = 1 - syn.from;
+        if segments
+            .iter()
+            .find(|s| s.from == passive)
+            .is_some_and(|s| s.flags.has(Flags::RST))
+        {
+            initial[passive] = State::Closed;
+        }
+    }
+    // (time, side, received?, segment)
+    let mut events: Vec<(Ns, usize, bool, usize)> = Vec::new();
+    for (i, s) in segments.iter().enumerate() {
+        if let Some(t) = s.departed {
+            events.push((t, s.from, false, i));
+        }
+        if let Some(t) = s.end() {
+            // A segment seen only at its receiver still was sent (at an unknown time, drawn
+            // at its arrival).
+            if s.departed.is_none() {
+                events.push((t, s.from, false, i));
+            }
+            events.push((t, 1 - s.from, true, i));
+        }
+    }
+    events.sort_by_key(|&(t, _, received, i)| (t, i, received));
+    let mut state = initial;
+    // The ACK number that acknowledges each side's FIN, once sent.
+    let mut fin_ack: [Option<u32>; 2] = [None, None];
+    // What each side has received in order: TCP acts on a FIN only once every byte before
+    // it has arrived (a FIN that overtakes lost data waits in the out-of-order queue).
+    let mut rcv = [Receiver::default(), Receiver::default()];
+    let mut changes = Vec::new();
+    for (t, side, received, i) in events {
+        let s = &segments[i];
+        let f = s.flags;
+        let before = state[side];
+        let acks_my_fin =
+            |fa: Option<u32>| f.has(Flags::ACK) && fa.is_some_and(|fa| seq_le(fa, s.ack));
+        let mut st = before;
+        if st == State::Unknown && !f.has(Flags::SYN) {
+            st = State::Established;
+        }
+        if f.has(Flags::RST) {
+            st = State::Closed;
+        } else if !received {
+            if f.has(Flags::FIN) {
+                fin_ack[side].get_or_insert(s.seq.wrapping_add(s.len).wrapping_add(1));
+            }
+            st = match (st, f.has(Flags::SYN), f.has(Flags::ACK), f.has(Flags::FIN)) {
+                (State::Closed, true, false, _) => State::SynSent,
+                (State::Established, _, _, true) => State::FinWait1,
+                (State::CloseWait, _, _, true) => State::LastAck,
+                (st, ..) => st,
+            };
+        } else {
+            let fin = rcv[side].receive(s);
+            st = match (st, f.has(Flags::SYN), f.has(Flags::ACK)) {
+                (State::Listen, true, false) => State::SynRcvd,
+                (State::SynSent, true, true) => State::Established,
+                (State::SynSent, true, false) => State::SynRcvd,
+                (State::SynRcvd, false, true) => {
+                    if fin {
+                        State::CloseWait
+                    } else {
+                        State::Established
+                    }
+                }
+                (State::Established, false, _) if fin => State::CloseWait,
+                (State::FinWait1, false, _) => match (acks_my_fin(fin_ack[side]), fin) {
+                    (true, true) => State::TimeWait,
+                    (true, false) => State::FinWait2,
+                    (false, true) => State::Closing,
+                    (false, false) => State::FinWait1,
+                },
+                (State::FinWait2, false, _) if fin => State::TimeWait,
+                (State::Closing, false, _) if acks_my_fin(fin_ack[side]) => State::TimeWait,
+                (State::LastAck, false, _) if acks_my_fin(fin_ack[side]) => State::Closed,
+                (st, ..) => st,
+            };
+        }
+        if st != before {
+            state[side] = st;
+            changes.push(Change {
+                side,
+                at: t,
+                state: st,
+                seg: i,
+            });
+        }
+    }
+    (initial, changes)
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use crate::ladder::pcap::Flags as F;
+
+    pub const C: &str = "10.80.80.11:40000";
+    pub const S: &str = "10.80.80.10:8080";
+    pub const MS: Ns = 1_000_000;
+
+    /// A conversation written as (sent at, from client?, flags, seq, ack, data), relative
+    /// numbers (client ISN 1000, server ISN 5000), and what each host's capture saw of it.
+    pub struct Script {
+        pub client: Vec<Packet>,
+        pub server: Vec<Packet>,
+        pub record: Vec<Packet>,
+    }
+
+    pub fn p(t: Ns, from_client: bool, flags: u8, seq: u32, ack: u32, data: &[u8]) -> Packet {
+        let (src, dst, isn, peer) = if from_client {
+            (C, S, 1000, 5000)
+        } else {
+            (S, C, 5000, 1000)
+        };
+        Packet {
+            ts: t,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            flags: F(flags),
+            seq: isn + seq,
+            ack: if flags & F::ACK != 0 { peer + ack } else { 0 },
+            win: 502,
+            len: data.len() as u32,
+            data: data.to_vec(),
+        }
+    }
+
+    impl Script {
+        pub fn new() -> Self {
+            Script {
+                client: vec![],
+                server: vec![],
+                record: vec![],
+            }
+        }
+
+        /// A segment sent at T by the client (or the server) reaching the other after D ms
+        /// (None: lost on the way).
+        #[expect(
+            clippy::too_many_arguments,
+            reason = "a segment's fields, as a test reads them"
+        )]
+        pub fn send(
+            &mut self,
+            t: Ns,
+            from_client: bool,
+            flags: u8,
+            seq: u32,
+            ack: u32,
+            data: &[u8],
+            d: Option<Ns>,
+        ) -> &mut Self {
+            let pk = p(t, from_client, flags, seq, ack, data);
+            let (me, peer) = if from_client {
+                (&mut self.client, &mut self.server)
+            } else {
+                (&mut self.server, &mut self.client)
+            };
+            me.push(pk.clone());
+            if let Some(d) = d {
+                peer.push(Packet { ts: t + d, ..pk });
+            }
+            self
+        }
+
+        pub fn sources(&self) -> Vec<Source> {
+            let mut out = vec![];
+            for (role, pk) in [
+                (Role::Seen(Some(ip(C))), &self.client),
+                (Role::Seen(Some(ip(S))), &self.server),
+                (Role::Entered(ip(C)), &self.record),
+            ] {
+                if !pk.is_empty() {
+                    let mut packets = pk.clone();
+                    packets.sort_by_key(|p| p.ts);
+                    out.push(Source {
+                        role,
+                        capture: Capture {
+                            packets,
+                            ..Default::default()
+                        },
+                    });
+                }
+            }
+            out
+        }
+    }
+
+    pub fn ip(a: &str) -> IpAddr {
+        a.parse::<SocketAddr>().unwrap().ip()
+    }
+
+    const SYN: u8 = F::SYN;
+    const SA: u8 = F::SYN | F::ACK;
+    const A: u8 = F::ACK;
+    const PA: u8 = F::PSH | F::ACK;
+    const FA: u8 = F::FIN | F::ACK;
+    const RA: u8 = F::RST | F::ACK;
+
+    /// Handshake, "bonjour\n" from the client, "salut\n" from the server, 1 ms one way.
+    pub fn talk() -> Script {
+        let mut s = Script::new();
+        let d = Some(MS);
+        s.send(0, true, SYN, 0, 0, b"", d)
+            .send(2 * MS, false, SA, 0, 1, b"", d)
+            .send(4 * MS, true, A, 1, 1, b"", d)
+            .send(10 * MS, true, PA, 1, 1, b"bonjour\n", d)
+            .send(12 * MS, false, A, 1, 9, b"", d)
+            .send(20 * MS, false, PA, 1, 9, b"salut\n", d)
+            .send(22 * MS, true, A, 9, 7, b"", d);
+        s
+    }
+
+    fn timeline(c: &Connection) -> Vec<(usize, &'static str)> {
+        c.changes
+            .iter()
+            .map(|ch| (ch.side, ch.state.name()))
+            .collect()
+    }
+
+    fn one(s: &Script) -> Connection {
+        let mut conns = connections(&s.sources());
+        assert_eq!(conns.len(), 1);
+        conns.remove(0)
+    }
+
+    #[test]
+    fn handshake_and_data_both_ways() {
+        let c = one(&talk());
+        assert_eq!(c.ends, [C.parse().unwrap(), S.parse().unwrap()]);
+        assert_eq!(c.initial, [State::Closed, State::Listen]);
+        assert_eq!(
+            timeline(&c),
+            [
+                (0, "SYN_SENT"),
+                (1, "SYN_RCVD"),
+                (0, "ESTABLISHED"),
+                (1, "ESTABLISHED")
+            ]
+        );
+        assert_eq!(c.segments.len(), 7);
+        for s in &c.segments {
+            assert_eq!(s.fate, Fate::Arrived);
+            assert_eq!(s.arrived.unwrap() - s.departed.unwrap(), MS);
+            assert!(!s.retransmission && !s.dup_ack);
+        }
+        let data = &c.segments[3];
+        assert_eq!(
+            (c.rel_seq(data), c.rel_ack(data), &data.data[..]),
+            (1, 1, &b"bonjour\n"[..])
+        );
+        // The SYN_RCVD of the server comes when the SYN arrives, not when it left.
+        assert_eq!(c.changes[1].at, MS);
+    }
+
+    #[test]
+    fn the_client_closes_first() {
+        let mut s = talk();
+        let d = Some(MS);
+        s.send(30 * MS, true, FA, 9, 7, b"", d)
+            .send(32 * MS, false, A, 7, 10, b"", d)
+            .send(40 * MS, false, FA, 7, 10, b"", d)
+            .send(42 * MS, true, A, 10, 8, b"", d);
+        let c = one(&s);
+        assert_eq!(
+            timeline(&c)[4..],
+            [
+                (0, "FIN_WAIT_1"),
+                (1, "CLOSE_WAIT"),
+                (0, "FIN_WAIT_2"),
+                (1, "LAST_ACK"),
+                (0, "TIME_WAIT"),
+                (1, "CLOSED")
+            ]
+        );
+    }
+
+    #[test]
+    fn the_server_closes_first_with_fin_and_ack_together() {
+        let mut s = talk();
+        let d = Some(MS);
+        s.send(30 * MS, false, FA, 7, 9, b"", d)
+            .send(40 * MS, true, FA, 9, 8, b"", d)
+            .send(42 * MS, false, A, 8, 10, b"", d);
+        let c = one(&s);
+        assert_eq!(
+            timeline(&c)[4..],
+            [
+                (1, "FIN_WAIT_1"),
+                (0, "CLOSE_WAIT"),
+                (0, "LAST_ACK"),
+                (1, "TIME_WAIT"),
+                (0, "CLOSED")
+            ]
+        );
+    }
+
+    #[test]
+    fn simultaneous_close() {
+        let mut s = talk();
+        let d = Some(5 * MS);
+        s.send(30 * MS, true, FA, 9, 7, b"", d)
+            .send(31 * MS, false, FA, 7, 9, b"", d)
+            .send(36 * MS, true, A, 10, 8, b"", d)
+            .send(37 * MS, false, A, 8, 10, b"", d);
+        let c = one(&s);
+        assert_eq!(
+            timeline(&c)[4..],
+            [
+                (0, "FIN_WAIT_1"),
+                (1, "FIN_WAIT_1"),
+                (1, "CLOSING"),
+                (0, "CLOSING"),
+                (1, "TIME_WAIT"),
+                (0, "TIME_WAIT")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_reset_closes_both() {
+        let mut s = talk();
+        s.send(30 * MS, true, RA, 9, 7, b"", Some(MS));
+        let c = one(&s);
+        assert_eq!(timeline(&c)[4..], [(0, "CLOSED"), (1, "CLOSED")]);
+    }
+
+    #[test]
+    fn a_refused_connection() {
+        let mut s = Script::new();
+        s.send(0, true, SYN, 0, 0, b"", Some(MS))
+            .send(2 * MS, false, RA, 0, 1, b"", Some(MS));
+        let c = one(&s);
+        assert_eq!(c.initial, [State::Closed, State::Closed]);
+        assert_eq!(timeline(&c), [(0, "SYN_SENT"), (0, "CLOSED")]);
+    }
+
+    #[test]
+    fn loss_on_the_way_and_retransmission() {
+        let mut s = talk();
+        s.send(30 * MS, true, PA, 9, 7, b"perdu\n", None)
+            .send(31 * MS, false, PA, 7, 9, b"x", Some(MS))
+            .send(33 * MS, true, A, 15, 8, b"", Some(MS))
+            .send(34 * MS, false, A, 8, 9, b"", Some(MS))
+            .send(35 * MS, false, A, 8, 9, b"", Some(MS))
+            .send(230 * MS, true, PA, 9, 8, b"perdu\n", Some(MS));
+        let c = one(&s);
+        let lost: Vec<_> = c.segments.iter().filter(|s| s.fate == Fate::Lost).collect();
+        assert_eq!(lost.len(), 1);
+        assert_eq!(lost[0].start(), 30 * MS);
+        let re: Vec<_> = c.segments.iter().filter(|s| s.retransmission).collect();
+        assert_eq!(re.len(), 1);
+        assert_eq!((re[0].start(), re[0].fate), (230 * MS, Fate::Arrived));
+        let dups: Vec<_> = c
+            .segments
+            .iter()
+            .filter(|s| s.dup_ack)
+            .map(|s| s.start())
+            .collect();
+        assert_eq!(dups, [35 * MS]);
+    }
+
+    #[test]
+    fn a_fin_that_overtakes_lost_data_waits_for_it() {
+        let mut s = talk();
+        s.send(30 * MS, true, PA, 9, 7, b"perdu\n", None)
+            .send(31 * MS, true, FA, 15, 7, b"", Some(MS))
+            .send(32 * MS, false, A, 7, 9, b"", Some(MS))
+            .send(230 * MS, true, PA, 9, 7, b"perdu\n", Some(MS))
+            .send(232 * MS, false, A, 7, 16, b"", Some(MS));
+        let c = one(&s);
+        let close_wait = c
+            .changes
+            .iter()
+            .find(|ch| ch.state == State::CloseWait)
+            .unwrap();
+        assert_eq!((close_wait.side, close_wait.at), (1, 231 * MS));
+        assert_eq!(
+            timeline(&c)[4..],
+            [(0, "FIN_WAIT_1"), (1, "CLOSE_WAIT"), (0, "FIN_WAIT_2")]
+        );
+    }
+
+    #[test]
+    fn a_retransmission_that_leaves_before_the_original_arrives() {
+        // Same bytes twice, 50 ms apart, each taking 100 ms: the first copy arrives first.
+        let mut s = talk();
+        s.send(30 * MS, true, PA, 9, 7, b"lent\n", Some(100 * MS))
+            .send(80 * MS, true, PA, 9, 7, b"lent\n", Some(100 * MS));
+        let c = one(&s);
+        let copies: Vec<_> = c.segments.iter().filter(|s| s.len == 5).collect();
+        assert_eq!(copies.len(), 2);
+        for s in copies {
+            assert_eq!(s.arrived.unwrap() - s.departed.unwrap(), 100 * MS);
+        }
+    }
+
+    #[test]
+    fn reordered_segments_keep_their_own_delays() {
+        let mut s = talk();
+        s.send(30 * MS, true, PA, 9, 7, b"a", Some(50 * MS)).send(
+            31 * MS,
+            true,
+            PA,
+            10,
+            7,
+            b"b",
+            Some(20 * MS),
+        );
+        let c = one(&s);
+        let a = c.segments.iter().find(|s| s.data == b"a").unwrap();
+        let b = c.segments.iter().find(|s| s.data == b"b").unwrap();
+        assert_eq!((a.arrived, b.arrived), (Some(80 * MS), Some(51 * MS)));
+        assert!(!b.retransmission);
+    }
+
+    #[test]
+    fn netem_record_gives_true_departures_and_drops() {
+        // The client's netem holds each segment 100 ms and drops one: its capture sees them
+        // when they leave netem, its record when they entered it.
+        let mut s = Script::new();
+        let held = 100 * MS;
+        for (t, flags, seq, ack, data, dropped) in [
+            (0, SYN, 0, 0, &b""[..], false),
+            (104 * MS, A, 1, 1, b"", false),
+            (110 * MS, PA, 1, 1, b"un\n", true),
+            (330 * MS, PA, 1, 1, b"un\n", false),
+        ] {
+            let pk = p(t, true, flags, seq, ack, data);
+            s.record.push(pk.clone());
+            if !dropped {
+                s.client.push(Packet {
+                    ts: t + held,
+                    ..pk.clone()
+                });
+                s.server.push(Packet {
+                    ts: t + held + MS,
+                    ..pk
+                });
+            }
+        }
+        let sa = p(101 * MS, false, SA, 0, 1, b"");
+        s.server.push(sa.clone());
+        s.client.push(Packet { ts: 102 * MS, ..sa });
+        let c = one(&s);
+        assert_eq!(c.recorded, [true, false]);
+        let syn = &c.segments[0];
+        assert!(syn.from_record);
+        assert_eq!(
+            (syn.departed, syn.left, syn.arrived),
+            (Some(0), Some(100 * MS), Some(101 * MS))
+        );
+        let dropped: Vec<_> = c
+            .segments
+            .iter()
+            .filter(|s| s.fate == Fate::Dropped)
+            .collect();
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].departed, Some(110 * MS));
+        let re = c.segments.iter().find(|s| s.retransmission).unwrap();
+        assert_eq!((re.departed, re.arrived), (Some(330 * MS), Some(431 * MS)));
+        // SYN_SENT at entry into netem (when TCP sent it), not when netem let it go.
+        assert_eq!((c.changes[0].side, c.changes[0].at), (0, 0));
+    }
+
+    #[test]
+    fn one_capture_only_gives_one_end() {
+        let s = talk();
+        let mut srcs = s.sources();
+        srcs.remove(0); // the client's capture
+        let c = connections(&srcs).remove(0);
+        assert_eq!(c.captured, [false, true]);
+        for s in &c.segments {
+            assert!(!s.both_ends());
+            assert_eq!(s.end(), Some(s.start()));
+        }
+        assert_eq!(timeline(&c)[..2], [(0, "SYN_SENT"), (1, "SYN_RCVD")]);
+    }
+
+    #[test]
+    fn a_new_syn_on_the_same_ports_is_a_new_connection() {
+        let mut s = talk();
+        let mut again = talk();
+        for pk in again.client.iter_mut().chain(again.server.iter_mut()) {
+            pk.ts += 1000 * MS;
+            if pk.src == C.parse().unwrap() {
+                pk.seq = pk.seq.wrapping_add(77_777);
+            } else {
+                pk.ack = pk
+                    .ack
+                    .wrapping_add(if pk.flags.has(F::ACK) { 77_777 } else { 0 });
+            }
+        }
+        s.client.extend(again.client);
+        s.server.extend(again.server);
+        let conns = connections(&s.sources());
+        assert_eq!(conns.len(), 2);
+        assert_eq!(conns[1].segments.len(), 7);
+    }
+}

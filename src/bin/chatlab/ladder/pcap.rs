@@ -1,0 +1,480 @@
+//! Reading captures: pcap or pcapng (the `pcap-parser` crate), Ethernet, Linux cooked or raw IP
+//! frames, IPv4 or IPv6, TCP (the `etherparse` crate), down to what the ladder needs of each
+//! segment. Also a minimal pcap writer (nanosecond timestamps, raw IP), for `chatlab netem
+//! --record` and for the tests' own captures.
+//!
+//! Truncated packets (a snaplen) keep their real TCP length, read from the IP header: only the
+//! shown data is cut. A capture still being written ends in a partial record: the packets
+//! before it are read, and [`Capture::partial_tail`] says so.
+
+use std::fs::File;
+use std::io::{self, BufReader, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+use etherparse::{LaxIpSlice, TcpSlice};
+use pcap_parser::{Block, Linktype, PcapBlockOwned, PcapError};
+
+/// Bytes of data kept per segment, for labels (the rest is counted, not kept).
+pub const KEEP: usize = 256;
+
+/// Nanoseconds since the Unix epoch.
+pub type Ns = i64;
+
+/// TCP flags, as on the wire (FIN = 1, SYN = 2, RST = 4, PSH = 8, ACK = 16).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Flags(pub u8);
+
+impl Flags {
+    pub const FIN: u8 = 1;
+    pub const SYN: u8 = 2;
+    pub const RST: u8 = 4;
+    pub const PSH: u8 = 8;
+    pub const ACK: u8 = 16;
+
+    pub fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+}
+
+/// One TCP segment as one capture saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packet {
+    pub ts: Ns,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub flags: Flags,
+    pub seq: u32,
+    pub ack: u32,
+    pub win: u16,
+    /// Data length on the wire (from the IP header, whatever the snaplen).
+    pub len: u32,
+    /// The first data bytes captured (at most [`KEEP`]; fewer when the capture cut them).
+    pub data: Vec<u8>,
+}
+
+/// The TCP segments of one capture file.
+#[derive(Debug, Default)]
+pub struct Capture {
+    pub packets: Vec<Packet>,
+    /// Packets that were not TCP (ARP, ICMP, UDP, …) or not decodable.
+    pub other: usize,
+    /// The file ends in the middle of a record (a capture still being written, or cut).
+    pub partial_tail: bool,
+}
+
+/// Why a capture file cannot be read, in words for the one-line error.
+#[derive(Debug)]
+pub enum ReadError {
+    Missing,
+    Io(io::Error),
+    Empty,
+    NotPcap,
+    Corrupt(String),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Missing => write!(f, "no such file"),
+            ReadError::Io(e) => write!(f, "cannot read: {e}"),
+            ReadError::Empty => write!(f, "empty file (was the capture stopped before it began?)"),
+            ReadError::NotPcap => write!(f, "not a capture file (neither pcap nor pcapng)"),
+            ReadError::Corrupt(what) => write!(f, "damaged capture: {what}"),
+        }
+    }
+}
+
+/// Read the capture at PATH.
+pub fn read_file(path: &Path) -> Result<Capture, ReadError> {
+    let file = File::open(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => ReadError::Missing,
+        _ => ReadError::Io(e),
+    })?;
+    if file.metadata().map_err(ReadError::Io)?.is_dir() {
+        return Err(ReadError::Io(io::Error::other("is a directory")));
+    }
+    read(BufReader::new(file))
+}
+
+/// How the packets of one interface are framed, and its clock.
+#[derive(Clone, Copy)]
+struct Iface {
+    link: i32,
+    /// Timestamp units per second, and offset in seconds (pcapng).
+    per_sec: u64,
+    offset: i64,
+}
+
+/// Read a capture from any reader (pcap or pcapng, either byte order).
+pub fn read(reader: impl io::Read + Send) -> Result<Capture, ReadError> {
+    let mut rd = match pcap_parser::create_reader(1 << 20, reader) {
+        Ok(r) => r,
+        Err(PcapError::Eof) => return Err(ReadError::Empty),
+        Err(PcapError::Incomplete(_)) => {
+            return Err(ReadError::Corrupt("shorter than its file header".into()));
+        }
+        Err(PcapError::ReadError) => return Err(ReadError::Io(io::Error::other("read error"))),
+        Err(_) => return Err(ReadError::NotPcap),
+    };
+    let mut cap = Capture::default();
+    // Legacy pcap: one interface; pcapng: one list per section.
+    let mut legacy = Iface {
+        link: 1,
+        per_sec: 1_000_000,
+        offset: 0,
+    };
+    let mut ifaces: Vec<Iface> = Vec::new();
+    loop {
+        match rd.next() {
+            Ok((offset, block)) => {
+                match block {
+                    PcapBlockOwned::LegacyHeader(h) => {
+                        legacy.link = h.network.0;
+                        legacy.per_sec = if h.is_nanosecond_precision() {
+                            1_000_000_000
+                        } else {
+                            1_000_000
+                        };
+                    }
+                    PcapBlockOwned::Legacy(b) => {
+                        let ts = b.ts_sec as i64 * 1_000_000_000
+                            + b.ts_usec as i64 * (1_000_000_000 / legacy.per_sec as i64);
+                        cap.add(legacy.link, ts, b.data);
+                    }
+                    PcapBlockOwned::NG(Block::SectionHeader(_)) => ifaces.clear(),
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => ifaces.push(Iface {
+                        link: idb.linktype.0,
+                        per_sec: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                        offset: idb.ts_offset(),
+                    }),
+                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                        match ifaces.get(epb.if_id as usize) {
+                            Some(i) => {
+                                let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                                let ns = (u128::from(units) * 1_000_000_000 / u128::from(i.per_sec))
+                                    as i64;
+                                cap.add(i.link, ns + i.offset * 1_000_000_000, epb.data);
+                            }
+                            None => cap.other += 1,
+                        }
+                    }
+                    // No timestamp: a simple packet cannot be placed in time.
+                    PcapBlockOwned::NG(Block::SimplePacket(_)) => cap.other += 1,
+                    PcapBlockOwned::NG(_) => {}
+                }
+                rd.consume(offset);
+            }
+            Err(PcapError::Eof) => break,
+            Err(PcapError::Incomplete(_)) => {
+                if rd.reader_exhausted() {
+                    cap.partial_tail = true;
+                    break;
+                }
+                rd.refill()
+                    .map_err(|_| ReadError::Io(io::Error::other("read error")))?;
+            }
+            Err(PcapError::BufferTooSmall) => {
+                return Err(ReadError::Corrupt("a record larger than 1 MiB".into()));
+            }
+            Err(e) => {
+                if cap.packets.is_empty() && cap.other == 0 {
+                    return Err(ReadError::Corrupt(format!("{e:?}")));
+                }
+                // Garbage after good packets: keep what was read.
+                cap.partial_tail = true;
+                break;
+            }
+        }
+    }
+    Ok(cap)
+}
+
+impl Capture {
+    fn add(&mut self, link: i32, ts: Ns, frame: &[u8]) {
+        match decode(link, frame) {
+            Some(mut p) => {
+                p.ts = ts;
+                self.packets.push(p)
+            }
+            None => self.other += 1,
+        }
+    }
+}
+
+/// Where the IP packet starts in a frame of link type LINK (Ethernet with VLAN tags, Linux
+/// cooked v1 and v2, raw IP), if it carries IPv4 or IPv6.
+fn ip_start(link: i32, frame: &[u8]) -> Option<usize> {
+    let be16 = |at: usize| Some(u16::from_be_bytes([*frame.get(at)?, *frame.get(at + 1)?]));
+    let (ty, at) = match Linktype(link) {
+        Linktype::RAW | Linktype::IPV4 | Linktype::IPV6 => return Some(0),
+        Linktype::ETHERNET => {
+            let mut at = 12;
+            // 802.1Q and 802.1ad tags: 4 bytes each before the real type.
+            while matches!(be16(at)?, 0x8100 | 0x88a8) {
+                at += 4;
+            }
+            (be16(at)?, at + 2)
+        }
+        Linktype::LINUX_SLL => (be16(14)?, 16),
+        Linktype::LINUX_SLL2 => (be16(0)?, 20),
+        _ => return None,
+    };
+    matches!(ty, 0x0800 | 0x86dd).then_some(at)
+}
+
+/// The TCP segment in one frame of link type LINK, if there is one.
+fn decode(link: i32, frame: &[u8]) -> Option<Packet> {
+    let at = ip_start(link, frame)?;
+    let (ip, _) = LaxIpSlice::from_slice(frame.get(at..)?).ok()?;
+    // The IP header says how long the packet really was; the capture may hold less of it.
+    let (src, dst, ip_start, ip_total, payload) = match &ip {
+        LaxIpSlice::Ipv4(v4) => {
+            let h = v4.header();
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                h.slice().as_ptr(),
+                usize::from(h.total_len()),
+                v4.payload(),
+            )
+        }
+        LaxIpSlice::Ipv6(v6) => {
+            let h = v6.header();
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                h.slice().as_ptr(),
+                40 + usize::from(h.payload_length()),
+                v6.payload(),
+            )
+        }
+    };
+    if payload.fragmented {
+        return None;
+    }
+    if payload.ip_number != etherparse::IpNumber::TCP {
+        return None;
+    }
+    let tcp = TcpSlice::from_slice(payload.payload).ok()?;
+    let data = tcp.payload();
+    // Offsets within FRAME: both slices point into it.
+    let data_at = data.as_ptr() as usize - ip_start as usize;
+    let len = ip_total.saturating_sub(data_at) as u32;
+    let kept = data.len().min(KEEP).min(len as usize);
+    let raw = tcp.slice()[13];
+    Some(Packet {
+        ts: 0,
+        src: SocketAddr::new(src, tcp.source_port()),
+        dst: SocketAddr::new(dst, tcp.destination_port()),
+        flags: Flags(raw & 0x1f),
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        win: tcp.window_size(),
+        len,
+        data: data[..kept].to_vec(),
+    })
+}
+
+/// A pcap file being written: nanosecond timestamps, raw IP packets (link type 101).
+pub struct Writer<W: Write> {
+    out: W,
+}
+
+impl<W: Write> Writer<W> {
+    /// Start a capture whose packets are cut to SNAPLEN bytes.
+    pub fn new(mut out: W, snaplen: u32) -> io::Result<Self> {
+        let mut h = Vec::with_capacity(24);
+        h.extend_from_slice(&0xa1b2_3c4du32.to_le_bytes()); // nanosecond pcap
+        h.extend_from_slice(&2u16.to_le_bytes());
+        h.extend_from_slice(&4u16.to_le_bytes());
+        h.extend_from_slice(&0i32.to_le_bytes());
+        h.extend_from_slice(&0u32.to_le_bytes());
+        h.extend_from_slice(&snaplen.to_le_bytes());
+        h.extend_from_slice(&101u32.to_le_bytes()); // LINKTYPE_RAW
+        out.write_all(&h)?;
+        Ok(Writer { out })
+    }
+
+    /// Append a packet seen at TS whose first bytes are DATA and whole length ORIG_LEN.
+    pub fn packet(&mut self, ts: Ns, data: &[u8], orig_len: u32) -> io::Result<()> {
+        let mut r = Vec::with_capacity(16 + data.len());
+        r.extend_from_slice(&((ts.div_euclid(1_000_000_000)) as u32).to_le_bytes());
+        r.extend_from_slice(&((ts.rem_euclid(1_000_000_000)) as u32).to_le_bytes());
+        r.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        r.extend_from_slice(&orig_len.max(data.len() as u32).to_le_bytes());
+        r.extend_from_slice(data);
+        self.out.write_all(&r)
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// An IPv4 or IPv6 TCP packet as bytes (no checksums: the ladder does not read them), for the
+/// tests' own captures.
+#[cfg(test)]
+pub fn ip_packet(p: &Packet) -> Vec<u8> {
+    let mut tcp = Vec::new();
+    tcp.extend_from_slice(&p.src.port().to_be_bytes());
+    tcp.extend_from_slice(&p.dst.port().to_be_bytes());
+    tcp.extend_from_slice(&p.seq.to_be_bytes());
+    tcp.extend_from_slice(&p.ack.to_be_bytes());
+    tcp.push(5 << 4);
+    tcp.push(p.flags.0);
+    tcp.extend_from_slice(&p.win.to_be_bytes());
+    tcp.extend_from_slice(&[0, 0, 0, 0]);
+    tcp.extend_from_slice(&p.data);
+    let mut ip = Vec::new();
+    match (p.src.ip(), p.dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            ip.extend_from_slice(&[0x45, 0]);
+            ip.extend_from_slice(&(20 + tcp.len() as u16).to_be_bytes());
+            ip.extend_from_slice(&[0, 0, 0x40, 0, 64, 6, 0, 0]);
+            ip.extend_from_slice(&s.octets());
+            ip.extend_from_slice(&d.octets());
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            ip.extend_from_slice(&[0x60, 0, 0, 0]);
+            ip.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
+            ip.extend_from_slice(&[6, 64]);
+            ip.extend_from_slice(&s.octets());
+            ip.extend_from_slice(&d.octets());
+        }
+        _ => panic!("mixed address families"),
+    }
+    ip.extend_from_slice(&tcp);
+    ip
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkt(src: &str, dst: &str, data: &[u8]) -> Packet {
+        Packet {
+            ts: 1_700_000_000_123_456_789,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            flags: Flags(Flags::PSH | Flags::ACK),
+            seq: 1000,
+            ack: 2000,
+            win: 512,
+            len: data.len() as u32,
+            data: data.to_vec(),
+        }
+    }
+
+    fn pcap_of(packets: &[Packet], snaplen: u32) -> Vec<u8> {
+        let mut w = Writer::new(Vec::new(), snaplen).unwrap();
+        for p in packets {
+            let ip = ip_packet(p);
+            let cut = ip.len().min(snaplen as usize);
+            w.packet(p.ts, &ip[..cut], ip.len() as u32).unwrap();
+        }
+        w.out
+    }
+
+    #[test]
+    fn reads_what_the_writer_wrote_ipv4_and_ipv6() {
+        let a = pkt("10.80.80.11:40000", "10.80.80.10:8080", b"bonjour\n");
+        let b = pkt("[fd00::11]:40000", "[fd00::10]:8080", b"salut\n");
+        let cap = read(&pcap_of(&[a.clone(), b.clone()], 65535)[..]).unwrap();
+        assert_eq!(cap.packets, vec![a, b]);
+        assert!(!cap.partial_tail);
+    }
+
+    #[test]
+    fn a_snaplen_cuts_the_data_not_the_length() {
+        let a = pkt("10.80.80.11:40000", "10.80.80.10:8080", &[b'x'; 100]);
+        let cap = read(&pcap_of(std::slice::from_ref(&a), 60)[..]).unwrap();
+        assert_eq!(cap.packets[0].len, 100);
+        assert_eq!(cap.packets[0].data, vec![b'x'; 20]);
+    }
+
+    #[test]
+    fn a_capture_still_being_written_gives_its_whole_packets() {
+        let a = pkt("10.80.80.11:40000", "10.80.80.10:8080", b"un\n");
+        let mut bytes = pcap_of(&[a.clone(), a.clone()], 65535);
+        bytes.truncate(bytes.len() - 5);
+        let cap = read(&bytes[..]).unwrap();
+        assert_eq!(cap.packets.len(), 1);
+        assert!(cap.partial_tail);
+    }
+
+    #[test]
+    fn ethernet_frames_in_pcapng() {
+        // One section (little-endian), one Ethernet interface with µs timestamps, one EPB.
+        let p = pkt("10.80.80.11:40000", "10.80.80.10:8080", b"hi\n");
+        let mut frame = vec![0u8; 12];
+        frame.extend_from_slice(&[0x08, 0x00]);
+        frame.extend_from_slice(&ip_packet(&p));
+        let mut f = Vec::new();
+        let block = |f: &mut Vec<u8>, ty: u32, body: &[u8]| {
+            let len = 12 + body.len().div_ceil(4) * 4;
+            f.extend_from_slice(&ty.to_le_bytes());
+            f.extend_from_slice(&(len as u32).to_le_bytes());
+            f.extend_from_slice(body);
+            f.resize(f.len() + (4 - body.len() % 4) % 4, 0);
+            f.extend_from_slice(&(len as u32).to_le_bytes());
+        };
+        let mut shb = Vec::new();
+        shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+        shb.extend_from_slice(&[1, 0, 0, 0]);
+        shb.extend_from_slice(&(-1i64).to_le_bytes());
+        block(&mut f, 0x0a0d_0d0a, &shb);
+        let mut idb = Vec::new();
+        idb.extend_from_slice(&1u16.to_le_bytes());
+        idb.extend_from_slice(&0u16.to_le_bytes());
+        idb.extend_from_slice(&65535u32.to_le_bytes());
+        block(&mut f, 1, &idb);
+        let us = (p.ts / 1000) as u64;
+        let mut epb = Vec::new();
+        epb.extend_from_slice(&0u32.to_le_bytes());
+        epb.extend_from_slice(&((us >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(us as u32).to_le_bytes());
+        epb.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        epb.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        epb.extend_from_slice(&frame);
+        block(&mut f, 6, &epb);
+        let cap = read(&f[..]).unwrap();
+        assert_eq!(cap.packets.len(), 1);
+        assert_eq!(cap.packets[0].ts, p.ts / 1000 * 1000);
+        assert_eq!(cap.packets[0].data, b"hi\n");
+    }
+
+    #[test]
+    fn link_layers_lead_to_the_ip_packet() {
+        let p = pkt("10.80.80.11:40000", "10.80.80.10:8080", b"x");
+        let ip = ip_packet(&p);
+        let mut vlan = vec![0u8; 12];
+        vlan.extend_from_slice(&[0x81, 0x00, 0, 7, 0x08, 0x00]);
+        let mut sll = vec![0u8; 14];
+        sll.extend_from_slice(&[0x08, 0x00]);
+        let mut sll2 = vec![0x86, 0xdd];
+        sll2.resize(20, 0);
+        let mut arp = vec![0u8; 12];
+        arp.extend_from_slice(&[0x08, 0x06]);
+        assert_eq!(ip_start(1, &vlan), Some(18));
+        assert_eq!(ip_start(113, &sll), Some(16));
+        assert_eq!(ip_start(276, &sll2), Some(20));
+        assert_eq!(ip_start(1, &arp), None);
+        assert_eq!(ip_start(1, &vlan[..13]), None);
+        vlan.extend_from_slice(&ip);
+        assert_eq!(decode(1, &vlan).map(|d| d.data), Some(b"x".to_vec()));
+    }
+
+    #[test]
+    fn bad_files_say_what_is_wrong() {
+        assert!(matches!(read(&b""[..]), Err(ReadError::Empty)));
+        assert!(matches!(
+            read(&b"hello, this is not a capture at all"[..]),
+            Err(ReadError::NotPcap)
+        ));
+        assert!(matches!(
+            read_file(Path::new("/nonexistent/x.pcap")),
+            Err(ReadError::Missing)
+        ));
+    }
+}

@@ -1,0 +1,239 @@
+//! The ladder on a terminal, in 100 columns:
+//!
+//! ```text
+//!             client                                                                    server
+//!             CLOSED                                                                    LISTEN
+//!    0.000 ── SYN seq 0 ──────────────────────────────────────────────────────────▶    0.100
+//!             SYN_SENT                                                                SYN_RCVD
+//! ```
+//!
+//! Times in seconds from the connection's first segment: the departure on the sender's side,
+//! the arrival on the receiver's (`?` when that end was not captured). The states are written
+//! under the arrow that changed them. Pauses longer than the fold threshold become one line.
+
+use std::fmt::Write;
+
+use super::model::{Connection, Fate, Segment};
+use super::{Ctx, duration, label, secs, shown_data};
+
+/// Width of the arrow between the two time columns.
+const W: usize = 78;
+/// Width of a time column.
+const T: usize = 9;
+
+/// The list of connections, when there are several.
+pub fn list(out: &mut String, ctx: &Ctx, conns: &[Connection]) {
+    let l = ctx.lang;
+    let _ = writeln!(out, "{}", l.pick("Connexions :", "Connections:"));
+    let t0 = conns.iter().map(|c| c.span().0).min().unwrap_or(0);
+    for (i, c) in conns.iter().enumerate() {
+        let (a, b) = c.span();
+        let _ = writeln!(
+            out,
+            "  {:>2}. {} {} → {} {}  {} segments, {} → {} s",
+            i + 1,
+            ctx.name(c.ends[0]),
+            c.ends[0],
+            ctx.name(c.ends[1]),
+            c.ends[1],
+            c.segments.len(),
+            secs(a, t0),
+            secs(b, t0),
+        );
+    }
+    let _ = writeln!(out);
+}
+
+/// Cut S to N characters, with `…` when cut.
+fn fit(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// The arrow of segment S, W columns wide.
+fn arrow(c: &Connection, s: &Segment, ctx: &Ctx) -> String {
+    let l = ctx.lang;
+    let mut text = label(c, s);
+    if s.len > 0 {
+        text.push(' ');
+        text.push_str(&shown_data(s));
+    }
+    if s.retransmission {
+        text.push_str(l.pick(" [retransmis]", " [retransmission]"));
+    }
+    if s.dup_ack {
+        text.push_str(l.pick(" [ACK dupliqué]", " [dup ACK]"));
+    }
+    let end = match s.fate {
+        Fate::Dropped => l.pick(" ✕ jeté par netem", " ✕ dropped by netem"),
+        Fate::Lost => l.pick(" ✕ perdu", " ✕ lost"),
+        _ => "",
+    };
+    let body = W - 2; // the head and one space
+    let text = fit(&text, body - 4 - end.chars().count());
+    let lead = "── ";
+    let used = lead.chars().count() + text.chars().count() + 1;
+    let reached = matches!(s.fate, Fate::Arrived | Fate::Unknown);
+    let dashes = if reached { body - used } else { 2 };
+    let mut line = format!("{lead}{text} {}", "─".repeat(dashes));
+    if reached {
+        line.push('▶');
+        line.push(' ');
+    } else {
+        line.push_str(end);
+    }
+    let pad = W - line.chars().count();
+    if s.from == 0 {
+        format!("{line}{}", " ".repeat(pad))
+    } else {
+        // Mirror: ◀ on the left, the text still read left to right.
+        let mut m = String::from(" ◀");
+        if reached {
+            m.push_str(&"─".repeat(dashes));
+            m.push(' ');
+            m.push_str(&text);
+            m.push_str(" ──");
+        } else {
+            m = format!(
+                "{}{} {}─ ",
+                " ".repeat(pad),
+                end.trim_start(),
+                "─".repeat(dashes)
+            );
+            m.push_str(&text);
+            m.push_str(" ──");
+        }
+        let pad = W.saturating_sub(m.chars().count());
+        format!("{}{m}", " ".repeat(pad))
+    }
+}
+
+/// Two names (or states): one under each time line.
+fn sides(out: &mut String, left: &str, right: &str) {
+    let pad = W.saturating_sub(left.chars().count() + right.chars().count());
+    let line = format!("{}{left}{}{right}", " ".repeat(T + 1), " ".repeat(pad));
+    let _ = writeln!(out, "{}", line.trim_end());
+}
+
+/// The ladder of connection C (number I of N).
+pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
+    let l = ctx.lang;
+    let (t0, t1) = c.span();
+    let _ = writeln!(
+        out,
+        "{} {}/{n} : {} {} → {} {}, {} segments, {}",
+        l.pick("Connexion", "Connection"),
+        i + 1,
+        ctx.name(c.ends[0]),
+        c.ends[0],
+        ctx.name(c.ends[1]),
+        c.ends[1],
+        c.segments.len(),
+        duration(t1 - t0),
+    );
+    for side in 0..2 {
+        let who = ctx.name(c.ends[side]);
+        let note = if c.recorded[side] {
+            l.pick(
+                "départs = entrée dans son netem (enregistrement) : la pente est le vrai délai",
+                "departures = entry into its netem (record): the slant is the real delay",
+            )
+        } else if c.unplaced && !c.captured[side] {
+            l.pick(
+                "capture d'un hôte inconnu (nommez-la …-client.pcap ou …-server.pcap) : segments placés quand elle les a vus",
+                "captured by an unknown host (name the file …-client.pcap or …-server.pcap): segments placed when it saw them",
+            )
+        } else if c.captured[side] {
+            l.pick(
+                "départs = sa capture, APRÈS un éventuel netem (pas d'enregistrement)",
+                "departures = its capture, AFTER any netem (no record)",
+            )
+        } else {
+            l.pick(
+                "pas capturé : ses segments sont placés à l'autre bout",
+                "not captured: its segments are placed at the other end",
+            )
+        };
+        let _ = writeln!(out, "  {who}{} {note}", l.pick(" :", ":"));
+    }
+    sides(out, &ctx.name(c.ends[0]), &ctx.name(c.ends[1]));
+    sides(out, c.initial[0].name(), c.initial[1].name());
+    let fold = ctx.fold_for(c);
+    let mut prev: Option<i64> = None;
+    for (k, s) in c.segments.iter().enumerate() {
+        let start = s.start();
+        if let Some(p) = prev
+            && start - p > fold
+        {
+            let mark = format!("… {} …", duration(start - p));
+            let pad = (W - mark.chars().count()) / 2;
+            let _ = writeln!(out, "{}⋮{}{mark}", " ".repeat(T + 1), " ".repeat(pad - 1));
+        }
+        prev = Some(prev.map_or(start, |p| p.max(s.end().unwrap_or(start))));
+        let dep = s.departed.map_or("?".to_string(), |t| secs(t, t0));
+        let arr = match (s.fate, s.arrived) {
+            (_, Some(t)) => secs(t, t0),
+            (Fate::Dropped | Fate::Lost, None) => String::new(),
+            (_, None) => "?".to_string(),
+        };
+        let (left, right) = if s.from == 0 { (dep, arr) } else { (arr, dep) };
+        let line = format!("{left:>T$} {} {right}", arrow(c, s, ctx));
+        let _ = writeln!(out, "{}", line.trim_end());
+        let mut st = [String::new(), String::new()];
+        for ch in c.changes.iter().filter(|ch| ch.seg == k) {
+            st[ch.side] = ch.state.name().to_string();
+        }
+        if !st[0].is_empty() || !st[1].is_empty() {
+            sides(out, &st[0], &st[1]);
+        }
+    }
+    let _ = writeln!(out);
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use crate::ladder::model::{connections, tests::talk};
+    use crate::lang::Lang;
+
+    pub fn ctx() -> Ctx {
+        Ctx {
+            lang: Lang::En,
+            hosts: vec![
+                ("10.80.80.10".parse().unwrap(), "server"),
+                ("10.80.80.11".parse().unwrap(), "client"),
+            ],
+            fold: 1_000_000_000,
+            max: 1000,
+        }
+    }
+
+    #[test]
+    fn the_text_ladder_fits_100_columns_and_names_hosts_and_states() {
+        let conns = connections(&talk().sources());
+        let mut out = String::new();
+        draw(&mut out, &ctx(), 0, 1, &conns[0]);
+        for line in out.lines() {
+            assert!(line.chars().count() <= 100, "too wide: {line:?}");
+        }
+        assert!(
+            out.contains("client 10.80.80.11:40000 → server 10.80.80.10:8080"),
+            "{out}"
+        );
+        let syn = out.lines().find(|l| l.contains("── SYN seq 0")).unwrap();
+        assert!(
+            syn.trim_start().starts_with("0.000") && syn.trim_end().ends_with("0.001"),
+            "{syn}"
+        );
+        assert!(out.contains("\"bonjour\\n\""), "{out}");
+        let states = out.lines().find(|l| l.contains("SYN_SENT")).unwrap();
+        assert!(states.trim_end().ends_with("SYN_RCVD") || out.contains("SYN_RCVD"));
+        let back = out.lines().find(|l| l.contains("salut")).unwrap();
+        assert!(back.contains("◀"), "{back}");
+    }
+}

@@ -1,0 +1,245 @@
+//! `chatlab ladder` as a student runs it on Linux: the real binary on captures this test
+//! writes (pcap, raw IPv4), its output, and its one-line errors for bad input.
+
+mod kit;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const CHATLAB: &str = env!("CARGO_BIN_EXE_chatlab");
+
+/// A pcap (µs timestamps, raw IP) of (seconds, IP packet) records.
+fn pcap(records: &[(f64, Vec<u8>)]) -> Vec<u8> {
+    let mut f = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 101] {
+        f.extend_from_slice(&v.to_le_bytes());
+    }
+    for (t, p) in records {
+        let us = (t * 1e6).round() as u64;
+        for v in [
+            (us / 1_000_000) as u32,
+            (us % 1_000_000) as u32,
+            p.len() as u32,
+            p.len() as u32,
+        ] {
+            f.extend_from_slice(&v.to_le_bytes());
+        }
+        f.extend_from_slice(p);
+    }
+    f
+}
+
+/// An IPv4 packet of protocol PROTO from .SRC to .DST (10.80.80.x) carrying L4.
+fn ipv4(proto: u8, src: u8, dst: u8, l4: &[u8]) -> Vec<u8> {
+    let mut ip = vec![0x45, 0];
+    ip.extend_from_slice(&(20 + l4.len() as u16).to_be_bytes());
+    ip.extend_from_slice(&[
+        0, 0, 0x40, 0, 64, proto, 0, 0, 10, 80, 80, src, 10, 80, 80, dst,
+    ]);
+    ip.extend_from_slice(l4);
+    ip
+}
+
+/// A TCP segment from the client (.11:40000) to the server (.10:PORT), or back.
+fn tcp(from_client: bool, port: u16, flags: u8, seq: u32, ack: u32, data: &[u8]) -> Vec<u8> {
+    let (sp, dp, s, d) = if from_client {
+        (40000, port, 11, 10)
+    } else {
+        (port, 40000, 10, 11)
+    };
+    let mut t = Vec::new();
+    t.extend_from_slice(&sp.to_be_bytes());
+    t.extend_from_slice(&dp.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&ack.to_be_bytes());
+    t.extend_from_slice(&[0x50, flags, 2, 0, 0, 0, 0, 0]);
+    t.extend_from_slice(data);
+    ipv4(6, s, d, &t)
+}
+
+/// A short conversation on PORT: handshake, one line, the client closes; as seen on the
+/// client's side (SIDE 0) or on the server's (SIDE 1), 40 ms one way.
+fn talk(port: u16, side: usize) -> Vec<u8> {
+    let (syn, ack, psh, fin) = (2, 16, 8, 1);
+    let segs = [
+        (0.0, true, syn, 100, 0, &b""[..]),
+        (0.05, false, syn | ack, 500, 101, b""),
+        (0.1, true, ack, 101, 501, b""),
+        (0.1, true, psh | ack, 101, 501, b"bonjour\n"),
+        (0.15, false, ack, 501, 109, b""),
+        (0.2, true, fin | ack, 109, 501, b""),
+        (0.25, false, fin | ack, 501, 110, b""),
+        (0.3, true, ack, 110, 502, b""),
+    ];
+    let records: Vec<(f64, Vec<u8>)> = segs
+        .iter()
+        .map(|&(t, c, f, s, a, d)| {
+            let seen = if c == (side == 0) { t } else { t + 0.04 };
+            (1_700_000_000.0 + seen, tcp(c, port, f, s, a, d))
+        })
+        .collect();
+    pcap(&records)
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let d = std::env::temp_dir().join(format!("chatlab-ladder-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn ladder(args: &[&Path], extra: &[&str]) -> Output {
+    Command::new(CHATLAB)
+        .arg("ladder")
+        .args(args)
+        .args(extra)
+        .args(["--lang", "en"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The SVG renders (rsvg-convert, as a person turns it into a PNG to look at it) to a picture
+/// of its declared size. CI installs rsvg-convert; elsewhere this part is skipped, visibly.
+fn renders(svg: &Path) {
+    let png = svg.with_extension("png");
+    let Ok(out) = Command::new("rsvg-convert")
+        .arg("-o")
+        .arg(&png)
+        .arg(svg)
+        .output()
+    else {
+        return kit::skip_unless_ci(
+            "rendering the SVG",
+            "rsvg-convert is not installed (librsvg2-bin)",
+        );
+    };
+    assert!(out.status.success(), "rsvg-convert: {}", text(&out.stderr));
+    let head = std::fs::read(&png).unwrap();
+    assert_eq!(&head[1..4], b"PNG");
+    let width = u32::from_be_bytes(head[16..20].try_into().unwrap());
+    let doc = std::fs::read_to_string(svg).unwrap();
+    assert!(
+        doc.contains(&format!("width=\"{width}\"")),
+        "PNG width {width}"
+    );
+}
+
+#[test]
+fn both_ends_give_slanted_arrows_states_svg_and_mermaid() {
+    let d = Dir::new("ok");
+    let c = d.file("x-client.pcap", &talk(8080, 0));
+    let s = d.file("x-server.pcap", &talk(8080, 1));
+    let svg = d.0.join("x.svg");
+    let out = ladder(&[&c, &s], &["--svg", svg.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("client 10.80.80.11:40000 → server 10.80.80.10:8080"),
+        "{stdout}"
+    );
+    let syn = stdout.lines().find(|l| l.contains("── SYN seq 0")).unwrap();
+    assert!(
+        syn.trim().starts_with("0.000") && syn.trim().ends_with("0.040"),
+        "{syn}"
+    );
+    for st in [
+        "SYN_SENT",
+        "SYN_RCVD",
+        "FIN_WAIT_1",
+        "CLOSE_WAIT",
+        "LAST_ACK",
+        "TIME_WAIT",
+    ] {
+        assert!(stdout.contains(st), "{st}: {stdout}");
+    }
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+    renders(&svg);
+    let m = ladder(&[&c, &s], &["--mermaid"]);
+    let m = text(&m.stdout);
+    assert!(
+        m.starts_with("sequenceDiagram\n") && m.contains("A->>B: 0.000 SYN seq 0 → 0.040"),
+        "{m}"
+    );
+}
+
+#[test]
+fn captures_of_two_experiments_are_said_and_drawn_apart() {
+    let d = Dir::new("apart");
+    let c = d.file("x-client.pcap", &talk(8080, 0));
+    let s = d.file("y-server.pcap", &talk(9090, 1));
+    let out = ladder(&[&c, &s], &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        text(&out.stderr).contains("share no connection (two different experiments?)"),
+        "{out:?}"
+    );
+    assert!(text(&out.stdout).starts_with("Connections:"), "{out:?}");
+    let one = ladder(&[&c, &s], &["--conn", "2"]);
+    assert!(
+        text(&one.stdout)
+            .contains("Connection 2/2 : client 10.80.80.11:40000 → server 10.80.80.10:9090")
+    );
+    let bad = ladder(&[&c, &s], &["--conn", "3"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad.stderr).contains("--conn 3: these captures have 2 connections"));
+}
+
+#[test]
+fn bad_input_is_one_line_naming_the_file() {
+    let d = Dir::new("bad");
+    let not_pcap = d.file("notes.pcap", b"this is not a capture at all, sorry");
+    let empty = d.file("empty.pcap", b"");
+    let udp = d.file("udp.pcap", &pcap(&[(1.0, ipv4(17, 11, 10, &[0; 12]))]));
+    let other = d.file("other-port.pcap", &talk(9090, 0));
+    let missing = d.0.join("missing.pcap");
+    let cases: [(&Path, &[&str], String); 5] = [
+        (
+            &not_pcap,
+            &[],
+            "not a capture file (neither pcap nor pcapng)".into(),
+        ),
+        (&empty, &[], "empty file".into()),
+        (
+            &udp,
+            &[],
+            "no TCP segment (1 packet of another protocol)".into(),
+        ),
+        (
+            &other,
+            &["--port", "8080"],
+            "no TCP segment on port 8080 (ports seen: 9090)".into(),
+        ),
+        (&missing, &[], "no such file".into()),
+    ];
+    for (file, extra, why) in cases {
+        let out = ladder(&[file], extra);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{file:?}: {out:?}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!("chatlab ladder: {}: ", file.display())) && err.contains(&why),
+            "{file:?}: {err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
