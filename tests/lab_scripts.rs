@@ -1,4 +1,4 @@
-//! The lab/ scripts (capture, ladder, timewait, deadlock, help) run for real: their argument errors
+//! The lab/ scripts (capture, ladder, wait, timewait, deadlock, help) run for real: their argument errors
 //! without Docker, their success paths against a lab brought up by labkit. Docker is needed
 //! for the latter: they fail without it under CI=true, and are skipped (with a message)
 //! elsewhere.
@@ -57,6 +57,28 @@ fn scripts_refuse_bad_arguments_with_one_line_and_code_2() {
             "capture",
             &["--read", "x.pcap", "--count", "1"],
             "--read takes only",
+        ),
+        ("capture", &["server", "--wait", "x"], "--wait takes only"),
+        (
+            "wait",
+            &["server"],
+            "lab/wait HOST listening|connected PORT",
+        ),
+        (
+            "wait",
+            &["nohost", "listening", "80"],
+            "unknown host 'nohost'",
+        ),
+        ("wait", &["server", "bogus", "80"], "wait for what?"),
+        (
+            "wait",
+            &["server", "listening", "x"],
+            "'x' is not a port number",
+        ),
+        (
+            "wait",
+            &["server", "listening", "80", "0"],
+            "SECONDS must be",
         ),
         (
             "timewait",
@@ -342,6 +364,86 @@ fn capture_shows_and_saves_the_exchange() {
     assert_eq!(processes(&lab, "client", "tcpdump"), Vec::<String>::new());
     assert_eq!(processes(&lab, "server", "tcpdump"), Vec::<String>::new());
     remove_capture(&name);
+}
+
+/// lab/capture --wait NAME returns once the capture NAME started in the background is
+/// capturing (its "capturing on" line is out, and the next connection is in the file, SYN
+/// first); for a capture that never starts, it fails with exit 1 after its bound.
+#[test]
+fn capture_wait_returns_once_the_background_capture_is_capturing() {
+    let Some(lab) = Lab::up("capture-wait", &[]) else {
+        return;
+    };
+    let name = format!("test-wait-{}", std::process::id());
+    remove_capture(&name);
+    let tmp = std::env::temp_dir().join(format!("{name}.err"));
+    let text = format!(
+        "lab/capture server --name {name} --duration 8 >/dev/null 2>{err} &\n\
+         lab/capture --wait {name}\n\
+         grep -q 'capturing on' {err} || {{ echo 'returned before the capture'; exit 7; }}\n\
+         printf 'hello\\n' | docker compose exec -T client chat send server\n\
+         wait\n\
+         lab/capture --read captures/{name}.pcap\n",
+        err = tmp.display()
+    );
+    let ran = run(&mut labscripts::shell(&lab, &text), LIMIT).expect_success();
+    let first = ran.stdout().lines().next().unwrap_or_default().to_string();
+    assert!(
+        first.contains("→ server:8080  SYN ") && ran.stdout().contains("\"hello\\n\""),
+        "the capture lacks the start of the connection:\n{}",
+        ran.report
+    );
+    let _ = std::fs::remove_file(&tmp);
+    remove_capture(&name);
+
+    let never = run(
+        &mut script(Some(&lab), "capture", &["--wait", "no-such-capture"]),
+        LIMIT,
+    )
+    .expect_code(1);
+    assert!(
+        never
+            .stderr()
+            .contains("no capture named 'no-such-capture'"),
+        "{}",
+        never.report
+    );
+}
+
+/// lab/wait: returns at once for the lab's listening server; for a connection, once one is
+/// established (a client connected in the background), and fails with exit 1 when nothing
+/// comes within its bound.
+#[test]
+fn wait_returns_when_the_server_listens_or_the_connection_is_made() {
+    let Some(lab) = Lab::up("wait", &[]) else {
+        return;
+    };
+    run(
+        &mut script(Some(&lab), "wait", &["server", "listening", "8080"]),
+        LIMIT,
+    )
+    .expect_success();
+    let none = run(
+        &mut script(Some(&lab), "wait", &["client", "connected", "8080", "2"]),
+        LIMIT,
+    )
+    .expect_code(1);
+    assert!(
+        none.stderr()
+            .contains("nothing connected on port 8080 in client after 2 s"),
+        "{}",
+        none.report
+    );
+    let text = "(printf 'hello\\n'; sleep 5) | docker compose exec -T client chat send server &\n\
+                lab/wait client connected 8080\n\
+                docker compose exec -T client ss -Htn state established '( dport = :8080 )'\n\
+                wait\n";
+    let ran = run(&mut labscripts::shell(&lab, text), LIMIT).expect_success();
+    assert!(
+        ran.stdout().contains(":8080"),
+        "lab/wait returned before the connection:\n{}",
+        ran.report
+    );
 }
 
 /// lab/capture with no limit stops cleanly on SIGTERM and on Ctrl-C (SIGINT to its process

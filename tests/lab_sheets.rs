@@ -1,85 +1,64 @@
 //! The exercise sheets (lab/exercices/*.md) cannot rot: every command in them is run here,
-//! against a real lab.
+//! against a real lab, and what each sheet's questions rely on is asserted on what its own
+//! commands captured and printed (a capture that comes out empty, a handshake missing, two
+//! lines merged into one segment, a RTT that is not the delay: the test fails).
 //!
 //! The convention, for the sheets' authors (the sheets' README says it to the students):
 //! - a fenced block tagged `sh` holds commands to copy as they are: the test runs each such
 //!   block, in the order of the sheet, with `bash -euo pipefail` at the repository root, with
 //!   the lab's variables, against a fresh lab per sheet; the block must succeed (a command that
-//!   is meant to fail is written `cmd || echo "code de sortie : $?"`);
+//!   is meant to fail is written `cmd || echo "code de sortie : $?"`); a capture started in
+//!   the background is waited for with `lab/capture --wait NAME`, never with a bare sleep;
 //! - a block tagged `sh interactif` is the same experiment typed by hand in several terminals:
 //!   not run (nobody types), but each of its commands must also appear in a `sh` block of the
 //!   same sheet, up to `-T`, `timeout N` and `--retry N` (its non-interactive twin, which is
 //!   run);
+//! - a block tagged `sh à vous` runs the student's own program (in `work/`): not run (the
+//!   program is the student's), but checked: a skeleton it copies or runs exists in
+//!   `lab/exercices/squelettes/`, a `lab/check` names one of its roles;
 //! - a block tagged `text` shows output; no other tag is allowed (a ```bash would be silently
 //!   skipped).
 //!
-//! Under CI=true a missing Docker fails the sheet tests; elsewhere they are skipped with a
-//! message. The convention itself is checked without Docker.
+//! The prose of every sheet and answer key follows French typography (checked here, code
+//! exempt). Under CI=true a missing Docker fails the sheet tests; elsewhere they are skipped
+//! with a message. The convention, the typography and the skeletons are checked without Docker.
 
 mod kit;
 mod labkit;
 mod labscripts;
+mod sheetkit;
 
 use std::fs;
-use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kit::run;
 use labkit::Lab;
-use labscripts::{command, compose_v1_shim};
+use labscripts::{remove_capture, script, shell};
+use sheetkit::{Block, Kind, Segment, blocks, data, parse_view, sheets_dir, show};
 
 /// One block may run for this long (lab/deadlock takes ~15 s, a capture ~10 s).
 const BLOCK_LIMIT: Duration = Duration::from_secs(180);
 
-#[derive(Debug, PartialEq)]
-enum Kind {
-    Run,
-    Interactive,
-    Text,
-}
+/// The sheets, in the order of a class, each with its test below.
+const SHEETS: [&str; 6] = [
+    "README.md",
+    "01-poignee-de-main.md",
+    "02-time-wait.md",
+    "03-alternance.md",
+    "04-duplex-fork.md",
+    "05-latence.md",
+];
 
-struct Block {
-    kind: Kind,
-    line: usize,
-    text: String,
-}
-
-fn sheets_dir() -> PathBuf {
-    kit::root().join("lab/exercices")
-}
-
-/// The fenced blocks of a Markdown file, with their kind; panics on an unknown tag.
-fn blocks(name: &str) -> Vec<Block> {
-    let text = fs::read_to_string(sheets_dir().join(name)).expect("read sheet");
-    let mut blocks = Vec::new();
-    let mut open: Option<(Kind, usize, String)> = None;
-    for (i, line) in text.lines().enumerate() {
-        let Some(tag) = line.strip_prefix("```") else {
-            if let Some((_, _, body)) = open.as_mut() {
-                body.push_str(line);
-                body.push('\n');
-            }
-            continue;
-        };
-        match open.take() {
-            Some((kind, line, text)) => blocks.push(Block { kind, line, text }),
-            None => {
-                let kind = match tag.trim() {
-                    "sh" => Kind::Run,
-                    "sh interactif" => Kind::Interactive,
-                    "text" => Kind::Text,
-                    other => panic!(
-                        "{name}:{}: block tagged {other:?}: use sh, sh interactif or text",
-                        i + 1
-                    ),
-                };
-                open = Some((kind, i + 1, String::new()));
-            }
-        }
-    }
-    assert!(open.is_none(), "{name}: a block is not closed");
-    blocks
-}
+/// The roles of `lab/check ROLE -- COMMAND` (one per program of the TD).
+const CHECK_ROLES: [&str; 6] = [
+    "q1",
+    "q2",
+    "q3-client",
+    "q3-server",
+    "q4-client",
+    "q4-server",
+];
 
 /// A command line without what makes it non-interactive: `-T`, `timeout N`, `--retry N`.
 fn normalized(text: &str) -> String {
@@ -107,20 +86,53 @@ fn sheet_names() -> Vec<String> {
     names
 }
 
+/// A `sh à vous` block: the skeletons it names exist, its `lab/check` lines name a role and
+/// the command after `--`, and the other lab/ scripts it names exist.
+fn check_yours(name: &str, b: &Block) {
+    let skeletons = sheets_dir().join("squelettes");
+    for line in b.text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for w in &words {
+            let file = w
+                .strip_prefix("/work/")
+                .or_else(|| w.strip_prefix("lab/exercices/squelettes/"))
+                .or_else(|| w.strip_prefix("work/"));
+            if let Some(file) = file.filter(|f| f.ends_with(".py")) {
+                assert!(
+                    skeletons.join(file).is_file(),
+                    "{name}:{}: `{line}`: no skeleton lab/exercices/squelettes/{file}",
+                    b.line
+                );
+            }
+            if let Some(script) = w.strip_prefix("lab/").filter(|s| !s.contains('/')) {
+                // lab/check is the checker's (another branch); every other script is here.
+                assert!(
+                    script == "check" || kit::root().join("lab").join(script).is_file(),
+                    "{name}:{}: `{line}`: no script lab/{script}",
+                    b.line
+                );
+            }
+        }
+        if let Some(at) = words.iter().position(|w| *w == "lab/check") {
+            let role = words.get(at + 1).copied().unwrap_or_default();
+            assert!(
+                CHECK_ROLES.contains(&role) && words.get(at + 2) == Some(&"--"),
+                "{name}:{}: `{line}`: write lab/check ROLE -- COMMAND, ROLE one of {CHECK_ROLES:?}",
+                b.line
+            );
+        }
+    }
+}
+
 /// Every sheet follows the convention; every interactive command has its twin; every
-/// sheet with commands has its test below; every sheet has its answer key.
+/// sheet with commands has its test below; every sheet has its answer key, for teachers.
 #[test]
 fn sheets_follow_the_convention() {
-    let tested = [
-        "README.md",
-        "01-poignee-de-main.md",
-        "02-alternance.md",
-        "03-duplex-fork.md",
-        "04-time-wait.md",
-        "05-latence.md",
-    ];
     for name in sheet_names() {
-        let blocks = blocks(&name);
+        let blocks = blocks(&sheets_dir().join(&name));
         let run: Vec<String> = blocks
             .iter()
             .filter(|b| b.kind == Kind::Run)
@@ -139,14 +151,37 @@ fn sheets_follow_the_convention() {
                 );
             }
         }
+        for b in blocks.iter().filter(|b| b.kind == Kind::Yours) {
+            check_yours(&name, b);
+        }
+        // A capture started in the background is waited for, by name, in the same block.
+        for b in blocks.iter().filter(|b| b.kind == Kind::Run) {
+            for line in b.text.lines().map(str::trim) {
+                if !(line.starts_with("lab/capture ") && line.ends_with('&')) {
+                    continue;
+                }
+                let captures = capture_names(&[Block {
+                    kind: Kind::Run,
+                    line: b.line,
+                    text: line.to_string(),
+                }]);
+                assert!(
+                    captures.len() == 1
+                        && b.text
+                            .contains(&format!("lab/capture --wait {}\n", captures[0])),
+                    "{name}:{}: `{line}`: give it --name NAME and follow it with lab/capture --wait NAME",
+                    b.line
+                );
+            }
+        }
         if !run.is_empty() {
             assert!(
-                tested.contains(&name.as_str()),
+                SHEETS.contains(&name.as_str()),
                 "{name} has commands: add a test for it in tests/lab_sheets.rs"
             );
         }
-        if name != "README.md" && !name.ends_with("-corrige.md") {
-            let key = name.replace(".md", "-corrige.md");
+        if name != "README.md" {
+            let key = format!("enseignants/{}", name.replace(".md", "-corrige.md"));
             assert!(
                 sheets_dir().join(&key).exists(),
                 "{name} has no answer key {key}"
@@ -155,28 +190,182 @@ fn sheets_follow_the_convention() {
     }
 }
 
-/// Run every `sh` block of NAME, in order, against a fresh lab.
-fn run_sheet(name: &str) {
-    let blocks: Vec<Block> = blocks(name)
+/// The prose of the sheets and keys follows French typography: U+00A0 before « : », U+202F
+/// before « ; ? ! » and inside « … », U+00A0 between a number and its unit. Code is exempt.
+#[test]
+fn sheets_follow_french_typography() {
+    let errors: Vec<String> = sheetkit::markdown_files()
+        .iter()
+        .flat_map(|p| sheetkit::typography_errors(p))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} typography errors (⍽ is U+00A0, · is U+202F):\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+}
+
+/// The rule itself catches what it must, and lets code and correct text through.
+#[test]
+fn the_typography_rule_catches_plain_spaces() {
+    let dir = std::env::temp_dir().join(format!("typo-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("t.md");
+    let bad = "Pourquoi ? Voici : rien ; « citation » après 60 s et 40 ms.\n";
+    fs::write(&file, bad).unwrap();
+    assert_eq!(sheetkit::typography_errors(&file).len(), 7, "{bad}");
+    let good = "Pourquoi\u{202f}? Voici\u{a0}: `a : b ?` [x](y?z) «\u{202f}c\u{202f}» 60\u{a0}s, 10:30, 1:9.\n```sh\necho a : b ?\n```\n";
+    fs::write(&file, good).unwrap();
+    assert_eq!(
+        sheetkit::typography_errors(&file),
+        Vec::<String>::new(),
+        "{good}"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The skeletons students copy into work/ are Python 3 that compiles and runs (it stops at
+/// the first part to write, with a message saying so), with French comments and `# TODO`s;
+/// one per program of the TD. The lab's tools for the sheets compile too.
+#[test]
+fn skeletons_compile_run_and_leave_the_work_to_do() {
+    let dir = sheets_dir().join("squelettes");
+    let expected = [
+        "q1_serveur.py",
+        "q2_client.py",
+        "q3_client.py",
+        "q3_serveur.py",
+        "q4_client.py",
+        "q4_serveur.py",
+    ];
+    for name in expected {
+        let text = fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            text.contains("# TODO"),
+            "{name}: no `# TODO` for the student"
+        );
+        assert!(
+            text.contains("lab/check "),
+            "{name}: does not say how to check it"
+        );
+    }
+    if Command::new("python3").arg("--version").output().is_err() {
+        kit::skip_unless_ci(
+            "skeletons_compile_run_and_leave_the_work_to_do",
+            "python3 is not installed",
+        );
+        return;
+    }
+    let tools = sheets_dir().join("outils");
+    let mut files: Vec<_> = expected.iter().map(|n| dir.join(n)).collect();
+    files.extend(fs::read_dir(&tools).unwrap().map(|e| e.unwrap().path()));
+    for file in &files {
+        // compile() checks the syntax and writes no __pycache__ into the repository.
+        let mut cmd = Command::new("python3");
+        cmd.args([
+            "-c",
+            "import sys; compile(open(sys.argv[1], encoding='utf-8').read(), sys.argv[1], 'exec')",
+        ])
+        .arg(file);
+        run(&mut cmd, Duration::from_secs(30)).expect_success();
+    }
+    // Run: a skeleton says which part is left to write (and binds no port before that).
+    for name in expected {
+        let mut cmd = Command::new("python3");
+        cmd.arg("-B").arg(dir.join(name)).arg("127.0.0.1");
+        let ran = run(&mut cmd, Duration::from_secs(10));
+        assert!(
+            !ran.out.status.success() && ran.stderr().contains("TODO"),
+            "{name}: run, a skeleton stops at its first TODO and says so:\n{}",
+            ran.report
+        );
+    }
+}
+
+// --- Running a sheet -------------------------------------------------------------------------
+
+/// A sheet that ran: its lab (still up) and what each `sh` block printed.
+struct Ran {
+    name: String,
+    lab: Lab,
+    outputs: Vec<(Block, kit::Ran)>,
+}
+
+impl Ran {
+    /// stdout and stderr of the block whose text holds NEEDLE.
+    fn output(&self, needle: &str) -> String {
+        let (_, ran) = self
+            .outputs
+            .iter()
+            .find(|(b, _)| b.text.contains(needle))
+            .unwrap_or_else(|| panic!("{}: no sh block holds {needle:?}", self.name));
+        format!("{}{}", ran.stdout(), ran.stderr())
+    }
+
+    /// The report of the block whose text holds NEEDLE, for failure messages.
+    fn report(&self, needle: &str) -> &str {
+        self.outputs
+            .iter()
+            .find(|(b, _)| b.text.contains(needle))
+            .map_or("", |(_, r)| r.report.as_str())
+    }
+
+    /// The segments of captures/NAME.pcap, as `lab/capture --read` shows them; panics when
+    /// the file is missing or holds no segment.
+    fn capture(&self, name: &str) -> Vec<Segment> {
+        let file = kit::root().join("captures").join(format!("{name}.pcap"));
+        assert!(file.is_file(), "{}: no captures/{name}.pcap", self.name);
+        let ran = run(
+            &mut script(
+                Some(&self.lab),
+                "capture",
+                &["--read", file.to_str().unwrap(), "tcp"],
+            ),
+            BLOCK_LIMIT,
+        )
+        .expect_success();
+        let segments = parse_view(&ran.stdout());
+        assert!(
+            !segments.is_empty(),
+            "{}: captures/{name}.pcap holds no segment: the capture missed the conversation\n{}",
+            self.name,
+            ran.report
+        );
+        segments
+    }
+}
+
+/// The names of the captures a sheet's blocks make (`--name NAME`).
+fn capture_names(blocks: &[Block]) -> Vec<String> {
+    let mut names = Vec::new();
+    for b in blocks {
+        let words: Vec<&str> = b.text.split_whitespace().collect();
+        for pair in words.windows(2) {
+            if pair[0] == "--name" {
+                names.push(pair[1].to_string());
+            }
+        }
+    }
+    names
+}
+
+/// Run every `sh` block of NAME, in order, against a fresh lab (None: no Docker, not CI).
+fn run_sheet(name: &str) -> Option<Ran> {
+    let blocks: Vec<Block> = blocks(&sheets_dir().join(name))
         .into_iter()
         .filter(|b| b.kind == Kind::Run)
         .collect();
     let test = format!("sheet-{}", name.trim_end_matches(".md"));
-    let Some(lab) = Lab::up(&test, &[]) else {
-        return;
-    };
-    let shim = compose_v1_shim();
+    let lab = Lab::up(&test, &[])?;
+    // A capture left by an earlier run must not pass for this one's.
+    for capture in capture_names(&blocks) {
+        remove_capture(&capture);
+    }
     let started = Instant::now();
-    for b in &blocks {
-        let mut cmd = command(Some(&lab), "bash");
-        cmd.arg("-c").arg(format!("set -euo pipefail\n{}", b.text));
-        if let Some(dir) = &shim {
-            let path = std::env::var_os("PATH").unwrap_or_default();
-            let mut paths = vec![dir.clone()];
-            paths.extend(std::env::split_paths(&path));
-            cmd.env("PATH", std::env::join_paths(paths).unwrap());
-        }
-        let ran = run(&mut cmd, BLOCK_LIMIT);
+    let mut outputs = Vec::new();
+    for b in blocks {
+        let ran = run(&mut shell(&lab, &b.text), BLOCK_LIMIT);
         assert!(
             ran.out.status.success(),
             "{name}:{}: the block failed:\n{}",
@@ -184,40 +373,396 @@ fn run_sheet(name: &str) {
             ran.report
         );
         eprintln!("{name}:{}: ok in {:.1} s", b.line, ran.took.as_secs_f64());
+        outputs.push((b, ran));
     }
     eprintln!(
         "{name}: {} blocks in {:.1} s",
-        blocks.len(),
+        outputs.len(),
         started.elapsed().as_secs_f64()
     );
+    Some(Ran {
+        name: name.to_string(),
+        lab,
+        outputs,
+    })
+}
+
+// --- What each sheet's questions rely on -------------------------------------------------------
+
+/// The three segments of the handshake open SEGMENTS, from the client to TO (`server:8080`).
+fn assert_handshake(sheet: &str, capture: &str, segments: &[Segment], to: &str) {
+    let ok = segments.len() >= 3
+        && segments[0].flags == "SYN"
+        && segments[0].to == to
+        && segments[1].flags == "SYN ACK"
+        && segments[1].from == to
+        && segments[2].flags == "ACK"
+        && segments[2].to == to;
+    assert!(
+        ok,
+        "{sheet}: {capture} does not open with the handshake to {to}:\n{}",
+        show(segments)
+    );
+}
+
+/// The segments carrying FIN, in order.
+fn fins_of(segments: &[Segment]) -> Vec<&Segment> {
+    segments.iter().filter(|s| s.has("FIN")).collect()
+}
+
+/// `rtt min/avg/max/mdev = a/b/c/d ms` lines of ping, their averages in ms.
+fn ping_averages(output: &str) -> Vec<f64> {
+    output
+        .lines()
+        .filter_map(|l| l.split_once("mdev = "))
+        .filter_map(|(_, v)| v.split('/').nth(1)?.parse().ok())
+        .collect()
+}
+
+fn near(value: f64, target: f64, tolerance: f64) -> bool {
+    (value - target).abs() <= target * tolerance
 }
 
 #[test]
 fn sheet_readme_commands_run() {
-    run_sheet("README.md");
+    let Some(sheet) = run_sheet("README.md") else {
+        return;
+    };
+    assert!(
+        sheet.output("docker compose ps").contains("healthy"),
+        "{}",
+        sheet.report("docker compose ps")
+    );
 }
 
+/// Sheet 1: the handshake; two lines typed, two PSH segments of 8 and 9 bytes, the client's
+/// FIN first; three lines at once, one segment; a 3000-byte line, cut into segments of at
+/// most one MSS, PSH on the last one only.
 #[test]
-fn sheet_01_handshake_commands_run() {
-    run_sheet("01-poignee-de-main.md");
+fn sheet_01_handshake_shows_its_lesson() {
+    let name = "01-poignee-de-main.md";
+    let Some(sheet) = run_sheet(name) else {
+        return;
+    };
+    let segs = sheet.capture("01-poignee");
+    assert_handshake(name, "01-poignee", &segs, "server:8080");
+    let sent: Vec<&Segment> = data(&segs);
+    assert!(
+        sent.len() == 2
+            && sent[0].data == "bonjour\\n"
+            && sent[0].len == 8
+            && sent[1].data == "ça va ?\\n"
+            && sent[1].len == 9
+            && sent.iter().all(|s| s.flags == "PSH ACK"),
+        "{name}: question 4 needs two PSH segments, one per line:\n{}",
+        show(&segs)
+    );
+    let fins = fins_of(&segs);
+    assert!(
+        fins.len() == 2 && fins[0].sender() == "client",
+        "{name}: question 5 needs the client's FIN first:\n{}",
+        show(&segs)
+    );
+    assert!(
+        sheet.output("tcp-syn").contains("mss 1460"),
+        "{name}: question 7 needs the SYN's options:\n{}",
+        sheet.report("tcp-syn")
+    );
+
+    let segs = sheet.capture("01-rafale");
+    let sent = data(&segs);
+    assert!(
+        sent.len() == 1 && sent[0].data == "un\\ndeux\\ntrois\\n",
+        "{name}: question 9 needs the three lines in one segment:\n{}",
+        show(&segs)
+    );
+
+    let segs = sheet.capture("01-longue");
+    let sent = data(&segs);
+    let total: usize = sent.iter().map(|s| s.len).sum();
+    let last = sent.last().expect("data");
+    assert!(
+        total == 3000
+            && sent.len() >= 3
+            && sent.iter().all(|s| s.len <= 1460)
+            && last.has("PSH")
+            && sent[..sent.len() - 1].iter().all(|s| !s.has("PSH")),
+        "{name}: question 10 needs a 3000-byte line in segments of at most one MSS, PSH on the last:\n{}",
+        show(&segs)
+    );
 }
 
+/// Sheet 2: the server closes first (its FIN opens the four segments of the close) and keeps
+/// TIME_WAIT; without SO_REUSEADDR on the old socket the restart is refused (exit 3); when
+/// the client closes first, TIME_WAIT is on the client and the server restarts (exit 124).
 #[test]
-fn sheet_02_alternation_commands_run() {
-    run_sheet("02-alternance.md");
+fn sheet_02_time_wait_shows_its_lesson() {
+    let name = "02-time-wait.md";
+    let Some(sheet) = run_sheet(name) else {
+        return;
+    };
+    let segs = sheet.capture("02-timewait");
+    assert_handshake(name, "02-timewait", &segs, "server:9090");
+    let first_fin = segs.iter().position(|s| s.has("FIN")).expect("a FIN");
+    let close: Vec<&Segment> = segs[first_fin..].iter().collect();
+    assert!(
+        close.len() == 4
+            && close[0].sender() == "server"
+            && close[0].has("FIN")
+            && close[1].sender() == "client"
+            && close[1].flags == "ACK"
+            && close[2].sender() == "client"
+            && close[2].has("FIN")
+            && close[3].sender() == "server"
+            && close[3].flags == "ACK",
+        "{name}: question 4 needs the four segments of the close, the server's FIN first:\n{}",
+        show(&segs)
+    );
+    let ss = sheet.output("ss -tano state time-wait\n");
+    assert!(
+        ss.contains("timer:(timewait,"),
+        "{name}: question 2 needs the TIME_WAIT entry and its timer:\n{ss}"
+    );
+    let refused = sheet.output("-p 9093");
+    assert!(
+        refused.contains("timer:(timewait,")
+            && refused.contains("code de sortie : 3")
+            && refused.contains("in use"),
+        "{name}: question 5 needs a refused restart (EADDRINUSE, exit 3):\n{refused}"
+    );
+    let reuse = sheet.output("socket.create_server");
+    assert!(
+        reuse.contains("SO_REUSEADDR = 1"),
+        "{name}: question 12 needs create_server's SO_REUSEADDR:\n{reuse}"
+    );
+    let client_first = sheet.output("-p 9094");
+    assert!(
+        client_first.contains("timer:(timewait,") && client_first.contains("code de sortie : 124"),
+        "{name}: question 7 needs the TIME_WAIT on the client and a server that listens:\n{client_first}"
+    );
 }
 
+/// Sheet 3: the client's line, then the server's answer about 2 s later (its user's time,
+/// not the network's); both sides waiting: the handshake and no data, then `timeout` (124).
 #[test]
-fn sheet_03_duplex_commands_run() {
-    run_sheet("03-duplex-fork.md");
+fn sheet_03_alternation_shows_its_lesson() {
+    let name = "03-alternance.md";
+    let Some(sheet) = run_sheet(name) else {
+        return;
+    };
+    let segs = sheet.capture("03-alternance");
+    assert_handshake(name, "03-alternance", &segs, "server:9091");
+    let sent = data(&segs);
+    assert!(
+        sent.len() == 2
+            && sent[0].sender() == "client"
+            && sent[0].data == "bonjour serveur\\n"
+            && sent[1].sender() == "server"
+            && sent[1].data == "salut client\\n",
+        "{name}: question 2 needs the client's line, then the server's:\n{}",
+        show(&segs)
+    );
+    let gap = sent[1].t - sent[0].t;
+    assert!(
+        (1.5..10.0).contains(&gap),
+        "{name}: question 2 needs about 2 s between the line and its answer, not {gap:.3} s:\n{}",
+        show(&segs)
+    );
+    let deadlock = sheet.output("--first receive </dev/null");
+    assert!(
+        deadlock.contains("code de sortie : 124"),
+        "{name}: the deadlock ends by timeout only:\n{deadlock}"
+    );
+    // lab/deadlock: the first connection carries no data; the way out (another one) does.
+    let segs = sheet.capture("03-interblocage");
+    assert_handshake(name, "03-interblocage", &segs, "server:9091");
+    let port = segs[0].sender_port().to_string();
+    let stuck: Vec<&Segment> = segs
+        .iter()
+        .filter(|s| s.sender_port() == port || s.to.ends_with(&format!(":{port}")))
+        .collect();
+    assert!(
+        stuck.iter().all(|s| s.len == 0)
+            && segs.iter().any(|s| s.len > 0 && s.sender_port() != port),
+        "{name}: question 6 needs a blocked connection without data, then the way out:\n{}",
+        show(&segs)
+    );
 }
 
+/// Sheet 4: two processes per side sharing one socket (ss shows both pids); the client's FIN
+/// first, then the server's data and its FIN (half-close); no zombie; a killed parent takes
+/// its child with it; a buffer not flushed before fork is written twice.
 #[test]
-fn sheet_04_time_wait_commands_run() {
-    run_sheet("04-time-wait.md");
+fn sheet_04_duplex_shows_its_lesson() {
+    let name = "04-duplex-fork.md";
+    let Some(sheet) = run_sheet(name) else {
+        return;
+    };
+    let two = sheet.output("ss -tnp");
+    let shared = two
+        .lines()
+        .any(|l| l.contains("ESTAB") && l.matches("(\"chat\",pid=").count() == 2);
+    assert!(
+        shared,
+        "{name}: question 3 needs one socket held by two chat processes:\n{two}"
+    );
+
+    let segs = sheet.capture("04-demi-fermeture");
+    assert_handshake(name, "04-demi-fermeture", &segs, "server:9092");
+    let fins = fins_of(&segs);
+    let client_fin = fins.first().expect("a FIN");
+    let after: Vec<&Segment> = data(&segs)
+        .into_iter()
+        .filter(|s| s.sender() == "server" && s.t > client_fin.t)
+        .collect();
+    assert!(
+        fins.len() == 2
+            && client_fin.sender() == "client"
+            && fins[1].sender() == "server"
+            && after.len() == 1
+            && after[0].data.contains("je parle encore"),
+        "{name}: question 4 needs the client's FIN, then the server's data, then its FIN:\n{}",
+        show(&segs)
+    );
+    assert!(
+        sheet
+            .output("04-demi-fermeture --duration")
+            .contains("je parle encore"),
+        "{name}: question 4: the client shows what came after its FIN"
+    );
+
+    let segs = sheet.capture("04-fin");
+    let fins = fins_of(&segs);
+    assert!(
+        fins.len() == 2 && fins[0].sender() == "client" && fins[1].sender() == "server",
+        "{name}: question 7 needs the client's FIN, then the server's:\n{}",
+        show(&segs)
+    );
+    let ps = sheet.output("04-fin --duration");
+    let chats: Vec<&str> = ps.lines().filter(|l| l.contains(" chat ")).collect();
+    assert!(
+        chats.len() == 1 && !chats[0].contains(" Z"),
+        "{name}: question 8 needs one chat left on the server, no zombie:\n{ps}"
+    );
+
+    let killed = sheet.output("kill -9");
+    assert!(
+        killed.contains("plus aucun chat sur client"),
+        "{name}: question 9 needs the child gone with its parent:\n{killed}"
+    );
+    let fork = sheet.output("os.fork()");
+    assert_eq!(
+        fork.matches("avant le fork").count(),
+        3,
+        "{name}: question 10 needs the line twice without flush, once with:\n{fork}"
+    );
 }
 
+/// Sheet 5: the RTT is the sum of the egress delays; both captures show the 200 ms between
+/// SYN ACK and ACK; slow lines go one per segment, fast ones are grouped by Nagle, a RTT
+/// apart; write-write-read waits for the delayed ACK unless TCP_NODELAY.
 #[test]
-fn sheet_05_latency_commands_run() {
-    run_sheet("05-latence.md");
+fn sheet_05_latency_shows_its_lesson() {
+    let name = "05-latence.md";
+    let Some(sheet) = run_sheet(name) else {
+        return;
+    };
+    let rtts = ping_averages(&sheet.output("lab/netem client delay 200ms"));
+    assert!(
+        rtts.len() == 2 && rtts[0] < 20.0 && near(rtts[1], 200.0, 0.2),
+        "{name}: question 1 needs a RTT of about 200 ms with the delay: {rtts:?}"
+    );
+    let rtts = ping_averages(&sheet.output("lab/netem server delay 100ms"));
+    assert!(
+        rtts.len() == 1 && near(rtts[0], 300.0, 0.2),
+        "{name}: question 2 needs a RTT of about 300 ms: {rtts:?}"
+    );
+
+    for capture in ["05-cote-client", "05-cote-serveur"] {
+        let segs = sheet.capture(capture);
+        assert_handshake(name, capture, &segs, "server:8080");
+        let syn_ack = segs[1].t - segs[0].t;
+        let ack = segs[2].t - segs[1].t;
+        assert!(
+            syn_ack < 0.05 && near(ack, 0.2, 0.2),
+            "{name}: questions 3-4 need SYN→SYN ACK short and SYN ACK→ACK about 200 ms in {capture}:\n{}",
+            show(&segs)
+        );
+    }
+
+    let ss = sheet.output("ss -ti");
+    let rtt: Vec<f64> = ss
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("rtt:")?.split('/').next()?.parse().ok())
+        .collect();
+    assert!(
+        rtt.len() == 1 && near(rtt[0], 200.0, 0.2),
+        "{name}: question 4 needs ss -ti's RTT of about 200 ms:\n{ss}"
+    );
+
+    let segs = sheet.capture("05-lent");
+    let sent = data(&segs);
+    assert!(
+        sent.len() == 5 && sent.iter().all(|s| s.data.matches("\\n").count() == 1),
+        "{name}: question 5 needs five segments, one line each:\n{}",
+        show(&segs)
+    );
+
+    let segs = sheet.capture("05-rapide");
+    let sent = data(&segs);
+    let lines: usize = sent.iter().map(|s| s.data.matches("\\n").count()).sum();
+    let spaced = sent
+        .windows(2)
+        .take(sent.len().saturating_sub(2))
+        .all(|w| w[1].t - w[0].t > 0.15);
+    assert!(
+        lines == 10 && (2..=6).contains(&sent.len()) && spaced,
+        "{name}: question 6 needs ten lines grouped in a few segments, a RTT apart:\n{}",
+        show(&segs)
+    );
+
+    let ewr = sheet.output("ecrire-ecrire-lire.py");
+    let times: Vec<f64> = ewr
+        .lines()
+        .filter_map(|l| {
+            l.split(" en ")
+                .nth(1)?
+                .trim()
+                .strip_suffix(" ms")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(
+        times.len(),
+        20,
+        "{name}: question 9: two runs of ten:\n{ewr}"
+    );
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (nagle, nodelay) = (median(&times[1..10]), median(&times[11..]));
+    assert!(
+        nagle >= 30.0 && nodelay < 20.0,
+        "{name}: question 9 needs the delayed ACK in write-write-read (median {nagle} ms) and not with TCP_NODELAY ({nodelay} ms):\n{ewr}"
+    );
+}
+
+/// The sheets' captures are named after their sheet (NN-…), so that captures/ reads in the
+/// order of the class.
+#[test]
+fn sheets_name_their_captures_after_themselves() {
+    for name in SHEETS.iter().filter(|n| n.starts_with('0')) {
+        let number = &name[..3];
+        let blocks = blocks(&sheets_dir().join(name));
+        for capture in capture_names(&blocks) {
+            assert!(
+                capture.starts_with(number),
+                "{name}: capture {capture} should start with {number}"
+            );
+        }
+    }
 }

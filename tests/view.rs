@@ -126,6 +126,21 @@ fn the_page_shows_the_fork_the_deadlock_and_leaves_nothing_behind() {
         "the view did not show the three hosts within 30 s"
     );
 
+    // The link as lab/netem left it: the page names the impairment of what client sends.
+    let netem = kit::run(
+        &mut script(Some(&lab), "netem", &["client", "delay", "20ms"]),
+        Duration::from_secs(60),
+    )
+    .expect_success();
+    let impaired = poll(Duration::from_secs(10), || {
+        get(view.port, "/state").filter(|s| s.contains("\"settings\":\"delay 20ms\""))
+    });
+    assert!(
+        impaired.is_some(),
+        "the view never showed client's netem\n{}",
+        netem.report
+    );
+
     // Q4 across hosts (the lab's server runs chat duplex --listen -k), kept open; and Q3
     // started the wrong way round, on 9091.
     let mut duplex = lab.spawn("client", &["chat", "duplex", "server"]);
@@ -200,6 +215,8 @@ fn the_page_shows_the_fork_the_deadlock_and_leaves_nothing_behind() {
         .to_string();
     assert!(summary.contains("deadlock server "), "{dom}");
     assert!(summary.contains(":9091"), "{summary}");
+    assert!(summary.contains("client link delay 20ms"), "{summary}");
+    assert!(summary.contains("server link plain"), "{summary}");
     assert!(
         summary
             .lines()
@@ -257,7 +274,7 @@ fn the_page_shows_the_fork_the_deadlock_and_leaves_nothing_behind() {
             .nth(1)
             .and_then(|c| c.split("\"client2\":").next())
             .is_some_and(|c| c.contains("TIME_WAIT"));
-        (client_tw && last.contains("FIN_WAIT_2") && last.contains("LAST_ACK")).then_some(())
+        (client_tw && last.contains("FIN_WAIT_1") && last.contains("LAST_ACK")).then_some(())
     });
     assert!(
         closed.is_some(),

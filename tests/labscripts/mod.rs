@@ -68,6 +68,20 @@ pub fn compose_v1_shim() -> Option<PathBuf> {
     Some(dir)
 }
 
+/// `bash -euo pipefail -c TEXT` at the repository root for LAB, as a student's shell would
+/// run it: `docker compose` works even on a machine with Compose v1 only (through the shim).
+pub fn shell(lab: &Lab, text: &str) -> Command {
+    let mut cmd = command(Some(lab), "bash");
+    cmd.arg("-c").arg(format!("set -euo pipefail\n{text}"));
+    if let Some(dir) = compose_v1_shim() {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut paths = vec![dir];
+        paths.extend(std::env::split_paths(&path));
+        cmd.env("PATH", std::env::join_paths(paths).expect("PATH"));
+    }
+    cmd
+}
+
 fn which(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(program))

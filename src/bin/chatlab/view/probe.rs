@@ -77,6 +77,22 @@ pub struct Process {
 pub struct Snapshot {
     pub sockets: Vec<Socket>,
     pub processes: Vec<Process>,
+    /// What lab/netem set on this host's egress, and by which engine (its state file).
+    pub netem: Option<(String, String)>,
+}
+
+/// Where lab/netem keeps what it set on a host (`engine=…` and `settings=…` lines).
+const NETEM_STATE: &str = "run/lab-netem.state";
+
+/// (settings, engine) from lab/netem's state file, if it set anything.
+fn read_netem(root: &Path) -> Option<(String, String)> {
+    let text = fs::read_to_string(root.join(NETEM_STATE)).ok()?;
+    let get = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .map(str::to_string)
+    };
+    Some((get("settings")?, get("engine")?))
 }
 
 /// Read this host's snapshot from /proc (under ROOT, `/` in real use).
@@ -93,8 +109,13 @@ pub fn read(root: &Path) -> Snapshot {
         .map(|s| (s.inode, ()))
         .collect();
     let mut processes = Vec::new();
+    let netem = read_netem(root);
     let Ok(dir) = fs::read_dir(root.join("proc")) else {
-        return Snapshot { sockets, processes };
+        return Snapshot {
+            sockets,
+            processes,
+            netem,
+        };
     };
     let mut all = Vec::new();
     for entry in dir.flatten() {
@@ -174,7 +195,11 @@ pub fn read(root: &Path) -> Snapshot {
         }
     }
     processes.sort_by_key(|p| p.pid);
-    Snapshot { sockets, processes }
+    Snapshot {
+        sockets,
+        processes,
+        netem,
+    }
 }
 
 /// `socket:[12345]` → 12345.
@@ -322,9 +347,13 @@ impl Snapshot {
     /// ```text
     /// socket  LOCAL  REMOTE  STATE  SEND_Q  RECV_Q  TIMER_S|-  INODE
     /// process PID  PPID  STATE  WAITS  INODE,INODE…  COMM  ARGS
+    /// netem   SETTINGS  ENGINE
     /// ```
     pub fn to_text(&self) -> String {
         let mut out = String::new();
+        if let Some((settings, engine)) = &self.netem {
+            let _ = writeln!(out, "netem\t{settings}\t{engine}");
+        }
         for s in &self.sockets {
             let timer = s.timer_s.map_or("-".to_string(), |t| format!("{t:.2}"));
             let _ = writeln!(
@@ -401,6 +430,9 @@ impl Snapshot {
                         sockets: inodes.split(',').filter_map(|i| i.parse().ok()).collect(),
                     });
                 }
+                ["netem", settings, engine] => {
+                    snap.netem = Some((settings.to_string(), engine.to_string()));
+                }
                 _ => {}
             }
         }
@@ -458,6 +490,29 @@ mod tests {
             "[::1]:8080".parse().unwrap()
         );
         assert_eq!(parse_tcp_line("garbage", false), None);
+    }
+
+    #[test]
+    fn lab_netems_state_says_what_impairs_the_host() {
+        let root = std::env::temp_dir().join(format!("chatlab-probe-{}", std::process::id()));
+        fs::create_dir_all(root.join("run")).unwrap();
+        assert_eq!(read_netem(&root), None);
+        fs::write(
+            root.join(NETEM_STATE),
+            "engine=userspace\niface=eth0\nsettings=delay 100ms loss 5%\n",
+        )
+        .unwrap();
+        let netem = read_netem(&root);
+        fs::remove_dir_all(&root).unwrap();
+        assert_eq!(
+            netem,
+            Some(("delay 100ms loss 5%".to_string(), "userspace".to_string()))
+        );
+        let snap = Snapshot {
+            netem,
+            ..Snapshot::default()
+        };
+        assert_eq!(Snapshot::from_text(&snap.to_text()), snap);
     }
 
     #[test]

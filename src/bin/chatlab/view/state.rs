@@ -158,8 +158,18 @@ fn snapshot_json(snap: &Snapshot) -> String {
             )
         })
         .collect();
+    let netem = snap
+        .netem
+        .as_ref()
+        .map_or("null".to_string(), |(settings, engine)| {
+            format!(
+                "{{\"settings\":{},\"engine\":{}}}",
+                json::string(settings),
+                json::string(engine)
+            )
+        });
     format!(
-        "{{\"sockets\":[{}],\"processes\":[{}]}}",
+        "{{\"sockets\":[{}],\"processes\":[{}],\"netem\":{netem}}}",
         sockets.join(","),
         processes.join(",")
     )
@@ -213,6 +223,7 @@ mod tests {
                         .enumerate()
                         .map(|(i, w)| process(base + i as u32, base, 7 + base as u64, *w))
                         .collect(),
+                    netem: None,
                 }),
             }
         };
