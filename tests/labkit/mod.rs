@@ -600,3 +600,14 @@ impl Drop for Attached {
         }
     }
 }
+
+/// For tests that run the lab image with `docker run`, without a compose lab (lab/check):
+/// the image, built if needed; None when Docker is not usable here (the test is skipped, or
+/// fails under CI, as `docker_available` says).
+pub fn image_for(test: &str) -> Option<&'static str> {
+    if !docker_available(test) {
+        return None;
+    }
+    ensure_image();
+    Some(image())
+}

@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //!
+//! - [`check`]: `chatlab check`, the conformance runner behind `lab/check`: does a student's
+//!   program answer the TD? (`chatlab check-session` is its hidden helper.)
 //! - [`lang`]: French or English for what the instruments say to students (`--lang`, locale).
 //! - [`json`]: the little JSON the instruments write, escaped by hand.
 //! - [`ladder`]: `chatlab ladder`, a TCP conversation drawn as a time-sequence diagram from real
@@ -14,6 +16,7 @@
 //! library only where code is truly shared (logging). Errors are printed once, as
 //! `chatlab COMMAND: …`, and mapped to the exit code here.
 
+mod check;
 mod json;
 mod ladder;
 mod lang;
@@ -34,13 +37,53 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Check(check::Args),
+    /// The session helper of `check` (internal): leads the program's terminal session.
+    #[command(hide = true)]
+    CheckSession {
+        #[arg(last = true)]
+        command: Vec<std::ffi::OsString>,
+    },
+    /// The grid of a class checked by `lab/check --class DIR` (internal): report.csv and
+    /// report.html in DIR, from DIR/.check/STUDENT/ROLE.json.
+    #[command(hide = true)]
+    CheckReport {
+        dir: std::path::PathBuf,
+        #[arg(long, value_enum)]
+        lang: Option<lang::Lang>,
+    },
     Netem(netem::cli::Args),
     Ladder(ladder::Args),
     View(view::Args),
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => err.exit(), // --help, --version
+        // lab/netem reads clap's own first line ("error: invalid value …"): left as it is.
+        Err(err) if std::env::args().nth(1).as_deref() != Some("check") => err.exit(),
+        Err(err) => {
+            // check: one line, clap's first, without its usage block.
+            let text = err.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("chatlab: {first} (see chatlab --help)");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Check(args) => ExitCode::from(check::run(&args)),
+        Command::CheckSession { command } => check::session::run(&command),
+        Command::CheckReport { dir, lang } => {
+            match check::class::run(&dir, lang::Lang::choose(lang)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("chatlab check-report: {}: {err}", dir.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::View(args) => {
             chatlab::logging::init("chatlab", args.verbose);
             match view::run(&args) {

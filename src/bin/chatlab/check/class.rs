@@ -1,0 +1,256 @@
+//! `chatlab check-report DIR`: the grid of a class, from the checks `lab/check --class` ran.
+//!
+//! DIR holds one folder per student; `lab/check --class` leaves each check's JSON report in
+//! `DIR/.check/STUDENT/ROLE.json` (no file: the student handed in nothing for that role).
+//! This writes `DIR/report.csv` (one row per student, one column per role:criterion, the
+//! verdict in each cell) and `DIR/report.html` (the same grid, coloured, each cell's detail
+//! on hover), and prints one summary line per student.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use super::Role;
+use super::report::{Criterion, Verdict};
+use crate::lang::Lang;
+
+/// One cell: a verdict and its detail.
+type Cell = (String, String);
+
+pub fn run(dir: &Path, lang: Lang) -> io::Result<()> {
+    let mut students: Vec<String> = fs::read_dir(dir)?
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    students.sort();
+    let columns: Vec<(Role, &str)> = Role::ALL
+        .iter()
+        .flat_map(|&r| r.ids().iter().map(move |&id| (r, id)))
+        .collect();
+    let mut grid: Vec<Vec<Cell>> = Vec::new();
+    for student in &students {
+        let mut row = Vec::new();
+        for &role in &Role::ALL {
+            let file = dir
+                .join(".check")
+                .join(student)
+                .join(format!("{}.json", role.name()));
+            let criteria = fs::read_to_string(&file).ok().map(|j| criteria(&j));
+            for &id in role.ids() {
+                let cell = match &criteria {
+                    None => (
+                        "skip".to_string(),
+                        lang.pick(
+                            "pas de fichier pour cette question",
+                            "no file for this question",
+                        )
+                        .to_string(),
+                    ),
+                    Some(cs) => cs
+                        .iter()
+                        .find(|c| c.id == id)
+                        .map(|c| (c.verdict.word().to_string(), c.detail.clone()))
+                        .unwrap_or_else(|| {
+                            (
+                                "skip".to_string(),
+                                lang.pick("non jugé", "not judged").to_string(),
+                            )
+                        }),
+                };
+                row.push(cell);
+            }
+        }
+        grid.push(row);
+    }
+    // CSV: verdict words only (no comma or quote in them); names quoted.
+    let mut csv = String::from("student");
+    for (role, id) in &columns {
+        let _ = write!(csv, ",{}:{id}", role.name());
+    }
+    csv.push('\n');
+    for (student, row) in students.iter().zip(&grid) {
+        csv.push_str(&csv_field(student));
+        for (verdict, _) in row {
+            let _ = write!(csv, ",{verdict}");
+        }
+        csv.push('\n');
+    }
+    fs::write(dir.join("report.csv"), csv)?;
+    fs::write(
+        dir.join("report.html"),
+        html(&students, &columns, &grid, lang),
+    )?;
+    for (student, row) in students.iter().zip(&grid) {
+        let count = |v: &str| row.iter().filter(|(w, _)| w == v).count();
+        let (pass, fail, warn, skip) = (count("pass"), count("fail"), count("warn"), count("skip"));
+        println!(
+            "{}",
+            match lang {
+                Lang::Fr => format!(
+                    "{student} : {pass} réussis, {fail} échecs, {warn} avertissements, {skip} non jugés"
+                ),
+                Lang::En => format!(
+                    "{student}: {pass} passed, {fail} failed, {warn} warnings, {skip} not judged"
+                ),
+            }
+        );
+    }
+    Ok(())
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn html(students: &[String], columns: &[(Role, &str)], grid: &[Vec<Cell>], lang: Lang) -> String {
+    let mut h = String::new();
+    let title = lang.pick(
+        "Vérification des programmes du TD",
+        "Checks of the TD's programs",
+    );
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>\
+         body{{font-family:sans-serif}} table{{border-collapse:collapse}} \
+         td,th{{border:1px solid #ccc;padding:2px 4px;font-size:12px}} \
+         th.role{{background:#eee}} th.id{{writing-mode:vertical-rl;white-space:nowrap}} \
+         .pass{{background:#b6e3b6}} .fail{{background:#f1a8a8}} .warn{{background:#f7dc8c}} \
+         .skip{{background:#e4e4e4;color:#777}} .info{{background:#bcd7f5}}\
+         </style></head><body>\n<h1>{title}</h1>\n<p>{}</p>\n<table>\n<tr><th></th>",
+        match lang {
+            Lang::Fr => "fr",
+            Lang::En => "en",
+        },
+        lang.pick(
+            "Survolez une case pour lire le détail du critère.",
+            "Hover over a cell to read the criterion's detail."
+        ),
+    );
+    for role in Role::ALL {
+        let _ = write!(
+            h,
+            "<th class=\"role\" colspan=\"{}\">{}</th>",
+            role.ids().len(),
+            role.name()
+        );
+    }
+    h.push_str("</tr>\n<tr><th></th>");
+    for (_, id) in columns {
+        let _ = write!(h, "<th class=\"id\">{}</th>", escape(id));
+    }
+    h.push_str("</tr>\n");
+    for (student, row) in students.iter().zip(grid) {
+        let _ = write!(h, "<tr><th>{}</th>", escape(student));
+        for (verdict, detail) in row {
+            let _ = write!(
+                h,
+                "<td class=\"{verdict}\" title=\"{}\">{verdict}</td>",
+                escape(detail)
+            );
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n</body></html>\n");
+    h
+}
+
+/// The criteria of one JSON report written by `chatlab check --json` (that exact shape:
+/// after the key "criteria", the strings come as "id", ID, "verdict", V, "detail", D).
+pub fn criteria(json: &str) -> Vec<Criterion> {
+    let strings = strings(json);
+    let Some(at) = strings.iter().position(|s| s == "criteria") else {
+        return Vec::new();
+    };
+    strings[at + 1..]
+        .chunks_exact(6)
+        .filter(|c| c[0] == "id" && c[2] == "verdict" && c[4] == "detail")
+        .map(|c| Criterion {
+            id: leak(&c[1]),
+            verdict: match c[3].as_str() {
+                "pass" => Verdict::Pass,
+                "fail" => Verdict::Fail,
+                "warn" => Verdict::Warn,
+                "info" => Verdict::Info,
+                _ => Verdict::Skip,
+            },
+            detail: c[5].clone(),
+        })
+        .collect()
+}
+
+/// Criterion ids are a handful of short names, read once per report file.
+fn leak(s: &str) -> &'static str {
+    for role in Role::ALL {
+        if let Some(id) = role.ids().iter().find(|id| **id == s) {
+            return id;
+        }
+    }
+    "unknown"
+}
+
+/// Every JSON string of TEXT, unescaped, in order.
+fn strings(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            continue;
+        }
+        let mut s = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => break,
+                '\\' => match chars.next() {
+                    Some('n') => s.push('\n'),
+                    Some('r') => s.push('\r'),
+                    Some('t') => s.push('\t'),
+                    Some('u') => {
+                        let hex: String = chars.by_ref().take(4).collect();
+                        if let Some(ch) =
+                            u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32)
+                        {
+                            s.push(ch);
+                        }
+                    }
+                    Some(other) => s.push(other),
+                    None => break,
+                },
+                c => s.push(c),
+            }
+        }
+        out.push(s);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::report::Report;
+
+    #[test]
+    fn a_report_reads_back() {
+        let mut r = Report::new("q1", "python3 \"s\".py".into());
+        r.add("start", Verdict::Pass, "listens".into());
+        r.add("lines", Verdict::Fail, "b'…' \"quoted\" \\ \n\u{1}".into());
+        let back = criteria(&r.json());
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[1].id, "lines");
+        assert_eq!(back[1].verdict, Verdict::Fail);
+        assert_eq!(back[1].detail, "b'…' \"quoted\" \\ \n\u{1}");
+    }
+}

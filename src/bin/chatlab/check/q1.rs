@@ -1,0 +1,378 @@
+//! Q1 — a server that prints the lines it receives.
+//!
+//! Run 1: lines, segments, utf8, then the client leaves (peer-close) and a second one comes
+//! (next-client). Run 2: Ctrl-C while a client is connected (stop): the server closes first,
+//! its port goes to TIME_WAIT. Run 3, at once: it must listen again (reuseaddr).
+
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use super::judge::Fault;
+use super::program::Program;
+use super::report::Verdict::{Fail, Pass, Skip, Warn};
+use super::{Abort, Ctx, START, Start, ended, fault_text, msg, printed, procs, secs};
+use crate::check::peer::Conn;
+
+pub const IDS: &[&str] = &[
+    "start",
+    "lines",
+    "segments",
+    "utf8",
+    "peer-close",
+    "next-client",
+    "stop",
+    "reuseaddr",
+];
+/// A server waiting for nothing uses no CPU; one spinning on recv() == b'' gets what the
+/// machine gives it, well above this even with every core busy.
+const BUSY: f64 = 0.10;
+
+/// What the first run judges (a crash there leaves runs 2 and 3 to judge the rest).
+const RUN1: &[&str] = &["lines", "segments", "utf8", "peer-close", "next-client"];
+
+pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
+    let lang = ctx.lang;
+    let start = ctx.start()?;
+    ctx.judge_start(&start);
+    let Start::Up(prog, conn) = start else {
+        ctx.report.skip_rest(
+            IDS,
+            &msg!(
+                lang,
+                "non jugé : pas de connexion",
+                "not judged: no connection"
+            ),
+        );
+        return Ok(());
+    };
+    first_client(ctx, &prog, &conn);
+    drop(conn);
+    drop(prog);
+    restart(ctx)?;
+    Ok(())
+}
+
+fn first_client(ctx: &mut Ctx, prog: &Program, conn: &Conn) {
+    let lang = ctx.lang;
+    // lines: three lines, each its own segment.
+    let lines = [
+        "bonjour",
+        "une deuxième ligne",
+        "et la troisième, plus longue que les autres",
+    ];
+    let mark = prog.out.len();
+    for l in lines {
+        conn.send(format!("{l}\n").as_bytes());
+        sleep(Duration::from_millis(60));
+    }
+    let verdict = printed(prog, mark, &lines, secs(2.0), true);
+    let lines_ok = verdict.is_ok();
+    let bytes = verdict == Err(Fault::Bytes) || verdict == Err(Fault::Escaped);
+    ctx.report.add(
+        "lines",
+        if lines_ok { Pass } else { Fail },
+        match &verdict {
+            Ok(()) => msg!(
+                lang,
+                "chaque ligne envoyée s'affiche telle quelle, une fois, dans l'ordre",
+                "each line sent is printed as it is, once, in order"
+            ),
+            Err(f) => crashed(ctx, prog, 0).unwrap_or_else(|| fault_text(lang, f)),
+        },
+    );
+    if !prog.running() {
+        ctx.report.skip_rest(RUN1, &gone(ctx, prog));
+        return;
+    }
+    let see_lines = msg!(
+        lang,
+        "non jugé : voir lines (l'affichage des données)",
+        "not judged: see lines (how data is printed)"
+    );
+
+    // segments: three lines in one segment, then one line in two segments.
+    let mark = prog.out.len();
+    conn.send(b"un\ndeux\ntrois\n");
+    sleep(Duration::from_millis(150));
+    conn.send(b"quat");
+    sleep(Duration::from_millis(150));
+    conn.send(b"re\n");
+    let verdict = printed(
+        prog,
+        mark,
+        &["un", "deux", "trois", "quatre"],
+        secs(1.5),
+        false,
+    );
+    if bytes {
+        ctx.report.add("segments", Skip, see_lines.clone());
+    } else {
+        ctx.report.add(
+            "segments",
+            if verdict.is_ok() { Pass } else { Fail },
+            match &verdict {
+                Ok(()) => msg!(lang, "trois lignes dans un segment, une ligne en deux segments : toujours des lignes entières", "three lines in one segment, one line in two segments: still whole lines"),
+                Err(f) => crashed(ctx, prog, 0).unwrap_or_else(|| fault_text(lang, f)),
+            },
+        );
+    }
+    if !prog.running() {
+        ctx.report.skip_rest(RUN1, &gone(ctx, prog));
+        return;
+    }
+
+    // utf8: accented text in one segment, then one character cut between two segments.
+    let segments_ok = ctx
+        .report
+        .criteria
+        .last()
+        .is_some_and(|c| c.verdict == Pass);
+    let mark = prog.out.len();
+    let err_mark = prog.err_mark();
+    conn.send("déjà vu à l'été\n".as_bytes());
+    sleep(Duration::from_millis(150));
+    let accented = "café crème brûlée\n".as_bytes();
+    conn.send(&accented[..4]); // "caf" and the first byte of "é"
+    sleep(Duration::from_millis(150));
+    conn.send(&accented[4..]);
+    let expected = ["déjà vu à l'été", "café crème brûlée"];
+    let mut verdict = printed(prog, mark, &expected, secs(1.5), false);
+    // A program that prints each segment as a line fails segments, not this.
+    if !segments_ok && matches!(verdict, Err(Fault::Split(_))) {
+        verdict = Ok(());
+    }
+    let crash = prog.crashed_since(err_mark);
+    if bytes {
+        ctx.report.add("utf8", Skip, see_lines.clone());
+    } else if let Some(line) = crash {
+        ctx.report.add(
+            "utf8",
+            Fail,
+            msg!(
+                lang,
+                "le programme plante ({line}) quand un caractère accentué (2 octets en UTF-8) est coupé entre deux segments : décodez des lignes entières, pas chaque morceau reçu",
+                "the program crashes ({line}) when an accented character (2 bytes in UTF-8) is cut between two segments: decode whole lines, not each piece received"
+            ),
+        );
+    } else {
+        ctx.report.add(
+            "utf8",
+            if verdict.is_ok() { Pass } else { Fail },
+            match &verdict {
+                Ok(()) => msg!(lang, "le texte accentué s'affiche juste, même coupé au milieu d'un caractère", "accented text prints right, even cut in the middle of a character"),
+                Err(Fault::Missing(l)) => msg!(
+                    lang,
+                    "« {l} » ne s'affiche pas juste ; un caractère accentué fait 2 octets en UTF-8, et peut être coupé entre deux segments : décodez des lignes entières (accumulez les octets jusqu'au '\\n')",
+                    "\"{l}\" does not print right; an accented character is 2 bytes in UTF-8, and may be cut between two segments: decode whole lines (accumulate bytes up to the '\\n')"
+                ),
+                Err(f) => fault_text(lang, f),
+            },
+        );
+    }
+    if !prog.running() {
+        ctx.report.skip_rest(RUN1, &gone(ctx, prog));
+        return;
+    }
+
+    // peer-close: the client leaves; watch for one second.
+    let mark = prog.out.len();
+    let err_mark = prog.err_mark();
+    let cpu0 = prog.cpu();
+    let t0 = Instant::now();
+    conn.close();
+    prog.wait_end(secs(1.0));
+    sleep(secs(1.0).saturating_sub(t0.elapsed()));
+    let cpu = (prog.cpu() - cpu0) / t0.elapsed().as_secs_f64();
+    let out = prog.out.text_since(mark);
+    let blanks = out.matches('\n').count();
+    let crash = prog.crashed_since(err_mark);
+    let end = prog.end();
+    let pct = (cpu * 100.0).round();
+    let (verdict, detail) = if let Some(line) = crash {
+        (
+            Fail,
+            msg!(
+                lang,
+                "quand le client part, le programme plante ({line}) : recv() rend b'' (la fin du flot), sortez de la boucle et fermez",
+                "when the client leaves, the program crashes ({line}): recv() returns b'' (end of stream), leave the loop and close"
+            ),
+        )
+    } else if blanks > 2 {
+        (
+            Fail,
+            msg!(
+                lang,
+                "quand le client part, le programme affiche des lignes vides sans fin : recv() rend b'' à la fin du flot, sortez alors de la boucle",
+                "when the client leaves, the program prints empty lines forever: recv() returns b'' at the end of the stream, leave the loop then"
+            ),
+        )
+    } else if prog.running() && cpu > BUSY {
+        (
+            Fail,
+            msg!(
+                lang,
+                "quand le client part, le programme tourne à vide ({pct} % du CPU) : recv() rend b'' à la fin du flot, sortez alors de la boucle",
+                "when the client leaves, the program spins ({pct}% CPU): recv() returns b'' at the end of the stream, leave the loop then"
+            ),
+        )
+    } else if let Some(super::program::End::Exited(c)) = end
+        .as_ref()
+        .filter(|e| **e != super::program::End::Exited(0))
+    {
+        (
+            Fail,
+            msg!(
+                lang,
+                "quand le client part, le programme sort avec le code {c} : une fin de client n'est pas une erreur",
+                "when the client leaves, the program exits with status {c}: a client leaving is not an error"
+            ),
+        )
+    } else if end.is_some() {
+        (
+            Pass,
+            msg!(
+                lang,
+                "le client parti, le serveur se termine proprement",
+                "once the client has left, the server ends cleanly"
+            ),
+        )
+    } else {
+        (
+            Pass,
+            msg!(
+                lang,
+                "le client parti, le serveur attend sans consommer de CPU",
+                "once the client has left, the server waits without using the CPU"
+            ),
+        )
+    };
+    let spun = verdict == Fail;
+    ctx.report.add("peer-close", verdict, detail);
+
+    // next-client: judged by the second client's line being printed (connect() alone
+    // succeeds through the listen backlog).
+    if spun {
+        ctx.report.add(
+            "next-client",
+            Skip,
+            msg!(
+                lang,
+                "non jugé : voir peer-close",
+                "not judged: see peer-close"
+            ),
+        );
+    } else if prog.running() {
+        let mark = prog.out.len();
+        let second = Conn::connect(ctx.port, Instant::now() + secs(1.0), || false);
+        let ok = second
+            .as_ref()
+            .is_some_and(|c| c.send(b"client numero 2\n"))
+            && printed(prog, mark, &["client numero 2"], secs(1.0), false).is_ok();
+        if ok {
+            ctx.report.add(
+                "next-client",
+                Pass,
+                msg!(
+                    lang,
+                    "un deuxième client est servi après le premier",
+                    "a second client is served after the first"
+                ),
+            );
+        } else {
+            ctx.report.add("next-client", Warn, msg!(lang, "un deuxième client n'est pas servi (le TD n'en demande qu'un) : pour en servir d'autres, remettez accept() dans une boucle", "a second client is not served (the TD asks for one): to serve more, put accept() in a loop"));
+        }
+    } else {
+        ctx.report.add("next-client", Warn, msg!(lang, "le serveur se termine après son client (le TD n'en demande qu'un) : pour en servir d'autres, remettez accept() dans une boucle", "the server ends after its client (the TD asks for one): to serve more, put accept() in a loop"));
+    }
+}
+
+/// Runs 2 and 3: Ctrl-C while a client is connected, then restart at once.
+fn restart(ctx: &mut Ctx) -> Result<(), Abort> {
+    let lang = ctx.lang;
+    let port = ctx.port;
+    let Start::Up(prog, conn) = ctx.start()? else {
+        let why = ctx.no_start();
+        ctx.report.skip_rest(IDS, &why);
+        return Ok(());
+    };
+    conn.send(b"derniere ligne\n");
+    // Everything read: unread bytes would make the close send RST (and no TIME_WAIT).
+    let _ = printed(&prog, 0, &["derniere ligne"], secs(1.0), false);
+    sleep(Duration::from_millis(100));
+    prog.ctrl_c();
+    let stopped = prog.wait_end(secs(1.0)).is_some() && prog.live().is_empty();
+    if stopped {
+        ctx.report.add(
+            "stop",
+            Pass,
+            msg!(lang, "Ctrl-C arrête le serveur", "Ctrl-C stops the server"),
+        );
+    } else {
+        ctx.report.add("stop", Fail, msg!(lang, "Ctrl-C n'arrête pas le serveur en 1 s : ne rattrapez pas KeyboardInterrupt (ou sortez quand vous l'attrapez)", "Ctrl-C does not stop the server within 1 s: do not catch KeyboardInterrupt (or exit when you do)"));
+    }
+    drop(prog);
+    // The server closed first (its FIN); now ours: the server's side goes to TIME_WAIT.
+    conn.got.wait_closed(secs(1.0));
+    conn.close();
+    drop(conn);
+    let deadline = Instant::now() + secs(0.5);
+    while !procs::time_wait(port) && Instant::now() < deadline {
+        sleep(Duration::from_millis(10));
+    }
+    if !procs::time_wait(port) {
+        ctx.report.add("reuseaddr", Skip, msg!(lang, "non jugé : le port {port} n'est pas passé en TIME_WAIT (la connexion s'est terminée par un RST ?)", "not judged: port {port} did not go to TIME_WAIT (the connection ended with a RST?)"));
+        return Ok(());
+    }
+    let prog = match super::program::Program::start(&ctx.command) {
+        Ok(p) => p,
+        Err(_) => {
+            let why = ctx.no_start();
+            ctx.report.add("reuseaddr", Skip, why);
+            return Ok(());
+        }
+    };
+    let deadline = Instant::now() + START.min(secs(3.0));
+    let listening = loop {
+        if !procs::listening(port).is_empty() {
+            break true;
+        }
+        if !prog.running() || Instant::now() >= deadline {
+            break false;
+        }
+        sleep(Duration::from_millis(20));
+    };
+    if listening {
+        ctx.report.add("reuseaddr", Pass, msg!(lang, "relancé aussitôt, le serveur écoute malgré le TIME_WAIT de la connexion précédente (SO_REUSEADDR)", "restarted at once, the server listens despite the previous connection's TIME_WAIT (SO_REUSEADDR)"));
+    } else {
+        prog.wait_end(secs(0.5));
+        let why = prog
+            .crashed_since(0)
+            .unwrap_or_else(|| ended(lang, &prog.end()));
+        ctx.report.add("reuseaddr", Fail, msg!(lang, "relancé aussitôt après Ctrl-C, le serveur n'écoute pas ({why}) : le port est en TIME_WAIT ; posez SO_REUSEADDR avant bind() : s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)", "restarted at once after Ctrl-C, the server does not listen ({why}): the port is in TIME_WAIT; set SO_REUSEADDR before bind(): s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)"));
+    }
+    Ok(())
+}
+
+/// The crash seen on stderr since MARK, as a sentence.
+fn crashed(ctx: &Ctx, prog: &Program, mark: usize) -> Option<String> {
+    let lang = ctx.lang;
+    let line = prog.crashed_since(mark)?;
+    Some(msg!(
+        lang,
+        "le programme plante : {line}",
+        "the program crashes: {line}"
+    ))
+}
+
+/// "not judged: the program has ended", with how.
+fn gone(ctx: &Ctx, prog: &Program) -> String {
+    let lang = ctx.lang;
+    let how = prog
+        .crashed_since(0)
+        .unwrap_or_else(|| ended(lang, &prog.end()));
+    msg!(
+        lang,
+        "non jugé : le programme s'est terminé ({how})",
+        "not judged: the program has ended ({how})"
+    )
+}

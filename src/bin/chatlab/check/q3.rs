@@ -1,0 +1,289 @@
+//! Q3 — the alternating chat: strict turns, the TD's eight steps.
+//!
+//! Client: read the keyboard, send, wait for the server's line, print it, again. Server: wait
+//! for the client's line, print it, read the keyboard, send, again. Run 1 judges the order
+//! (turns), the printing (print) and the end (peer-close); run 2 shows, as `info`, what
+//! happens when the two sides do not start as agreed.
+
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use super::judge::Fault;
+use super::peer::Conn;
+use super::procs;
+use super::program::Program;
+use super::report::Verdict::{Fail, Info, Pass, Skip};
+use super::{Abort, Ctx, Start, ended, fault_text, msg, printed, secs};
+
+pub const IDS: &[&str] = &[
+    "start",
+    "turns",
+    "print",
+    "peer-close",
+    "started-differently",
+];
+
+/// How long a line that must NOT be sent yet is watched for.
+const HOLD: Duration = Duration::from_millis(700);
+
+pub fn check_client(ctx: &mut Ctx) -> Result<(), Abort> {
+    let lang = ctx.lang;
+    let start = ctx.start()?;
+    ctx.judge_start(&start);
+    let Start::Up(prog, conn) = start else {
+        ctx.report.skip_rest(
+            IDS,
+            &msg!(
+                lang,
+                "non jugé : pas de connexion",
+                "not judged: no connection"
+            ),
+        );
+        return Ok(());
+    };
+    sleep(Duration::from_millis(200));
+    // turns: 1 type, 2 send; a second line typed before the reply waits for it.
+    let reply = "la réponse du serveur";
+    prog.type_("premier tour\n".as_bytes());
+    let first = conn.got.wait_for(0, "premier tour\n".as_bytes(), secs(1.0));
+    let mut turns = if !first {
+        let got = conn.got.text_since(0);
+        Err(if got.starts_with("premier tour") {
+            msg!(
+                lang,
+                "la ligne tapée part sans son '\\n' ({got:?}) : input() l'enlève, ajoutez-le avant d'envoyer",
+                "the typed line goes out without its '\\n' ({got:?}): input() strips it, add it back before sending"
+            )
+        } else {
+            msg!(
+                lang,
+                "le serveur se tait et la première ligne tapée n'arrive pas en 1 s : le client commence (étapes 1-2 : lire le clavier, envoyer)",
+                "with the server silent, the first typed line does not arrive within 1 s: the client starts (steps 1-2: read the keyboard, send)"
+            )
+        })
+    } else {
+        Ok(())
+    };
+    let out_mark = prog.out.len();
+    if turns.is_ok() {
+        let mark = conn.got.len();
+        prog.type_("second tour\n".as_bytes());
+        if conn.got.wait_for(mark, b"second tour", HOLD) {
+            turns = Err(msg!(
+                lang,
+                "une deuxième ligne tapée part avant la réponse du serveur : en alternance stricte, après l'envoi, attendez la ligne du serveur (étape 3, recv) avant de relire le clavier",
+                "a second typed line goes out before the server's reply: in strict alternation, after sending, wait for the server's line (step 3, recv) before reading the keyboard again"
+            ));
+        } else {
+            conn.send(format!("{reply}\n").as_bytes());
+            if !conn
+                .got
+                .wait_for(mark, "second tour\n".as_bytes(), secs(1.0))
+            {
+                turns = Err(msg!(
+                    lang,
+                    "la réponse du serveur est arrivée, mais la ligne tapée entre-temps ne part pas en 1 s : après l'affichage (étape 4), relisez le clavier et envoyez",
+                    "the server's reply has arrived, but the line typed meanwhile does not go out within 1 s: after printing (step 4), read the keyboard again and send"
+                ));
+            }
+        }
+    }
+    let replied = turns.is_ok();
+    match turns {
+        Ok(()) => ctx.report.add("turns", Pass, msg!(lang, "l'ordre du TD : la ligne tapée part, la suivante attend la réponse du serveur, puis part", "the TD's order: the typed line goes out, the next one waits for the server's reply, then goes")),
+        Err(why) => ctx.report.add("turns", Fail, why),
+    }
+    judge_print(ctx, &prog, out_mark, reply, replied);
+    peer_close(ctx, &prog, &conn, false);
+    drop(conn);
+    drop(prog);
+
+    // Started differently: the server speaks first, the client reads the keyboard first.
+    let Start::Up(prog, conn) = ctx.start()? else {
+        let why = ctx.no_start();
+        ctx.report.skip_rest(IDS, &why);
+        return Ok(());
+    };
+    let mark = prog.out.len();
+    conn.send("le serveur parle en premier\n".as_bytes());
+    sleep(secs(1.0));
+    let moved = !prog.out.text_since(mark).trim().is_empty();
+    ctx.report.add(
+        "started-differently",
+        Info,
+        if moved {
+            msg!(lang, "si le serveur parle en premier, ce client affiche sa ligne sans attendre son tour : ce n'est plus l'alternance stricte", "if the server speaks first, this client prints its line without waiting for its turn: that is no longer strict alternation")
+        } else {
+            msg!(lang, "si le serveur parle en premier, sa ligne attend dans la socket : ce client lit d'abord le clavier, rien ne bouge tant qu'on ne tape pas ; si les deux côtés attendaient d'abord l'autre, rien ne bougerait jamais (interblocage)", "if the server speaks first, its line waits in the socket: this client reads the keyboard first, nothing moves until someone types; had both sides waited for the other first, nothing would ever move (deadlock)")
+        },
+    );
+    Ok(())
+}
+
+pub fn check_server(ctx: &mut Ctx) -> Result<(), Abort> {
+    let lang = ctx.lang;
+    let start = ctx.start()?;
+    ctx.judge_start(&start);
+    let Start::Up(prog, conn) = start else {
+        ctx.report.skip_rest(
+            IDS,
+            &msg!(
+                lang,
+                "non jugé : pas de connexion",
+                "not judged: no connection"
+            ),
+        );
+        return Ok(());
+    };
+    sleep(Duration::from_millis(200));
+    // turns: a line typed while the client is silent is not sent; the client's line comes,
+    // is printed, then the typed line goes.
+    let question = "la question du client";
+    prog.type_("tapé trop tôt\n".as_bytes());
+    let mut turns = Ok(());
+    if conn.got.wait_for(0, "tapé trop tôt".as_bytes(), HOLD) {
+        turns = Err(msg!(
+            lang,
+            "une ligne tapée part alors que le client n'a rien envoyé : le serveur attend d'abord la ligne du client (étape 5, recv), puis l'affiche, puis lit le clavier",
+            "a typed line goes out while the client has sent nothing: the server first waits for the client's line (step 5, recv), prints it, then reads the keyboard"
+        ));
+    }
+    let out_mark = prog.out.len();
+    if turns.is_ok() {
+        conn.send(format!("{question}\n").as_bytes());
+        if !conn
+            .got
+            .wait_for(0, "tapé trop tôt\n".as_bytes(), secs(1.0))
+        {
+            let got = conn.got.text_since(0);
+            turns = Err(if got.starts_with("tapé trop tôt") {
+                msg!(
+                    lang,
+                    "la ligne tapée part sans son '\\n' ({got:?}) : input() l'enlève, ajoutez-le avant d'envoyer",
+                    "the typed line goes out without its '\\n' ({got:?}): input() strips it, add it back before sending"
+                )
+            } else {
+                msg!(
+                    lang,
+                    "la ligne du client est arrivée, mais la ligne tapée ne part pas en 1 s : après l'affichage (étape 6), lisez le clavier et envoyez (étapes 7-8)",
+                    "the client's line has arrived, but the typed line does not go out within 1 s: after printing (step 6), read the keyboard and send (steps 7-8)"
+                )
+            });
+        }
+    }
+    // A second round, typed after the client's line this time.
+    if turns.is_ok() {
+        let mark = conn.got.len();
+        let out = prog.out.len();
+        conn.send("deuxième question\n".as_bytes());
+        let _ = printed(&prog, out, &["deuxième question"], secs(1.0), false);
+        prog.type_("deuxième réponse\n".as_bytes());
+        if !conn
+            .got
+            .wait_for(mark, "deuxième réponse\n".as_bytes(), secs(1.0))
+        {
+            turns = Err(msg!(
+                lang,
+                "le deuxième tour ne se fait pas : après avoir envoyé, revenez attendre la ligne du client (une boucle sur les étapes 5 à 8)",
+                "the second round does not happen: after sending, go back to waiting for the client's line (a loop over steps 5 to 8)"
+            ));
+        }
+    }
+    let asked = turns.is_ok();
+    match turns {
+        Ok(()) => ctx.report.add("turns", Pass, msg!(lang, "l'ordre du TD : rien ne part avant la ligne du client ; elle s'affiche, puis la ligne tapée part", "the TD's order: nothing goes out before the client's line; it is printed, then the typed line goes")),
+        Err(why) => ctx.report.add("turns", Fail, why),
+    }
+    judge_print(ctx, &prog, out_mark, question, asked);
+    peer_close(ctx, &prog, &conn, true);
+    drop(conn);
+    drop(prog);
+
+    // Started differently: the client also waits first. Nothing moves.
+    let Start::Up(prog, conn) = ctx.start()? else {
+        let why = ctx.no_start();
+        ctx.report.skip_rest(IDS, &why);
+        return Ok(());
+    };
+    sleep(secs(1.0));
+    let moved = !conn.got.since(0).is_empty();
+    ctx.report.add(
+        "started-differently",
+        Info,
+        if moved {
+            msg!(lang, "le client attend d'abord lui aussi, et ce serveur envoie quand même : ce n'est plus l'alternance stricte", "the client also waits first, and this server sends anyway: that is no longer strict alternation")
+        } else {
+            msg!(lang, "si le client attend d'abord lui aussi, chacun attend la ligne de l'autre : rien ne bouge (1 s observée), c'est l'interblocage ; en alternance stricte, un seul côté commence", "if the client also waits first, each waits for the other's line: nothing moves (1 s observed), a deadlock; in strict alternation exactly one side starts")
+        },
+    );
+    drop(prog);
+    Ok(())
+}
+
+fn judge_print(ctx: &mut Ctx, prog: &Program, mark: usize, line: &str, sent: bool) {
+    let lang = ctx.lang;
+    if !sent {
+        ctx.report.add(
+            "print",
+            Skip,
+            msg!(lang, "non jugé : voir turns", "not judged: see turns"),
+        );
+        return;
+    }
+    match printed(prog, mark, &[line], secs(1.0), true) {
+        Ok(()) => ctx.report.add("print", Pass, msg!(lang, "la ligne reçue s'affiche telle quelle", "the line received is printed as it is")),
+        Err(Fault::Missing(_)) => ctx.report.add("print", Fail, msg!(lang, "la ligne reçue ne s'affiche pas : affichez-la dès sa réception (étape 4 ou 6), sur stdout", "the line received is not printed: print it as soon as it arrives (step 4 or 6), on stdout")),
+        Err(f) => ctx.report.add("print", Fail, fault_text(lang, &f)),
+    }
+}
+
+/// peer-close: the other side leaves; the program ends its conversation within 1 s, with no
+/// traceback (a server may instead wait for the next client).
+fn peer_close(ctx: &mut Ctx, prog: &Program, conn: &Conn, server: bool) {
+    let lang = ctx.lang;
+    if !prog.running() {
+        let how = prog
+            .crashed_since(0)
+            .unwrap_or_else(|| ended(lang, &prog.end()));
+        ctx.report.add(
+            "peer-close",
+            Skip,
+            msg!(
+                lang,
+                "non jugé : le programme s'est terminé plus tôt ({how})",
+                "not judged: the program ended earlier ({how})"
+            ),
+        );
+        return;
+    }
+    // The other side leaves while the program waits (not while it is between two steps).
+    sleep(Duration::from_millis(300));
+    let inode = procs::connection(conn.theirs, conn.ours);
+    let err_mark = prog.err_mark();
+    let out_mark = prog.out.len();
+    conn.close();
+    let deadline = Instant::now() + secs(1.0);
+    let done = || !prog.running() || (server && inode.is_some_and(|i| prog.holders(i).is_empty()));
+    while !done() && Instant::now() < deadline {
+        sleep(Duration::from_millis(20));
+    }
+    sleep(Duration::from_millis(50));
+    let blanks = prog.out.text_since(out_mark).matches('\n').count();
+    if let Some(line) = prog.crashed_since(err_mark) {
+        ctx.report.add("peer-close", Fail, msg!(lang, "quand l'autre côté part, le programme plante ({line}) : recv() rend b'' (fin du flot) ; terminez proprement", "when the other side leaves, the program crashes ({line}): recv() returns b'' (end of stream); end cleanly"));
+    } else if blanks > 2 {
+        ctx.report.add("peer-close", Fail, msg!(lang, "quand l'autre côté part, le programme affiche des lignes vides sans fin : recv() rend b'' à la fin du flot, sortez alors de la boucle", "when the other side leaves, the program prints empty lines forever: recv() returns b'' at the end of the stream, leave the loop then"));
+    } else if done() {
+        ctx.report.add(
+            "peer-close",
+            Pass,
+            msg!(
+                lang,
+                "quand l'autre côté part, la conversation se termine en moins de 1 s",
+                "when the other side leaves, the conversation ends within 1 s"
+            ),
+        );
+    } else {
+        ctx.report.add("peer-close", Fail, msg!(lang, "l'autre côté est parti, mais le programme ne se termine pas en 1 s : recv() qui rend b'' veut dire « parti » ; sortez de la boucle au lieu d'attendre le clavier", "the other side has left, but the program does not end within 1 s: recv() returning b'' means \"gone\"; leave the loop instead of waiting for the keyboard"));
+    }
+}

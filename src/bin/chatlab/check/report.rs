@@ -1,0 +1,157 @@
+//! Verdicts, criterion by criterion, as text for a student or one JSON object for a tool.
+
+use std::fmt::Write as _;
+
+use crate::json::string;
+use crate::lang::Lang;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Warn,
+    Skip,
+    Info,
+}
+
+impl Verdict {
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Warn => "warn",
+            Verdict::Skip => "skip",
+            Verdict::Info => "info",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Criterion {
+    pub id: &'static str,
+    pub verdict: Verdict,
+    pub detail: String,
+}
+
+/// The verdicts of one check, in the order the criteria were judged.
+pub struct Report {
+    pub role: &'static str,
+    pub command: String,
+    pub criteria: Vec<Criterion>,
+}
+
+impl Report {
+    pub fn new(role: &'static str, command: String) -> Report {
+        Report {
+            role,
+            command,
+            criteria: Vec::new(),
+        }
+    }
+
+    pub fn add(&mut self, id: &'static str, verdict: Verdict, detail: String) {
+        self.criteria.push(Criterion {
+            id,
+            verdict,
+            detail,
+        });
+    }
+
+    pub fn has(&self, id: &str) -> bool {
+        self.criteria.iter().any(|c| c.id == id)
+    }
+
+    /// Every criterion of IDS not judged yet: skip, with REASON.
+    pub fn skip_rest(&mut self, ids: &[&'static str], reason: &str) {
+        for id in ids {
+            if !self.has(id) {
+                self.add(id, Verdict::Skip, reason.to_string());
+            }
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        self.criteria.iter().any(|c| c.verdict == Verdict::Fail)
+    }
+
+    pub fn text(&self, lang: Lang) -> String {
+        let mut out = String::new();
+        let width = self.criteria.iter().map(|c| c.id.len()).max().unwrap_or(0);
+        for c in &self.criteria {
+            let _ = writeln!(
+                out,
+                "{:<4}  {:<width$}  {}",
+                c.verdict.word(),
+                c.id,
+                c.detail
+            );
+        }
+        let count = |v| self.criteria.iter().filter(|c| c.verdict == v).count();
+        let (pass, fail, warn, skip) = (
+            count(Verdict::Pass),
+            count(Verdict::Fail),
+            count(Verdict::Warn),
+            count(Verdict::Skip),
+        );
+        let role = self.role;
+        let _ = writeln!(
+            out,
+            "{}",
+            match (lang, self.failed()) {
+                (Lang::Fr, false) => format!(
+                    "{role} : réussi — {pass} réussis, {warn} avertissements, {skip} non jugés"
+                ),
+                (Lang::Fr, true) => format!(
+                    "{role} : échec — {fail} en échec, {pass} réussis, {warn} avertissements, {skip} non jugés"
+                ),
+                (Lang::En, false) => {
+                    format!("{role}: pass — {pass} passed, {warn} warnings, {skip} not judged")
+                }
+                (Lang::En, true) => format!(
+                    "{role}: fail — {fail} failed, {pass} passed, {warn} warnings, {skip} not judged"
+                ),
+            }
+        );
+        out
+    }
+
+    pub fn json(&self) -> String {
+        let mut out = String::new();
+        let _ = write!(
+            out,
+            "{{\"role\":{},\"command\":{},\"verdict\":\"{}\",\"criteria\":[",
+            string(self.role),
+            string(&self.command),
+            if self.failed() { "fail" } else { "pass" }
+        );
+        for (i, c) in self.criteria.iter().enumerate() {
+            let _ = write!(
+                out,
+                "{}{{\"id\":{},\"verdict\":\"{}\",\"detail\":{}}}",
+                if i > 0 { "," } else { "" },
+                string(c.id),
+                c.verdict.word(),
+                string(&c.detail)
+            );
+        }
+        out.push_str("]}\n");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_warning_does_not_fail() {
+        let mut r = Report::new("q1", "python3 s.py".into());
+        r.add("start", Verdict::Pass, "ok".into());
+        r.add("next-client", Verdict::Warn, "one client".into());
+        assert!(!r.failed());
+        assert!(r.json().contains(r#""verdict":"pass""#));
+        r.add("lines", Verdict::Fail, "x".into());
+        assert!(r.failed());
+        assert!(r.text(Lang::En).contains("q1: fail"));
+    }
+}
