@@ -61,38 +61,32 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if !err.use_stderr() => err.exit(), // --help, --version
-        // lab/netem reads clap's own first line ("error: invalid value …"): left as it is.
-        Err(err) if std::env::args().nth(1).as_deref() != Some("check") => err.exit(),
         Err(err) => {
-            // check: one line, clap's first, without its usage block.
+            // A bad command line: one line, clap's first, without its usage block
+            // (lab/netem reads it to say which of its values is wrong).
             let text = err.to_string();
-            let first = text.lines().next().unwrap_or_default();
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines.next().unwrap_or_default();
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("chatlab: {first} (see chatlab --help)");
+            // "the following required arguments were not provided:" names them on the next line.
+            match lines.next().filter(|_| first.ends_with(':')) {
+                Some(what) => eprintln!("chatlab: {first} {what} (see chatlab --help)"),
+                None => eprintln!("chatlab: {first} (see chatlab --help)"),
+            }
             return ExitCode::from(2);
         }
     };
     match cli.command {
         Command::Check(args) => ExitCode::from(check::run(&args)),
         Command::CheckSession { command } => check::session::run(&command),
-        Command::CheckReport { dir, lang } => {
-            match check::class::run(&dir, lang::Lang::choose(lang)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    eprintln!("chatlab check-report: {}: {err}", dir.display());
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Command::CheckReport { dir, lang } => finish(
+            "check-report",
+            check::class::run(&dir, lang::Lang::choose(lang))
+                .map_err(|err| format!("{}: {err}", dir.display())),
+        ),
         Command::View(args) => {
             chatlab::logging::init("chatlab", args.verbose);
-            match view::run(&args) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    eprintln!("chatlab view: {err}");
-                    ExitCode::FAILURE
-                }
-            }
+            finish("view", view::run(&args))
         }
         Command::Netem(args) if args.check => {
             println!("{}", args.settings());
@@ -100,26 +94,26 @@ fn main() -> ExitCode {
         }
         Command::Netem(args) => {
             chatlab::logging::init("chatlab", args.verbose);
-            match netem::run(&args) {
-                Ok(summary) => {
-                    eprintln!("chatlab netem: stopped by {}: {summary}", summary.signal);
-                    ExitCode::SUCCESS
-                }
-                Err(err) => {
-                    eprintln!("chatlab netem: {err}");
-                    ExitCode::FAILURE
-                }
-            }
+            let stopped = netem::run(&args).map(|summary| {
+                eprintln!("chatlab netem: stopped by {}: {summary}", summary.signal);
+            });
+            finish("netem", stopped)
         }
         Command::Ladder(args) => {
             chatlab::logging::init("chatlab", args.verbose);
-            match ladder::run(&args) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    eprintln!("chatlab ladder: {err}");
-                    ExitCode::FAILURE
-                }
-            }
+            finish("ladder", ladder::run(&args))
+        }
+    }
+}
+
+/// The end of COMMAND: its error, if any, once on stderr as `chatlab COMMAND: …`, and the
+/// exit code (1 for an error).
+fn finish(command: &str, result: Result<(), impl std::fmt::Display>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("chatlab {command}: {err}");
+            ExitCode::FAILURE
         }
     }
 }
