@@ -86,6 +86,28 @@ fn docker_problem() -> Option<&'static str> {
             if compose_command().is_none() {
                 return Some("neither `docker compose` nor `docker-compose` works".into());
             }
+            // lab/build-offline makes its Debian base once, with debootstrap, as root.
+            let prebuilt = std::env::var("LAB_TEST_IMAGE_PREBUILT").is_ok_and(|v| v == "1");
+            let has_base = Command::new("docker")
+                .args(["image", "inspect", "chatlab-base:bookworm"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            // /proc/self belongs to this process's effective user.
+            let root = std::fs::metadata("/proc/self").is_ok_and(|m| {
+                use std::os::unix::fs::MetadataExt;
+                m.uid() == 0
+            });
+            let debootstrap = Command::new("debootstrap")
+                .arg("--version")
+                .output()
+                .is_ok();
+            if !prebuilt && !has_base && !(root && debootstrap) {
+                return Some(
+                    "the lab's image is built offline the first time with debootstrap, as root \
+                     (apt-get install debootstrap; then lab/build-offline once)"
+                        .into(),
+                );
+            }
             None
         })
         .as_deref()
