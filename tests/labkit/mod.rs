@@ -101,7 +101,8 @@ fn docker_problem() -> Option<&'static str> {
                 .arg("--version")
                 .output()
                 .is_ok();
-            if !prebuilt && !has_base && !(root && debootstrap) {
+            let can_build = has_base || (root && debootstrap);
+            if !(prebuilt || can_build) {
                 return Some(
                     "the lab's image is built offline the first time with debootstrap, as root \
                      (apt-get install debootstrap; then lab/build-offline once)"
