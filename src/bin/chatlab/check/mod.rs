@@ -320,6 +320,34 @@ impl Ctx {
         }
     }
 
+    /// The role's first start, judged (`start`): the program and its connection, or None when
+    /// it did not connect (every other criterion of IDS is then `skip`, saying so).
+    pub fn first_start(&mut self, ids: &[&'static str]) -> Result<Option<(Program, Conn)>, Abort> {
+        let start = self.start()?;
+        self.judge_start(&start);
+        let Start::Up(prog, conn) = start else {
+            let why = msg!(
+                self.lang,
+                "non jugé : pas de connexion",
+                "not judged: no connection"
+            );
+            self.report.skip_rest(ids, &why);
+            return Ok(None);
+        };
+        Ok(Some((prog, conn)))
+    }
+
+    /// A later start, for one probe: None when it did not connect (the criteria of IDS not
+    /// judged yet are then `skip`, saying so).
+    pub fn restart(&mut self, ids: &[&'static str]) -> Result<Option<(Program, Conn)>, Abort> {
+        let Start::Up(prog, conn) = self.start()? else {
+            let why = self.no_start();
+            self.report.skip_rest(ids, &why);
+            return Ok(None);
+        };
+        Ok(Some((prog, conn)))
+    }
+
     /// A sentence for "not judged: the program could not be started for this probe".
     pub fn no_start(&self) -> String {
         msg!(

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::judge::Fault;
 use super::program::Program;
 use super::report::Verdict::{Fail, Pass, Skip, Warn};
-use super::{Abort, Ctx, START, Start, ended, fault_text, msg, printed, procs, secs};
+use super::{Abort, Ctx, START, ended, fault_text, msg, printed, procs, secs};
 use crate::check::peer::Conn;
 
 pub const IDS: &[&str] = &[
@@ -31,18 +31,7 @@ const BUSY: f64 = 0.10;
 const RUN1: &[&str] = &["lines", "segments", "utf8", "peer-close", "next-client"];
 
 pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
-    let lang = ctx.lang;
-    let start = ctx.start()?;
-    ctx.judge_start(&start);
-    let Start::Up(prog, conn) = start else {
-        ctx.report.skip_rest(
-            IDS,
-            &msg!(
-                lang,
-                "non jugé : pas de connexion",
-                "not judged: no connection"
-            ),
-        );
+    let Some((prog, conn)) = ctx.first_start(IDS)? else {
         return Ok(());
     };
     first_client(ctx, &prog, &conn);
@@ -290,9 +279,7 @@ fn first_client(ctx: &mut Ctx, prog: &Program, conn: &Conn) {
 fn restart(ctx: &mut Ctx) -> Result<(), Abort> {
     let lang = ctx.lang;
     let port = ctx.port;
-    let Start::Up(prog, conn) = ctx.start()? else {
-        let why = ctx.no_start();
-        ctx.report.skip_rest(IDS, &why);
+    let Some((prog, conn)) = ctx.restart(IDS)? else {
         return Ok(());
     };
     conn.send(b"derniere ligne\n");

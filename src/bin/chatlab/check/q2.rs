@@ -9,23 +9,13 @@ use std::time::{Duration, Instant};
 
 use super::program::End;
 use super::report::Verdict::{Fail, Pass, Skip, Warn};
-use super::{Abort, Ctx, Start, ended, msg, secs};
+use super::{Abort, Ctx, ended, msg, secs};
 
 pub const IDS: &[&str] = &["start", "lines", "burst", "eof", "server-close"];
 
 pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
     let lang = ctx.lang;
-    let start = ctx.start()?;
-    ctx.judge_start(&start);
-    let Start::Up(prog, conn) = start else {
-        ctx.report.skip_rest(
-            IDS,
-            &msg!(
-                lang,
-                "non jugé : pas de connexion",
-                "not judged: no connection"
-            ),
-        );
+    let Some((prog, conn)) = ctx.first_start(IDS)? else {
         return Ok(());
     };
     // Let it reach its first read of the keyboard (a person does not type at once either).
@@ -204,9 +194,7 @@ pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
     drop(prog);
 
     // server-close: the server leaves; the next lines typed meet a closed connection.
-    let Start::Up(prog, conn) = ctx.start()? else {
-        let why = ctx.no_start();
-        ctx.report.skip_rest(IDS, &why);
+    let Some((prog, conn)) = ctx.restart(IDS)? else {
         return Ok(());
     };
     sleep(Duration::from_millis(200));

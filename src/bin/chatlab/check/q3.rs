@@ -13,7 +13,7 @@ use super::peer::Conn;
 use super::procs;
 use super::program::Program;
 use super::report::Verdict::{Fail, Info, Pass, Skip};
-use super::{Abort, Ctx, Start, ended, fault_text, msg, printed, secs};
+use super::{Abort, Ctx, ended, fault_text, msg, printed, secs};
 
 pub const IDS: &[&str] = &[
     "start",
@@ -28,17 +28,7 @@ const HOLD: Duration = Duration::from_millis(700);
 
 pub fn check_client(ctx: &mut Ctx) -> Result<(), Abort> {
     let lang = ctx.lang;
-    let start = ctx.start()?;
-    ctx.judge_start(&start);
-    let Start::Up(prog, conn) = start else {
-        ctx.report.skip_rest(
-            IDS,
-            &msg!(
-                lang,
-                "non jugé : pas de connexion",
-                "not judged: no connection"
-            ),
-        );
+    let Some((prog, conn)) = ctx.first_start(IDS)? else {
         return Ok(());
     };
     sleep(Duration::from_millis(200));
@@ -99,9 +89,7 @@ pub fn check_client(ctx: &mut Ctx) -> Result<(), Abort> {
     drop(prog);
 
     // Started differently: the server speaks first, the client reads the keyboard first.
-    let Start::Up(prog, conn) = ctx.start()? else {
-        let why = ctx.no_start();
-        ctx.report.skip_rest(IDS, &why);
+    let Some((prog, conn)) = ctx.restart(IDS)? else {
         return Ok(());
     };
     let mark = prog.out.len();
@@ -122,17 +110,7 @@ pub fn check_client(ctx: &mut Ctx) -> Result<(), Abort> {
 
 pub fn check_server(ctx: &mut Ctx) -> Result<(), Abort> {
     let lang = ctx.lang;
-    let start = ctx.start()?;
-    ctx.judge_start(&start);
-    let Start::Up(prog, conn) = start else {
-        ctx.report.skip_rest(
-            IDS,
-            &msg!(
-                lang,
-                "non jugé : pas de connexion",
-                "not judged: no connection"
-            ),
-        );
+    let Some((prog, conn)) = ctx.first_start(IDS)? else {
         return Ok(());
     };
     sleep(Duration::from_millis(200));
@@ -200,9 +178,7 @@ pub fn check_server(ctx: &mut Ctx) -> Result<(), Abort> {
     drop(prog);
 
     // Started differently: the client also waits first. Nothing moves.
-    let Start::Up(prog, conn) = ctx.start()? else {
-        let why = ctx.no_start();
-        ctx.report.skip_rest(IDS, &why);
+    let Some((prog, conn)) = ctx.restart(IDS)? else {
         return Ok(());
     };
     sleep(secs(1.0));

@@ -16,7 +16,7 @@ use super::peer::Conn;
 use super::procs::{self, Proc};
 use super::program::Program;
 use super::report::Verdict::{Fail, Pass, Skip, Warn};
-use super::{Abort, Ctx, Start, ended, fault_text, msg, printed, secs};
+use super::{Abort, Ctx, ended, fault_text, msg, printed, secs};
 
 pub const CLIENT_IDS: &[&str] = &[
     "start",
@@ -44,17 +44,7 @@ pub const SERVER_IDS: &[&str] = &[
 pub fn check(ctx: &mut Ctx, server: bool) -> Result<(), Abort> {
     let ids = if server { SERVER_IDS } else { CLIENT_IDS };
     let lang = ctx.lang;
-    let start = ctx.start()?;
-    ctx.judge_start(&start);
-    let Start::Up(prog, conn) = start else {
-        ctx.report.skip_rest(
-            ids,
-            &msg!(
-                lang,
-                "non jugé : pas de connexion",
-                "not judged: no connection"
-            ),
-        );
+    let Some((prog, conn)) = ctx.first_start(ids)? else {
         return Ok(());
     };
     first_conversation(ctx, server, &prog, &conn);
@@ -69,9 +59,7 @@ pub fn check(ctx: &mut Ctx, server: bool) -> Result<(), Abort> {
         ),
     );
 
-    let Start::Up(prog, conn) = ctx.start()? else {
-        let why = ctx.no_start();
-        ctx.report.skip_rest(ids, &why);
+    let Some((prog, conn)) = ctx.restart(ids)? else {
         return Ok(());
     };
     peer_end(ctx, server, &prog, &conn);
