@@ -26,6 +26,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;
 
@@ -111,7 +112,12 @@ pub fn run(args: &Args) -> Result<(), String> {
             )
         },
     )?;
-    server::serve(listener, Lab { dir, ctx }).map_err(|e| format!("serving: {e}"))
+    let lab = Lab {
+        dir,
+        ctx,
+        ladder: Mutex::default(),
+    };
+    server::serve(listener, lab).map_err(|e| format!("serving: {e}"))
 }
 
 fn probe(args: &Args) -> Result<(), String> {
@@ -146,7 +152,13 @@ const LADDER_CONNECTIONS: usize = 3;
 struct Lab {
     dir: PathBuf,
     ctx: ladder::Ctx,
+    /// The last ladder drawn, and the captures' sizes it was drawn from: every open page asks
+    /// for the state 5 times a second, and the captures are read again only when they grew.
+    ladder: Mutex<(Sizes, Option<String>)>,
 }
+
+/// Each capture file and its size.
+type Sizes = Vec<(PathBuf, u64)>;
 
 impl Lab {
     /// The hosts whose probes are in DIR, the lab's in their usual order first.
@@ -192,7 +204,15 @@ impl server::Source for Lab {
             })
             .unwrap_or_default();
         captures.sort();
-        let svg = ladder::live_svg(&captures, &self.ctx, LADDER_CONNECTIONS);
-        state::to_json(&self.hosts(), svg.as_deref())
+        let sizes: Sizes = captures
+            .iter()
+            .map(|p| (p.clone(), fs::metadata(p).map_or(0, |m| m.len())))
+            .collect();
+        let mut cache = self.ladder.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.0 != sizes {
+            let svg = ladder::live_svg(&captures, &self.ctx, LADDER_CONNECTIONS);
+            *cache = (sizes, svg);
+        }
+        state::to_json(&self.hosts(), cache.1.as_deref())
     }
 }
