@@ -347,8 +347,6 @@ pub fn run(args: &Args) -> Result<(), Error> {
     }
 }
 
-/// A netem record holds all the host's egress, since the engine started: keep what the
-/// captures saw (same connection, within their time), the record only dates it.
 /// The ladder of CAPTURES so far, as SVG, for the live view (`chatlab view`): its newest
 /// connections (at most LAST), each as far as CTX's `max` segments. Captures still being
 /// written are read up to their last whole packet; files without TCP yet, or whose host the
@@ -381,6 +379,8 @@ pub fn live_svg(captures: &[PathBuf], ctx: &Ctx, last: usize) -> Option<String> 
     Some(doc)
 }
 
+/// A netem record holds all the host's egress, since the engine started: keep what the
+/// captures saw (same connection, within their time), the record only dates it.
 fn keep_recorded_seen(sources: &mut [Source]) {
     let seen: Vec<&Source> = sources
         .iter()

@@ -251,7 +251,9 @@ pub fn draw(out: &mut String, ctx: &Ctx, conns: &[(usize, &Connection)], n: usiz
     let mut body = String::new();
     let mut y = 20.0;
     for (i, c) in conns {
+        let _ = writeln!(body, r#"<g class="ladder" data-conn="{}">"#, i + 1);
         y = ladder(&mut body, ctx, *i, n, c, y) + 40.0;
+        body.push_str("</g>\n");
     }
     let height = y.ceil();
     let _ = writeln!(
@@ -341,7 +343,7 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
             let (color, ..) = state_color(st);
             let _ = writeln!(
                 o,
-                r#"<text x="{tx}" y="{:.1}" font-size="13" font-weight="bold" fill="{color}" text-anchor="{anchor}" dominant-baseline="middle">{}</text>"#,
+                r#"<text class="state" data-side="{side}" x="{tx}" y="{:.1}" font-size="13" font-weight="bold" fill="{color}" text-anchor="{anchor}" dominant-baseline="middle">{}</text>"#,
                 y,
                 st.name()
             );
@@ -409,8 +411,16 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
     }
 
     // The arrows.
-    for s in &segs {
+    for (k, s) in segs.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            r#"<g class="segment" data-i="{}" data-from="{}" data-t="{}">"#,
+            k + 1,
+            esc(&ctx.name(c.ends[s.from])),
+            secs(s.start(), t0)
+        );
         arrow(o, c, s, &map, t0, ctx);
+        o.push_str("</g>\n");
     }
     let mut y = bottom;
     if cut > 0 {
@@ -422,7 +432,10 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
         );
         y += 30.0;
     }
-    legend(o, ctx, c, y + 10.0, fold)
+    o.push_str("<g class=\"legend\">\n");
+    let end = legend(o, ctx, c, y + 10.0, fold);
+    o.push_str("</g>\n");
+    end
 }
 
 fn line_state(o: &mut String, x: f64, y0: f64, y1: f64, st: State) {
@@ -432,7 +445,7 @@ fn line_state(o: &mut String, x: f64, y0: f64, y1: f64, st: State) {
     let (color, w, dash) = state_color(st);
     let _ = writeln!(
         o,
-        r#"<line x1="{x}" y1="{y0:.1}" x2="{x}" y2="{y1:.1}" stroke="{color}" stroke-width="{w}" stroke-dasharray="{dash}"/>"#
+        r#"<line class="timeline" x1="{x}" y1="{y0:.1}" x2="{x}" y2="{y1:.1}" stroke="{color}" stroke-width="{w}" stroke-dasharray="{dash}"/>"#
     );
 }
 
@@ -850,6 +863,24 @@ mod tests {
                 assert!(y2 > y1, "a 1 ms delay slants");
             }
         }
+        // Each segment's drawing is one group, numbered in order, naming its sender; each
+        // state is marked with its side (what the view's replay and the sheets' tests read).
+        let groups: Vec<_> = doc.descendants().filter(|n| class(n, "segment")).collect();
+        assert_eq!(groups.len(), c.segments.len());
+        for (k, (g, seg)) in groups.iter().zip(&c.segments).enumerate() {
+            assert_eq!(g.attribute("data-i"), Some((k + 1).to_string().as_str()));
+            let from = if seg.from == 0 { "client" } else { "server" };
+            assert_eq!(g.attribute("data-from"), Some(from));
+            assert_eq!(g.descendants().filter(|n| class(n, "seg")).count(), 1);
+        }
+        let states: Vec<(&str, &str)> = doc
+            .descendants()
+            .filter(|n| class(n, "state"))
+            .map(|n| (n.attribute("data-side").unwrap(), n.text().unwrap()))
+            .collect();
+        assert_eq!(states[0], ("0", "CLOSED"), "{states:?}");
+        assert!(states.contains(&("1", "LISTEN")), "{states:?}");
+        assert!(states.contains(&("0", "SYN_SENT")), "{states:?}");
         let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
         for st in ["CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED"] {
             assert!(texts.contains(&st), "{st}");
