@@ -1,8 +1,11 @@
 //! lab/view for real: a lab up, the view started as a student starts it, conversations run in
 //! the hosts, and what the page says read from its server and in a real headless browser
-//! (Debian's chromium). Docker and chromium are needed: under CI=true the test fails without
-//! them, elsewhere it is skipped with a message.
+//! (Debian's chromium, driven by tests/browserkit); the replay of saved captures and a page
+//! whose server goes away and comes back, with `chatlab view` run directly. Docker and
+//! chromium are needed: under CI=true the tests fail without them, elsewhere they are skipped
+//! with a message.
 
+mod browserkit;
 mod kit;
 mod labkit;
 mod labscripts;
@@ -325,5 +328,352 @@ fn the_page_shows_the_fork_the_deadlock_and_leaves_nothing_behind() {
             .join(format!(".view-{}", &server_id[..12]))
             .exists(),
         "the probes' folder is removed"
+    );
+}
+
+// --- Without the lab: `chatlab view` on this machine, on captures this test writes ---------
+
+/// `chatlab view DIR --captures CAPTURES` on 127.0.0.1:PORT, killed when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(dir: &std::path::Path, captures: &std::path::Path, port: u16) -> Server {
+        let child = Command::new(env!("CARGO_BIN_EXE_chatlab"))
+            .arg("view")
+            .arg(dir)
+            .arg("--captures")
+            .arg(captures)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start chatlab view");
+        let up = poll(Duration::from_secs(10), || get(port, "/captures"));
+        assert!(up.is_some(), "chatlab view did not answer on port {port}");
+        Server { child, port }
+    }
+
+    /// How many threads the server runs now.
+    fn threads(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A folder of this test's own, emptied first.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = root().join("target").join("view-tests").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// One segment of a scripted conversation: sent at T ms, by the client or the server,
+/// with FLAGS, relative SEQ and ACK, and DATA.
+type Seg = (i64, bool, u8, u32, u32, &'static [u8]);
+
+const FIN: u8 = 1;
+const SYN: u8 = 2;
+const PSH: u8 = 8;
+const ACK: u8 = 16;
+
+/// The TD's conversation, 50 ms each way: the handshake, "bonjour" and "salut", the client
+/// closes first. Eleven segments.
+const TALK: [Seg; 11] = [
+    (0, true, SYN, 0, 0, b""),
+    (60, false, SYN | ACK, 0, 1, b""),
+    (120, true, ACK, 1, 1, b""),
+    (300, true, PSH | ACK, 1, 1, b"bonjour\n"),
+    (360, false, ACK, 1, 9, b""),
+    (700, false, PSH | ACK, 1, 9, b"salut\n"),
+    (760, true, ACK, 9, 7, b""),
+    (1000, true, FIN | ACK, 9, 7, b""),
+    (1060, false, ACK, 7, 10, b""),
+    (1100, false, FIN | ACK, 7, 10, b""),
+    (1160, true, ACK, 10, 8, b""),
+];
+
+/// Write captures/NAME-client.pcap and NAME-server.pcap of SEGS as both hosts of the lab
+/// (10.80.80.11:40000 and 10.80.80.10:8080) would have captured them: each segment leaves
+/// its sender at its time and reaches the other 50 ms later.
+fn write_talk(dir: &std::path::Path, name: &str, segs: &[Seg]) {
+    const ONE_WAY: i64 = 50;
+    let t0: i64 = 1_760_000_000_000; // ms
+    let mut seen: [Vec<(i64, Vec<u8>)>; 2] = [Vec::new(), Vec::new()];
+    for &(t, from_client, flags, seq, ack, data) in segs {
+        let (src, dst, isn, peer) = if from_client {
+            ([10, 80, 80, 11], [10, 80, 80, 10], 1000u32, 5000u32)
+        } else {
+            ([10, 80, 80, 10], [10, 80, 80, 11], 5000, 1000)
+        };
+        let (sport, dport) = if from_client {
+            (40000u16, 8080u16)
+        } else {
+            (8080, 40000)
+        };
+        let mut tcp = Vec::new();
+        tcp.extend_from_slice(&sport.to_be_bytes());
+        tcp.extend_from_slice(&dport.to_be_bytes());
+        tcp.extend_from_slice(&(isn + seq).to_be_bytes());
+        let ack = if flags & ACK != 0 { peer + ack } else { 0 };
+        tcp.extend_from_slice(&ack.to_be_bytes());
+        tcp.extend_from_slice(&[5 << 4, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        tcp.extend_from_slice(data);
+        let mut ip = vec![0x45, 0];
+        ip.extend_from_slice(&(20 + tcp.len() as u16).to_be_bytes());
+        ip.extend_from_slice(&[0, 0, 0x40, 0, 64, 6, 0, 0]);
+        ip.extend_from_slice(&src);
+        ip.extend_from_slice(&dst);
+        ip.extend_from_slice(&tcp);
+        let (me, other) = if from_client { (0, 1) } else { (1, 0) };
+        seen[me].push((t0 + t, ip.clone()));
+        seen[other].push((t0 + t + ONE_WAY, ip));
+    }
+    for (host, mut packets) in ["client", "server"].into_iter().zip(seen) {
+        packets.sort_by_key(|p| p.0);
+        // pcap, microseconds, raw IP (link type 101).
+        let mut out = Vec::new();
+        for v in [
+            0xa1b2_c3d4u32.to_le_bytes().to_vec(),
+            vec![2, 0, 4, 0],
+            vec![0; 8],
+        ] {
+            out.extend_from_slice(&v);
+        }
+        out.extend_from_slice(&65535u32.to_le_bytes());
+        out.extend_from_slice(&101u32.to_le_bytes());
+        for (ms, ip) in packets {
+            out.extend_from_slice(&((ms / 1000) as u32).to_le_bytes());
+            out.extend_from_slice(&((ms % 1000 * 1000) as u32).to_le_bytes());
+            out.extend_from_slice(&(ip.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(ip.len() as u32).to_le_bytes());
+            out.extend_from_slice(&ip);
+        }
+        std::fs::write(dir.join(format!("{name}-{host}.pcap")), out).unwrap();
+    }
+}
+
+/// The replay, as a student uses it: the Replay tab lists the saved captures by experiment,
+/// a file that is not a capture says so in one line, and a conversation is stepped through
+/// (next, back, first, last, the keyboard), segment by segment with each side's state, and
+/// played at a chosen speed; pause stops it. In English and in French.
+#[test]
+fn the_replay_steps_through_a_saved_capture_and_says_what_is_wrong() {
+    let live = scratch("replay-live");
+    let captures = scratch("replay-captures");
+    write_talk(&captures, "talk", &TALK);
+    std::fs::write(
+        captures.join("broken-client.pcap"),
+        b"this is not a capture",
+    )
+    .unwrap();
+    let server = Server::start(&live, &captures, free_port());
+    let url = format!("http://127.0.0.1:{}/", server.port);
+    let Some(mut b) = browserkit::Browser::open("view replay", &url, "en") else {
+        return;
+    };
+    b.click("#tab-replay");
+    // The first experiment in name order is the broken one: the page says what is wrong.
+    b.wait_for(
+        "document.querySelector('#replay-error').textContent.length > 0",
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        b.text("#replay-error"),
+        "captures/broken-client.pcap: not a capture file (neither pcap nor pcapng)"
+    );
+    b.select("#capture", "talk");
+    b.wait_for(
+        "document.querySelector('#replay-summary').textContent.includes('replay step 0/11')",
+        Duration::from_secs(10),
+    );
+    assert_eq!(b.text("#replay-error"), "", "the error is gone");
+    let summary = |b: &mut browserkit::Browser| b.text("#replay-summary");
+    let s = summary(&mut b);
+    assert!(
+        s.contains("replay state client CLOSED") && s.contains("replay state server LISTEN"),
+        "{s}"
+    );
+    // Step by step: the SYN leaves, the client is SYN_SENT; then the SYN ACK, the ACK.
+    b.click("#next");
+    let s = summary(&mut b);
+    assert!(
+        s.contains("replay step 1/11")
+            && s.contains("replay segment client SYN seq 0")
+            && s.contains("replay state client SYN_SENT")
+            && s.contains("replay state server SYN_RCVD"),
+        "{s}"
+    );
+    b.click("#next");
+    b.click("#next");
+    let s = summary(&mut b);
+    assert!(
+        s.contains("replay step 3/11")
+            && s.contains("replay state client ESTABLISHED")
+            && s.contains("replay state server ESTABLISHED"),
+        "{s}"
+    );
+    b.press("ArrowRight");
+    let s = summary(&mut b);
+    assert!(
+        s.contains("replay step 4/11") && s.contains("\"bonjour\\n\""),
+        "the keyboard steps too, and the line is shown: {s}"
+    );
+    assert!(b.text("#replay-step").contains("client → server"));
+    // Only what has happened is drawn: four arrows, the rest hidden.
+    let drawn = b.eval("document.querySelectorAll('#replay-ladder g.segment:not(.future)').length");
+    assert_eq!(drawn, serde_json::json!(4));
+    b.click("#back");
+    assert!(summary(&mut b).contains("replay step 3/11"));
+    b.click("#last");
+    let s = summary(&mut b);
+    assert!(
+        s.contains("replay step 11/11")
+            && s.contains("replay state client TIME_WAIT")
+            && s.contains("replay state server CLOSED"),
+        "the client closed first and keeps TIME_WAIT: {s}"
+    );
+    let shot = root().join("target").join("view-replay.png");
+    b.click("#first");
+    for _ in 0..4 {
+        b.click("#next");
+    }
+    b.screenshot(&shot, false);
+    b.click("#first");
+    assert!(summary(&mut b).contains("replay step 0/11"));
+
+    // Play at ×16: every step in order, to the end, by itself.
+    b.eval(
+        "window.steps = []; new MutationObserver(() => steps.push(document.querySelector('#replay-step').textContent.split(' — ')[0]))\
+         .observe(document.querySelector('#replay-step'), { childList: true, characterData: true, subtree: true }); true",
+    );
+    b.select("#speed", "16");
+    b.click("#play");
+    b.wait_for(
+        "document.querySelector('#replay-summary').textContent.includes('replay step 11/11') && document.querySelector('#play').getAttribute('aria-pressed') === 'false'",
+        Duration::from_secs(20),
+    );
+    let steps = b.eval("JSON.stringify([...new Set(steps)])");
+    // (From step 0, where it was.)
+    let want: Vec<String> = (0..=11).map(|k| format!("segment {k}/11")).collect();
+    assert_eq!(
+        steps.as_str().unwrap(),
+        serde_json::to_string(&want).unwrap(),
+        "played in order"
+    );
+    // Pause: at a quarter of real time, the play stops where it was.
+    b.select("#speed", "0.25");
+    b.click("#play");
+    b.wait_for(
+        "document.querySelector('#replay-summary').textContent.includes('replay step 2/11')",
+        Duration::from_secs(20),
+    );
+    b.click("#play");
+    let paused = summary(&mut b);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(summary(&mut b), paused, "paused");
+
+    // In French: the page, the error and the states.
+    drop(b);
+    let Some(mut b) =
+        browserkit::Browser::open("view replay", &format!("{url}?replay=broken"), "fr")
+    else {
+        return;
+    };
+    b.wait_for(
+        "document.querySelector('#replay-error').textContent.length > 0",
+        Duration::from_secs(10),
+    );
+    assert_eq!(b.text("#tab-replay"), "Rejouer une capture");
+    assert_eq!(
+        b.text("#replay-error"),
+        "captures/broken-client.pcap : pas un fichier de capture (ni pcap ni pcapng)"
+    );
+    b.goto(&format!("{url}?replay=talk&step=11"));
+    b.wait_for(
+        "document.querySelector('#replay-states').textContent.includes('TIME_WAIT')",
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        b.text("#replay-states"),
+        "client\u{a0}: TIME_WAIT · server\u{a0}: CLOSED"
+    );
+    assert!(b.text("#replay-step").starts_with("segment 11/11"));
+    assert!(shot.exists());
+}
+
+/// A page whose server goes away says so, and comes back by itself when the server does;
+/// browsers that leave end their threads in the server (nothing is left running for them).
+#[test]
+fn the_page_survives_its_server_and_its_browsers_come_and_go() {
+    let live = scratch("reconnect-live");
+    let captures = scratch("reconnect-captures");
+    let port = free_port();
+    let server = Server::start(&live, &captures, port);
+    let Some(mut b) =
+        browserkit::Browser::open("view reconnect", &format!("http://127.0.0.1:{port}/"), "en")
+    else {
+        return;
+    };
+    b.wait_for(
+        "document.querySelector('#status').textContent === 'live'",
+        Duration::from_secs(10),
+    );
+    let idle = server.threads();
+    // Ten browsers come and go (event streams opened, then dropped).
+    let streams: Vec<TcpStream> = (0..10)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            write!(s, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            s
+        })
+        .collect();
+    let busy = poll(Duration::from_secs(5), || {
+        (server.threads() >= idle + 10).then_some(())
+    });
+    assert!(
+        busy.is_some(),
+        "one thread per stream: {} threads",
+        server.threads()
+    );
+    drop(streams);
+    // The next change (a host appears) is written to every stream: the gone ones end.
+    std::fs::write(live.join("client.probe"), "").unwrap();
+    b.wait_for(
+        "document.querySelector('#hosts').textContent.includes('client')",
+        Duration::from_secs(10),
+    );
+    let back = poll(Duration::from_secs(15), || {
+        (server.threads() <= idle).then_some(())
+    });
+    assert!(
+        back.is_some(),
+        "the threads of gone browsers end: {} threads, {idle} before",
+        server.threads()
+    );
+
+    // The server goes away: the page says so; it comes back: the page follows it again.
+    drop(server);
+    b.wait_for(
+        "document.querySelector('#status').textContent.startsWith('connection lost')",
+        Duration::from_secs(10),
+    );
+    std::fs::write(live.join("server.probe"), "").unwrap();
+    let _server = Server::start(&live, &captures, port);
+    b.wait_for(
+        "document.querySelector('#status').textContent === 'live' && document.querySelector('#hosts').textContent.includes('server')",
+        Duration::from_secs(15),
     );
 }

@@ -194,95 +194,12 @@ pub fn run(args: &Args) -> Result<(), Error> {
         )
     })?;
 
-    let mut sources = Vec::new();
-    let mut names = Vec::new();
-    for path in &args.captures {
-        let shown = path.display();
-        let mut capture = pcap::read_file(path).map_err(|e| format!("{shown}: {e}"))?;
-        let (host, record) = host_of(path);
-        if capture.partial_tail {
-            log::warn!(
-                "{shown}: {}",
-                lang.pick(
-                    "le dernier paquet est incomplet (capture en cours ?) : lu jusqu'à lui",
-                    "the last packet is incomplete (a capture still being written?): read up to it"
-                )
-            );
-        }
-        if capture.packets.is_empty() && !record {
-            return Err(format!(
-                "{shown}: {} ({})",
-                lang.pick("aucun segment TCP", "no TCP segment"),
-                match (capture.other, lang) {
-                    (0, Lang::Fr) => "aucun paquet".to_string(),
-                    (0, Lang::En) => "no packet at all".to_string(),
-                    (1, Lang::Fr) => "1 paquet d'un autre protocole".to_string(),
-                    (1, Lang::En) => "1 packet of another protocol".to_string(),
-                    (n, Lang::Fr) => format!("{n} paquets d'autres protocoles"),
-                    (n, Lang::En) => format!("{n} packets of other protocols"),
-                }
-            ));
-        }
-        if let Some(port) = args.port {
-            let ports: std::collections::BTreeSet<u16> = capture
-                .packets
-                .iter()
-                .map(|p| p.src.port().min(p.dst.port()))
-                .collect();
-            capture
-                .packets
-                .retain(|p| p.src.port() == port || p.dst.port() == port);
-            if capture.packets.is_empty() && !record {
-                let seen: Vec<String> = ports.iter().map(u16::to_string).collect();
-                return Err(format!(
-                    "{shown}: {} {port} ({}: {})",
-                    lang.pick("aucun segment TCP sur le port", "no TCP segment on port"),
-                    lang.pick("ports vus", "ports seen"),
-                    seen.join(", ")
-                ));
-            }
-        }
-        if host.is_none() {
-            let consequence = if record {
-                lang.pick("enregistrement ignoré", "record ignored")
-            } else {
-                lang.pick(
-                    "ses segments sont dessinés à plat, quand elle les a vus",
-                    "its segments are drawn flat, when it saw them",
-                )
-            };
-            log::warn!(
-                "{shown}: {} (…-client.pcap, …-server.pcap): {consequence}",
-                lang.pick(
-                    "quel hôte l'a prise ? Le nom du fichier ne le dit pas",
-                    "which host took it? Its name does not say"
-                )
-            );
-            if record {
-                continue;
-            }
-        }
-        let ip = host.and_then(|h| ctx.ip_of(h));
-        let role = match (ip, record) {
-            (Some(ip), true) => Role::Entered(ip),
-            (ip, _) => Role::Seen(ip),
-        };
-        log::debug!("{shown}: {} segments, {role:?}", capture.packets.len());
-        names.push(shown.to_string());
-        sources.push(Source { role, capture });
-    }
-    keep_recorded_seen(&mut sources);
-    warn_unrelated(&sources, &names, lang);
-
-    let conns = model::connections(&sources);
-    if conns.is_empty() {
-        return Err(lang
-            .pick(
-                "aucun segment TCP dans ces captures",
-                "no TCP segment in these captures",
-            )
-            .into());
-    }
+    let files: Vec<(&Path, String)> = args
+        .captures
+        .iter()
+        .map(|p| (p.as_path(), p.display().to_string()))
+        .collect();
+    let conns = load(&files, args.port, &ctx)?;
     let chosen: Vec<(usize, &Connection)> = match args.conn {
         Some(n) => {
             let i = n as usize - 1;
@@ -347,41 +264,123 @@ pub fn run(args: &Args) -> Result<(), Error> {
     }
 }
 
-/// The ladder of CAPTURES so far, as SVG, for the live view (`chatlab view`): its newest
-/// connections (at most LAST), each as far as CTX's `max` segments. Captures still being
-/// written are read up to their last whole packet; files without TCP yet, or whose host the
-/// name does not tell, are passed over. None while there is no TCP segment at all.
-pub fn live_svg(captures: &[PathBuf], ctx: &Ctx, last: usize) -> Option<String> {
+/// The connections of FILES (each with the name to show in messages), read and matched across
+/// hosts; PORT keeps only the segments of that TCP port. An error is one line naming the file.
+pub fn load(
+    files: &[(&Path, String)],
+    port: Option<u16>,
+    ctx: &Ctx,
+) -> Result<Vec<Connection>, Error> {
+    let lang = ctx.lang;
+    // French puts a space before the colon.
+    let colon = lang.pick(" :", ":");
     let mut sources = Vec::new();
-    for path in captures {
-        let Ok(capture) = pcap::read_file(path) else {
-            continue;
-        };
-        let (Some(host), record) = host_of(path) else {
-            continue;
-        };
-        let ip = ctx.ip_of(host);
+    let mut names = Vec::new();
+    for (path, shown) in files {
+        let mut capture =
+            pcap::read_file(path).map_err(|e| format!("{shown}{colon} {}", e.say(lang)))?;
+        let (host, record) = host_of(path);
+        if capture.partial_tail {
+            log::warn!(
+                "{shown}{colon} {}",
+                lang.pick(
+                    "le dernier paquet est incomplet (capture en cours ?) : lu jusqu'à lui",
+                    "the last packet is incomplete (a capture still being written?): read up to it"
+                )
+            );
+        }
+        if capture.packets.is_empty() && !record {
+            return Err(format!(
+                "{shown}{colon} {} ({})",
+                lang.pick("aucun segment TCP", "no TCP segment"),
+                match (capture.other, lang) {
+                    (0, Lang::Fr) => "aucun paquet".to_string(),
+                    (0, Lang::En) => "no packet at all".to_string(),
+                    (1, Lang::Fr) => "1 paquet d'un autre protocole".to_string(),
+                    (1, Lang::En) => "1 packet of another protocol".to_string(),
+                    (n, Lang::Fr) => format!("{n} paquets d'autres protocoles"),
+                    (n, Lang::En) => format!("{n} packets of other protocols"),
+                }
+            ));
+        }
+        if let Some(port) = port {
+            let ports: std::collections::BTreeSet<u16> = capture
+                .packets
+                .iter()
+                .map(|p| p.src.port().min(p.dst.port()))
+                .collect();
+            capture
+                .packets
+                .retain(|p| p.src.port() == port || p.dst.port() == port);
+            if capture.packets.is_empty() && !record {
+                let seen: Vec<String> = ports.iter().map(u16::to_string).collect();
+                return Err(format!(
+                    "{shown}{colon} {} {port} ({}: {})",
+                    lang.pick("aucun segment TCP sur le port", "no TCP segment on port"),
+                    lang.pick("ports vus", "ports seen"),
+                    seen.join(", ")
+                ));
+            }
+        }
+        if host.is_none() {
+            let consequence = if record {
+                lang.pick("enregistrement ignoré", "record ignored")
+            } else {
+                lang.pick(
+                    "ses segments sont dessinés à plat, quand elle les a vus",
+                    "its segments are drawn flat, when it saw them",
+                )
+            };
+            log::warn!(
+                "{shown}{colon} {} (…-client.pcap, …-server.pcap): {consequence}",
+                lang.pick(
+                    "quel hôte l'a prise ? Le nom du fichier ne le dit pas",
+                    "which host took it? Its name does not say"
+                )
+            );
+            if record {
+                continue;
+            }
+        }
+        let ip = host.and_then(|h| ctx.ip_of(h));
         let role = match (ip, record) {
             (Some(ip), true) => Role::Entered(ip),
             (ip, _) => Role::Seen(ip),
         };
+        log::debug!("{shown}: {} segments, {role:?}", capture.packets.len());
+        names.push(shown.clone());
         sources.push(Source { role, capture });
     }
     keep_recorded_seen(&mut sources);
+    warn_unrelated(&sources, &names, lang);
+
     let conns = model::connections(&sources);
     if conns.is_empty() {
-        return None;
+        return Err(lang
+            .pick(
+                "aucun segment TCP dans ces captures",
+                "no TCP segment in these captures",
+            )
+            .into());
     }
-    let from = conns.len().saturating_sub(last.max(1));
-    let chosen: Vec<(usize, &Connection)> = conns.iter().enumerate().skip(from).collect();
-    let mut doc = String::new();
-    svg::draw(&mut doc, ctx, &chosen, conns.len());
-    Some(doc)
+    Ok(conns)
+}
+
+/// Where the capture at PATH was taken, from its name (`…-client.pcap`, `client.netem.pcap`);
+/// None when the name does not say which host, or names no host of CTX's lab.
+pub fn role_of(path: &Path, ctx: &Ctx) -> Option<Role> {
+    let (host, record) = host_of(path);
+    let ip = ctx.ip_of(host?)?;
+    Some(if record {
+        Role::Entered(ip)
+    } else {
+        Role::Seen(Some(ip))
+    })
 }
 
 /// A netem record holds all the host's egress, since the engine started: keep what the
 /// captures saw (same connection, within their time), the record only dates it.
-fn keep_recorded_seen(sources: &mut [Source]) {
+pub fn keep_recorded_seen(sources: &mut [Source]) {
     let seen: Vec<&Source> = sources
         .iter()
         .filter(|s| matches!(s.role, Role::Seen(_)))

@@ -175,6 +175,17 @@ pub struct Connection {
     pub captured: [bool; 2],
     /// Some segments come from a capture whose host is unknown: drawn at the time it saw them.
     pub unplaced: bool,
+    /// Segments left out of the middle (the live view keeps a connection's opening and its
+    /// latest segments): how many, and from when on the kept ones resume.
+    pub elided: Option<Elided>,
+}
+
+/// Segments of a connection that were seen and not kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Elided {
+    pub count: usize,
+    /// The kept segments resume here: the gap before it is where the others were.
+    pub until: Ns,
 }
 
 impl Connection {
@@ -503,6 +514,7 @@ fn connection(sources: &[Source], ends: [SocketAddr; 2], obs: &[(usize, &Packet)
         recorded,
         captured,
         unplaced,
+        elided: None,
     }
 }
 
@@ -773,6 +785,31 @@ pub mod tests {
                 peer.push(Packet { ts: t + d, ..pk });
             }
             self
+        }
+
+        /// The captures as lab/capture writes them: DIR/NAME-client.pcap, NAME-server.pcap
+        /// (and NAME-client.netem.pcap when there is a record).
+        pub fn write(&self, dir: &std::path::Path, name: &str) {
+            use crate::ladder::pcap::{Writer, ip_packet};
+            for (host, pk) in [
+                ("client", &self.client),
+                ("server", &self.server),
+                ("client.netem", &self.record),
+            ] {
+                if pk.is_empty() {
+                    continue;
+                }
+                let mut packets = pk.clone();
+                packets.sort_by_key(|p| p.ts);
+                let file = std::fs::File::create(dir.join(format!("{name}-{host}.pcap")))
+                    .expect("create a capture");
+                let mut w = Writer::new(file, 65535).unwrap();
+                for p in &packets {
+                    let bytes = ip_packet(p);
+                    w.packet(p.ts, &bytes, bytes.len() as u32).unwrap();
+                }
+                w.flush().unwrap();
+            }
         }
 
         pub fn sources(&self) -> Vec<Source> {

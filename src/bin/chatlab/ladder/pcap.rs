@@ -10,7 +10,7 @@
 use std::fs::File;
 use std::io::{self, BufReader, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use etherparse::{LaxIpSlice, TcpSlice};
 use pcap_parser::{Block, Linktype, PcapBlockOwned, PcapError};
@@ -71,6 +71,23 @@ pub enum ReadError {
     Empty,
     NotPcap,
     Corrupt(String),
+}
+
+impl ReadError {
+    /// What is wrong, in LANG (the English is the Display's).
+    pub fn say(&self, lang: crate::lang::Lang) -> String {
+        use crate::lang::Lang::*;
+        match (self, lang) {
+            (_, En) => self.to_string(),
+            (ReadError::Missing, Fr) => "fichier introuvable".into(),
+            (ReadError::Io(e), Fr) => format!("lecture impossible : {e}"),
+            (ReadError::Empty, Fr) => {
+                "fichier vide (la capture a-t-elle été arrêtée avant de commencer ?)".into()
+            }
+            (ReadError::NotPcap, Fr) => "pas un fichier de capture (ni pcap ni pcapng)".into(),
+            (ReadError::Corrupt(what), Fr) => format!("capture abîmée : {what}"),
+        }
+    }
 }
 
 impl std::fmt::Display for ReadError {
@@ -276,6 +293,127 @@ fn decode(link: i32, frame: &[u8]) -> Option<Packet> {
     })
 }
 
+/// A legacy pcap file still being written (`tcpdump -U -w`, netem's record), read as it grows:
+/// each [`Tail::read_new`] decodes only the whole records appended since the last call, so a
+/// long capture costs its new bytes, not its length. pcapng is not followed this way (the
+/// files the live view follows are tcpdump's and netem's, both pcap).
+pub struct Tail {
+    path: PathBuf,
+    /// The file's identity (device, inode): another file under the same name starts over.
+    id: Option<(u64, u64)>,
+    /// Where the first unread record starts (0: the file header is not read yet).
+    offset: u64,
+    /// The file header: link type, big-endian, timestamp units per second.
+    header: Option<(i32, bool, i64)>,
+}
+
+/// What a [`Tail`] found since the last look.
+#[derive(Debug, Default)]
+pub struct Grown {
+    /// The file was replaced or truncated: what was read of it before is gone.
+    pub restarted: bool,
+    pub packets: Vec<Packet>,
+    /// Packets that were not TCP, or not decodable.
+    pub other: usize,
+}
+
+/// The most a [`Tail`] reads at once (the rest waits for the next call): bounded memory
+/// whatever the file's growth.
+const TAIL_CHUNK: u64 = 8 << 20;
+/// A record longer than this is not one (tcpdump's largest snaplen is 256 KiB).
+const MAX_RECORD: u32 = 1 << 20;
+
+impl Tail {
+    pub fn new(path: &Path) -> Tail {
+        Tail {
+            path: path.to_path_buf(),
+            id: None,
+            offset: 0,
+            header: None,
+        }
+    }
+
+    /// The whole records appended since the last call (none while the file does not exist).
+    pub fn read_new(&mut self) -> Result<Grown, ReadError> {
+        use std::io::{Read, Seek, SeekFrom};
+        use std::os::unix::fs::MetadataExt;
+        let mut grown = Grown::default();
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(grown),
+            Err(e) => return Err(ReadError::Io(e)),
+        };
+        let id = (meta.dev(), meta.ino());
+        if self.id != Some(id) || meta.len() < self.offset {
+            grown.restarted = self.id.is_some();
+            *self = Tail {
+                id: Some(id),
+                ..Tail::new(&self.path)
+            };
+        }
+        if meta.len() <= self.offset {
+            return Ok(grown);
+        }
+        let mut file = File::open(&self.path).map_err(ReadError::Io)?;
+        file.seek(SeekFrom::Start(self.offset))
+            .map_err(ReadError::Io)?;
+        let mut buf = Vec::new();
+        file.take(TAIL_CHUNK)
+            .read_to_end(&mut buf)
+            .map_err(ReadError::Io)?;
+        let mut at = 0;
+        let (link, big, per_sec) = match self.header {
+            Some(h) => h,
+            None => {
+                if buf.len() < 24 {
+                    return Ok(grown);
+                }
+                let h = match pcap_parser::parse_pcap_header(&buf) {
+                    Ok((_, h)) => h,
+                    Err(_) => return Err(ReadError::NotPcap),
+                };
+                let per_sec = if h.is_nanosecond_precision() {
+                    1_000_000_000
+                } else {
+                    1_000_000
+                };
+                at = 24;
+                *self.header.insert((h.network.0, h.is_bigendian(), per_sec))
+            }
+        };
+        while buf.len() - at >= 16 {
+            let frame = if big {
+                pcap_parser::parse_pcap_frame_be(&buf[at..])
+            } else {
+                pcap_parser::parse_pcap_frame(&buf[at..])
+            };
+            let (rest, b) = match frame {
+                Ok(f) => f,
+                Err(pcap_parser::nom::Err::Incomplete(_)) => break,
+                Err(e) => return Err(ReadError::Corrupt(format!("{e:?}"))),
+            };
+            if b.caplen > MAX_RECORD {
+                return Err(ReadError::Corrupt(format!(
+                    "a record of {} bytes at byte {}",
+                    b.caplen,
+                    self.offset + at as u64
+                )));
+            }
+            let ts = b.ts_sec as i64 * 1_000_000_000 + b.ts_usec as i64 * (1_000_000_000 / per_sec);
+            match decode(link, b.data) {
+                Some(mut p) => {
+                    p.ts = ts;
+                    grown.packets.push(p);
+                }
+                None => grown.other += 1,
+            }
+            at = buf.len() - rest.len();
+        }
+        self.offset += at as u64;
+        Ok(grown)
+    }
+}
+
 /// A pcap file being written: nanosecond timestamps, raw IP packets (link type 101).
 pub struct Writer<W: Write> {
     out: W,
@@ -374,6 +512,54 @@ mod tests {
             w.packet(p.ts, &ip[..cut], ip.len() as u32).unwrap();
         }
         w.out
+    }
+
+    #[test]
+    fn a_tail_reads_each_whole_record_once_as_the_file_grows() {
+        use std::io::Write as _;
+        let dir = std::env::temp_dir().join(format!("chatlab-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("client.pcap");
+        let ps: Vec<Packet> = (0..3u8)
+            .map(|i| {
+                let mut p = pkt("10.80.80.11:40000", "10.80.80.10:8080", &[b'a' + i; 5]);
+                p.ts += i64::from(i);
+                p
+            })
+            .collect();
+        let bytes = pcap_of(&ps, 65535);
+        let record = (bytes.len() - 24) / 3;
+        let mut tail = Tail::new(&path);
+        assert!(tail.read_new().unwrap().packets.is_empty(), "no file yet");
+        let mut f = File::create(&path).unwrap();
+        // Half a header, then the header and half a record, then the rest: each record once.
+        let cuts = [10, 24 + record / 2, 24 + record + 3, bytes.len()];
+        let mut from = 0;
+        let mut seen = Vec::new();
+        for to in cuts {
+            f.write_all(&bytes[from..to]).unwrap();
+            f.flush().unwrap();
+            from = to;
+            let grown = tail.read_new().unwrap();
+            assert!(!grown.restarted);
+            seen.extend(grown.packets);
+        }
+        assert_eq!(seen, ps);
+        assert!(tail.read_new().unwrap().packets.is_empty(), "nothing new");
+        // Another file under the same name (a new capture): read from its start, and said.
+        drop(f);
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, pcap_of(&ps[..1], 65535)).unwrap();
+        let grown = tail.read_new().unwrap();
+        assert!(grown.restarted);
+        assert_eq!(grown.packets, ps[..1]);
+        // Not a pcap: said, not guessed.
+        std::fs::write(dir.join("bad.pcap"), b"not a capture at all, really").unwrap();
+        assert!(matches!(
+            Tail::new(&dir.join("bad.pcap")).read_new(),
+            Err(ReadError::NotPcap)
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

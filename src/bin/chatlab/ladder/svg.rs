@@ -13,7 +13,7 @@
 
 use std::fmt::Write;
 
-use super::model::{Connection, Fate, Segment, State};
+use super::model::{Connection, Elided, Fate, Segment, State};
 use super::pcap::{Flags, Ns};
 use super::{Ctx, duration, label, secs, shown_data};
 
@@ -142,13 +142,14 @@ fn state_color(s: State) -> (&'static str, f64, &'static str) {
 /// The time → height map of one ladder.
 struct Map {
     knots: Vec<(Ns, f64)>,
-    /// (height of the band's middle, length of the pause)
-    folds: Vec<(f64, Ns)>,
+    /// (height of the band's middle, length of the pause, segments left out there)
+    folds: Vec<(f64, Ns, usize)>,
     scale: f64,
 }
 
 impl Map {
-    fn new(segs: &[&Segment], top: f64, fold: Ns) -> Map {
+    /// ELIDED: segments left out before a time, whose gap is always a band that says so.
+    fn new(segs: &[&Segment], top: f64, fold: Ns, elided: Option<Elided>) -> Map {
         let delay = segs
             .iter()
             .filter_map(|s| Some(s.arrived? - s.departed?))
@@ -170,11 +171,14 @@ impl Map {
                 Some((p, pdata)) => {
                     let gap = t - p;
                     let min = if pdata || data { GAP_DATA } else { GAP };
-                    if gap > fold {
+                    let skipped = elided
+                        .filter(|e| p < e.until && e.until <= t)
+                        .map_or(0, |e| e.count);
+                    if gap > fold || skipped > 0 {
                         let keep = delay.min(gap);
                         y += keep as f64 * scale;
                         knots.push((p + keep, y));
-                        folds.push((y + FOLD_H / 2.0, gap));
+                        folds.push((y + FOLD_H / 2.0, gap, skipped));
                         y += FOLD_H;
                     } else {
                         y += (gap as f64 * scale).max(min);
@@ -283,7 +287,7 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
     let cut = c.segments.len() - segs.len();
     let (t0, t1) = c.span();
     let fold = ctx.fold_for(c);
-    let map = Map::new(&segs, top + HEAD, fold);
+    let map = Map::new(&segs, top + HEAD, fold, c.elided);
     let bottom = map.bottom() + 30.0;
 
     // Title and hosts.
@@ -308,7 +312,7 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
     for (side, x) in [(0, XL), (1, XR)] {
         let _ = writeln!(
             o,
-            r#"<text x="{x}" y="{}" font-size="24" font-weight="bold" text-anchor="middle">{}</text>"#,
+            r#"<text class="host" data-side="{side}" x="{x}" y="{}" font-size="24" font-weight="bold" text-anchor="middle">{}</text>"#,
             top + 72.0,
             esc(&ctx.name(c.ends[side]))
         );
@@ -332,7 +336,8 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
             .collect();
         // Two changes at (nearly) the same time: the second label goes under the first.
         let mut label_y = f64::MIN;
-        let mut draw_state = |o: &mut String, st: State, y: f64| {
+        // SEG: the segment (numbered from 1) whose sending or arrival changed the state.
+        let mut draw_state = |o: &mut String, st: State, y: f64, seg: Option<usize>| {
             let y = y.max(label_y + 16.0);
             label_y = y;
             let (anchor, tx) = if side == 0 {
@@ -343,12 +348,13 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
             let (color, ..) = state_color(st);
             let _ = writeln!(
                 o,
-                r#"<text class="state" data-side="{side}" x="{tx}" y="{:.1}" font-size="13" font-weight="bold" fill="{color}" text-anchor="{anchor}" dominant-baseline="middle">{}</text>"#,
+                r#"<text class="state" data-side="{side}"{} x="{tx}" y="{:.1}" font-size="13" font-weight="bold" fill="{color}" text-anchor="{anchor}" dominant-baseline="middle">{}</text>"#,
+                seg.map_or(String::new(), |k| format!(r#" data-seg="{k}""#)),
                 y,
                 st.name()
             );
         };
-        draw_state(o, st, from);
+        draw_state(o, st, from, None);
         for ch in &changes {
             // At the end of the arrow that changed it, as drawn.
             let seg = &c.segments[ch.seg];
@@ -358,7 +364,7 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
                 map.y_end(seg.start(), ch.at)
             };
             line_state(o, x, from, y, st);
-            draw_state(o, ch.state, y);
+            draw_state(o, ch.state, y, Some(ch.seg + 1));
             st = ch.state;
             from = y;
         }
@@ -366,7 +372,7 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
     }
 
     // Folds: a zigzag across both lines, and the length of the pause.
-    for &(y, gap) in &map.folds {
+    for &(y, gap, skipped) in &map.folds {
         let _ = writeln!(
             o,
             r##"<rect x="{}" y="{:.1}" width="{}" height="{}" fill="#f3f3f3"/>"##,
@@ -382,13 +388,29 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
                 x, y
             );
         }
+        let what = if skipped > 0 {
+            format!(
+                "{skipped} segments {} {} {}",
+                l.pick("en", "in"),
+                duration(gap),
+                l.pick(
+                    "non montrés (la vue garde le début et les derniers)",
+                    "not shown (the view keeps the start and the latest)"
+                )
+            )
+        } else {
+            format!(
+                "{} {}",
+                duration(gap),
+                l.pick("sans rien (replié)", "of nothing (folded)")
+            )
+        };
         let _ = writeln!(
             o,
-            r##"<text x="{}" y="{:.1}" font-size="14" font-style="italic" fill="#444" text-anchor="middle" dominant-baseline="middle">… {} {} …</text>"##,
+            r##"<text class="fold" x="{}" y="{:.1}" font-size="14" font-style="italic" fill="#444" text-anchor="middle" dominant-baseline="middle">… {} …</text>"##,
             (XL + XR) / 2.0,
             y,
-            duration(gap),
-            l.pick("sans rien (replié)", "of nothing (folded)")
+            esc(&what)
         );
     }
 
@@ -768,7 +790,7 @@ mod tests {
         );
         let c = connections(&s.sources()).remove(0);
         let segs: Vec<&Segment> = c.segments.iter().collect();
-        let map = Map::new(&segs, 0.0, 1_000 * NS_MS);
+        let map = Map::new(&segs, 0.0, 1_000 * NS_MS, None);
         assert_eq!(map.folds.len(), 1);
         let mut last = f64::MIN;
         for t in (0..11_000).map(|ms| ms * NS_MS) {
@@ -799,7 +821,7 @@ mod tests {
             );
         let c = connections(&s.sources()).remove(0);
         let segs: Vec<&Segment> = c.segments.iter().collect();
-        let map = Map::new(&segs, 0.0, 1_000 * NS_MS);
+        let map = Map::new(&segs, 0.0, 1_000 * NS_MS, None);
         let (a, b) = (segs[7], segs[8]);
         assert!(
             map.y(b.start()) - map.y(a.start()) >= GAP_DATA,
@@ -879,6 +901,12 @@ mod tests {
             .map(|n| (n.attribute("data-side").unwrap(), n.text().unwrap()))
             .collect();
         assert_eq!(states[0], ("0", "CLOSED"), "{states:?}");
+        // A change names the segment that made it: the client's SYN makes it SYN_SENT.
+        let syn_sent = doc
+            .descendants()
+            .find(|n| class(n, "state") && n.text() == Some("SYN_SENT"))
+            .unwrap();
+        assert_eq!(syn_sent.attribute("data-seg"), Some("1"));
         assert!(states.contains(&("1", "LISTEN")), "{states:?}");
         assert!(states.contains(&("0", "SYN_SENT")), "{states:?}");
         let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();

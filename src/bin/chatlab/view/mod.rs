@@ -4,21 +4,30 @@
 //!
 //! Two halves, joined by files, so that the view sends nothing on the lab's network:
 //!
-//! - `chatlab view --probe --out FILE --every 0.3` runs in each lab host (lab/view starts it)
-//!   and rewrites FILE, atomically, with what /proc says ([`probe`]);
+//! - `chatlab view --probe --out DIR/HOST.probe --every 0.3` runs in each lab host (lab/view
+//!   starts it) and rewrites that file, atomically, with what /proc says ([`probe`]); with
+//!   `--netem-record`, it also copies lab/netem's record as it grows to `DIR/HOST.netem.pcap`
+//!   ([`mirror`]: the true departures of delayed segments);
 //! - `tcpdump -w DIR/HOST.pcap` runs in each lab host too (lab/view starts it);
-//! - `chatlab view DIR` reads DIR's `*.probe` and `*.pcap` files (the hosts' shared
-//!   `captures/` folder) and serves the page on 127.0.0.1 ([`server`], [`state`]); the
-//!   segments become the ladder of `chatlab ladder` (one model, two views).
+//! - `chatlab view DIR` reads those files (in the hosts' shared `captures/` folder) and serves
+//!   the page on 127.0.0.1 ([`server`], [`state`]); the segments become the ladder of
+//!   `chatlab ladder` (one model, two views), in bounded memory ([`live`]). With `--captures`,
+//!   the page also replays saved captures, segment by segment ([`replay`]).
 //!
 //! # Layout
 //!
 //! - [`probe`]: one host's sockets and processes, from /proc; a line format to pass them on.
+//! - [`mirror`]: a growing copy of lab/netem's record, whole records only.
 //! - [`state`]: the lab put together: conversations across hosts, the deadlock rule, JSON.
-//! - [`server`]: HTTP for one page and its Server-Sent Events stream.
+//! - [`live`]: the hosts' growing captures, read incrementally, the newest kept.
+//! - [`replay`]: the saved captures, grouped by experiment, drawn for the replay.
+//! - [`server`]: HTTP for one page, its state, its event stream and the replay.
 //! - `page.html`: the page, plain HTML, CSS and JavaScript, in French or English.
 
+pub mod live;
+pub mod mirror;
 pub mod probe;
+pub mod replay;
 pub mod server;
 pub mod state;
 
@@ -35,17 +44,20 @@ use clap::Parser;
 use crate::ladder;
 use crate::lang::Lang;
 
-/// The live lab in a browser: hosts, processes, TCP states, deadlocks.
+/// The live lab in a browser: hosts, processes, TCP states, deadlocks; and any saved capture
+/// replayed segment by segment.
 ///
 /// lab/view starts both halves for the running lab and prints the address. Directly:
 ///
 ///   chatlab view --probe                          this host's sockets and processes, once
 ///   chatlab view --probe --out F --every 0.3      rewrite F with them, every 0.3 s
-///   chatlab view DIR --listen 127.0.0.1:8088      serve the page for DIR/*.probe
+///   chatlab view DIR --listen 127.0.0.1:8088      serve the page for DIR/*.probe, DIR/*.pcap
+///   chatlab view DIR --captures captures          … and replay captures/*.pcap on the page
 #[derive(Debug, Parser)]
 #[command(name = "view", verbatim_doc_comment)]
 pub struct Args {
-    /// The folder of the hosts' probe files (HOST.probe), to serve the page for
+    /// The folder of the hosts' probe files (HOST.probe) and live captures (HOST.pcap,
+    /// HOST.netem.pcap), to serve the page for
     #[arg(
         value_name = "DIR",
         required_unless_present = "probe",
@@ -57,6 +69,11 @@ pub struct Args {
     /// a container's port on the host's 127.0.0.1)
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8088")]
     pub listen: SocketAddr,
+
+    /// The folder of saved captures the page can replay (lab/capture's captures/): its
+    /// *.pcap and *.pcapng files, grouped by experiment (NAME-client.pcap, NAME-server.pcap…)
+    #[arg(long, value_name = "FOLDER", conflicts_with = "probe")]
+    pub captures: Option<PathBuf>,
 
     /// The lab's subnet, its first three numbers (as LAB_NET): how addresses get host names
     #[arg(long, value_name = "PREFIX", default_value = "10.80.80")]
@@ -73,6 +90,11 @@ pub struct Args {
     /// With --probe --out: take a snapshot every SECONDS, until stopped
     #[arg(long, value_name = "SECONDS", requires = "out", value_parser = parse_period)]
     pub every: Option<Duration>,
+
+    /// With --probe --every: also keep a copy of lab/netem's record (when each packet entered
+    /// the userspace engine) growing beside FILE, as HOST.netem.pcap, for the live ladder
+    #[arg(long, value_name = "RECORD", requires = "every")]
+    pub netem_record: Option<PathBuf>,
 
     /// More diagnostics on stderr: -v for debug, -vv for trace (RUST_LOG overrides)
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -97,25 +119,40 @@ pub fn run(args: &Args) -> Result<(), String> {
     if !dir.is_dir() {
         return Err(format!("{}: no such folder", dir.display()));
     }
+    if let Some(captures) = &args.captures
+        && !captures.is_dir()
+    {
+        return Err(format!("--captures {}: no such folder", captures.display()));
+    }
+    let ctx = |lang, fold, max| {
+        ladder::Ctx::new(lang, &args.net, fold, max).ok_or_else(|| {
+            format!(
+                "--net '{}': give the first three numbers, e.g. 10.80.80",
+                args.net
+            )
+        })
+    };
+    // The page asks in the browser's language: the ladders are drawn in both, on demand.
+    let live_ctx = [
+        ctx(Lang::Fr, FOLD, LIVE_MAX)?,
+        ctx(Lang::En, FOLD, LIVE_MAX)?,
+    ];
+    let replay_ctx = [
+        ctx(Lang::Fr, FOLD, REPLAY_MAX)?,
+        ctx(Lang::En, FOLD, REPLAY_MAX)?,
+    ];
     let listener = TcpListener::bind(args.listen).map_err(|e| {
         format!(
             "cannot listen on {}: {e} (another view? choose another port)",
             args.listen
         )
     })?;
-    // The page's language is the browser's: the ladder's words follow the locale here.
-    let ctx = ladder::Ctx::new(Lang::choose(None), &args.net, LADDER_FOLD, LADDER_MAX).ok_or_else(
-        || {
-            format!(
-                "--net '{}': give the first three numbers, e.g. 10.80.80",
-                args.net
-            )
-        },
-    )?;
     let lab = Lab {
         dir,
-        ctx,
-        ladder: Mutex::default(),
+        captures: args.captures.clone(),
+        live_ctx,
+        replay_ctx,
+        live: Mutex::default(),
     };
     server::serve(listener, lab).map_err(|e| format!("serving: {e}"))
 }
@@ -128,11 +165,20 @@ fn probe(args: &Args) -> Result<(), String> {
             .map_err(|e| format!("writing to stdout: {e}"));
     };
     let tmp = out.with_extension("probe-tmp");
+    let mut mirror = args
+        .netem_record
+        .as_ref()
+        .map(|from| mirror::Mirror::new(from, &out.with_extension("netem.pcap")));
     loop {
         let text = probe::read(Path::new("/")).to_text();
         fs::write(&tmp, text)
             .and_then(|()| fs::rename(&tmp, out))
             .map_err(|e| format!("writing {}: {e}", out.display()))?;
+        if let Some(m) = &mut mirror
+            && let Err(e) = m.step()
+        {
+            log::warn!("the copy of the netem record: {e}");
+        }
         match args.every {
             Some(period) => thread::sleep(period),
             None => return Ok(()),
@@ -140,25 +186,31 @@ fn probe(args: &Args) -> Result<(), String> {
     }
 }
 
-/// Pauses longer than this (s) are folded in the live ladder.
-const LADDER_FOLD: f64 = 2.0;
-/// The most segments the live ladder draws per connection (a bulk transfer would otherwise
-/// make a page of thousands of arrows): the rest is said in a note on the drawing.
-const LADDER_MAX: usize = 300;
-/// The newest connections the live ladder draws.
-const LADDER_CONNECTIONS: usize = 3;
+/// Pauses longer than this (s) are folded, as lab/ladder does by default.
+const FOLD: f64 = 0.5;
+/// The live ladder draws at most this many segments per connection (it keeps
+/// live::HEAD + live::WINDOW of each: see [`live`]); a replay, as many as lab/ladder.
+const LIVE_MAX: usize = 300;
+const REPLAY_MAX: usize = 1000;
 
 /// The lab as DIR's files say it: the page's source.
 struct Lab {
     dir: PathBuf,
-    ctx: ladder::Ctx,
-    /// The last ladder drawn, and the captures' sizes it was drawn from: every open page asks
-    /// for the state 5 times a second, and the captures are read again only when they grew.
-    ladder: Mutex<(Sizes, Option<String>)>,
+    captures: Option<PathBuf>,
+    /// The ladders' contexts, in French and in English ([`lang_index`]).
+    live_ctx: [ladder::Ctx; 2],
+    replay_ctx: [ladder::Ctx; 2],
+    /// The live captures, and the ladder drawn from them in each language until they grow:
+    /// every open page asks for the state five times a second.
+    live: Mutex<(live::Live, [Option<Option<String>>; 2])>,
 }
 
-/// Each capture file and its size.
-type Sizes = Vec<(PathBuf, u64)>;
+fn lang_index(lang: Lang) -> usize {
+    match lang {
+        Lang::Fr => 0,
+        Lang::En => 1,
+    }
+}
 
 impl Lab {
     /// The hosts whose probes are in DIR, the lab's in their usual order first.
@@ -194,25 +246,32 @@ impl server::Source for Lab {
         include_str!("page.html").to_string()
     }
 
-    fn state(&self) -> String {
-        let mut captures: Vec<PathBuf> = fs::read_dir(&self.dir)
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        captures.sort();
-        let sizes: Sizes = captures
-            .iter()
-            .map(|p| (p.clone(), fs::metadata(p).map_or(0, |m| m.len())))
-            .collect();
-        let mut cache = self.ladder.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.0 != sizes {
-            let svg = ladder::live_svg(&captures, &self.ctx, LADDER_CONNECTIONS);
-            *cache = (sizes, svg);
-        }
-        state::to_json(&self.hosts(), cache.1.as_deref())
+    fn state(&self, lang: Lang) -> String {
+        let i = lang_index(lang);
+        let svg = {
+            let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+            let (captures, drawn) = &mut *live;
+            if captures.refresh(&self.dir, &self.live_ctx[i]) {
+                log::trace!("live ladder: {} observations kept", captures.kept());
+                *drawn = [None, None];
+            }
+            drawn[i]
+                .get_or_insert_with(|| captures.svg(&self.live_ctx[i]))
+                .clone()
+        };
+        state::to_json(&self.hosts(), svg.as_deref())
+    }
+
+    fn captures(&self) -> String {
+        replay::list_json(self.captures.as_deref())
+    }
+
+    fn replay(&self, name: &str, conn: Option<u32>, lang: Lang) -> Result<String, String> {
+        replay::replay(
+            self.captures.as_deref(),
+            name,
+            conn,
+            &self.replay_ctx[lang_index(lang)],
+        )
     }
 }

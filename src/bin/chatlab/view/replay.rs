@@ -1,0 +1,219 @@
+//! The replay: saved captures (lab/capture's `captures/`), grouped by experiment, drawn as
+//! `chatlab ladder` draws them, for the page to step through segment by segment.
+//!
+//! An experiment is the files of one capture: `NAME.pcap` (one host), or `NAME-client.pcap`,
+//! `NAME-server.pcap`… (several), with their netem records (`….netem.pcap`). The page asks
+//! for an experiment by NAME; only names of this listing are read, never a path from the
+//! browser.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::json;
+use crate::ladder::{self, Ctx, svg};
+
+/// The experiment a capture file belongs to: its name without extension, netem record mark
+/// and capturing host; None for what is not a capture (or is hidden: lab/view's own folder,
+/// lab/capture's markers).
+pub fn experiment(file: &str) -> Option<String> {
+    if file.starts_with('.') {
+        return None;
+    }
+    let stem = file
+        .strip_suffix(".pcapng")
+        .or_else(|| file.strip_suffix(".pcap"))?;
+    let stem = stem.strip_suffix(".netem").unwrap_or(stem);
+    // The longest host name first: client2 before client.
+    let name = ["-client2", "-client", "-server"]
+        .iter()
+        .find_map(|h| stem.strip_suffix(h))
+        .unwrap_or(stem);
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+/// The experiments in DIR, each with its files (by name), in the order of their names.
+pub fn list(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut all: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return all;
+    };
+    for e in entries.flatten() {
+        let Some(file) = e.file_name().to_str().map(String::from) else {
+            continue;
+        };
+        if !e.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        if let Some(name) = experiment(&file) {
+            all.entry(name).or_default().push(file);
+        }
+    }
+    for files in all.values_mut() {
+        files.sort();
+    }
+    all
+}
+
+/// `{"captures":[{"name":…,"files":[…]},…]}` (empty without a captures folder).
+pub fn list_json(dir: Option<&Path>) -> String {
+    let items: Vec<String> = dir
+        .map(list)
+        .unwrap_or_default()
+        .iter()
+        .map(|(name, files)| {
+            let files: Vec<String> = files.iter().map(|f| json::string(f)).collect();
+            format!(
+                "{{\"name\":{},\"files\":[{}]}}",
+                json::string(name),
+                files.join(",")
+            )
+        })
+        .collect();
+    format!("{{\"captures\":[{}]}}", items.join(","))
+}
+
+/// The experiment NAME of DIR, read and matched, its connection CONN (default the first)
+/// drawn: `{"name", "files", "connections": [{"n", "title", "segments"}], "conn", "svg"}`.
+/// An error is one line for the page (a file that is not a capture names itself).
+pub fn replay(
+    dir: Option<&Path>,
+    name: &str,
+    conn: Option<u32>,
+    ctx: &Ctx,
+) -> Result<String, String> {
+    let l = ctx.lang;
+    let Some(dir) = dir else {
+        return Err(l
+            .pick(
+                "pas de dossier de captures à rejouer (chatlab view --captures DOSSIER)",
+                "no captures folder to replay (chatlab view --captures FOLDER)",
+            )
+            .into());
+    };
+    let all = list(dir);
+    let files = all.get(name).ok_or_else(|| {
+        format!(
+            "{name}: {}",
+            l.pick("aucune capture de ce nom", "no capture of that name")
+        )
+    })?;
+    let paths: Vec<(PathBuf, String)> = files
+        .iter()
+        .map(|f| (dir.join(f), format!("captures/{f}")))
+        .collect();
+    let refs: Vec<(&Path, String)> = paths
+        .iter()
+        .map(|(p, s)| (p.as_path(), s.clone()))
+        .collect();
+    let conns = ladder::load(&refs, None, ctx)?;
+    let n = conn.unwrap_or(1) as usize;
+    let c = conns.get(n.wrapping_sub(1)).ok_or_else(|| {
+        format!(
+            "{name}: {} {n} ({} {})",
+            l.pick("pas de connexion", "no connection"),
+            conns.len(),
+            l.pick("en tout", "in all")
+        )
+    })?;
+    let mut doc = String::new();
+    svg::draw(&mut doc, ctx, &[(n - 1, c)], conns.len());
+    let list: Vec<String> = conns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let title = format!(
+                "{} {} → {} {}",
+                ctx.name(c.ends[0]),
+                c.ends[0],
+                ctx.name(c.ends[1]),
+                c.ends[1]
+            );
+            format!(
+                "{{\"n\":{},\"title\":{},\"segments\":{}}}",
+                i + 1,
+                json::string(&title),
+                c.segments.len()
+            )
+        })
+        .collect();
+    let files: Vec<String> = files.iter().map(|f| json::string(f)).collect();
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "{{\"name\":{},\"files\":[{}],\"connections\":[{}],\"conn\":{n},\"svg\":{}}}",
+        json::string(name),
+        files.join(","),
+        list.join(","),
+        json::string(&doc)
+    );
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ladder::model::tests::talk;
+    use crate::lang::Lang;
+
+    #[test]
+    fn files_are_grouped_by_experiment() {
+        assert_eq!(
+            experiment("05-ladder-client.pcap").as_deref(),
+            Some("05-ladder")
+        );
+        assert_eq!(
+            experiment("05-ladder-client2.pcap").as_deref(),
+            Some("05-ladder")
+        );
+        assert_eq!(
+            experiment("05-ladder-client.netem.pcap").as_deref(),
+            Some("05-ladder")
+        );
+        assert_eq!(experiment("01-poignee.pcap").as_deref(), Some("01-poignee"));
+        assert_eq!(experiment("trace.pcapng").as_deref(), Some("trace"));
+        assert_eq!(experiment("x.svg"), None);
+        assert_eq!(experiment(".view-0123"), None);
+        assert_eq!(experiment(".essai.capturing"), None);
+        assert_eq!(experiment("-client.pcap"), None);
+    }
+
+    #[test]
+    fn an_experiment_is_replayed_by_name_only_and_bad_files_say_so() {
+        let dir = std::env::temp_dir().join(format!("chatlab-replay-{}", std::process::id()));
+        fs::create_dir_all(dir.join("sub")).unwrap();
+        talk().write(&dir, "x");
+        fs::write(dir.join("bad-client.pcap"), b"not a capture at all").unwrap();
+        fs::write(dir.join("sub").join("hidden.pcap"), b"").unwrap();
+        let listed = list_json(Some(&dir));
+        assert!(
+            listed.contains(r#"{"name":"bad","files":["bad-client.pcap"]}"#)
+                && listed.contains(r#""name":"x","files":["x-client.pcap","x-server.pcap"]"#)
+                && !listed.contains("hidden"),
+            "{listed}"
+        );
+        let ctx = Ctx::new(Lang::En, "10.80.80", 0.5, 1000).unwrap();
+        let got = replay(Some(&dir), "x", None, &ctx).unwrap();
+        assert!(got.contains(r#""conn":1"#) && got.contains("<svg"), "{got}");
+        assert!(got.contains(r#""segments":"#), "{got}");
+        let bad = replay(Some(&dir), "bad", None, &ctx).unwrap_err();
+        assert_eq!(
+            bad,
+            "captures/bad-client.pcap: not a capture file (neither pcap nor pcapng)"
+        );
+        let fr = Ctx::new(Lang::Fr, "10.80.80", 0.5, 1000).unwrap();
+        let bad = replay(Some(&dir), "bad", None, &fr).unwrap_err();
+        assert_eq!(
+            bad,
+            "captures/bad-client.pcap : pas un fichier de capture (ni pcap ni pcapng)"
+        );
+        // Names from the listing only: a path is no name.
+        for name in ["../x", "sub/hidden", "/etc/passwd", "x-client.pcap"] {
+            assert!(replay(Some(&dir), name, None, &ctx).is_err(), "{name}");
+        }
+        assert!(replay(Some(&dir), "x", Some(2), &ctx).is_err());
+        assert!(replay(None, "x", None, &ctx).is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,291 @@
+//! browserkit: a real headless Chromium (Debian's `chromium`), driven as a person uses a page:
+//! open it, click, press keys, wait for what it shows, take a screenshot.
+//!
+//! It speaks the DevTools protocol over a pipe (`--remote-debugging-pipe`: JSON messages on
+//! Chromium's fds 3 and 4, each ended by a NUL byte), so no port is opened and no websocket
+//! is needed; the shell gives Chromium our pipes as its fds 3 and 4.
+//!
+//! ```text
+//! let Some(mut b) = Browser::open("view", &url, "en") else { return }; // skipped: no chromium
+//! b.click("#next");
+//! b.wait_for("document.querySelector('#replay-step').textContent.includes('1/')");
+//! let text: String = b.text("#replay-summary");
+//! ```
+//!
+//! A failure panics with what the page said (its summary, when it has one). Chromium is
+//! killed when the Browser is dropped.
+
+#![allow(dead_code)] // each test binary uses a part of the kit
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::kit::skip_unless_ci;
+
+/// How long one protocol call may take.
+const CALL: Duration = Duration::from_secs(30);
+
+pub struct Browser {
+    child: Child,
+    to: ChildStdin,
+    from: Receiver<Value>,
+    next: u64,
+    session: String,
+    /// Responses that came while waiting for another.
+    early: HashMap<u64, Value>,
+}
+
+impl Browser {
+    /// Chromium, headless, with LANG as the browser's language, showing URL in a 1300×900
+    /// window. None when chromium is missing and this is not CI (TEST is then skipped, said).
+    pub fn open(test: &str, url: &str, lang: &str) -> Option<Browser> {
+        if Command::new("chromium").arg("--version").output().is_err() {
+            skip_unless_ci(test, "chromium is not installed (apt-get install chromium)");
+            return None;
+        }
+        let mut child = Command::new("bash")
+            .arg("-c")
+            // Our stdin pipe becomes its fd 3 (commands), our stdout pipe its fd 4 (answers).
+            .arg(r#"exec chromium "$@" 3<&0 4>&1 0</dev/null 1>&2"#)
+            .arg("chromium")
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--no-first-run",
+                "--remote-debugging-pipe",
+                "--window-size=1300,900",
+            ])
+            .arg(format!("--lang={lang}"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromium");
+        let to = child.stdin.take().unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, from) = channel();
+        thread::spawn(move || {
+            let mut r = BufReader::new(out);
+            loop {
+                let mut msg = Vec::new();
+                match r.read_until(0, &mut msg) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                msg.pop();
+                if let Ok(v) = serde_json::from_slice::<Value>(&msg)
+                    && tx.send(v).is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let mut b = Browser {
+            child,
+            to,
+            from,
+            next: 0,
+            session: String::new(),
+            early: HashMap::new(),
+        };
+        let target = b.call("Target.createTarget", json!({ "url": "about:blank" }));
+        let id = target["targetId"].as_str().expect("a target").to_string();
+        let attached = b.call(
+            "Target.attachToTarget",
+            json!({ "targetId": id, "flatten": true }),
+        );
+        b.session = attached["sessionId"]
+            .as_str()
+            .expect("a session")
+            .to_string();
+        b.call("Page.enable", json!({}));
+        // The browser's language, as the page reads it (navigator.language, Accept-Language).
+        let ua = b.call("Browser.getVersion", json!({}))["userAgent"].clone();
+        b.call(
+            "Emulation.setUserAgentOverride",
+            json!({ "userAgent": ua, "acceptLanguage": lang }),
+        );
+        b.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": 1300, "height": 900, "deviceScaleFactor": 1, "mobile": false }),
+        );
+        b.goto(url);
+        Some(b)
+    }
+
+    /// Call METHOD (in the page's session once attached); its result.
+    pub fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = self.next;
+        let mut msg = json!({ "id": id, "method": method, "params": params });
+        if !self.session.is_empty() {
+            msg["sessionId"] = json!(self.session);
+        }
+        let mut bytes = serde_json::to_vec(&msg).unwrap();
+        bytes.push(0);
+        self.to.write_all(&bytes).expect("chromium takes commands");
+        let deadline = Instant::now() + CALL;
+        loop {
+            if let Some(v) = self.early.remove(&id) {
+                return Self::result(method, v);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.from.recv_timeout(left) {
+                Ok(v) => match v["id"].as_u64() {
+                    Some(i) if i == id => return Self::result(method, v),
+                    Some(i) => {
+                        self.early.insert(i, v);
+                    }
+                    None => {} // an event: nobody listens
+                },
+                Err(RecvTimeoutError::Timeout) => panic!("chromium did not answer {method}"),
+                Err(RecvTimeoutError::Disconnected) => panic!("chromium ended during {method}"),
+            }
+        }
+    }
+
+    fn result(method: &str, v: Value) -> Value {
+        if let Some(e) = v.get("error") {
+            panic!("{method}: {e}");
+        }
+        v["result"].clone()
+    }
+
+    /// Load URL and wait until its document is complete.
+    pub fn goto(&mut self, url: &str) {
+        self.call("Page.navigate", json!({ "url": url }));
+        self.wait_for(
+            "document.readyState === 'complete'",
+            Duration::from_secs(20),
+        );
+    }
+
+    /// The value of the JavaScript expression JS (a promise is awaited).
+    pub fn eval(&mut self, js: &str) -> Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            json!({ "expression": js, "returnByValue": true, "awaitPromise": true }),
+        );
+        if let Some(e) = r.get("exceptionDetails") {
+            panic!("{js}: {e}");
+        }
+        r["result"]["value"].clone()
+    }
+
+    /// Wait until the expression JS is true, at most TIMEOUT; panics with the page's text.
+    pub fn wait_for(&mut self, js: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.eval(js) != json!(true) {
+            if Instant::now() > deadline {
+                let text = self.eval("document.body ? document.body.innerText : ''");
+                panic!(
+                    "the page never showed `{js}` within {timeout:?}; it shows:\n{}",
+                    text.as_str().unwrap_or_default()
+                );
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The text of the element SELECTOR ("" when there is none).
+    pub fn text(&mut self, selector: &str) -> String {
+        let js = format!(
+            "document.querySelector({}) ? document.querySelector({}).textContent : ''",
+            json!(selector),
+            json!(selector)
+        );
+        self.eval(&js).as_str().unwrap_or_default().to_string()
+    }
+
+    /// Click the element SELECTOR, as a person would (it must exist).
+    pub fn click(&mut self, selector: &str) {
+        let js = format!(
+            "(() => {{ const e = document.querySelector({}); if (!e) return false; e.click(); return true; }})()",
+            json!(selector)
+        );
+        assert_eq!(self.eval(&js), json!(true), "no {selector} to click");
+    }
+
+    /// Choose VALUE in the select SELECTOR (and tell the page, as a person's choice does).
+    pub fn select(&mut self, selector: &str, value: &str) {
+        let js = format!(
+            "(() => {{ const e = document.querySelector({}); if (!e) return false; e.value = {}; \
+             e.dispatchEvent(new Event('change')); return e.value === {}; }})()",
+            json!(selector),
+            json!(value),
+            json!(value)
+        );
+        assert_eq!(
+            self.eval(&js),
+            json!(true),
+            "{selector} has no option {value}"
+        );
+    }
+
+    /// Press KEY (a KeyboardEvent key: "ArrowRight", " "…) on the page.
+    pub fn press(&mut self, key: &str) {
+        let js = format!(
+            "document.dispatchEvent(new KeyboardEvent('keydown', {{ key: {}, bubbles: true }}))",
+            json!(key)
+        );
+        self.eval(&js);
+    }
+
+    /// A PNG of the page as shown into FILE (the whole page when FULL).
+    pub fn screenshot(&mut self, file: &Path, full: bool) {
+        let shot = self.call(
+            "Page.captureScreenshot",
+            json!({ "format": "png", "captureBeyondViewport": full }),
+        );
+        let data = shot["data"].as_str().expect("a screenshot");
+        std::fs::write(file, base64(data)).expect("write the screenshot");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Standard base64 decoded (what the protocol gives screenshots in).
+fn base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        .map(value)
+        .collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &d)| n | u32::from(d) << (18 - 6 * i));
+        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
+    }
+    out
+}
+
+#[test]
+fn base64_decodes_as_the_protocol_encodes() {
+    assert_eq!(base64("aGVsbG8="), b"hello");
+    assert_eq!(base64("aGk="), b"hi");
+    assert_eq!(base64("AAEC/w=="), [0, 1, 2, 255]);
+}
