@@ -306,7 +306,7 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
         o,
         r##"<text x="{AXIS}" y="{}" font-size="14" fill="#555">{} segments, {}</text>"##,
         top + 32.0,
-        c.segments.len(),
+        c.segments.len() + c.elided.map_or(0, |e| e.count),
         duration(t1 - t0)
     );
     for (side, x) in [(0, XL), (1, XR)] {

@@ -376,6 +376,8 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(left + segments, n as usize + 6, "{fold}");
+        // The title counts them all.
+        assert!(svg.contains(&format!(">{} segments, ", n + 6)), "{svg}");
         fs::remove_dir_all(&dir).unwrap();
     }
 
