@@ -247,7 +247,7 @@ fn scripts_say_when_the_lab_is_not_up() {
     if !labkit::docker_available("scripts_say_when_the_lab_is_not_up") {
         return;
     }
-    for name in ["capture", "timewait", "deadlock"] {
+    for name in ["capture", "timewait", "deadlock", "view"] {
         let mut cmd = script(
             None,
             name,

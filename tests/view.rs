@@ -111,6 +111,33 @@ fn the_page_shows_the_fork_the_deadlock_and_leaves_nothing_behind() {
     let Some(lab) = Lab::up("view", &[]) else {
         return;
     };
+    // A port another program holds: one line saying so, and nothing of the view is left.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    kit::run(
+        &mut script(Some(&lab), "view", &["--port", &port]),
+        Duration::from_secs(60),
+    )
+    .expect_code(1)
+    .expect_one_line_error(&format!("port {port} is taken on this machine"));
+    drop(taken);
+    for host in ["server", "client", "client2"] {
+        let left = lab.exec(
+            host,
+            &[
+                "sh",
+                "-c",
+                "ps -eo args | grep -e '^chatlab view' -e '^tcpdump' || true",
+            ],
+            b"",
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&left.stdout),
+            "",
+            "{host}: nothing left"
+        );
+    }
+
     let view = View::start(&lab);
     // The server answers, and every host's probe has written once.
     let state = poll(Duration::from_secs(30), || {
@@ -119,6 +146,18 @@ fn the_page_shows_the_fork_the_deadlock_and_leaves_nothing_behind() {
     assert!(
         state.is_some(),
         "the view did not show the three hosts within 30 s"
+    );
+
+    // A second view of this lab is refused in one line, and the first is unharmed.
+    kit::run(
+        &mut script(Some(&lab), "view", &["--port", &free_port().to_string()]),
+        Duration::from_secs(60),
+    )
+    .expect_code(1)
+    .expect_one_line_error("a view of this lab is already running");
+    assert!(
+        get(view.port, "/state").is_some(),
+        "the first view is unharmed"
     );
 
     // The link as lab/netem left it: the page names the impairment of what client sends.
@@ -196,7 +235,8 @@ fn the_page_shows_the_fork_the_deadlock_and_leaves_nothing_behind() {
     );
     // Under lab/netem's userspace engine (this kernel has no sch_netem), the probe copies its
     // record: the line's arrow slants by client's 20 ms delay (1.2 px/ms: about 24 px).
-    let slant = poll(Duration::from_secs(10), || {
+    let mut slant = None;
+    let slanted = poll(Duration::from_secs(10), || {
         let state: serde_json::Value = serde_json::from_str(&get(view.port, "/state")?).ok()?;
         let svg = state["ladder"].as_str()?.to_string();
         let doc = roxmltree::Document::parse(&svg).ok()?;
@@ -210,11 +250,12 @@ fn the_page_shows_the_fork_the_deadlock_and_leaves_nothing_behind() {
             .descendants()
             .find(|n| n.attribute("class") == Some("seg"))?;
         let y = |k: &str| arrow.attribute(k)?.parse::<f64>().ok();
-        Some(y("y2")? - y("y1")?)
+        slant = Some(y("y2")? - y("y1")?);
+        slant.filter(|&d| d > 15.0)
     });
     if netem.stderr().contains("userspace") {
         assert!(
-            slant.is_some_and(|d| d > 15.0),
+            slanted.is_some(),
             "the live ladder slants the delayed line: {slant:?} px\n{}",
             netem.report
         );
@@ -333,12 +374,22 @@ fn the_page_shows_the_fork_the_deadlock_and_leaves_nothing_behind() {
         !String::from_utf8_lossy(&left.stdout).contains(&mine),
         "the view's container is gone"
     );
-    let probes = lab.exec(
-        "server",
-        &["sh", "-c", "ps -eo args | grep -c '^chatlab view' || true"],
-        b"",
-    );
-    assert_eq!(String::from_utf8_lossy(&probes.stdout).trim(), "0");
+    for host in ["server", "client", "client2"] {
+        let left = lab.exec(
+            host,
+            &[
+                "sh",
+                "-c",
+                "ps -eo args | grep -e '^chatlab view' -e '^tcpdump' || true",
+            ],
+            b"",
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&left.stdout),
+            "",
+            "{host}: the view's probe and tcpdump are gone"
+        );
+    }
     assert!(
         !root()
             .join("captures")
