@@ -83,6 +83,19 @@ impl Drop for View {
     }
 }
 
+/// No probe nor tcpdump of a view runs in any host of LAB.
+fn expect_no_view_process(lab: &Lab) {
+    for host in ["server", "client", "client2"] {
+        let ps = "ps -eo args | grep -e '^chatlab view' -e '^tcpdump' || true";
+        let left = lab.exec(host, &["sh", "-c", ps], b"");
+        assert_eq!(
+            String::from_utf8_lossy(&left.stdout),
+            "",
+            "{host}: a view's probe or tcpdump is left"
+        );
+    }
+}
+
 /// The page as the browser shows it (its accessible summary), and a screenshot into FILE;
 /// None when there is no chromium (and this is not CI).
 fn browser(port: u16, shot: &std::path::Path) -> Option<String> {
@@ -121,22 +134,7 @@ fn the_page_shows_the_fork_the_deadlock_and_leaves_nothing_behind() {
     .expect_code(1)
     .expect_one_line_error(&format!("port {port} is taken on this machine"));
     drop(taken);
-    for host in ["server", "client", "client2"] {
-        let left = lab.exec(
-            host,
-            &[
-                "sh",
-                "-c",
-                "ps -eo args | grep -e '^chatlab view' -e '^tcpdump' || true",
-            ],
-            b"",
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&left.stdout),
-            "",
-            "{host}: nothing left"
-        );
-    }
+    expect_no_view_process(&lab);
 
     let view = View::start(&lab);
     // The server answers, and every host's probe has written once.
@@ -374,22 +372,7 @@ fn the_page_shows_the_fork_the_deadlock_and_leaves_nothing_behind() {
         !String::from_utf8_lossy(&left.stdout).contains(&mine),
         "the view's container is gone"
     );
-    for host in ["server", "client", "client2"] {
-        let left = lab.exec(
-            host,
-            &[
-                "sh",
-                "-c",
-                "ps -eo args | grep -e '^chatlab view' -e '^tcpdump' || true",
-            ],
-            b"",
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&left.stdout),
-            "",
-            "{host}: the view's probe and tcpdump are gone"
-        );
-    }
+    expect_no_view_process(&lab);
     assert!(
         !root()
             .join("captures")
