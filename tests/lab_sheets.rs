@@ -500,8 +500,8 @@ fn sheet_02_time_wait_shows_its_lesson() {
     let Some(sheet) = run_sheet(name) else {
         return;
     };
-    let segs = sheet.capture("02-timewait");
-    assert_handshake(name, "02-timewait", &segs, "server:9090");
+    let segs = sheet.capture("02-timewait-server");
+    assert_handshake(name, "02-timewait-server", &segs, "server:9090");
     let first_fin = segs.iter().position(|s| s.has("FIN")).expect("a FIN");
     let close: Vec<&Segment> = segs[first_fin..].iter().collect();
     assert!(
