@@ -7,9 +7,10 @@
 //! A monotone, piecewise-linear map: at the base scale (set so that the longest one-way delay
 //! is about 140 px, at most 1.2 px/ms) between segment departures, except that two departures
 //! are never closer than a label needs (bursts are spread out, never squeezed), and a pause
-//! longer than the fold threshold becomes a fixed band marked with its length. Arrivals go
-//! through the same map, so an arrow's slant is its one-way delay at the local scale: never
-//! invented, and zero when both ends saw the segment at once.
+//! longer than the fold threshold (or taller than [`BLANK`], if longer than three one-way
+//! delays) becomes a fixed band marked with its length. Arrivals go through the same map, so
+//! an arrow's slant is its one-way delay at the local scale: never invented, and zero when
+//! both ends saw the segment at once.
 
 use std::fmt::Write;
 
@@ -25,6 +26,10 @@ const HEAD: f64 = 120.0;
 const GAP: f64 = 22.0;
 const GAP_DATA: f64 = 34.0;
 const FOLD_H: f64 = 46.0;
+/// The tallest pause drawn in proportion: a longer one is folded even under the fold threshold
+/// (without a delay, at 1.2 px/ms, 0.45 s would be half a screen of nothing), but never a
+/// pause shorter than three one-way delays (an arrow in flight is not cut).
+const BLANK: f64 = 240.0;
 const MS: f64 = 1e6;
 
 /// The band of time a segment spends in its sender's netem.
@@ -145,6 +150,8 @@ struct Map {
     /// (height of the band's middle, length of the pause)
     folds: Vec<(f64, Ns)>,
     scale: f64,
+    /// Pauses longer than this are folded (the threshold given, lowered by [`BLANK`]).
+    fold: Ns,
 }
 
 impl Map {
@@ -157,6 +164,7 @@ impl Map {
             .max(0);
         // px per ns: the longest delay ≈ 140 px, at most 1.2 px/ms.
         let scale = (140.0 / (delay as f64).max(1.0)).min(1.2 / MS);
+        let fold = fold.min((BLANK / scale) as Ns).max(3 * delay);
         let mut starts: Vec<(Ns, bool)> = segs.iter().map(|s| (s.start(), s.len > 0)).collect();
         starts.sort_unstable();
         let mut knots = Vec::new();
@@ -196,6 +204,7 @@ impl Map {
             knots,
             folds,
             scale,
+            fold,
         }
     }
 
@@ -433,7 +442,7 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
         y += 30.0;
     }
     o.push_str("<g class=\"legend\">\n");
-    let end = legend(o, ctx, c, y + 10.0, fold);
+    let end = legend(o, ctx, c, y + 10.0, map.fold);
     o.push_str("</g>\n");
     end
 }
@@ -749,7 +758,7 @@ mod tests {
     use super::*;
     use crate::ladder::model::{
         connections,
-        tests::{MS as NS_MS, talk},
+        tests::{MS as NS_MS, Script, talk},
     };
     use crate::ladder::text::tests::ctx;
 
@@ -781,6 +790,32 @@ mod tests {
             "the pause is folded: {}",
             map.bottom()
         );
+    }
+
+    #[test]
+    fn a_pause_too_tall_to_draw_is_folded_but_never_inside_a_delay() {
+        // 1 ms one-way: a 450 ms pause, under the 1 s threshold, would be 540 px of nothing.
+        let mut s = talk();
+        let data = Flags::PSH | Flags::ACK;
+        s.send(470 * NS_MS, true, data, 9, 7, b"x", Some(NS_MS));
+        let c = connections(&s.sources()).remove(0);
+        let segs: Vec<&Segment> = c.segments.iter().collect();
+        let map = Map::new(&segs, 0.0, 1_000 * NS_MS);
+        assert_eq!(map.folds.len(), 1, "{:?}", map.folds);
+        assert!(map.fold < 450 * NS_MS, "the legend says so: {}", map.fold);
+        assert!(map.bottom() < 400.0, "{}", map.bottom());
+        // 200 ms one-way: the same pause is shorter than three delays, drawn in proportion.
+        let mut s = Script::new();
+        let d = Some(200 * NS_MS);
+        s.send(0, true, Flags::SYN, 0, 0, b"", d)
+            .send(200 * NS_MS, false, Flags::SYN | Flags::ACK, 0, 1, b"", d)
+            .send(400 * NS_MS, true, Flags::ACK, 1, 1, b"", d)
+            .send(850 * NS_MS, true, data, 1, 1, b"x", d);
+        let c = connections(&s.sources()).remove(0);
+        let segs: Vec<&Segment> = c.segments.iter().collect();
+        let map = Map::new(&segs, 0.0, 500 * NS_MS);
+        assert!(map.folds.is_empty(), "{:?}", map.folds);
+        assert_eq!(map.fold, 600 * NS_MS);
     }
 
     #[test]
