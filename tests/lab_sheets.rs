@@ -26,6 +26,7 @@
 mod kit;
 mod labkit;
 mod labscripts;
+mod ladderkit;
 mod sheetkit;
 
 use std::fs;
@@ -35,6 +36,7 @@ use std::time::{Duration, Instant};
 use kit::run;
 use labkit::Lab;
 use labscripts::{remove_capture, script, shell};
+use ladderkit::{Event, Ladder, TextArrow};
 use sheetkit::{Block, Kind, Segment, blocks, data, parse_view, sheets_dir, show};
 
 /// One block may run for this long (lab/deadlock takes ~15 s, a capture ~10 s).
@@ -335,6 +337,31 @@ impl Ran {
     }
 }
 
+impl Ran {
+    /// The ladder the sheet drew from the captures NAME-*.pcap with `lab/ladder`: what its
+    /// block printed and the SVG it wrote (captures/NAME.svg), checked to agree (see
+    /// [`Drawn::new`]).
+    fn ladder(&self, name: &str) -> Drawn {
+        let needle = format!("lab/ladder captures/{name}-*.pcap");
+        let text = self.output(&needle);
+        let file = kit::root().join("captures").join(format!("{name}.svg"));
+        let svg = fs::read_to_string(&file).unwrap_or_else(|e| {
+            panic!(
+                "{}: `{needle}` wrote no captures/{name}.svg ({e})\n{}",
+                self.name,
+                self.report(&needle)
+            )
+        });
+        Drawn::new(&text, &svg).unwrap_or_else(|e| {
+            panic!(
+                "{}: the ladder of {name}: {e}\n{}",
+                self.name,
+                self.report(&needle)
+            )
+        })
+    }
+}
+
 /// The names of the captures a sheet's blocks make (`--name NAME`).
 fn capture_names(blocks: &[Block]) -> Vec<String> {
     let mut names = Vec::new();
@@ -386,6 +413,166 @@ fn run_sheet(name: &str) -> Option<Ran> {
     })
 }
 
+// --- The ladders ------------------------------------------------------------------------------
+
+/// A conversation as `lab/ladder` drew it, text and SVG, one connection.
+struct Drawn {
+    /// The SVG's ladder.
+    svg: Ladder,
+    /// What the text ladder says, in order.
+    events: Vec<Event>,
+    /// The text, for failure messages.
+    text: String,
+}
+
+impl Drawn {
+    /// The one connection drawn in TEXT (the text ladder, among other output) and SVG, or
+    /// why not: the SVG is well-formed, the text and the SVG show the same segments and the
+    /// same states, and both ends of every segment were captured (times on both sides).
+    fn new(text: &str, svg: &str) -> Result<Drawn, String> {
+        let mut ladders = ladderkit::read_svg(svg).map_err(|e| format!("the SVG: {e}"))?;
+        if ladders.len() != 1 {
+            return Err(format!("{} connections drawn, not one", ladders.len()));
+        }
+        let svg = ladders.remove(0);
+        let events = ladderkit::text_events(text);
+        let drawn = Drawn {
+            svg,
+            events,
+            text: text.to_string(),
+        };
+        let arrows = drawn.arrows();
+        if arrows.is_empty() || arrows.len() != drawn.svg.segments.len() {
+            return Err(format!(
+                "{} arrows in the text, {} segments in the SVG",
+                arrows.len(),
+                drawn.svg.segments.len()
+            ));
+        }
+        for (a, s) in arrows.iter().zip(&drawn.svg.segments) {
+            let from = if a.from_client { "client" } else { "server" };
+            if s.from != from || !a.line.contains(&s.label) {
+                return Err(format!(
+                    "segment {}: the SVG says {} from {}, the text {:?}",
+                    s.i, s.label, s.from, a.line
+                ));
+            }
+            if a.left.is_none() || a.right.is_none() {
+                return Err(format!(
+                    "{:?}: one end was not captured (capture on both hosts)",
+                    a.line
+                ));
+            }
+        }
+        for side in 0..2 {
+            let text: Vec<&str> = drawn.states(side);
+            if text != drawn.svg.names(side) {
+                return Err(format!(
+                    "side {side}'s states: the text says {text:?}, the SVG {:?}",
+                    drawn.svg.names(side)
+                ));
+            }
+        }
+        Ok(drawn)
+    }
+
+    fn arrows(&self) -> Vec<&TextArrow> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Arrow(a) => Some(a),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// SIDE's states, in order (0: the client, 1: the server).
+    fn states(&self, side: usize) -> Vec<&str> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::State { side: s, name } if *s == side => Some(name.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// SIDE's state when arrow K (0 is the first) is drawn: the last change written before.
+    fn state_at(&self, k: usize, side: usize) -> Option<&str> {
+        let mut state = None;
+        let mut arrow = 0;
+        for e in &self.events {
+            match e {
+                Event::Arrow(_) if arrow == k => return state,
+                Event::Arrow(_) => arrow += 1,
+                Event::State { side: s, name } if *s == side => state = Some(name.as_str()),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// The arrows carrying data, with their index among all arrows.
+    fn data(&self) -> Vec<(usize, &TextArrow)> {
+        self.arrows()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, a)| !a.data().is_empty())
+            .collect()
+    }
+
+    /// The arrows carrying FIN, with their index among all arrows.
+    fn fins(&self) -> Vec<(usize, &TextArrow)> {
+        self.arrows()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, a)| a.has("FIN"))
+            .collect()
+    }
+}
+
+/// A check of a lesson on a ladder: Err says what the ladder does not show.
+type Lesson = fn(&Drawn) -> Result<(), String>;
+
+fn expect(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
+    if ok { Ok(()) } else { Err(what()) }
+}
+
+/// Sheet 1, question 7: the handshake (the client ESTABLISHED on the SYN ACK, the server on
+/// the ACK), one data arrow per typed line, and TIME_WAIT on the client, which closed first.
+fn lesson_01(d: &Drawn) -> Result<(), String> {
+    let a = d.arrows();
+    expect(
+        a.len() >= 3
+            && a[0].from_client
+            && a[0].flags() == "SYN"
+            && !a[1].from_client
+            && a[1].flags() == "SYN,ACK"
+            && a[2].from_client
+            && a[2].flags() == "ACK",
+        || "no handshake first".into(),
+    )?;
+    expect(
+        d.state_at(1, 0) == Some("SYN_SENT")
+            && d.state_at(2, 0) == Some("ESTABLISHED")
+            && d.state_at(2, 1) == Some("SYN_RCVD")
+            && d.state_at(3, 1) == Some("ESTABLISHED"),
+        || "the client is not ESTABLISHED on the SYN ACK, or the server on the ACK".into(),
+    )?;
+    let sent: Vec<&str> = d.data().iter().map(|(_, a)| a.data()).collect();
+    expect(
+        sent == ["bonjour\\n", "ça va ?\\n"] && d.data().iter().all(|(_, a)| a.from_client),
+        || format!("not one data arrow per line typed: {sent:?}"),
+    )?;
+    let fins = d.fins();
+    expect(
+        fins.first().is_some_and(|(_, f)| f.from_client)
+            && d.states(0).last() == Some(&"TIME_WAIT")
+            && d.states(1).last() == Some(&"CLOSED"),
+        || "the client does not close first and end in TIME_WAIT".into(),
+    )
+}
+
 // --- What each sheet's questions rely on -------------------------------------------------------
 
 /// The three segments of the handshake open SEGMENTS, from the client to TO (`server:8080`).
@@ -422,6 +609,16 @@ fn near(value: f64, target: f64, tolerance: f64) -> bool {
     (value - target).abs() <= target * tolerance
 }
 
+/// The ladder QUESTION asks about shows its lesson, or the test fails saying what is missing.
+fn assert_lesson(sheet: &str, question: &str, d: &Drawn, lesson: Lesson) {
+    if let Err(e) = lesson(d) {
+        panic!(
+            "{sheet}: {question} needs the ladder to show it: {e}\n{}",
+            d.text
+        );
+    }
+}
+
 #[test]
 fn sheet_readme_commands_run() {
     let Some(sheet) = run_sheet("README.md") else {
@@ -435,16 +632,17 @@ fn sheet_readme_commands_run() {
 }
 
 /// Sheet 1: the handshake; two lines typed, two PSH segments of 8 and 9 bytes, the client's
-/// FIN first; three lines at once, one segment; a 3000-byte line, cut into segments of at
-/// most one MSS, PSH on the last one only.
+/// FIN first; its ladder, from both hosts' captures: the states of the handshake, one arrow
+/// per line, TIME_WAIT on the client; three lines at once, one segment; a 3000-byte line, cut
+/// into segments of at most one MSS, PSH on the last one only.
 #[test]
 fn sheet_01_handshake_shows_its_lesson() {
     let name = "01-poignee-de-main.md";
     let Some(sheet) = run_sheet(name) else {
         return;
     };
-    let segs = sheet.capture("01-poignee");
-    assert_handshake(name, "01-poignee", &segs, "server:8080");
+    let segs = sheet.capture("01-poignee-client");
+    assert_handshake(name, "01-poignee-client", &segs, "server:8080");
     let sent: Vec<&Segment> = data(&segs);
     assert!(
         sent.len() == 2
@@ -462,9 +660,17 @@ fn sheet_01_handshake_shows_its_lesson() {
         "{name}: question 5 needs the client's FIN first:\n{}",
         show(&segs)
     );
+    let server_side = sheet.capture("01-poignee-server");
+    assert_eq!(
+        server_side.len(),
+        segs.len(),
+        "{name}: the server saw every segment the client did:\n{}",
+        show(&server_side)
+    );
+    assert_lesson(name, "question 7", &sheet.ladder("01-poignee"), lesson_01);
     assert!(
         sheet.output("tcp-syn").contains("mss 1460"),
-        "{name}: question 7 needs the SYN's options:\n{}",
+        "{name}: question 8 needs the SYN's options:\n{}",
         sheet.report("tcp-syn")
     );
 
@@ -472,7 +678,7 @@ fn sheet_01_handshake_shows_its_lesson() {
     let sent = data(&segs);
     assert!(
         sent.len() == 1 && sent[0].data == "un\\ndeux\\ntrois\\n",
-        "{name}: question 9 needs the three lines in one segment:\n{}",
+        "{name}: question 10 needs the three lines in one segment:\n{}",
         show(&segs)
     );
 
@@ -486,7 +692,7 @@ fn sheet_01_handshake_shows_its_lesson() {
             && sent.iter().all(|s| s.len <= 1460)
             && last.has("PSH")
             && sent[..sent.len() - 1].iter().all(|s| !s.has("PSH")),
-        "{name}: question 10 needs a 3000-byte line in segments of at most one MSS, PSH on the last:\n{}",
+        "{name}: question 11 needs a 3000-byte line in segments of at most one MSS, PSH on the last:\n{}",
         show(&segs)
     );
 }
