@@ -497,6 +497,16 @@ impl Drawn {
             .collect()
     }
 
+    /// SIDE's states after it became ESTABLISHED: how it closed.
+    fn closing(&self, side: usize) -> Vec<&str> {
+        let all = self.states(side);
+        let from = all
+            .iter()
+            .position(|s| *s == "ESTABLISHED")
+            .map_or(0, |i| i + 1);
+        all[from..].to_vec()
+    }
+
     /// SIDE's state when arrow K (0 is the first) is drawn: the last change written before.
     fn state_at(&self, k: usize, side: usize) -> Option<&str> {
         let mut state = None;
@@ -570,6 +580,32 @@ fn lesson_01(d: &Drawn) -> Result<(), String> {
             && d.states(0).last() == Some(&"TIME_WAIT")
             && d.states(1).last() == Some(&"CLOSED"),
         || "the client does not close first and end in TIME_WAIT".into(),
+    )
+}
+
+/// Sheet 2, question 5: the server closes first: FIN_WAIT_1, FIN_WAIT_2 (the client's delayed
+/// ACK), TIME_WAIT; the client CLOSE_WAIT (its half-second), LAST_ACK, CLOSED.
+fn lesson_02(d: &Drawn) -> Result<(), String> {
+    let fins = d.fins();
+    expect(fins.len() == 2 && !fins[0].1.from_client, || {
+        "the server's FIN does not come first".into()
+    })?;
+    expect(
+        d.closing(1) == ["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
+            && d.closing(0) == ["CLOSE_WAIT", "LAST_ACK", "CLOSED"],
+        || {
+            format!(
+                "the server should go FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT, the client CLOSE_WAIT LAST_ACK CLOSED: {:?} {:?}",
+                d.closing(1),
+                d.closing(0)
+            )
+        },
+    )?;
+    let client_fin = fins[1].0;
+    expect(
+        d.state_at(client_fin, 0) == Some("CLOSE_WAIT")
+            && d.state_at(client_fin, 1) == Some("FIN_WAIT_2"),
+        || "before the client's FIN: the client in CLOSE_WAIT, the server in FIN_WAIT_2".into(),
     )
 }
 
@@ -698,8 +734,9 @@ fn sheet_01_handshake_shows_its_lesson() {
 }
 
 /// Sheet 2: the server closes first (its FIN opens the four segments of the close) and keeps
-/// TIME_WAIT; without SO_REUSEADDR on the old socket the restart is refused (exit 3); when
-/// the client closes first, TIME_WAIT is on the client and the server restarts (exit 124).
+/// TIME_WAIT, which its ladder shows on the server's time line (the client's: CLOSE_WAIT,
+/// LAST_ACK, CLOSED); without SO_REUSEADDR on the old socket the restart is refused (exit 3);
+/// when the client closes first, TIME_WAIT is on the client and the server restarts (exit 124).
 #[test]
 fn sheet_02_time_wait_shows_its_lesson() {
     let name = "02-time-wait.md";
@@ -723,6 +760,7 @@ fn sheet_02_time_wait_shows_its_lesson() {
         "{name}: question 4 needs the four segments of the close, the server's FIN first:\n{}",
         show(&segs)
     );
+    assert_lesson(name, "question 5", &sheet.ladder("02-timewait"), lesson_02);
     let ss = sheet.output("ss -tano state time-wait\n");
     assert!(
         ss.contains("timer:(timewait,"),
@@ -733,17 +771,17 @@ fn sheet_02_time_wait_shows_its_lesson() {
         refused.contains("timer:(timewait,")
             && refused.contains("code de sortie : 3")
             && refused.contains("in use"),
-        "{name}: question 5 needs a refused restart (EADDRINUSE, exit 3):\n{refused}"
+        "{name}: question 6 needs a refused restart (EADDRINUSE, exit 3):\n{refused}"
     );
     let reuse = sheet.output("socket.create_server");
     assert!(
         reuse.contains("SO_REUSEADDR = 1"),
-        "{name}: question 12 needs create_server's SO_REUSEADDR:\n{reuse}"
+        "{name}: question 13 needs create_server's SO_REUSEADDR:\n{reuse}"
     );
     let client_first = sheet.output("-p 9094");
     assert!(
         client_first.contains("timer:(timewait,") && client_first.contains("code de sortie : 124"),
-        "{name}: question 7 needs the TIME_WAIT on the client and a server that listens:\n{client_first}"
+        "{name}: question 8 needs the TIME_WAIT on the client and a server that listens:\n{client_first}"
     );
 }
 
