@@ -609,6 +609,51 @@ fn lesson_02(d: &Drawn) -> Result<(), String> {
     )
 }
 
+/// Sheet 3, question 4: the client's line, acknowledged at once (by the kernel), then the
+/// server's answer about 2 s later (its user), after a folded pause; both ESTABLISHED all along.
+fn lesson_03(d: &Drawn) -> Result<(), String> {
+    let data = d.data();
+    expect(
+        data.len() == 2
+            && data[0].1.from_client
+            && data[0].1.data() == "bonjour serveur\\n"
+            && !data[1].1.from_client
+            && data[1].1.data() == "salut client\\n",
+        || "not the client's line, then the server's".into(),
+    )?;
+    let ((i, line), (j, answer)) = (data[0], data[1]);
+    let gap = answer.departure().unwrap_or(0.0) - line.arrival().unwrap_or(0.0);
+    expect((1.5..10.0).contains(&gap), || {
+        format!("{gap:.3} s between the line and its answer, not about 2 s")
+    })?;
+    let arrows = d.arrows();
+    let acked = arrows[i + 1..j].iter().any(|a| {
+        !a.from_client
+            && a.ack() == line.seq_end()
+            && a.departure().unwrap_or(9.0) - line.arrival().unwrap_or(0.0) < 0.1
+    });
+    expect(acked, || "the line is not acknowledged at once".into())?;
+    let between = d
+        .events
+        .iter()
+        .skip_while(|e| !matches!(e, Event::Arrow(a) if a.line == line.line));
+    let mut folded = false;
+    for e in between {
+        match e {
+            Event::Arrow(a) if a.line == answer.line => break,
+            Event::Fold(_) => folded = true,
+            Event::State { .. } => return Err("a state changes during the pause".into()),
+            _ => {}
+        }
+    }
+    expect(
+        folded
+            && d.state_at(j, 0) == Some("ESTABLISHED")
+            && d.state_at(j, 1) == Some("ESTABLISHED"),
+        || "no folded pause, or not both ESTABLISHED, before the answer".into(),
+    )
+}
+
 // --- What each sheet's questions rely on -------------------------------------------------------
 
 /// The three segments of the handshake open SEGMENTS, from the client to TO (`server:8080`).
@@ -786,15 +831,16 @@ fn sheet_02_time_wait_shows_its_lesson() {
 }
 
 /// Sheet 3: the client's line, then the server's answer about 2 s later (its user's time,
-/// not the network's); both sides waiting: the handshake and no data, then `timeout` (124).
+/// not the network's), which the ladder shows as turns while TCP stays ESTABLISHED; both
+/// sides waiting: the handshake and no data, then `timeout` (124).
 #[test]
 fn sheet_03_alternation_shows_its_lesson() {
     let name = "03-alternance.md";
     let Some(sheet) = run_sheet(name) else {
         return;
     };
-    let segs = sheet.capture("03-alternance");
-    assert_handshake(name, "03-alternance", &segs, "server:9091");
+    let segs = sheet.capture("03-alternance-server");
+    assert_handshake(name, "03-alternance-server", &segs, "server:9091");
     let sent = data(&segs);
     assert!(
         sent.len() == 2
@@ -810,6 +856,12 @@ fn sheet_03_alternation_shows_its_lesson() {
         (1.5..10.0).contains(&gap),
         "{name}: question 2 needs about 2 s between the line and its answer, not {gap:.3} s:\n{}",
         show(&segs)
+    );
+    assert_lesson(
+        name,
+        "question 4",
+        &sheet.ladder("03-alternance"),
+        lesson_03,
     );
     let deadlock = sheet.output("--first receive </dev/null");
     assert!(
@@ -827,7 +879,7 @@ fn sheet_03_alternation_shows_its_lesson() {
     assert!(
         stuck.iter().all(|s| s.len == 0)
             && segs.iter().any(|s| s.len > 0 && s.sender_port() != port),
-        "{name}: question 6 needs a blocked connection without data, then the way out:\n{}",
+        "{name}: question 7 needs a blocked connection without data, then the way out:\n{}",
         show(&segs)
     );
 }
