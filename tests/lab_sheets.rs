@@ -654,6 +654,47 @@ fn lesson_03(d: &Drawn) -> Result<(), String> {
     )
 }
 
+/// Sheet 4, question 7: the client's FIN first; the server sends its line in CLOSE_WAIT, the
+/// client gets it in FIN_WAIT_2; then the server's FIN: LAST_ACK, and TIME_WAIT on the client.
+fn lesson_04(d: &Drawn) -> Result<(), String> {
+    let fins = d.fins();
+    expect(
+        fins.len() == 2 && fins[0].1.from_client && !fins[1].1.from_client,
+        || "not the client's FIN, then the server's".into(),
+    )?;
+    let data = d.data();
+    expect(
+        data.len() == 1
+            && !data[0].1.from_client
+            && data[0].1.data().contains("je parle encore")
+            && fins[0].0 < data[0].0
+            && data[0].0 < fins[1].0,
+        || "the server's line does not come between the two FINs".into(),
+    )?;
+    let k = data[0].0;
+    expect(
+        d.state_at(k, 1) == Some("CLOSE_WAIT") && d.state_at(k, 0) == Some("FIN_WAIT_2"),
+        || {
+            format!(
+                "the server sends in {:?}, the client receives in {:?}: not CLOSE_WAIT and FIN_WAIT_2",
+                d.state_at(k, 1),
+                d.state_at(k, 0)
+            )
+        },
+    )?;
+    expect(
+        d.closing(0) == ["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
+            && d.closing(1) == ["CLOSE_WAIT", "LAST_ACK", "CLOSED"],
+        || {
+            format!(
+                "closing: client {:?}, server {:?}",
+                d.closing(0),
+                d.closing(1)
+            )
+        },
+    )
+}
+
 // --- What each sheet's questions rely on -------------------------------------------------------
 
 /// The three segments of the handshake open SEGMENTS, from the client to TO (`server:8080`).
@@ -885,8 +926,9 @@ fn sheet_03_alternation_shows_its_lesson() {
 }
 
 /// Sheet 4: two processes per side sharing one socket (ss shows both pids); the client's FIN
-/// first, then the server's data and its FIN (half-close); no zombie; a killed parent takes
-/// its child with it; a buffer not flushed before fork is written twice.
+/// first, then the server's data and its FIN (half-close), which the ladder shows sent in
+/// CLOSE_WAIT and received in FIN_WAIT_2; no zombie; a killed parent takes its child with it;
+/// a buffer not flushed before fork is written twice.
 #[test]
 fn sheet_04_duplex_shows_its_lesson() {
     let name = "04-duplex-fork.md";
@@ -902,8 +944,8 @@ fn sheet_04_duplex_shows_its_lesson() {
         "{name}: question 3 needs one socket held by two chat processes:\n{two}"
     );
 
-    let segs = sheet.capture("04-demi-fermeture");
-    assert_handshake(name, "04-demi-fermeture", &segs, "server:9092");
+    let segs = sheet.capture("04-demi-fermeture-client");
+    assert_handshake(name, "04-demi-fermeture-client", &segs, "server:9092");
     let fins = fins_of(&segs);
     let client_fin = fins.first().expect("a FIN");
     let after: Vec<&Segment> = data(&segs)
@@ -925,31 +967,37 @@ fn sheet_04_duplex_shows_its_lesson() {
             .contains("je parle encore"),
         "{name}: question 4: the client shows what came after its FIN"
     );
+    assert_lesson(
+        name,
+        "question 7",
+        &sheet.ladder("04-demi-fermeture"),
+        lesson_04,
+    );
 
     let segs = sheet.capture("04-fin");
     let fins = fins_of(&segs);
     assert!(
         fins.len() == 2 && fins[0].sender() == "client" && fins[1].sender() == "server",
-        "{name}: question 7 needs the client's FIN, then the server's:\n{}",
+        "{name}: question 8 needs the client's FIN, then the server's:\n{}",
         show(&segs)
     );
     let ps = sheet.output("04-fin --duration");
     let chats: Vec<&str> = ps.lines().filter(|l| l.contains(" chat ")).collect();
     assert!(
         chats.len() == 1 && !chats[0].contains(" Z"),
-        "{name}: question 8 needs one chat left on the server, no zombie:\n{ps}"
+        "{name}: question 9 needs one chat left on the server, no zombie:\n{ps}"
     );
 
     let killed = sheet.output("kill -9");
     assert!(
         killed.contains("plus aucun chat sur client"),
-        "{name}: question 9 needs the child gone with its parent:\n{killed}"
+        "{name}: question 10 needs the child gone with its parent:\n{killed}"
     );
     let fork = sheet.output("os.fork()");
     assert_eq!(
         fork.matches("avant le fork").count(),
         3,
-        "{name}: question 10 needs the line twice without flush, once with:\n{fork}"
+        "{name}: question 11 needs the line twice without flush, once with:\n{fork}"
     );
 }
 
