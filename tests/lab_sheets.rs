@@ -695,6 +695,72 @@ fn lesson_04(d: &Drawn) -> Result<(), String> {
     )
 }
 
+/// Sheet 5, question 5: under 200 ms on the client's egress, drawn from its netem record:
+/// every client → server arrow slants by about 200 ms, every server → client one is flat,
+/// and the time each segment waited in netem is drawn.
+fn lesson_05_slant(d: &Drawn) -> Result<(), String> {
+    expect(d.svg.held > 0, || {
+        "no segment drawn waiting in netem: the netem record is missing".into()
+    })?;
+    for (a, s) in d.arrows().iter().zip(&d.svg.segments) {
+        let took = a.arrival().unwrap_or(0.0) - a.departure().unwrap_or(0.0);
+        let ok = if a.from_client {
+            (0.18..0.3).contains(&took) && s.slant() > 60.0
+        } else {
+            (0.0..0.02).contains(&took) && s.slant().abs() < 2.0
+        };
+        expect(ok, || {
+            format!(
+                "{:?} takes {took:.3} s, slants {:.1} px: client → server should slant by ~200 ms, server → client be flat",
+                a.line,
+                s.slant()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Sheet 5, question 7: ten lines typed fast behind 200 ms go in a few segments, each (but the
+/// first, and one that carries the FIN) leaving the moment the previous one's ACK arrives.
+fn lesson_05_nagle(d: &Drawn) -> Result<(), String> {
+    let data: Vec<(usize, &TextArrow)> = d
+        .data()
+        .into_iter()
+        .filter(|(_, a)| a.from_client)
+        .collect();
+    let lines: Vec<usize> = data
+        .iter()
+        .map(|(_, a)| a.data().matches("\\n").count())
+        .collect();
+    expect(
+        (2..=6).contains(&data.len())
+            && lines.iter().sum::<usize>() == 10
+            && lines.iter().any(|&n| n >= 2),
+        || format!("ten lines should go in a few segments, grouped: {lines:?}"),
+    )?;
+    let arrows = d.arrows();
+    let mut waited = 0;
+    for w in data.windows(2) {
+        let ((_, prev), (_, next)) = (w[0], w[1]);
+        if next.has("FIN") {
+            continue;
+        }
+        let ack = arrows
+            .iter()
+            .find(|a| !a.from_client && a.ack() == prev.seq_end())
+            .ok_or_else(|| format!("no ACK of {:?}", prev.line))?;
+        let after = next.departure().unwrap_or(0.0) - ack.arrival().unwrap_or(0.0);
+        expect((-0.002..0.02).contains(&after), || {
+            format!(
+                "{:?} leaves {after:.3} s after the ACK of the previous one arrives, not at once",
+                next.line
+            )
+        })?;
+        waited += 1;
+    }
+    expect(waited > 0, || "no segment waited for an ACK".into())
+}
+
 // --- What each sheet's questions rely on -------------------------------------------------------
 
 /// The three segments of the handshake open SEGMENTS, from the client to TO (`server:8080`).
@@ -1002,8 +1068,10 @@ fn sheet_04_duplex_shows_its_lesson() {
 }
 
 /// Sheet 5: the RTT is the sum of the egress delays; both captures show the 200 ms between
-/// SYN ACK and ACK; slow lines go one per segment, fast ones are grouped by Nagle, a RTT
-/// apart; write-write-read waits for the delayed ACK unless TCP_NODELAY.
+/// SYN ACK and ACK; the ladder drawn with the userspace netem's record slants client → server
+/// by 200 ms and not the other way; slow lines go one per segment, fast ones are grouped by
+/// Nagle, a RTT apart, each group leaving as the ACK arrives (the ladder shows it);
+/// write-write-read waits for the delayed ACK unless TCP_NODELAY.
 #[test]
 fn sheet_05_latency_shows_its_lesson() {
     let name = "05-latence.md";
@@ -1042,16 +1110,22 @@ fn sheet_05_latency_shows_its_lesson() {
         rtt.len() == 1 && near(rtt[0], 200.0, 0.2),
         "{name}: question 4 needs ss -ti's RTT of about 200 ms:\n{ss}"
     );
+    assert_lesson(
+        name,
+        "question 5",
+        &sheet.ladder("05-echelle"),
+        lesson_05_slant,
+    );
 
     let segs = sheet.capture("05-lent");
     let sent = data(&segs);
     assert!(
         sent.len() == 5 && sent.iter().all(|s| s.data.matches("\\n").count() == 1),
-        "{name}: question 5 needs five segments, one line each:\n{}",
+        "{name}: question 6 needs five segments, one line each:\n{}",
         show(&segs)
     );
 
-    let segs = sheet.capture("05-rapide");
+    let segs = sheet.capture("05-rapide-server");
     let sent = data(&segs);
     let lines: usize = sent.iter().map(|s| s.data.matches("\\n").count()).sum();
     let spaced = sent
@@ -1060,9 +1134,12 @@ fn sheet_05_latency_shows_its_lesson() {
         .all(|w| w[1].t - w[0].t > 0.15);
     assert!(
         lines == 10 && (2..=6).contains(&sent.len()) && spaced,
-        "{name}: question 6 needs ten lines grouped in a few segments, a RTT apart:\n{}",
+        "{name}: question 7 needs ten lines grouped in a few segments, a RTT apart:\n{}",
         show(&segs)
     );
+    let rapide = sheet.ladder("05-rapide");
+    assert_lesson(name, "question 7", &rapide, lesson_05_nagle);
+    assert_lesson(name, "question 7", &rapide, lesson_05_slant);
 
     let ewr = sheet.output("ecrire-ecrire-lire.py");
     let times: Vec<f64> = ewr
@@ -1080,7 +1157,7 @@ fn sheet_05_latency_shows_its_lesson() {
     assert_eq!(
         times.len(),
         20,
-        "{name}: question 9: two runs of ten:\n{ewr}"
+        "{name}: question 10: two runs of ten:\n{ewr}"
     );
     let median = |v: &[f64]| {
         let mut v = v.to_vec();
@@ -1090,7 +1167,7 @@ fn sheet_05_latency_shows_its_lesson() {
     let (nagle, nodelay) = (median(&times[1..10]), median(&times[11..]));
     assert!(
         nagle >= 30.0 && nodelay < 20.0,
-        "{name}: question 9 needs the delayed ACK in write-write-read (median {nagle} ms) and not with TCP_NODELAY ({nodelay} ms):\n{ewr}"
+        "{name}: question 10 needs the delayed ACK in write-write-read (median {nagle} ms) and not with TCP_NODELAY ({nodelay} ms):\n{ewr}"
     );
 }
 
