@@ -284,6 +284,173 @@ fn skeletons_compile_run_and_leave_the_work_to_do() {
     }
 }
 
+// --- The reference ladders of the answer keys ------------------------------------------------
+
+/// The reference ladders, in lab/exercices/enseignants/echelles/: NAME.svg, drawn by the tool
+/// from the captures beside it (NAME-client.pcap, NAME-server.pcap, NAME-client.netem.pcap),
+/// and the lessons each one shows.
+const REFERENCES: [(&str, &[Lesson]); 3] = [
+    ("02-timewait", &[lesson_02]),
+    ("04-demi-fermeture", &[lesson_04]),
+    ("05-rapide", &[lesson_05_slant, lesson_05_nagle]),
+];
+
+/// Every lesson a sheet's ladder shows, by sheet and question.
+const LESSONS: [(&str, Lesson); 6] = [
+    ("01 q7", lesson_01),
+    ("02 q5", lesson_02),
+    ("03 q4", lesson_03),
+    ("04 q7", lesson_04),
+    ("05 q5", lesson_05_slant),
+    ("05 q7", lesson_05_nagle),
+];
+
+fn references_dir() -> std::path::PathBuf {
+    sheets_dir().join("enseignants/echelles")
+}
+
+/// The captures of the reference NAME, sorted.
+fn reference_captures(name: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = fs::read_dir(references_dir())
+        .expect("lab/exercices/enseignants/echelles")
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let f = p.file_name().unwrap().to_string_lossy();
+            f.starts_with(&format!("{name}-")) && f.ends_with(".pcap")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// `chatlab ladder CAPTURES --svg FILE --lang fr EXTRA`, run; its stdout and the SVG written.
+fn draw(captures: &[std::path::PathBuf], extra: &[&str]) -> (String, String) {
+    // Tests run at once: each drawing its own file.
+    static DRAWN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = DRAWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out =
+        std::env::temp_dir().join(format!("chatlab-reference-{}-{n}.svg", std::process::id()));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatlab"));
+    cmd.arg("ladder")
+        .args(captures)
+        .arg("--svg")
+        .arg(&out)
+        .args(["--lang", "fr"])
+        .args(extra)
+        .env_remove("RUST_LOG");
+    let ran = run(&mut cmd, Duration::from_secs(30)).expect_success();
+    let svg = fs::read_to_string(&out).unwrap_or_else(|e| panic!("{e}\n{}", ran.report));
+    let _ = fs::remove_file(&out);
+    (ran.stdout(), svg)
+}
+
+/// What a reference must keep, in words, for a failure message.
+fn regenerate(name: &str) -> String {
+    format!(
+        "if the change is meant, draw it again: cd lab/exercices/enseignants/echelles && \
+         chatlab ladder {name}-*.pcap --svg {name}.svg --no-text --lang fr (and look at it)"
+    )
+}
+
+/// Each reference SVG is what the tool draws today from the captures committed beside it: the
+/// same segments in order (sender, flags/seq/ack, data, slanted or flat), the same states on
+/// each side, in order, and a legend; not the same pixels. Each is linked from an answer key.
+#[test]
+fn reference_ladders_are_what_the_tool_draws_from_their_captures() {
+    let keys: String = fs::read_dir(sheets_dir().join("enseignants"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .map(|p| fs::read_to_string(p).unwrap())
+        .collect();
+    for (name, _) in REFERENCES {
+        let captures = reference_captures(name);
+        let hosts: Vec<String> = captures
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            hosts.contains(&format!("{name}-client.pcap"))
+                && hosts.contains(&format!("{name}-server.pcap")),
+            "{name}: the captures of both hosts are committed beside the reference: {hosts:?}"
+        );
+        let committed = fs::read_to_string(references_dir().join(format!("{name}.svg")))
+            .unwrap_or_else(|e| panic!("{name}.svg: {e}"));
+        let want = ladderkit::structure(
+            &ladderkit::read_svg(&committed).unwrap_or_else(|e| panic!("{name}.svg: {e}")),
+        );
+        let (_, drawn) = draw(&captures, &["--no-text"]);
+        let got = ladderkit::structure(
+            &ladderkit::read_svg(&drawn).unwrap_or_else(|e| panic!("{name}, drawn now: {e}")),
+        );
+        assert!(
+            want == got,
+            "{name}.svg is no longer what the tool draws from its captures:\n{}{}",
+            ladderkit::differences(&want, &got),
+            regenerate(name)
+        );
+        assert!(
+            keys.contains(&format!("(echelles/{name}.svg)")),
+            "no answer key links echelles/{name}.svg"
+        );
+    }
+}
+
+/// The comparison above sees a change of structure: a copy of a reference with a state, a
+/// label, a segment's data or the order of two segments changed is no longer the same.
+#[test]
+fn a_reference_ladder_changed_is_seen_changed() {
+    let committed = fs::read_to_string(references_dir().join("05-rapide.svg")).unwrap();
+    let want = ladderkit::structure(&ladderkit::read_svg(&committed).unwrap());
+    let edits: [(&str, &str); 4] = [
+        (">TIME_WAIT<", ">FIN_WAIT_2<"),
+        (">SYN,ACK seq 0 ack 1<", ">SYN,ACK seq 0 ack 2<"),
+        ("ligne 2\\nligne 3", "ligne 2\\nligne 4"),
+        (
+            "data-i=\"4\" data-from=\"client\"",
+            "data-i=\"4\" data-from=\"server\"",
+        ),
+    ];
+    for (from, to) in edits {
+        assert!(committed.contains(from), "{from:?} is not in 05-rapide.svg");
+        let edited = committed.replacen(from, to, 1);
+        let got = ladderkit::structure(&ladderkit::read_svg(&edited).unwrap());
+        assert_ne!(want, got, "{from:?} → {to:?} is not seen");
+    }
+    // Two segments swapped.
+    let a = committed.find("<g class=\"segment\" data-i=\"5\"").unwrap();
+    let b = committed.find("<g class=\"segment\" data-i=\"6\"").unwrap();
+    let c = committed.find("<g class=\"segment\" data-i=\"7\"").unwrap();
+    let swapped = format!(
+        "{}{}{}{}",
+        &committed[..a],
+        &committed[b..c],
+        &committed[a..b],
+        &committed[c..]
+    );
+    let got = ladderkit::structure(&ladderkit::read_svg(&swapped).unwrap());
+    assert_ne!(want, got, "two segments swapped are not seen");
+}
+
+/// The checks of the sheets' ladder questions can fail: on the reference ladders, each holds
+/// where its lesson is shown and fails on the others (the ladder of another experiment).
+#[test]
+fn ladder_lessons_hold_on_their_reference_and_fail_on_the_others() {
+    for (name, shown) in REFERENCES {
+        let (text, svg) = draw(&reference_captures(name), &[]);
+        let drawn = Drawn::new(&text, &svg).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+        for (which, lesson) in LESSONS {
+            let holds = lesson(&drawn);
+            let expected = shown.iter().any(|l| std::ptr::fn_addr_eq(*l, lesson));
+            assert_eq!(
+                holds.is_ok(),
+                expected,
+                "lesson {which} on {name}: {holds:?}\n{text}"
+            );
+        }
+    }
+}
+
 // --- Running a sheet -------------------------------------------------------------------------
 
 /// A sheet that ran: its lab (still up) and what each `sh` block printed.
