@@ -216,6 +216,10 @@ fn the_typography_rule_catches_plain_spaces() {
     let bad = "Pourquoi ? Voici : rien ; « citation » après 60 s et 40 ms.\n";
     fs::write(&file, bad).unwrap();
     assert_eq!(sheetkit::typography_errors(&file).len(), 7, "{bad}");
+    // Inline code holding backticks (` ```sh `) ends where its own run of backticks does.
+    let bad = "- ` ```sh ` : des commandes ; `a` et ``b ` c`` puis : fin\n";
+    fs::write(&file, bad).unwrap();
+    assert_eq!(sheetkit::typography_errors(&file).len(), 3, "{bad}");
     let good = "Pourquoi\u{202f}? Voici\u{a0}: `a : b ?` [x](y?z) «\u{202f}c\u{202f}» 60\u{a0}s, 10:30, 1:9.\n```sh\necho a : b ?\n```\n";
     fs::write(&file, good).unwrap();
     assert_eq!(
