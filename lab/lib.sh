@@ -281,12 +281,15 @@ lab_demo_args() {
   done
 }
 
-# lab_demo_capture NAME SECONDS FILTER...: capture on the server into captures/NAME.pcap, in
-# the background (pid in $capture, its view in $LAB_TMP/capture.out), once tcpdump is ready.
+# lab_demo_capture "HOST..." NAME SECONDS FILTER...: capture on HOST ("server") into
+# captures/NAME.pcap, or on several ("server client") into captures/NAME-HOST.pcap each (what
+# lab/ladder draws), in the background (pid in $capture, its view in $LAB_TMP/capture.out),
+# once tcpdump is ready.
 lab_demo_capture() {
-  local name=$1 secs=$2
-  shift 2
-  "$LAB_ROOT/lab/capture" server --name "$name" --duration "$secs" "$@" \
+  local hosts name=$2 secs=$3
+  read -ra hosts <<<"$1"
+  shift 3
+  "$LAB_ROOT/lab/capture" "${hosts[@]}" --name "$name" --duration "$secs" "$@" \
     >"$LAB_TMP/capture.out" 2>"$LAB_TMP/capture.err" &
   capture=$!
   lab_wait_for "$LAB_TMP/capture.err" 'capturing on' 15 \

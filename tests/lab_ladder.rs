@@ -8,6 +8,7 @@
 mod kit;
 mod labkit;
 mod labscripts;
+mod ladderkit;
 
 use std::thread;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use kit::{poll, run};
 use labkit::Lab;
 use labscripts::script;
+use ladderkit::text_states as states;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -27,53 +29,13 @@ fn netem(lab: &Lab, args: &[&str]) {
 
 /// One arrow of the text ladder: (from the client?, time on the left, time on the right).
 fn arrows(text: &str) -> Vec<(bool, f64, f64)> {
-    text.lines()
-        .filter(|l| l.contains('▶') || l.contains('◀'))
-        .map(|l| {
-            let words: Vec<&str> = l.split_whitespace().collect();
-            let t = |w: &str| {
-                w.parse::<f64>()
-                    .unwrap_or_else(|_| panic!("no time in {l:?}"))
-            };
-            (l.contains('▶'), t(words[0]), t(words[words.len() - 1]))
+    ladderkit::text_arrows(text)
+        .into_iter()
+        .map(|a| {
+            let t = |v: Option<f64>| v.unwrap_or_else(|| panic!("no time in {:?}", a.line));
+            (a.from_client, t(a.left), t(a.right))
         })
         .collect()
-}
-
-/// The states written under the arrows of one ladder, in order, each as "client STATE" or
-/// "server STATE" (the client's on the left, the server's on the right).
-fn states(text: &str) -> Vec<String> {
-    const NAMES: [&str; 11] = [
-        "CLOSED",
-        "LISTEN",
-        "SYN_SENT",
-        "SYN_RCVD",
-        "ESTABLISHED",
-        "FIN_WAIT_1",
-        "FIN_WAIT_2",
-        "CLOSING",
-        "TIME_WAIT",
-        "CLOSE_WAIT",
-        "LAST_ACK",
-    ];
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if words.is_empty() || !words.iter().all(|w| NAMES.contains(w)) {
-            continue;
-        }
-        // Column 10 is the client's time line; a state ending near column 100 is the server's.
-        let left = line.len() - line.trim_start().len() < 20;
-        if words.len() == 2 {
-            out.push(format!("client {}", words[0]));
-            out.push(format!("server {}", words[1]));
-        } else if left {
-            out.push(format!("client {}", words[0]));
-        } else {
-            out.push(format!("server {}", words[0]));
-        }
-    }
-    out
 }
 
 #[test]

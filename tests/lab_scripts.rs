@@ -536,6 +536,7 @@ fn timewait_shows_eaddrinuse_then_a_restart_with_so_reuseaddr() {
     )
     .expect_success();
     let out = ran.stdout();
+    let ladder = format!("lab/ladder captures/{name}-*.pcap");
     let steps = [
         "server | hello, server",
         "client | goodbye, client",
@@ -546,6 +547,7 @@ fn timewait_shows_eaddrinuse_then_a_restart_with_so_reuseaddr() {
         "server | chat[",
         "listening on 0.0.0.0:9090 (SO_REUSEADDR on)",
         "The first FIN goes server → client",
+        ladder.as_str(),
     ];
     let mut at = 0;
     for step in steps {
@@ -574,6 +576,13 @@ fn timewait_shows_eaddrinuse_then_a_restart_with_so_reuseaddr() {
     );
     assert_eq!(processes(&lab, "client", "chat"), Vec::<String>::new());
     assert_eq!(processes(&lab, "server", "tcpdump"), Vec::<String>::new());
+    for host in ["server", "client"] {
+        let file = kit::root().join(format!("captures/{name}-{host}.pcap"));
+        assert!(
+            file.is_file(),
+            "captured on both hosts, for lab/ladder: {file:?}"
+        );
+    }
     eprintln!("lab/timewait took {:.1} s", ran.took.as_secs_f64());
     remove_capture(&name);
 }

@@ -26,6 +26,7 @@
 mod kit;
 mod labkit;
 mod labscripts;
+mod ladderkit;
 mod sheetkit;
 
 use std::fs;
@@ -35,6 +36,7 @@ use std::time::{Duration, Instant};
 use kit::run;
 use labkit::Lab;
 use labscripts::{remove_capture, script, shell};
+use ladderkit::{Event, Ladder, TextArrow};
 use sheetkit::{Block, Kind, Segment, blocks, data, parse_view, sheets_dir, show};
 
 /// One block may run for this long (lab/deadlock takes ~15 s, a capture ~10 s).
@@ -214,6 +216,10 @@ fn the_typography_rule_catches_plain_spaces() {
     let bad = "Pourquoi ? Voici : rien ; « citation » après 60 s et 40 ms.\n";
     fs::write(&file, bad).unwrap();
     assert_eq!(sheetkit::typography_errors(&file).len(), 7, "{bad}");
+    // Inline code holding backticks (` ```sh `) ends where its own run of backticks does.
+    let bad = "- ` ```sh ` : des commandes ; `a` et ``b ` c`` puis : fin\n";
+    fs::write(&file, bad).unwrap();
+    assert_eq!(sheetkit::typography_errors(&file).len(), 3, "{bad}");
     let good = "Pourquoi\u{202f}? Voici\u{a0}: `a : b ?` [x](y?z) «\u{202f}c\u{202f}» 60\u{a0}s, 10:30, 1:9.\n```sh\necho a : b ?\n```\n";
     fs::write(&file, good).unwrap();
     assert_eq!(
@@ -282,6 +288,173 @@ fn skeletons_compile_run_and_leave_the_work_to_do() {
     }
 }
 
+// --- The reference ladders of the answer keys ------------------------------------------------
+
+/// The reference ladders, in lab/exercices/enseignants/echelles/: NAME.svg, drawn by the tool
+/// from the captures beside it (NAME-client.pcap, NAME-server.pcap, NAME-client.netem.pcap),
+/// and the lessons each one shows.
+const REFERENCES: [(&str, &[Lesson]); 3] = [
+    ("02-timewait", &[lesson_02]),
+    ("04-demi-fermeture", &[lesson_04]),
+    ("05-rapide", &[lesson_05_slant, lesson_05_nagle]),
+];
+
+/// Every lesson a sheet's ladder shows, by sheet and question.
+const LESSONS: [(&str, Lesson); 6] = [
+    ("01 q7", lesson_01),
+    ("02 q5", lesson_02),
+    ("03 q4", lesson_03),
+    ("04 q7", lesson_04),
+    ("05 q5", lesson_05_slant),
+    ("05 q7", lesson_05_nagle),
+];
+
+fn references_dir() -> std::path::PathBuf {
+    sheets_dir().join("enseignants/echelles")
+}
+
+/// The captures of the reference NAME, sorted.
+fn reference_captures(name: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = fs::read_dir(references_dir())
+        .expect("lab/exercices/enseignants/echelles")
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let f = p.file_name().unwrap().to_string_lossy();
+            f.starts_with(&format!("{name}-")) && f.ends_with(".pcap")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// `chatlab ladder CAPTURES --svg FILE --lang fr EXTRA`, run; its stdout and the SVG written.
+fn draw(captures: &[std::path::PathBuf], extra: &[&str]) -> (String, String) {
+    // Tests run at once: each drawing its own file.
+    static DRAWN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = DRAWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out =
+        std::env::temp_dir().join(format!("chatlab-reference-{}-{n}.svg", std::process::id()));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatlab"));
+    cmd.arg("ladder")
+        .args(captures)
+        .arg("--svg")
+        .arg(&out)
+        .args(["--lang", "fr"])
+        .args(extra)
+        .env_remove("RUST_LOG");
+    let ran = run(&mut cmd, Duration::from_secs(30)).expect_success();
+    let svg = fs::read_to_string(&out).unwrap_or_else(|e| panic!("{e}\n{}", ran.report));
+    let _ = fs::remove_file(&out);
+    (ran.stdout(), svg)
+}
+
+/// What a reference must keep, in words, for a failure message.
+fn regenerate(name: &str) -> String {
+    format!(
+        "if the change is meant, draw it again: cd lab/exercices/enseignants/echelles && \
+         chatlab ladder {name}-*.pcap --svg {name}.svg --no-text --lang fr (and look at it)"
+    )
+}
+
+/// Each reference SVG is what the tool draws today from the captures committed beside it: the
+/// same segments in order (sender, flags/seq/ack, data, slanted or flat), the same states on
+/// each side, in order, and a legend; not the same pixels. Each is linked from an answer key.
+#[test]
+fn reference_ladders_are_what_the_tool_draws_from_their_captures() {
+    let keys: String = fs::read_dir(sheets_dir().join("enseignants"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .map(|p| fs::read_to_string(p).unwrap())
+        .collect();
+    for (name, _) in REFERENCES {
+        let captures = reference_captures(name);
+        let hosts: Vec<String> = captures
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            hosts.contains(&format!("{name}-client.pcap"))
+                && hosts.contains(&format!("{name}-server.pcap")),
+            "{name}: the captures of both hosts are committed beside the reference: {hosts:?}"
+        );
+        let committed = fs::read_to_string(references_dir().join(format!("{name}.svg")))
+            .unwrap_or_else(|e| panic!("{name}.svg: {e}"));
+        let want = ladderkit::structure(
+            &ladderkit::read_svg(&committed).unwrap_or_else(|e| panic!("{name}.svg: {e}")),
+        );
+        let (_, drawn) = draw(&captures, &["--no-text"]);
+        let got = ladderkit::structure(
+            &ladderkit::read_svg(&drawn).unwrap_or_else(|e| panic!("{name}, drawn now: {e}")),
+        );
+        assert!(
+            want == got,
+            "{name}.svg is no longer what the tool draws from its captures:\n{}{}",
+            ladderkit::differences(&want, &got),
+            regenerate(name)
+        );
+        assert!(
+            keys.contains(&format!("(echelles/{name}.svg)")),
+            "no answer key links echelles/{name}.svg"
+        );
+    }
+}
+
+/// The comparison above sees a change of structure: a copy of a reference with a state, a
+/// label, a segment's data or the order of two segments changed is no longer the same.
+#[test]
+fn a_reference_ladder_changed_is_seen_changed() {
+    let committed = fs::read_to_string(references_dir().join("05-rapide.svg")).unwrap();
+    let want = ladderkit::structure(&ladderkit::read_svg(&committed).unwrap());
+    let edits: [(&str, &str); 4] = [
+        (">TIME_WAIT<", ">FIN_WAIT_2<"),
+        (">SYN,ACK seq 0 ack 1<", ">SYN,ACK seq 0 ack 2<"),
+        ("ligne 2\\nligne 3", "ligne 2\\nligne 4"),
+        (
+            "data-i=\"4\" data-from=\"client\"",
+            "data-i=\"4\" data-from=\"server\"",
+        ),
+    ];
+    for (from, to) in edits {
+        assert!(committed.contains(from), "{from:?} is not in 05-rapide.svg");
+        let edited = committed.replacen(from, to, 1);
+        let got = ladderkit::structure(&ladderkit::read_svg(&edited).unwrap());
+        assert_ne!(want, got, "{from:?} → {to:?} is not seen");
+    }
+    // Two segments swapped.
+    let a = committed.find("<g class=\"segment\" data-i=\"5\"").unwrap();
+    let b = committed.find("<g class=\"segment\" data-i=\"6\"").unwrap();
+    let c = committed.find("<g class=\"segment\" data-i=\"7\"").unwrap();
+    let swapped = format!(
+        "{}{}{}{}",
+        &committed[..a],
+        &committed[b..c],
+        &committed[a..b],
+        &committed[c..]
+    );
+    let got = ladderkit::structure(&ladderkit::read_svg(&swapped).unwrap());
+    assert_ne!(want, got, "two segments swapped are not seen");
+}
+
+/// The checks of the sheets' ladder questions can fail: on the reference ladders, each holds
+/// where its lesson is shown and fails on the others (the ladder of another experiment).
+#[test]
+fn ladder_lessons_hold_on_their_reference_and_fail_on_the_others() {
+    for (name, shown) in REFERENCES {
+        let (text, svg) = draw(&reference_captures(name), &[]);
+        let drawn = Drawn::new(&text, &svg).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+        for (which, lesson) in LESSONS {
+            let holds = lesson(&drawn);
+            let expected = shown.iter().any(|l| std::ptr::fn_addr_eq(*l, lesson));
+            assert_eq!(
+                holds.is_ok(),
+                expected,
+                "lesson {which} on {name}: {holds:?}\n{text}"
+            );
+        }
+    }
+}
+
 // --- Running a sheet -------------------------------------------------------------------------
 
 /// A sheet that ran: its lab (still up) and what each `sh` block printed.
@@ -332,6 +505,31 @@ impl Ran {
             ran.report
         );
         segments
+    }
+}
+
+impl Ran {
+    /// The ladder the sheet drew from the captures NAME-*.pcap with `lab/ladder`: what its
+    /// block printed and the SVG it wrote (captures/NAME.svg), checked to agree (see
+    /// [`Drawn::new`]).
+    fn ladder(&self, name: &str) -> Drawn {
+        let needle = format!("lab/ladder captures/{name}-*.pcap");
+        let text = self.output(&needle);
+        let file = kit::root().join("captures").join(format!("{name}.svg"));
+        let svg = fs::read_to_string(&file).unwrap_or_else(|e| {
+            panic!(
+                "{}: `{needle}` wrote no captures/{name}.svg ({e})\n{}",
+                self.name,
+                self.report(&needle)
+            )
+        });
+        Drawn::new(&text, &svg).unwrap_or_else(|e| {
+            panic!(
+                "{}: the ladder of {name}: {e}\n{}",
+                self.name,
+                self.report(&needle)
+            )
+        })
     }
 }
 
@@ -386,6 +584,354 @@ fn run_sheet(name: &str) -> Option<Ran> {
     })
 }
 
+// --- The ladders ------------------------------------------------------------------------------
+
+/// A conversation as `lab/ladder` drew it, text and SVG, one connection.
+struct Drawn {
+    /// The SVG's ladder.
+    svg: Ladder,
+    /// What the text ladder says, in order.
+    events: Vec<Event>,
+    /// The text, for failure messages.
+    text: String,
+}
+
+impl Drawn {
+    /// The one connection drawn in TEXT (the text ladder, among other output) and SVG, or
+    /// why not: the SVG is well-formed, the text and the SVG show the same segments and the
+    /// same states, and both ends of every segment were captured (times on both sides).
+    fn new(text: &str, svg: &str) -> Result<Drawn, String> {
+        let mut ladders = ladderkit::read_svg(svg).map_err(|e| format!("the SVG: {e}"))?;
+        if ladders.len() != 1 {
+            return Err(format!("{} connections drawn, not one", ladders.len()));
+        }
+        let svg = ladders.remove(0);
+        let events = ladderkit::text_events(text);
+        let drawn = Drawn {
+            svg,
+            events,
+            text: text.to_string(),
+        };
+        let arrows = drawn.arrows();
+        if arrows.is_empty() || arrows.len() != drawn.svg.segments.len() {
+            return Err(format!(
+                "{} arrows in the text, {} segments in the SVG",
+                arrows.len(),
+                drawn.svg.segments.len()
+            ));
+        }
+        for (a, s) in arrows.iter().zip(&drawn.svg.segments) {
+            let from = if a.from_client { "client" } else { "server" };
+            if s.from != from || !a.line.contains(&s.label) {
+                return Err(format!(
+                    "segment {}: the SVG says {} from {}, the text {:?}",
+                    s.i, s.label, s.from, a.line
+                ));
+            }
+            if a.left.is_none() || a.right.is_none() {
+                return Err(format!(
+                    "{:?}: one end was not captured (capture on both hosts)",
+                    a.line
+                ));
+            }
+        }
+        for side in 0..2 {
+            let text: Vec<&str> = drawn.states(side);
+            if text != drawn.svg.names(side) {
+                return Err(format!(
+                    "side {side}'s states: the text says {text:?}, the SVG {:?}",
+                    drawn.svg.names(side)
+                ));
+            }
+        }
+        Ok(drawn)
+    }
+
+    fn arrows(&self) -> Vec<&TextArrow> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Arrow(a) => Some(a),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// SIDE's states, in order (0: the client, 1: the server).
+    fn states(&self, side: usize) -> Vec<&str> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::State { side: s, name } if *s == side => Some(name.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// SIDE's states after it became ESTABLISHED: how it closed.
+    fn closing(&self, side: usize) -> Vec<&str> {
+        let all = self.states(side);
+        let from = all
+            .iter()
+            .position(|s| *s == "ESTABLISHED")
+            .map_or(0, |i| i + 1);
+        all[from..].to_vec()
+    }
+
+    /// SIDE's state when arrow K (0 is the first) is drawn: the last change written before.
+    fn state_at(&self, k: usize, side: usize) -> Option<&str> {
+        let mut state = None;
+        let mut arrow = 0;
+        for e in &self.events {
+            match e {
+                Event::Arrow(_) if arrow == k => return state,
+                Event::Arrow(_) => arrow += 1,
+                Event::State { side: s, name } if *s == side => state = Some(name.as_str()),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// The arrows carrying data, with their index among all arrows.
+    fn data(&self) -> Vec<(usize, &TextArrow)> {
+        self.arrows()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, a)| !a.data().is_empty())
+            .collect()
+    }
+
+    /// The arrows carrying FIN, with their index among all arrows.
+    fn fins(&self) -> Vec<(usize, &TextArrow)> {
+        self.arrows()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, a)| a.has("FIN"))
+            .collect()
+    }
+}
+
+/// A check of a lesson on a ladder: Err says what the ladder does not show.
+type Lesson = fn(&Drawn) -> Result<(), String>;
+
+fn expect(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
+    if ok { Ok(()) } else { Err(what()) }
+}
+
+/// Sheet 1, question 7: the handshake (the client ESTABLISHED on the SYN ACK, the server on
+/// the ACK), one data arrow per typed line, and TIME_WAIT on the client, which closed first.
+fn lesson_01(d: &Drawn) -> Result<(), String> {
+    let a = d.arrows();
+    expect(
+        a.len() >= 3
+            && a[0].from_client
+            && a[0].flags() == "SYN"
+            && !a[1].from_client
+            && a[1].flags() == "SYN,ACK"
+            && a[2].from_client
+            && a[2].flags() == "ACK",
+        || "no handshake first".into(),
+    )?;
+    expect(
+        d.state_at(1, 0) == Some("SYN_SENT")
+            && d.state_at(2, 0) == Some("ESTABLISHED")
+            && d.state_at(2, 1) == Some("SYN_RCVD")
+            && d.state_at(3, 1) == Some("ESTABLISHED"),
+        || "the client is not ESTABLISHED on the SYN ACK, or the server on the ACK".into(),
+    )?;
+    let sent: Vec<&str> = d.data().iter().map(|(_, a)| a.data()).collect();
+    expect(
+        sent == ["bonjour\\n", "ça va ?\\n"] && d.data().iter().all(|(_, a)| a.from_client),
+        || format!("not one data arrow per line typed: {sent:?}"),
+    )?;
+    let fins = d.fins();
+    expect(
+        fins.first().is_some_and(|(_, f)| f.from_client)
+            && d.states(0).last() == Some(&"TIME_WAIT")
+            && d.states(1).last() == Some(&"CLOSED"),
+        || "the client does not close first and end in TIME_WAIT".into(),
+    )
+}
+
+/// Sheet 2, question 5: the server closes first: FIN_WAIT_1, FIN_WAIT_2 (the client's delayed
+/// ACK), TIME_WAIT; the client CLOSE_WAIT (its half-second), LAST_ACK, CLOSED.
+fn lesson_02(d: &Drawn) -> Result<(), String> {
+    let fins = d.fins();
+    expect(fins.len() == 2 && !fins[0].1.from_client, || {
+        "the server's FIN does not come first".into()
+    })?;
+    expect(
+        d.closing(1) == ["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
+            && d.closing(0) == ["CLOSE_WAIT", "LAST_ACK", "CLOSED"],
+        || {
+            format!(
+                "the server should go FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT, the client CLOSE_WAIT LAST_ACK CLOSED: {:?} {:?}",
+                d.closing(1),
+                d.closing(0)
+            )
+        },
+    )?;
+    let client_fin = fins[1].0;
+    expect(
+        d.state_at(client_fin, 0) == Some("CLOSE_WAIT")
+            && d.state_at(client_fin, 1) == Some("FIN_WAIT_2"),
+        || "before the client's FIN: the client in CLOSE_WAIT, the server in FIN_WAIT_2".into(),
+    )
+}
+
+/// Sheet 3, question 4: the client's line, acknowledged at once (by the kernel), then the
+/// server's answer about 2 s later (its user), after a folded pause; both ESTABLISHED all along.
+fn lesson_03(d: &Drawn) -> Result<(), String> {
+    let data = d.data();
+    expect(
+        data.len() == 2
+            && data[0].1.from_client
+            && data[0].1.data() == "bonjour serveur\\n"
+            && !data[1].1.from_client
+            && data[1].1.data() == "salut client\\n",
+        || "not the client's line, then the server's".into(),
+    )?;
+    let ((i, line), (j, answer)) = (data[0], data[1]);
+    let gap = answer.departure().unwrap_or(0.0) - line.arrival().unwrap_or(0.0);
+    expect((1.5..10.0).contains(&gap), || {
+        format!("{gap:.3} s between the line and its answer, not about 2 s")
+    })?;
+    let arrows = d.arrows();
+    let acked = arrows[i + 1..j].iter().any(|a| {
+        !a.from_client
+            && a.ack() == line.seq_end()
+            && a.departure().unwrap_or(9.0) - line.arrival().unwrap_or(0.0) < 0.1
+    });
+    expect(acked, || "the line is not acknowledged at once".into())?;
+    let between = d
+        .events
+        .iter()
+        .skip_while(|e| !matches!(e, Event::Arrow(a) if a.line == line.line));
+    let mut folded = false;
+    for e in between {
+        match e {
+            Event::Arrow(a) if a.line == answer.line => break,
+            Event::Fold(_) => folded = true,
+            Event::State { .. } => return Err("a state changes during the pause".into()),
+            _ => {}
+        }
+    }
+    expect(
+        folded
+            && d.state_at(j, 0) == Some("ESTABLISHED")
+            && d.state_at(j, 1) == Some("ESTABLISHED"),
+        || "no folded pause, or not both ESTABLISHED, before the answer".into(),
+    )
+}
+
+/// Sheet 4, question 7: the client's FIN first; the server sends its line in CLOSE_WAIT, the
+/// client gets it in FIN_WAIT_2; then the server's FIN: LAST_ACK, and TIME_WAIT on the client.
+fn lesson_04(d: &Drawn) -> Result<(), String> {
+    let fins = d.fins();
+    expect(
+        fins.len() == 2 && fins[0].1.from_client && !fins[1].1.from_client,
+        || "not the client's FIN, then the server's".into(),
+    )?;
+    let data = d.data();
+    expect(
+        data.len() == 1
+            && !data[0].1.from_client
+            && data[0].1.data().contains("je parle encore")
+            && fins[0].0 < data[0].0
+            && data[0].0 < fins[1].0,
+        || "the server's line does not come between the two FINs".into(),
+    )?;
+    let k = data[0].0;
+    expect(
+        d.state_at(k, 1) == Some("CLOSE_WAIT") && d.state_at(k, 0) == Some("FIN_WAIT_2"),
+        || {
+            format!(
+                "the server sends in {:?}, the client receives in {:?}: not CLOSE_WAIT and FIN_WAIT_2",
+                d.state_at(k, 1),
+                d.state_at(k, 0)
+            )
+        },
+    )?;
+    expect(
+        d.closing(0) == ["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
+            && d.closing(1) == ["CLOSE_WAIT", "LAST_ACK", "CLOSED"],
+        || {
+            format!(
+                "closing: client {:?}, server {:?}",
+                d.closing(0),
+                d.closing(1)
+            )
+        },
+    )
+}
+
+/// Sheet 5, question 5: under 200 ms on the client's egress, drawn from its netem record:
+/// every client → server arrow slants by about 200 ms, every server → client one is flat,
+/// and the time each segment waited in netem is drawn.
+fn lesson_05_slant(d: &Drawn) -> Result<(), String> {
+    expect(d.svg.held > 0, || {
+        "no segment drawn waiting in netem: the netem record is missing".into()
+    })?;
+    for (a, s) in d.arrows().iter().zip(&d.svg.segments) {
+        let took = a.arrival().unwrap_or(0.0) - a.departure().unwrap_or(0.0);
+        let ok = if a.from_client {
+            (0.18..0.3).contains(&took) && s.slant() > 60.0
+        } else {
+            (0.0..0.02).contains(&took) && s.slant().abs() < 2.0
+        };
+        expect(ok, || {
+            format!(
+                "{:?} takes {took:.3} s, slants {:.1} px: client → server should slant by ~200 ms, server → client be flat",
+                a.line,
+                s.slant()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Sheet 5, question 7: ten lines typed fast behind 200 ms go in a few segments, each (but the
+/// first, and one that carries the FIN) leaving the moment the previous one's ACK arrives.
+fn lesson_05_nagle(d: &Drawn) -> Result<(), String> {
+    let data: Vec<(usize, &TextArrow)> = d
+        .data()
+        .into_iter()
+        .filter(|(_, a)| a.from_client)
+        .collect();
+    let lines: Vec<usize> = data
+        .iter()
+        .map(|(_, a)| a.data().matches("\\n").count())
+        .collect();
+    expect(
+        (2..=6).contains(&data.len())
+            && lines.iter().sum::<usize>() == 10
+            && lines.iter().any(|&n| n >= 2),
+        || format!("ten lines should go in a few segments, grouped: {lines:?}"),
+    )?;
+    let arrows = d.arrows();
+    let mut waited = 0;
+    for w in data.windows(2) {
+        let ((_, prev), (_, next)) = (w[0], w[1]);
+        if next.has("FIN") {
+            continue;
+        }
+        let ack = arrows
+            .iter()
+            .find(|a| !a.from_client && a.ack() == prev.seq_end())
+            .ok_or_else(|| format!("no ACK of {:?}", prev.line))?;
+        let after = next.departure().unwrap_or(0.0) - ack.arrival().unwrap_or(0.0);
+        expect((-0.002..0.02).contains(&after), || {
+            format!(
+                "{:?} leaves {after:.3} s after the ACK of the previous one arrives, not at once",
+                next.line
+            )
+        })?;
+        waited += 1;
+    }
+    expect(waited > 0, || "no segment waited for an ACK".into())
+}
+
 // --- What each sheet's questions rely on -------------------------------------------------------
 
 /// The three segments of the handshake open SEGMENTS, from the client to TO (`server:8080`).
@@ -422,6 +968,16 @@ fn near(value: f64, target: f64, tolerance: f64) -> bool {
     (value - target).abs() <= target * tolerance
 }
 
+/// The ladder QUESTION asks about shows its lesson, or the test fails saying what is missing.
+fn assert_lesson(sheet: &str, question: &str, d: &Drawn, lesson: Lesson) {
+    if let Err(e) = lesson(d) {
+        panic!(
+            "{sheet}: {question} needs the ladder to show it: {e}\n{}",
+            d.text
+        );
+    }
+}
+
 #[test]
 fn sheet_readme_commands_run() {
     let Some(sheet) = run_sheet("README.md") else {
@@ -435,16 +991,17 @@ fn sheet_readme_commands_run() {
 }
 
 /// Sheet 1: the handshake; two lines typed, two PSH segments of 8 and 9 bytes, the client's
-/// FIN first; three lines at once, one segment; a 3000-byte line, cut into segments of at
-/// most one MSS, PSH on the last one only.
+/// FIN first; its ladder, from both hosts' captures: the states of the handshake, one arrow
+/// per line, TIME_WAIT on the client; three lines at once, one segment; a 3000-byte line, cut
+/// into segments of at most one MSS, PSH on the last one only.
 #[test]
 fn sheet_01_handshake_shows_its_lesson() {
     let name = "01-poignee-de-main.md";
     let Some(sheet) = run_sheet(name) else {
         return;
     };
-    let segs = sheet.capture("01-poignee");
-    assert_handshake(name, "01-poignee", &segs, "server:8080");
+    let segs = sheet.capture("01-poignee-client");
+    assert_handshake(name, "01-poignee-client", &segs, "server:8080");
     let sent: Vec<&Segment> = data(&segs);
     assert!(
         sent.len() == 2
@@ -462,9 +1019,17 @@ fn sheet_01_handshake_shows_its_lesson() {
         "{name}: question 5 needs the client's FIN first:\n{}",
         show(&segs)
     );
+    let server_side = sheet.capture("01-poignee-server");
+    assert_eq!(
+        server_side.len(),
+        segs.len(),
+        "{name}: the server saw every segment the client did:\n{}",
+        show(&server_side)
+    );
+    assert_lesson(name, "question 7", &sheet.ladder("01-poignee"), lesson_01);
     assert!(
         sheet.output("tcp-syn").contains("mss 1460"),
-        "{name}: question 7 needs the SYN's options:\n{}",
+        "{name}: question 8 needs the SYN's options:\n{}",
         sheet.report("tcp-syn")
     );
 
@@ -472,7 +1037,7 @@ fn sheet_01_handshake_shows_its_lesson() {
     let sent = data(&segs);
     assert!(
         sent.len() == 1 && sent[0].data == "un\\ndeux\\ntrois\\n",
-        "{name}: question 9 needs the three lines in one segment:\n{}",
+        "{name}: question 10 needs the three lines in one segment:\n{}",
         show(&segs)
     );
 
@@ -486,22 +1051,23 @@ fn sheet_01_handshake_shows_its_lesson() {
             && sent.iter().all(|s| s.len <= 1460)
             && last.has("PSH")
             && sent[..sent.len() - 1].iter().all(|s| !s.has("PSH")),
-        "{name}: question 10 needs a 3000-byte line in segments of at most one MSS, PSH on the last:\n{}",
+        "{name}: question 11 needs a 3000-byte line in segments of at most one MSS, PSH on the last:\n{}",
         show(&segs)
     );
 }
 
 /// Sheet 2: the server closes first (its FIN opens the four segments of the close) and keeps
-/// TIME_WAIT; without SO_REUSEADDR on the old socket the restart is refused (exit 3); when
-/// the client closes first, TIME_WAIT is on the client and the server restarts (exit 124).
+/// TIME_WAIT, which its ladder shows on the server's time line (the client's: CLOSE_WAIT,
+/// LAST_ACK, CLOSED); without SO_REUSEADDR on the old socket the restart is refused (exit 3);
+/// when the client closes first, TIME_WAIT is on the client and the server restarts (exit 124).
 #[test]
 fn sheet_02_time_wait_shows_its_lesson() {
     let name = "02-time-wait.md";
     let Some(sheet) = run_sheet(name) else {
         return;
     };
-    let segs = sheet.capture("02-timewait");
-    assert_handshake(name, "02-timewait", &segs, "server:9090");
+    let segs = sheet.capture("02-timewait-server");
+    assert_handshake(name, "02-timewait-server", &segs, "server:9090");
     let first_fin = segs.iter().position(|s| s.has("FIN")).expect("a FIN");
     let close: Vec<&Segment> = segs[first_fin..].iter().collect();
     assert!(
@@ -517,6 +1083,7 @@ fn sheet_02_time_wait_shows_its_lesson() {
         "{name}: question 4 needs the four segments of the close, the server's FIN first:\n{}",
         show(&segs)
     );
+    assert_lesson(name, "question 5", &sheet.ladder("02-timewait"), lesson_02);
     let ss = sheet.output("ss -tano state time-wait\n");
     assert!(
         ss.contains("timer:(timewait,"),
@@ -527,30 +1094,31 @@ fn sheet_02_time_wait_shows_its_lesson() {
         refused.contains("timer:(timewait,")
             && refused.contains("code de sortie : 3")
             && refused.contains("in use"),
-        "{name}: question 5 needs a refused restart (EADDRINUSE, exit 3):\n{refused}"
+        "{name}: question 6 needs a refused restart (EADDRINUSE, exit 3):\n{refused}"
     );
     let reuse = sheet.output("socket.create_server");
     assert!(
         reuse.contains("SO_REUSEADDR = 1"),
-        "{name}: question 12 needs create_server's SO_REUSEADDR:\n{reuse}"
+        "{name}: question 13 needs create_server's SO_REUSEADDR:\n{reuse}"
     );
     let client_first = sheet.output("-p 9094");
     assert!(
         client_first.contains("timer:(timewait,") && client_first.contains("code de sortie : 124"),
-        "{name}: question 7 needs the TIME_WAIT on the client and a server that listens:\n{client_first}"
+        "{name}: question 8 needs the TIME_WAIT on the client and a server that listens:\n{client_first}"
     );
 }
 
 /// Sheet 3: the client's line, then the server's answer about 2 s later (its user's time,
-/// not the network's); both sides waiting: the handshake and no data, then `timeout` (124).
+/// not the network's), which the ladder shows as turns while TCP stays ESTABLISHED; both
+/// sides waiting: the handshake and no data, then `timeout` (124).
 #[test]
 fn sheet_03_alternation_shows_its_lesson() {
     let name = "03-alternance.md";
     let Some(sheet) = run_sheet(name) else {
         return;
     };
-    let segs = sheet.capture("03-alternance");
-    assert_handshake(name, "03-alternance", &segs, "server:9091");
+    let segs = sheet.capture("03-alternance-server");
+    assert_handshake(name, "03-alternance-server", &segs, "server:9091");
     let sent = data(&segs);
     assert!(
         sent.len() == 2
@@ -566,6 +1134,12 @@ fn sheet_03_alternation_shows_its_lesson() {
         (1.5..10.0).contains(&gap),
         "{name}: question 2 needs about 2 s between the line and its answer, not {gap:.3} s:\n{}",
         show(&segs)
+    );
+    assert_lesson(
+        name,
+        "question 4",
+        &sheet.ladder("03-alternance"),
+        lesson_03,
     );
     let deadlock = sheet.output("--first receive </dev/null");
     assert!(
@@ -583,14 +1157,15 @@ fn sheet_03_alternation_shows_its_lesson() {
     assert!(
         stuck.iter().all(|s| s.len == 0)
             && segs.iter().any(|s| s.len > 0 && s.sender_port() != port),
-        "{name}: question 6 needs a blocked connection without data, then the way out:\n{}",
+        "{name}: question 7 needs a blocked connection without data, then the way out:\n{}",
         show(&segs)
     );
 }
 
 /// Sheet 4: two processes per side sharing one socket (ss shows both pids); the client's FIN
-/// first, then the server's data and its FIN (half-close); no zombie; a killed parent takes
-/// its child with it; a buffer not flushed before fork is written twice.
+/// first, then the server's data and its FIN (half-close), which the ladder shows sent in
+/// CLOSE_WAIT and received in FIN_WAIT_2; no zombie; a killed parent takes its child with it;
+/// a buffer not flushed before fork is written twice.
 #[test]
 fn sheet_04_duplex_shows_its_lesson() {
     let name = "04-duplex-fork.md";
@@ -606,8 +1181,8 @@ fn sheet_04_duplex_shows_its_lesson() {
         "{name}: question 3 needs one socket held by two chat processes:\n{two}"
     );
 
-    let segs = sheet.capture("04-demi-fermeture");
-    assert_handshake(name, "04-demi-fermeture", &segs, "server:9092");
+    let segs = sheet.capture("04-demi-fermeture-client");
+    assert_handshake(name, "04-demi-fermeture-client", &segs, "server:9092");
     let fins = fins_of(&segs);
     let client_fin = fins.first().expect("a FIN");
     let after: Vec<&Segment> = data(&segs)
@@ -629,37 +1204,45 @@ fn sheet_04_duplex_shows_its_lesson() {
             .contains("je parle encore"),
         "{name}: question 4: the client shows what came after its FIN"
     );
+    assert_lesson(
+        name,
+        "question 7",
+        &sheet.ladder("04-demi-fermeture"),
+        lesson_04,
+    );
 
     let segs = sheet.capture("04-fin");
     let fins = fins_of(&segs);
     assert!(
         fins.len() == 2 && fins[0].sender() == "client" && fins[1].sender() == "server",
-        "{name}: question 7 needs the client's FIN, then the server's:\n{}",
+        "{name}: question 8 needs the client's FIN, then the server's:\n{}",
         show(&segs)
     );
     let ps = sheet.output("04-fin --duration");
     let chats: Vec<&str> = ps.lines().filter(|l| l.contains(" chat ")).collect();
     assert!(
         chats.len() == 1 && !chats[0].contains(" Z"),
-        "{name}: question 8 needs one chat left on the server, no zombie:\n{ps}"
+        "{name}: question 9 needs one chat left on the server, no zombie:\n{ps}"
     );
 
     let killed = sheet.output("kill -9");
     assert!(
         killed.contains("plus aucun chat sur client"),
-        "{name}: question 9 needs the child gone with its parent:\n{killed}"
+        "{name}: question 10 needs the child gone with its parent:\n{killed}"
     );
     let fork = sheet.output("os.fork()");
     assert_eq!(
         fork.matches("avant le fork").count(),
         3,
-        "{name}: question 10 needs the line twice without flush, once with:\n{fork}"
+        "{name}: question 11 needs the line twice without flush, once with:\n{fork}"
     );
 }
 
 /// Sheet 5: the RTT is the sum of the egress delays; both captures show the 200 ms between
-/// SYN ACK and ACK; slow lines go one per segment, fast ones are grouped by Nagle, a RTT
-/// apart; write-write-read waits for the delayed ACK unless TCP_NODELAY.
+/// SYN ACK and ACK; the ladder drawn with the userspace netem's record slants client → server
+/// by 200 ms and not the other way; slow lines go one per segment, fast ones are grouped by
+/// Nagle, a RTT apart, each group leaving as the ACK arrives (the ladder shows it);
+/// write-write-read waits for the delayed ACK unless TCP_NODELAY.
 #[test]
 fn sheet_05_latency_shows_its_lesson() {
     let name = "05-latence.md";
@@ -698,16 +1281,22 @@ fn sheet_05_latency_shows_its_lesson() {
         rtt.len() == 1 && near(rtt[0], 200.0, 0.2),
         "{name}: question 4 needs ss -ti's RTT of about 200 ms:\n{ss}"
     );
+    assert_lesson(
+        name,
+        "question 5",
+        &sheet.ladder("05-echelle"),
+        lesson_05_slant,
+    );
 
     let segs = sheet.capture("05-lent");
     let sent = data(&segs);
     assert!(
         sent.len() == 5 && sent.iter().all(|s| s.data.matches("\\n").count() == 1),
-        "{name}: question 5 needs five segments, one line each:\n{}",
+        "{name}: question 6 needs five segments, one line each:\n{}",
         show(&segs)
     );
 
-    let segs = sheet.capture("05-rapide");
+    let segs = sheet.capture("05-rapide-server");
     let sent = data(&segs);
     let lines: usize = sent.iter().map(|s| s.data.matches("\\n").count()).sum();
     let spaced = sent
@@ -716,9 +1305,12 @@ fn sheet_05_latency_shows_its_lesson() {
         .all(|w| w[1].t - w[0].t > 0.15);
     assert!(
         lines == 10 && (2..=6).contains(&sent.len()) && spaced,
-        "{name}: question 6 needs ten lines grouped in a few segments, a RTT apart:\n{}",
+        "{name}: question 7 needs ten lines grouped in a few segments, a RTT apart:\n{}",
         show(&segs)
     );
+    let rapide = sheet.ladder("05-rapide");
+    assert_lesson(name, "question 7", &rapide, lesson_05_nagle);
+    assert_lesson(name, "question 7", &rapide, lesson_05_slant);
 
     let ewr = sheet.output("ecrire-ecrire-lire.py");
     let times: Vec<f64> = ewr
@@ -736,7 +1328,7 @@ fn sheet_05_latency_shows_its_lesson() {
     assert_eq!(
         times.len(),
         20,
-        "{name}: question 9: two runs of ten:\n{ewr}"
+        "{name}: question 10: two runs of ten:\n{ewr}"
     );
     let median = |v: &[f64]| {
         let mut v = v.to_vec();
@@ -746,7 +1338,7 @@ fn sheet_05_latency_shows_its_lesson() {
     let (nagle, nodelay) = (median(&times[1..10]), median(&times[11..]));
     assert!(
         nagle >= 30.0 && nodelay < 20.0,
-        "{name}: question 9 needs the delayed ACK in write-write-read (median {nagle} ms) and not with TCP_NODELAY ({nodelay} ms):\n{ewr}"
+        "{name}: question 10 needs the delayed ACK in write-write-read (median {nagle} ms) and not with TCP_NODELAY ({nodelay} ms):\n{ewr}"
     );
 }
 

@@ -109,7 +109,17 @@ pub fn processes(lab: &Lab, service: &str, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// Remove captures/NAME.pcap (a test's own capture) if it is there.
+/// Remove what lab/capture and lab/ladder wrote for NAME (a test's own capture), if it is
+/// there: captures/NAME.pcap, or NAME-HOST.pcap and HOST's netem record for each host, and
+/// the ladder NAME.svg.
 pub fn remove_capture(name: &str) {
-    let _ = std::fs::remove_file(kit::root().join("captures").join(format!("{name}.pcap")));
+    let dir = kit::root().join("captures");
+    let mut files = vec![format!("{name}.pcap"), format!("{name}.svg")];
+    for host in ["server", "client", "client2"] {
+        files.push(format!("{name}-{host}.pcap"));
+        files.push(format!("{name}-{host}.netem.pcap"));
+    }
+    for f in files {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
 }

@@ -186,11 +186,12 @@ pub const NNBSP: char = '\u{202f}';
 fn prose(text: &str) -> Vec<(usize, String)> {
     let mut lines = Vec::new();
     let mut fenced = false;
-    // Inline code may go on to the next line of its paragraph.
-    let mut code = false;
+    // Inline code may go on to the next line of its paragraph. It opens with a run of
+    // backticks and closes with a run of the same length (` ```sh ` is code holding ```sh).
+    let mut code: Option<usize> = None;
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
-            code = false;
+            code = None;
         }
         if line.starts_with("```") {
             fenced = !fenced;
@@ -203,11 +204,19 @@ fn prose(text: &str) -> Vec<(usize, String)> {
         let mut chars = line.chars().peekable();
         while let Some(c) = chars.next() {
             if c == '`' {
-                code = !code;
-                out.push('`');
+                let mut run = 1;
+                while chars.next_if_eq(&'`').is_some() {
+                    run += 1;
+                }
+                code = match code {
+                    None => Some(run),
+                    Some(open) if open == run => None,
+                    open => open,
+                };
+                out.push_str(&"`".repeat(run));
                 continue;
             }
-            if code {
+            if code.is_some() {
                 out.push('x');
                 continue;
             }

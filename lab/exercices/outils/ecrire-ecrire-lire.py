@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Écrire, écrire, lire : la rencontre de Nagle et de l'ACK retardé (fiche 5, question 9).
+"""Écrire, écrire, lire : la rencontre de Nagle et de l'ACK retardé (fiche 5, question 10).
 
 Le client pose dix questions. Chacune part en DEUX send() (« question », puis « N\\n »),
 puis le client attend la réponse d'une ligne, et affiche combien de temps elle a pris.

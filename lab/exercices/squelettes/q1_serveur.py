@@ -37,7 +37,7 @@ def recevoir(conn):
     """Affiche ce que le client envoie, jusqu'à la fin du flot (le FIN du client)."""
     # TODO : boucler sur conn.recv(4096).
     #        Que rend recv() quand le client a fermé ? Que fait votre boucle ensuite ?
-    #        Un recv() rend-il une ligne ? (fiche 1, questions 9 et 10) Que devient « ç »,
+    #        Un recv() rend-il une ligne ? (fiche 1, questions 10 et 11) Que devient « ç »,
     #        deux octets en UTF-8, s'il arrive coupé entre deux recv() et que vous décodez
     #        chaque morceau ? Et print(morceau), que rajoute-t-il ?
     #        Indice : sys.stdout.buffer.write() écrit des octets tels quels ; pensez à

@@ -37,7 +37,7 @@ def main():
     # TODO : la boucle, dans cet ordre : lire le clavier, envoyer, lire_ligne(), afficher.
     #        Le serveur de référence attend une ligne complète, « \n » compris : que se
     #        passe-t-il si vous envoyez ce que rend input() ? À quoi cela ressemble-t-il ?
-    #        (fiche 3, question 10)
+    #        (fiche 3, question 11)
     a_ecrire(f"main() : se connecter à {hote} et alterner")
 
 

@@ -34,7 +34,7 @@ def converser(conn):
     # TODO : lire une ligne ENTIÈRE du client (conn.makefile("rb").readline()), l'afficher
     #        (et sys.stdout.flush()), lire une ligne au clavier, l'envoyer AVEC son « \n ».
     #        Qui doit parler en premier ? Que se passe-t-il si les deux commencent par
-    #        attendre ? (fiche 3, questions 4 à 9)
+    #        attendre ? (fiche 3, questions 5 à 10)
     a_ecrire("converser() : les tours de parole")
 
 

@@ -43,7 +43,7 @@ def main():
     hote = sys.argv[1] if len(sys.argv) > 1 else "server"
     # TODO : se connecter (question 2).
     # TODO : vider les tampons AVANT fork() : sys.stdout.flush(). Que se passe-t-il sinon ?
-    #        (fiche 4, question 10)
+    #        (fiche 4, question 11)
     # TODO : pid = os.fork()
     #        - dans le fils (pid == 0) : clavier_vers_socket(), puis os._exit(0).
     #          Pourquoi os._exit() et pas sys.exit() ? (un sys.exit() lève SystemExit : les

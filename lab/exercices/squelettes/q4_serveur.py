@@ -39,7 +39,7 @@ def converser(conn):
     #        clavier vers conn, shutdown(SHUT_WR) à la fin, os._exit(0).
     #        Le père : recopie conn vers l'écran jusqu'à b"", puis os.kill(pid, SIGTERM) et
     #        os.waitpid(pid, 0). Sans waitpid, que montre ps après trois clients ?
-    #        (fiche 4, question 8)
+    #        (fiche 4, question 9)
     a_ecrire("converser() : fork(), un processus par sens")
 
 

@@ -7,9 +7,10 @@
 //! A monotone, piecewise-linear map: at the base scale (set so that the longest one-way delay
 //! is about 140 px, at most 1.2 px/ms) between segment departures, except that two departures
 //! are never closer than a label needs (bursts are spread out, never squeezed), and a pause
-//! longer than the fold threshold becomes a fixed band marked with its length. Arrivals go
-//! through the same map, so an arrow's slant is its one-way delay at the local scale: never
-//! invented, and zero when both ends saw the segment at once.
+//! longer than the fold threshold (or taller than [`BLANK`], if longer than three one-way
+//! delays) becomes a fixed band marked with its length. Arrivals go through the same map, so
+//! an arrow's slant is its one-way delay at the local scale: never invented, and zero when
+//! both ends saw the segment at once.
 
 use std::fmt::Write;
 
@@ -25,6 +26,10 @@ const HEAD: f64 = 120.0;
 const GAP: f64 = 22.0;
 const GAP_DATA: f64 = 34.0;
 const FOLD_H: f64 = 46.0;
+/// The tallest pause drawn in proportion: a longer one is folded even under the fold threshold
+/// (without a delay, at 1.2 px/ms, 0.45 s would be half a screen of nothing), but never a
+/// pause shorter than three one-way delays (an arrow in flight is not cut).
+const BLANK: f64 = 240.0;
 const MS: f64 = 1e6;
 
 /// The band of time a segment spends in its sender's netem.
@@ -145,6 +150,8 @@ struct Map {
     /// (height of the band's middle, length of the pause, segments left out there)
     folds: Vec<(f64, Ns, usize)>,
     scale: f64,
+    /// Pauses longer than this are folded (the threshold given, lowered by [`BLANK`]).
+    fold: Ns,
 }
 
 impl Map {
@@ -158,6 +165,7 @@ impl Map {
             .max(0);
         // px per ns: the longest delay ≈ 140 px, at most 1.2 px/ms.
         let scale = (140.0 / (delay as f64).max(1.0)).min(1.2 / MS);
+        let fold = fold.min((BLANK / scale) as Ns).max(3 * delay);
         let mut starts: Vec<(Ns, bool)> = segs.iter().map(|s| (s.start(), s.len > 0)).collect();
         starts.sort_unstable();
         let mut knots = Vec::new();
@@ -200,6 +208,7 @@ impl Map {
             knots,
             folds,
             scale,
+            fold,
         }
     }
 
@@ -433,6 +442,7 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
     }
 
     // The arrows.
+    let mut labels = Labels::new(segs.iter().map(|s| ends(s, &map)).collect());
     for (k, s) in segs.iter().enumerate() {
         let _ = writeln!(
             o,
@@ -441,7 +451,7 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
             esc(&ctx.name(c.ends[s.from])),
             secs(s.start(), t0)
         );
-        arrow(o, c, s, &map, t0, ctx);
+        arrow(o, c, (k, s), &map, t0, ctx, &mut labels);
         o.push_str("</g>\n");
     }
     let mut y = bottom;
@@ -455,7 +465,7 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
         y += 30.0;
     }
     o.push_str("<g class=\"legend\">\n");
-    let end = legend(o, ctx, c, y + 10.0, fold);
+    let end = legend(o, ctx, c, y + 10.0, map.fold);
     o.push_str("</g>\n");
     end
 }
@@ -514,16 +524,155 @@ fn axis(o: &mut String, map: &Map, t0: Ns, y0: f64, y1: f64) {
     }
 }
 
-fn arrow(o: &mut String, c: &Connection, s: &Segment, map: &Map, t0: Ns, ctx: &Ctx) {
-    let l = ctx.lang;
-    let st = style(s);
+/// A straight line from one point to another, in px.
+type Line = ((f64, f64), (f64, f64));
+
+/// Where the arrow of S goes: from its departure on the sender's line to its arrival on the
+/// receiver's, or, when it never arrived, a stub that stops short.
+fn ends(s: &Segment, map: &Map) -> Line {
     let (xa, xb) = if s.from == 0 { (XL, XR) } else { (XR, XL) };
     let ya = map.y(s.start());
+    match s.end() {
+        Some(t) => ((xa, ya), (xb, map.y_end(s.start(), t))),
+        None => ((xa, ya), (xa + (xb - xa) * 0.62, ya)),
+    }
+}
+
+/// Where along each arrow its label goes, so that no other arrow runs through it (under a
+/// delay, a slanted arrow crosses the flat ones sent meanwhile: at a fixed place, a label would
+/// sit across one of them) nor any label placed before it.
+struct Labels {
+    /// Every arrow of the ladder, in order.
+    arrows: Vec<Line>,
+    /// What a label must keep clear of: the arrows, then the edges of each label placed, each
+    /// with the arrow it belongs to (None for a label's edge).
+    lines: Vec<(Line, Option<usize>)>,
+    /// Which lines have a point in each band of LABEL_BAND px of height.
+    bands: std::collections::HashMap<i64, Vec<usize>>,
+}
+
+/// The height of the bands that [`Labels`] files its lines by.
+const LABEL_BAND: f64 = 40.0;
+
+/// Where a label may go along its arrow (fractions from the sender), best first: nearer the
+/// sender than the middle (arrows that leave apart may arrive together).
+const LABEL_AT: [f64; 13] = [
+    0.4, 0.3, 0.5, 0.35, 0.45, 0.25, 0.55, 0.2, 0.6, 0.65, 0.7, 0.75, 0.8,
+];
+
+impl Labels {
+    fn new(arrows: Vec<Line>) -> Labels {
+        let mut labels = Labels {
+            arrows: arrows.clone(),
+            lines: Vec::new(),
+            bands: std::collections::HashMap::new(),
+        };
+        for (k, a) in arrows.into_iter().enumerate() {
+            labels.add(a, Some(k));
+        }
+        labels
+    }
+
+    fn add(&mut self, line: Line, arrow: Option<usize>) {
+        let ((_, y1), (_, y2)) = line;
+        let i = self.lines.len();
+        self.lines.push((line, arrow));
+        let (lo, hi) = (y1.min(y2), y1.max(y2));
+        for band in (lo / LABEL_BAND).floor() as i64..=(hi / LABEL_BAND).floor() as i64 {
+            self.bands.entry(band).or_default().push(i);
+        }
+    }
+
+    /// The fraction of arrow K's length where its label's middle goes: WIDTH px of text, from
+    /// 19 px above the arrow to 3 px below it, or 19 px below with DATA under it. The label
+    /// is then kept clear of by the labels placed after it.
+    fn place(&mut self, k: usize, width: f64, data: bool) -> f64 {
+        let (a, b) = self.arrows[k];
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let len = dx.hypot(dy).max(1.0);
+        // The label's own frame: u along the text (read left to right), v downward.
+        let (ux, uy) = if dx < 0.0 {
+            (-dx / len, -dy / len)
+        } else {
+            (dx / len, dy / len)
+        };
+        let (vx, vy) = (-uy, ux);
+        let half = (width / 2.0).min(len / 2.0);
+        let (top, bottom) = (-19.0, if data { 19.0 } else { 3.0 });
+        let at = |f: f64| (a.0 + dx * f, a.1 + dy * f);
+        let mut best: Option<(usize, f64)> = None;
+        for f in LABEL_AT {
+            if f * len - half < 2.0 || f * len + half > len - 2.0 {
+                continue;
+            }
+            let (cx, cy) = at(f);
+            let hits = self.hits(k, (cx, cy), (ux, uy), half, (top, bottom));
+            if best.is_none_or(|(h, _)| hits < h) {
+                best = Some((hits, f));
+            }
+            if hits == 0 {
+                break;
+            }
+        }
+        let f = best.map_or(0.5, |(_, f)| f);
+        // Its box's long edges, for the labels placed after it.
+        let (cx, cy) = at(f);
+        for v in [top, bottom] {
+            let p = |u: f64| (cx + ux * u + vx * v, cy + uy * u + vy * v);
+            self.add((p(-half), p(half)), None);
+        }
+        f
+    }
+
+    /// How many points (every 3 px) of the lines other than arrow K's fall in the box of
+    /// half-length HALF along U around C, from TOP to BOTTOM across.
+    fn hits(
+        &self,
+        k: usize,
+        c: (f64, f64),
+        u: (f64, f64),
+        half: f64,
+        (top, bottom): (f64, f64),
+    ) -> usize {
+        let (vx, vy) = (-u.1, u.0);
+        let reach = half.hypot(top.abs().max(bottom.abs()));
+        let (lo, hi) = (c.1 - reach, c.1 + reach);
+        let mut seen = std::collections::HashSet::new();
+        let mut hits = 0;
+        for band in (lo / LABEL_BAND).floor() as i64..=(hi / LABEL_BAND).floor() as i64 {
+            for &i in self.bands.get(&band).map_or(&[][..], Vec::as_slice) {
+                let ((p, q), arrow) = self.lines[i];
+                if arrow == Some(k) || !seen.insert(i) {
+                    continue;
+                }
+                let n = ((q.0 - p.0).hypot(q.1 - p.1) / 3.0).ceil().max(1.0) as usize;
+                for j in 0..=n {
+                    let t = j as f64 / n as f64;
+                    let (x, y) = (p.0 + (q.0 - p.0) * t - c.0, p.1 + (q.1 - p.1) * t - c.1);
+                    let (along, across) = (x * u.0 + y * u.1, x * vx + y * vy);
+                    if along.abs() <= half && (top..=bottom).contains(&across) {
+                        hits += 1;
+                    }
+                }
+            }
+        }
+        hits
+    }
+}
+
+fn arrow(
+    o: &mut String,
+    c: &Connection,
+    (k, s): (usize, &Segment),
+    map: &Map,
+    t0: Ns,
+    ctx: &Ctx,
+    labels: &mut Labels,
+) {
+    let l = ctx.lang;
+    let st = style(s);
     let reached = s.end();
-    let (x2, y2) = match reached {
-        Some(t) => (xb, map.y_end(s.start(), t)),
-        None => (xa + (xb - xa) * 0.62, ya),
-    };
+    let ((xa, ya), (x2, y2)) = ends(s, map);
     // Stop at the line, not on it (the head's tip touches it).
     let dash = if st.dash.is_empty() {
         String::new()
@@ -592,8 +741,6 @@ fn arrow(o: &mut String, c: &Connection, s: &Segment, map: &Map, t0: Ns, ctx: &C
         Fate::Dropped => head.push_str(l.pick(" · jeté par netem", " · dropped by netem")),
         _ => {}
     }
-    // Nearer the sender than the middle: arrows that leave apart may arrive together.
-    let (mx, my) = (xa + (x2 - xa) * 0.4, ya + (y2 - ya) * 0.4);
     let angle = (y2 - ya).atan2(x2 - xa).to_degrees();
     // Keep text upright: an arrow going left is read from its other end.
     let angle = if angle > 90.0 {
@@ -609,24 +756,35 @@ fn arrow(o: &mut String, c: &Connection, s: &Segment, map: &Map, t0: Ns, ctx: &C
     } else {
         ""
     };
-    // A segment that never arrived: its label starts at the sender, along the stub.
-    let (mx, anchor) = match (reached, s.from) {
-        (Some(_), _) => (mx, "middle"),
-        (None, 0) => (xa + 10.0, "start"),
-        (None, _) => (xa - 10.0, "end"),
-    };
     let room = if reached.is_some() { room } else { 90 };
+    let head = fit(&head, room.max(8));
+    let data = (s.len > 0).then(|| fit(&shown_data(s), room.max(8)));
+    let ((mx, my), anchor) = match (reached, s.from) {
+        // Along the arrow, clear of the other arrows and labels (see Labels).
+        (Some(_), _) => {
+            let bold = if weight.is_empty() { 7.2 } else { 8.0 };
+            let width = (head.chars().count() as f64 * bold).max(
+                data.as_ref()
+                    .map_or(0.0, |d| d.chars().count() as f64 * 7.8),
+            );
+            let f = labels.place(k, width, data.is_some());
+            ((xa + (x2 - xa) * f, ya + (y2 - ya) * f), "middle")
+        }
+        // A segment that never arrived: its label starts at the sender, along the stub.
+        (None, 0) => ((xa + 10.0, ya), "start"),
+        (None, _) => ((xa - 10.0, ya), "end"),
+    };
     let _ = writeln!(
         o,
         r#"<g transform="translate({mx:.1},{my:.1}) rotate({angle:.2})"><text class="label" y="-5" font-size="13" fill="{}" text-anchor="{anchor}" stroke="white" stroke-width="3" paint-order="stroke"{weight}>{}</text>"#,
         st.color,
-        esc(&fit(&head, room.max(8)))
+        esc(&head)
     );
-    if s.len > 0 {
+    if let Some(data) = data {
         let _ = writeln!(
             o,
             r##"<text class="data" y="14" font-size="13" font-family="{MONO}" fill="#000" text-anchor="{anchor}" stroke="white" stroke-width="3" paint-order="stroke">{}</text>"##,
-            esc(&fit(&shown_data(s), room.max(8)))
+            esc(&data)
         );
     }
     o.push_str("</g>\n");
@@ -771,7 +929,7 @@ mod tests {
     use super::*;
     use crate::ladder::model::{
         connections,
-        tests::{MS as NS_MS, talk},
+        tests::{MS as NS_MS, Script, talk},
     };
     use crate::ladder::text::tests::ctx;
 
@@ -802,6 +960,85 @@ mod tests {
             map.bottom() < 1000.0,
             "the pause is folded: {}",
             map.bottom()
+        );
+    }
+
+    #[test]
+    fn a_pause_too_tall_to_draw_is_folded_but_never_inside_a_delay() {
+        // 1 ms one-way: a 450 ms pause, under the 1 s threshold, would be 540 px of nothing.
+        let mut s = talk();
+        let data = Flags::PSH | Flags::ACK;
+        s.send(470 * NS_MS, true, data, 9, 7, b"x", Some(NS_MS));
+        let c = connections(&s.sources()).remove(0);
+        let segs: Vec<&Segment> = c.segments.iter().collect();
+        let map = Map::new(&segs, 0.0, 1_000 * NS_MS, None);
+        assert_eq!(map.folds.len(), 1, "{:?}", map.folds);
+        assert!(map.fold < 450 * NS_MS, "the legend says so: {}", map.fold);
+        assert!(map.bottom() < 400.0, "{}", map.bottom());
+        // 200 ms one-way: the same pause is shorter than three delays, drawn in proportion.
+        let mut s = Script::new();
+        let d = Some(200 * NS_MS);
+        s.send(0, true, Flags::SYN, 0, 0, b"", d)
+            .send(200 * NS_MS, false, Flags::SYN | Flags::ACK, 0, 1, b"", d)
+            .send(400 * NS_MS, true, Flags::ACK, 1, 1, b"", d)
+            .send(850 * NS_MS, true, data, 1, 1, b"x", d);
+        let c = connections(&s.sources()).remove(0);
+        let segs: Vec<&Segment> = c.segments.iter().collect();
+        let map = Map::new(&segs, 0.0, 500 * NS_MS, None);
+        assert!(map.folds.is_empty(), "{:?}", map.folds);
+        assert_eq!(map.fold, 600 * NS_MS);
+    }
+
+    #[test]
+    fn a_label_is_kept_clear_of_the_arrows_that_cross_its_own() {
+        // Behind a 200 ms delay, the server's ACK of the first line crosses the second line's
+        // arrow at 40 % of its length: where its label would go by default.
+        let mut s = talk();
+        let d = Some(200 * NS_MS);
+        let data = Flags::PSH | Flags::ACK;
+        s.send(100 * NS_MS, true, data, 9, 7, b"ligne 1\n", d)
+            .send(300 * NS_MS, false, Flags::ACK, 7, 17, b"", Some(NS_MS / 20))
+            .send(220 * NS_MS, true, data, 17, 7, b"ligne 2\nligne 3\n", d);
+        let c = connections(&s.sources()).remove(0);
+        let mut out = String::new();
+        draw(&mut out, &ctx(), &[(0, &c)], 1);
+        let doc = roxmltree::Document::parse(&out).expect("well-formed XML");
+        let group = |k: usize| {
+            let seg = c
+                .segments
+                .iter()
+                .position(|g| g.start() == k as Ns * NS_MS)
+                .unwrap();
+            doc.descendants()
+                .find(|n| n.attribute("data-i") == Some(&(seg + 1).to_string()))
+                .unwrap()
+        };
+        let line = |g: roxmltree::Node| {
+            let l = g
+                .descendants()
+                .find(|n| n.attribute("class") == Some("seg"))
+                .unwrap();
+            let n = |k: &str| l.attribute(k).unwrap().parse::<f64>().unwrap();
+            ((n("x1"), n("y1")), (n("x2"), n("y2")))
+        };
+        let (((ax, ay), (bx, by)), ((_, ack_y), _)) = (line(group(220)), line(group(300)));
+        // Where the flat ACK crosses the slanted arrow, as a fraction of its length.
+        let cross = (ack_y - ay) / (by - ay);
+        assert!((0.3..0.5).contains(&cross), "the ACK crosses at {cross}");
+        let moved = group(220)
+            .descendants()
+            .find_map(|n| n.attribute("transform"))
+            .unwrap();
+        let xy: Vec<f64> = moved["translate(".len()..moved.find(')').unwrap()]
+            .split(',')
+            .map(|v| v.parse().unwrap())
+            .collect();
+        let at = (xy[0] - ax) / (bx - ax);
+        // The data line is the label's widest: "ligne 2\nligne 3\n" in quotes, 20 characters.
+        let half = 20.0 * 7.8 / 2.0 / (bx - ax).hypot(by - ay);
+        assert!(
+            (at - cross).abs() > half,
+            "the label ({at:.2} ± {half:.2} of the arrow) is clear of the ACK ({cross:.2})"
         );
     }
 
