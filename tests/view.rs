@@ -793,6 +793,12 @@ fn the_replay_steps_through_a_saved_capture_and_says_what_is_wrong() {
         "client\u{a0}: TIME_WAIT · server\u{a0}: CLOSED"
     );
     assert!(b.text("#replay-step").starts_with("segment 11/11"));
+    // A replay link opens that capture only: each capture listed once, no other one opened.
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('#capture option')].map(o => o.value).join(' ')"),
+        serde_json::json!("broken talk")
+    );
+    assert_eq!(b.text("#replay-error"), "");
     b.screenshot(&root().join("target").join("view-replay-fr.png"), false);
     assert!(shot.exists());
 }
