@@ -2,60 +2,14 @@
 //! writes (pcap, raw IPv4), its output, and its one-line errors for bad input.
 
 mod kit;
+mod ladderkit;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use ladderkit::{ipv4, pcap, tcp};
+
 const CHATLAB: &str = env!("CARGO_BIN_EXE_chatlab");
-
-/// A pcap (µs timestamps, raw IP) of (seconds, IP packet) records.
-fn pcap(records: &[(f64, Vec<u8>)]) -> Vec<u8> {
-    let mut f = Vec::new();
-    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 101] {
-        f.extend_from_slice(&v.to_le_bytes());
-    }
-    for (t, p) in records {
-        let us = (t * 1e6).round() as u64;
-        for v in [
-            (us / 1_000_000) as u32,
-            (us % 1_000_000) as u32,
-            p.len() as u32,
-            p.len() as u32,
-        ] {
-            f.extend_from_slice(&v.to_le_bytes());
-        }
-        f.extend_from_slice(p);
-    }
-    f
-}
-
-/// An IPv4 packet of protocol PROTO from .SRC to .DST (10.80.80.x) carrying L4.
-fn ipv4(proto: u8, src: u8, dst: u8, l4: &[u8]) -> Vec<u8> {
-    let mut ip = vec![0x45, 0];
-    ip.extend_from_slice(&(20 + l4.len() as u16).to_be_bytes());
-    ip.extend_from_slice(&[
-        0, 0, 0x40, 0, 64, proto, 0, 0, 10, 80, 80, src, 10, 80, 80, dst,
-    ]);
-    ip.extend_from_slice(l4);
-    ip
-}
-
-/// A TCP segment from the client (.11:40000) to the server (.10:PORT), or back.
-fn tcp(from_client: bool, port: u16, flags: u8, seq: u32, ack: u32, data: &[u8]) -> Vec<u8> {
-    let (sp, dp, s, d) = if from_client {
-        (40000, port, 11, 10)
-    } else {
-        (port, 40000, 10, 11)
-    };
-    let mut t = Vec::new();
-    t.extend_from_slice(&sp.to_be_bytes());
-    t.extend_from_slice(&dp.to_be_bytes());
-    t.extend_from_slice(&seq.to_be_bytes());
-    t.extend_from_slice(&ack.to_be_bytes());
-    t.extend_from_slice(&[0x50, flags, 2, 0, 0, 0, 0, 0]);
-    t.extend_from_slice(data);
-    ipv4(6, s, d, &t)
-}
 
 /// A short conversation on PORT: handshake, one line, the client closes; as seen on the
 /// client's side (SIDE 0) or on the server's (SIDE 1), 40 ms one way.

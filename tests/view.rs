@@ -9,6 +9,7 @@ mod browserkit;
 mod kit;
 mod labkit;
 mod labscripts;
+mod ladderkit;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -587,63 +588,29 @@ const TALK: [Seg; 11] = [
     (1160, true, ACK, 10, 8, b""),
 ];
 
-/// Write captures/NAME-client.pcap and NAME-server.pcap of SEGS as both hosts of the lab
+/// Write NAME-client.pcap and NAME-server.pcap of SEGS into DIR as both hosts of the lab
 /// (10.80.80.11:40000 and 10.80.80.10:8080) would have captured them: each segment leaves
 /// its sender at its time and reaches the other 50 ms later.
 fn write_talk(dir: &std::path::Path, name: &str, segs: &[Seg]) {
-    const ONE_WAY: i64 = 50;
-    let t0: i64 = 1_760_000_000_000; // ms
-    let mut seen: [Vec<(i64, Vec<u8>)>; 2] = [Vec::new(), Vec::new()];
-    for &(t, from_client, flags, seq, ack, data) in segs {
-        let (src, dst, isn, peer) = if from_client {
-            ([10, 80, 80, 11], [10, 80, 80, 10], 1000u32, 5000u32)
+    let mut seen: [Vec<(f64, Vec<u8>)>; 2] = [Vec::new(), Vec::new()];
+    for &(ms, from_client, flags, seq, ack, data) in segs {
+        // Relative numbers: the client's ISN is 1000, the server's 5000.
+        let (isn, peer) = if from_client {
+            (1000, 5000)
         } else {
-            ([10, 80, 80, 10], [10, 80, 80, 11], 5000, 1000)
+            (5000, 1000)
         };
-        let (sport, dport) = if from_client {
-            (40000u16, 8080u16)
-        } else {
-            (8080, 40000)
-        };
-        let mut tcp = Vec::new();
-        tcp.extend_from_slice(&sport.to_be_bytes());
-        tcp.extend_from_slice(&dport.to_be_bytes());
-        tcp.extend_from_slice(&(isn + seq).to_be_bytes());
         let ack = if flags & ACK != 0 { peer + ack } else { 0 };
-        tcp.extend_from_slice(&ack.to_be_bytes());
-        tcp.extend_from_slice(&[5 << 4, flags, 0xff, 0xff, 0, 0, 0, 0]);
-        tcp.extend_from_slice(data);
-        let mut ip = vec![0x45, 0];
-        ip.extend_from_slice(&(20 + tcp.len() as u16).to_be_bytes());
-        ip.extend_from_slice(&[0, 0, 0x40, 0, 64, 6, 0, 0]);
-        ip.extend_from_slice(&src);
-        ip.extend_from_slice(&dst);
-        ip.extend_from_slice(&tcp);
+        let packet = ladderkit::tcp(from_client, 8080, flags, isn + seq, ack, data);
+        let t = 1_760_000_000.0 + ms as f64 / 1000.0;
         let (me, other) = if from_client { (0, 1) } else { (1, 0) };
-        seen[me].push((t0 + t, ip.clone()));
-        seen[other].push((t0 + t + ONE_WAY, ip));
+        seen[me].push((t, packet.clone()));
+        seen[other].push((t + 0.050, packet));
     }
-    for (host, mut packets) in ["client", "server"].into_iter().zip(seen) {
-        packets.sort_by_key(|p| p.0);
-        // pcap, microseconds, raw IP (link type 101).
-        let mut out = Vec::new();
-        for v in [
-            0xa1b2_c3d4u32.to_le_bytes().to_vec(),
-            vec![2, 0, 4, 0],
-            vec![0; 8],
-        ] {
-            out.extend_from_slice(&v);
-        }
-        out.extend_from_slice(&65535u32.to_le_bytes());
-        out.extend_from_slice(&101u32.to_le_bytes());
-        for (ms, ip) in packets {
-            out.extend_from_slice(&((ms / 1000) as u32).to_le_bytes());
-            out.extend_from_slice(&((ms % 1000 * 1000) as u32).to_le_bytes());
-            out.extend_from_slice(&(ip.len() as u32).to_le_bytes());
-            out.extend_from_slice(&(ip.len() as u32).to_le_bytes());
-            out.extend_from_slice(&ip);
-        }
-        std::fs::write(dir.join(format!("{name}-{host}.pcap")), out).unwrap();
+    for (host, mut records) in ["client", "server"].into_iter().zip(seen) {
+        records.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let file = dir.join(format!("{name}-{host}.pcap"));
+        std::fs::write(file, ladderkit::pcap(&records)).unwrap();
     }
 }
 

@@ -7,6 +7,9 @@
 //! `<g class="segment" data-i="K" data-from="client|server" data-t="…">` per segment holding
 //! `line.seg`, `text.label` and `text.data`, `<text class="state" data-side="0|1">`, and
 //! `<g class="legend">`.
+//!
+//! And the other way round, small captures written by the tests (`pcap`, `ipv4`, `tcp`): raw
+//! IPv4 between the lab's client (10.80.80.11:40000) and server (10.80.80.10).
 
 #![allow(dead_code)] // each test binary uses a part of the kit
 
@@ -351,4 +354,55 @@ pub fn text_states(text: &str) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+// --- Captures the tests write ----------------------------------------------------------------
+
+/// A pcap (µs timestamps, raw IP) of (seconds, IP packet) records.
+pub fn pcap(records: &[(f64, Vec<u8>)]) -> Vec<u8> {
+    let mut f = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 101] {
+        f.extend_from_slice(&v.to_le_bytes());
+    }
+    for (t, p) in records {
+        let us = (t * 1e6).round() as u64;
+        for v in [
+            (us / 1_000_000) as u32,
+            (us % 1_000_000) as u32,
+            p.len() as u32,
+            p.len() as u32,
+        ] {
+            f.extend_from_slice(&v.to_le_bytes());
+        }
+        f.extend_from_slice(p);
+    }
+    f
+}
+
+/// An IPv4 packet of protocol PROTO from .SRC to .DST (10.80.80.x) carrying L4.
+pub fn ipv4(proto: u8, src: u8, dst: u8, l4: &[u8]) -> Vec<u8> {
+    let mut ip = vec![0x45, 0];
+    ip.extend_from_slice(&(20 + l4.len() as u16).to_be_bytes());
+    ip.extend_from_slice(&[
+        0, 0, 0x40, 0, 64, proto, 0, 0, 10, 80, 80, src, 10, 80, 80, dst,
+    ]);
+    ip.extend_from_slice(l4);
+    ip
+}
+
+/// A TCP segment from the client (.11:40000) to the server (.10:PORT), or back.
+pub fn tcp(from_client: bool, port: u16, flags: u8, seq: u32, ack: u32, data: &[u8]) -> Vec<u8> {
+    let (sp, dp, s, d) = if from_client {
+        (40000, port, 11, 10)
+    } else {
+        (port, 40000, 10, 11)
+    };
+    let mut t = Vec::new();
+    t.extend_from_slice(&sp.to_be_bytes());
+    t.extend_from_slice(&dp.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&ack.to_be_bytes());
+    t.extend_from_slice(&[0x50, flags, 2, 0, 0, 0, 0, 0]);
+    t.extend_from_slice(data);
+    ipv4(6, s, d, &t)
 }
