@@ -293,10 +293,11 @@ fn decode(link: i32, frame: &[u8]) -> Option<Packet> {
     })
 }
 
-/// A legacy pcap file still being written (`tcpdump -U -w`, netem's record), read as it grows:
-/// each [`Tail::read_new`] decodes only the whole records appended since the last call, so a
-/// long capture costs its new bytes, not its length. pcapng is not followed this way (the
-/// files the live view follows are tcpdump's and netem's, both pcap).
+/// A legacy pcap file still being written (`tcpdump -U -w`, netem's record), followed as it
+/// grows: each look reads only the whole records appended since the last one, so a long
+/// capture costs its new bytes, not its length. [`Tail::read_new`] decodes them (the live
+/// ladder); [`Tail::read_raw`] gives them as they are in the file (the view's copy of netem's
+/// record). pcapng is not followed this way (the files followed are tcpdump's and netem's).
 pub struct Tail {
     path: PathBuf,
     /// The file's identity (device, inode): another file under the same name starts over.
@@ -307,7 +308,18 @@ pub struct Tail {
     header: Option<(i32, bool, i64)>,
 }
 
-/// What a [`Tail`] found since the last look.
+/// What a [`Tail`] found since the last look, as bytes.
+#[derive(Debug, Default)]
+pub struct Raw {
+    /// The file was replaced or truncated: what was read of it before is gone.
+    pub restarted: bool,
+    /// The file header, when this look read it (the file is new to the tail).
+    pub header: Option<Vec<u8>>,
+    /// Whole records, as in the file.
+    pub records: Vec<u8>,
+}
+
+/// What a [`Tail`] found since the last look, decoded.
 #[derive(Debug, Default)]
 pub struct Grown {
     /// The file was replaced or truncated: what was read of it before is gone.
@@ -323,6 +335,18 @@ const TAIL_CHUNK: u64 = 8 << 20;
 /// A record longer than this is not one (tcpdump's largest snaplen is 256 KiB).
 const MAX_RECORD: u32 = 1 << 20;
 
+/// The record at the start of BUF, in the byte order of the file.
+fn frame(
+    big: bool,
+    buf: &[u8],
+) -> pcap_parser::nom::IResult<&[u8], pcap_parser::LegacyPcapBlock<'_>, PcapError<&[u8]>> {
+    if big {
+        pcap_parser::parse_pcap_frame_be(buf)
+    } else {
+        pcap_parser::parse_pcap_frame(buf)
+    }
+}
+
 impl Tail {
     pub fn new(path: &Path) -> Tail {
         Tail {
@@ -333,26 +357,27 @@ impl Tail {
         }
     }
 
-    /// The whole records appended since the last call (none while the file does not exist).
-    pub fn read_new(&mut self) -> Result<Grown, ReadError> {
+    /// The whole records appended since the last call, as bytes (none while the file does
+    /// not exist).
+    pub fn read_raw(&mut self) -> Result<Raw, ReadError> {
         use std::io::{Read, Seek, SeekFrom};
         use std::os::unix::fs::MetadataExt;
-        let mut grown = Grown::default();
+        let mut raw = Raw::default();
         let meta = match std::fs::metadata(&self.path) {
             Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(grown),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(raw),
             Err(e) => return Err(ReadError::Io(e)),
         };
         let id = (meta.dev(), meta.ino());
         if self.id != Some(id) || meta.len() < self.offset {
-            grown.restarted = self.id.is_some();
+            raw.restarted = self.id.is_some();
             *self = Tail {
                 id: Some(id),
                 ..Tail::new(&self.path)
             };
         }
         if meta.len() <= self.offset {
-            return Ok(grown);
+            return Ok(raw);
         }
         let mut file = File::open(&self.path).map_err(ReadError::Io)?;
         file.seek(SeekFrom::Start(self.offset))
@@ -362,11 +387,11 @@ impl Tail {
             .read_to_end(&mut buf)
             .map_err(ReadError::Io)?;
         let mut at = 0;
-        let (link, big, per_sec) = match self.header {
-            Some(h) => h,
+        let big = match self.header {
+            Some((_, big, _)) => big,
             None => {
                 if buf.len() < 24 {
-                    return Ok(grown);
+                    return Ok(raw);
                 }
                 let h = match pcap_parser::parse_pcap_header(&buf) {
                     Ok((_, h)) => h,
@@ -377,17 +402,15 @@ impl Tail {
                 } else {
                     1_000_000
                 };
+                self.header = Some((h.network.0, h.is_bigendian(), per_sec));
+                raw.header = Some(buf[..24].to_vec());
                 at = 24;
-                *self.header.insert((h.network.0, h.is_bigendian(), per_sec))
+                h.is_bigendian()
             }
         };
+        let start = at;
         while buf.len() - at >= 16 {
-            let frame = if big {
-                pcap_parser::parse_pcap_frame_be(&buf[at..])
-            } else {
-                pcap_parser::parse_pcap_frame(&buf[at..])
-            };
-            let (rest, b) = match frame {
+            let (rest, b) = match frame(big, &buf[at..]) {
                 Ok(f) => f,
                 Err(pcap_parser::nom::Err::Incomplete(_)) => break,
                 Err(e) => return Err(ReadError::Corrupt(format!("{e:?}"))),
@@ -399,6 +422,29 @@ impl Tail {
                     self.offset + at as u64
                 )));
             }
+            at = buf.len() - rest.len();
+        }
+        self.offset += at as u64;
+        buf.truncate(at);
+        buf.drain(..start);
+        raw.records = buf;
+        Ok(raw)
+    }
+
+    /// The whole records appended since the last call, decoded (none while the file does
+    /// not exist).
+    pub fn read_new(&mut self) -> Result<Grown, ReadError> {
+        let raw = self.read_raw()?;
+        let mut grown = Grown {
+            restarted: raw.restarted,
+            ..Grown::default()
+        };
+        let Some((link, big, per_sec)) = self.header else {
+            return Ok(grown);
+        };
+        let mut rest = &raw.records[..];
+        // (Whole records only: read_raw checked them.)
+        while let Ok((next, b)) = frame(big, rest) {
             let ts = b.ts_sec as i64 * 1_000_000_000 + b.ts_usec as i64 * (1_000_000_000 / per_sec);
             match decode(link, b.data) {
                 Some(mut p) => {
@@ -407,9 +453,8 @@ impl Tail {
                 }
                 None => grown.other += 1,
             }
-            at = buf.len() - rest.len();
+            rest = next;
         }
-        self.offset += at as u64;
         Ok(grown)
     }
 }

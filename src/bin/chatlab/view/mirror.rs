@@ -10,101 +10,51 @@
 //! `clear` then a new setting), the record is a new file: its records are appended after the
 //! old ones (the engine always writes the same header), so nothing seen is lost.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
 
-/// The pcap file header's length, and a record header's.
-const FILE_HEADER: u64 = 24;
-const RECORD_HEADER: usize = 16;
-/// The most copied per step.
-const CHUNK: u64 = 8 << 20;
+use crate::ladder::pcap::Tail;
 
 /// The copy of one record file.
 pub struct Mirror {
-    from: PathBuf,
-    to: PathBuf,
-    /// The identity (device, inode) of the record being copied, and how far.
-    id: Option<(u64, u64)>,
-    offset: u64,
-    /// Records are big-endian (from the record's magic number).
-    big: bool,
+    from: Tail,
+    to: std::path::PathBuf,
     out: Option<File>,
 }
 
 impl Mirror {
     pub fn new(from: &Path, to: &Path) -> Mirror {
         Mirror {
-            from: from.to_path_buf(),
+            from: Tail::new(from),
             to: to.to_path_buf(),
-            id: None,
-            offset: 0,
-            big: false,
             out: None,
         }
     }
 
     /// Copy the whole records added since the last step (nothing while there is no record).
-    pub fn step(&mut self) -> io::Result<()> {
-        let meta = match fs::metadata(&self.from) {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
+    pub fn step(&mut self) -> Result<(), String> {
+        let raw = self.from.read_raw().map_err(|e| e.to_string())?;
+        let write = |out: &mut File, bytes: &[u8]| {
+            out.write_all(bytes)
+                .map_err(|e| format!("{}: {e}", self.to.display()))
         };
-        let id = (meta.dev(), meta.ino());
-        if self.id != Some(id) || meta.len() < self.offset {
-            // A new record (the engine restarted): copy it from its first record on.
-            self.id = Some(id);
-            self.offset = 0;
+        // The first record file's header starts the copy; a later one's (the engine
+        // restarted) is the same and is left out.
+        if let (Some(header), None) = (&raw.header, &self.out) {
+            let mut out = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(&self.to)
+                .map_err(|e| format!("{}: {e}", self.to.display()))?;
+            write(&mut out, header)?;
+            self.out = Some(out);
         }
-        if meta.len() <= self.offset {
-            return Ok(());
+        match &mut self.out {
+            Some(out) if !raw.records.is_empty() => write(out, &raw.records),
+            _ => Ok(()),
         }
-        let mut file = File::open(&self.from)?;
-        file.seek(SeekFrom::Start(self.offset))?;
-        let mut buf = Vec::new();
-        file.take(CHUNK).read_to_end(&mut buf)?;
-        let mut at = 0;
-        if self.offset == 0 {
-            if (buf.len() as u64) < FILE_HEADER {
-                return Ok(());
-            }
-            let header = &buf[..FILE_HEADER as usize];
-            self.big = matches!(
-                header[..4],
-                [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d]
-            );
-            if self.out.is_none() {
-                let mut out = OpenOptions::new()
-                    .create(true)
-                    .write(true)
-                    .truncate(true)
-                    .open(&self.to)?;
-                out.write_all(header)?;
-                self.out = Some(out);
-            }
-            at = FILE_HEADER as usize;
-        }
-        let start = at;
-        while buf.len() - at >= RECORD_HEADER {
-            let len: [u8; 4] = buf[at + 8..at + 12].try_into().expect("4 bytes");
-            let len = if self.big {
-                u32::from_be_bytes(len)
-            } else {
-                u32::from_le_bytes(len)
-            } as usize;
-            if buf.len() - at - RECORD_HEADER < len {
-                break;
-            }
-            at += RECORD_HEADER + len;
-        }
-        if at > start {
-            let out = self.out.as_mut().expect("the header is written first");
-            out.write_all(&buf[start..at])?;
-        }
-        self.offset += at as u64;
-        Ok(())
     }
 }
 
@@ -112,6 +62,7 @@ impl Mirror {
 mod tests {
     use super::*;
     use crate::ladder::pcap::{self, Flags, Packet, Writer, ip_packet};
+    use std::fs;
 
     fn packet(i: u8) -> Packet {
         Packet {
