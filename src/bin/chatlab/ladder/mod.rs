@@ -156,16 +156,22 @@ impl Ctx {
 
 const HOSTS: [(&str, u8); 3] = [("server", 10), ("client", 11), ("client2", 12)];
 
-/// The host that took a capture, from its file name: (host, is a netem record).
-fn host_of(path: &Path) -> (Option<&'static str>, bool) {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
+/// What a capture file's name says, as lab/capture names them: `NAME-HOST.pcap` (HOST took
+/// it, for the experiment NAME), `NAME-HOST.netem.pcap` (HOST's netem record), `HOST.pcap`,
+/// `HOST-DATE-TIME.pcap` (one host, the default name), or `NAME.pcap` (no host said).
+pub struct FileName<'a> {
+    /// The experiment: the files of one capture share it.
+    pub experiment: &'a str,
+    pub host: Option<&'static str>,
+    /// A netem record (`….netem.pcap`), not a capture.
+    pub record: bool,
+}
+
+pub fn file_name(name: &str) -> FileName<'_> {
     let stem = name
         .strip_suffix(".pcapng")
         .or_else(|| name.strip_suffix(".pcap"))
-        .unwrap_or(&name);
+        .unwrap_or(name);
     let (stem, record) = match stem.strip_suffix(".netem") {
         Some(s) => (s, true),
         None => (stem, false),
@@ -173,12 +179,39 @@ fn host_of(path: &Path) -> (Option<&'static str>, bool) {
     // The longest host name first: client2 before client.
     let mut hosts: Vec<&'static str> = HOSTS.iter().map(|(h, _)| *h).collect();
     hosts.sort_by_key(|h| std::cmp::Reverse(h.len()));
-    let host = hosts
-        .iter()
-        .find(|h| stem == **h || stem.ends_with(&format!("-{h}")))
-        .or_else(|| hosts.iter().find(|h| stem.starts_with(&format!("{h}-"))))
-        .copied();
-    (host, record)
+    let suffixed = hosts.iter().find_map(|h| {
+        let experiment = if stem == *h {
+            stem
+        } else {
+            stem.strip_suffix(h)?.strip_suffix('-')?
+        };
+        Some((experiment, *h))
+    });
+    let (experiment, host) = match suffixed {
+        Some((experiment, host)) => (experiment, Some(host)),
+        None => (
+            stem,
+            hosts
+                .iter()
+                .find(|h| stem.starts_with(&format!("{h}-")))
+                .copied(),
+        ),
+    };
+    FileName {
+        experiment,
+        host,
+        record,
+    }
+}
+
+/// The host that took a capture, from its file name: (host, is a netem record).
+fn host_of(path: &Path) -> (Option<&'static str>, bool) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let f = file_name(&name);
+    (f.host, f.record)
 }
 
 /// What went wrong, for the one-line error.

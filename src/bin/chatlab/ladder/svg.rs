@@ -542,10 +542,9 @@ fn ends(s: &Segment, map: &Map) -> Line {
 /// delay, a slanted arrow crosses the flat ones sent meanwhile: at a fixed place, a label would
 /// sit across one of them) nor any label placed before it.
 struct Labels {
-    /// Every arrow of the ladder, in order.
-    arrows: Vec<Line>,
-    /// What a label must keep clear of: the arrows, then the edges of each label placed, each
-    /// with the arrow it belongs to (None for a label's edge).
+    /// What a label must keep clear of: every arrow of the ladder, in order (line K is arrow
+    /// K), then the edges of each label placed; each with the arrow it belongs to (None for a
+    /// label's edge).
     lines: Vec<(Line, Option<usize>)>,
     /// Which lines have a point in each band of LABEL_BAND px of height.
     bands: std::collections::HashMap<i64, Vec<usize>>,
@@ -563,7 +562,6 @@ const LABEL_AT: [f64; 13] = [
 impl Labels {
     fn new(arrows: Vec<Line>) -> Labels {
         let mut labels = Labels {
-            arrows: arrows.clone(),
             lines: Vec::new(),
             bands: std::collections::HashMap::new(),
         };
@@ -587,7 +585,7 @@ impl Labels {
     /// 19 px above the arrow to 3 px below it, or 19 px below with DATA under it. The label
     /// is then kept clear of by the labels placed after it.
     fn place(&mut self, k: usize, width: f64, data: bool) -> f64 {
-        let (a, b) = self.arrows[k];
+        let ((a, b), _) = self.lines[k];
         let (dx, dy) = (b.0 - a.0, b.1 - a.1);
         let len = dx.hypot(dy).max(1.0);
         // The label's own frame: u along the text (read left to right), v downward.

@@ -18,18 +18,11 @@ use crate::ladder::{self, Ctx, svg};
 /// and capturing host; None for what is not a capture (or is hidden: lab/view's own folder,
 /// lab/capture's markers).
 pub fn experiment(file: &str) -> Option<String> {
-    if file.starts_with('.') {
+    let is_capture = file.ends_with(".pcap") || file.ends_with(".pcapng");
+    if file.starts_with('.') || !is_capture {
         return None;
     }
-    let stem = file
-        .strip_suffix(".pcapng")
-        .or_else(|| file.strip_suffix(".pcap"))?;
-    let stem = stem.strip_suffix(".netem").unwrap_or(stem);
-    // The longest host name first: client2 before client.
-    let name = ["-client2", "-client", "-server"]
-        .iter()
-        .find_map(|h| stem.strip_suffix(h))
-        .unwrap_or(stem);
+    let name = ladder::file_name(file).experiment;
     (!name.is_empty()).then(|| name.to_string())
 }
 
