@@ -12,10 +12,11 @@ set -euo pipefail
 LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The hosts of compose.yaml, for messages and argument checks.
 LAB_HOSTS=(server client client2)
-# In each host: where lab/netem's userspace engine records when each packet ENTERED the
-# impairment (lab/capture saves it beside a capture, lab/view follows it: lab/ladder's slants).
+# In each host: what lab/netem set and by which engine (`engine=…`, `settings=…` lines; the
+# view's probe reads it too), and where its userspace engine records when each packet ENTERED
+# the impairment (lab/capture saves it beside a capture, lab/view follows it: the slants).
 # shellcheck disable=SC2034 # used by the scripts that source this file
-LAB_NETEM_RECORD=/run/chatlab-netem.pcap
+LAB_NETEM_STATE=/run/lab-netem.state LAB_NETEM_RECORD=/run/chatlab-netem.pcap
 
 # lab_die MESSAGE [EXIT]: one line on stderr, then exit (1 by default).
 lab_die() {

@@ -348,7 +348,7 @@ fn draw(captures: &[std::path::PathBuf], extra: &[&str]) -> (String, String) {
     (ran.stdout(), svg)
 }
 
-/// What a reference must keep, in words, for a failure message.
+/// The command that draws the reference NAME again, for a failure message.
 fn regenerate(name: &str) -> String {
     format!(
         "if the change is meant, draw it again: cd lab/exercices/enseignants/echelles && \
