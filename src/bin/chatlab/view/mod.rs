@@ -35,7 +35,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -200,9 +200,10 @@ struct Lab {
     /// The ladders' contexts, in French and in English ([`lang_index`]).
     live_ctx: [ladder::Ctx; 2],
     replay_ctx: [ladder::Ctx; 2],
-    /// The live captures, and the ladder drawn from them in each language until they grow:
-    /// every open page asks for the state five times a second.
-    live: Mutex<(live::Live, [Option<Option<String>>; 2])>,
+    /// The live captures, and the ladder drawn from them in each language (as its JSON value,
+    /// `null` or the escaped SVG) until they grow: every open page asks for the state five
+    /// times a second, and the drawing is hundreds of kilobytes.
+    live: Mutex<(live::Live, [Option<Arc<str>>; 2])>,
 }
 
 fn lang_index(lang: Lang) -> usize {
@@ -248,18 +249,20 @@ impl server::Source for Lab {
 
     fn state(&self, lang: Lang) -> String {
         let i = lang_index(lang);
-        let svg = {
+        let ladder = {
             let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
             let (captures, drawn) = &mut *live;
             if captures.refresh(&self.dir, &self.live_ctx[i]) {
                 log::trace!("live ladder: {} observations kept", captures.kept());
                 *drawn = [None, None];
             }
-            drawn[i]
-                .get_or_insert_with(|| captures.svg(&self.live_ctx[i]))
-                .clone()
+            Arc::clone(drawn[i].get_or_insert_with(|| {
+                let svg = captures.svg(&self.live_ctx[i]);
+                svg.map_or("null".into(), |s| crate::json::string(&s))
+                    .into()
+            }))
         };
-        state::to_json(&self.hosts(), svg.as_deref())
+        state::to_json(&self.hosts(), &ladder)
     }
 
     fn captures(&self) -> String {

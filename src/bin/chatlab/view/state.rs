@@ -77,8 +77,9 @@ fn waits_for_the_peer(s: &Socket, holders: &[&Process]) -> bool {
             .all(|p| p.state == 'S' && p.waits == Waits::Socket)
 }
 
-/// The whole state as one JSON object, for the page, with the ladder's SVG if there is one.
-pub fn to_json(hosts: &[Host], ladder: Option<&str>) -> String {
+/// The whole state as one JSON object, for the page; LADDER is the ladder's JSON value (the
+/// SVG as a JSON string, or `null`), made once per drawing.
+pub fn to_json(hosts: &[Host], ladder: &str) -> String {
     let mut out = String::from("{\"hosts\":{");
     for (i, host) in hosts.iter().enumerate() {
         if i > 0 {
@@ -115,11 +116,7 @@ pub fn to_json(hosts: &[Host], ladder: Option<&str>) -> String {
             c.deadlock
         );
     }
-    let _ = write!(
-        out,
-        "],\"ladder\":{}}}",
-        ladder.map_or("null".to_string(), json::string)
-    );
+    let _ = write!(out, "],\"ladder\":{ladder}}}");
     out
 }
 
@@ -244,7 +241,7 @@ mod tests {
         assert_eq!(convs.len(), 1, "the listener is no conversation");
         assert_eq!(convs[0].ends.len(), 2);
         assert!(convs[0].deadlock);
-        assert!(to_json(&hosts, None).contains("\"deadlock\":true"));
+        assert!(to_json(&hosts, "null").contains("\"deadlock\":true"));
     }
 
     #[test]
