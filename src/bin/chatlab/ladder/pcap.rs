@@ -330,8 +330,9 @@ pub struct Grown {
 }
 
 /// The most a [`Tail`] reads at once (the rest waits for the next call): bounded memory
-/// whatever the file's growth.
-const TAIL_CHUNK: u64 = 8 << 20;
+/// whatever the file's growth. At the view's five looks a second, 10 MB/s of capture (some
+/// 40 000 packets cut at 256 bytes) is followed without falling behind.
+const TAIL_CHUNK: u64 = 2 << 20;
 /// A record longer than this is not one (tcpdump's largest snaplen is 256 KiB).
 const MAX_RECORD: u32 = 1 << 20;
 
