@@ -227,10 +227,10 @@ pub fn run(args: &Args) -> Result<(), Error> {
         )
     })?;
 
-    let files: Vec<(&Path, String)> = args
+    let files: Vec<(PathBuf, String)> = args
         .captures
         .iter()
-        .map(|p| (p.as_path(), p.display().to_string()))
+        .map(|p| (p.clone(), p.display().to_string()))
         .collect();
     let conns = load(&files, args.port, &ctx)?;
     let chosen: Vec<(usize, &Connection)> = match args.conn {
@@ -300,7 +300,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
 /// The connections of FILES (each with the name to show in messages), read and matched across
 /// hosts; PORT keeps only the segments of that TCP port. An error is one line naming the file.
 pub fn load(
-    files: &[(&Path, String)],
+    files: &[(PathBuf, String)],
     port: Option<u16>,
     ctx: &Ctx,
 ) -> Result<Vec<Connection>, Error> {

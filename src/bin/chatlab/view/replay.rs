@@ -96,11 +96,7 @@ pub fn replay(
         .iter()
         .map(|f| (dir.join(f), format!("captures/{f}")))
         .collect();
-    let refs: Vec<(&Path, String)> = paths
-        .iter()
-        .map(|(p, s)| (p.as_path(), s.clone()))
-        .collect();
-    let conns = ladder::load(&refs, None, ctx)?;
+    let conns = ladder::load(&paths, None, ctx)?;
     let n = conn.unwrap_or(1) as usize;
     let c = conns.get(n.wrapping_sub(1)).ok_or_else(|| {
         format!(
