@@ -295,8 +295,8 @@ fn ladder(o: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection, top: f6
     let segs: Vec<&Segment> = c.segments.iter().take(ctx.max).collect();
     let cut = c.segments.len() - segs.len();
     let (t0, t1) = c.span();
-    let fold = ctx.fold_for(c);
-    let map = Map::new(&segs, top + HEAD, fold, c.elided);
+    // (The map keeps a fold out of any one-way delay, as Ctx::fold_for does for the text.)
+    let map = Map::new(&segs, top + HEAD, ctx.fold, c.elided);
     let bottom = map.bottom() + 30.0;
 
     // Title and hosts.
