@@ -88,6 +88,28 @@ lab_musl_target() {
   printf '%s\n' "$target"
 }
 
+# lab_need_debootstrap: make sure Debian's debootstrap is there (it makes the lab's base
+# image, once). As root on a machine with apt-get, a missing one is installed, and that is
+# said in one line (as lab_musl_target does for the Rust target); elsewhere, one line says
+# how to install it.
+lab_need_debootstrap() {
+  command -v debootstrap >/dev/null 2>&1 && return 0
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    lab_say "installing debootstrap (apt-get install debootstrap, once: it makes the lab's Debian base)"
+    local log
+    log=$(mktemp "${TMPDIR:-/tmp}/chatlab-apt.XXXXXX")
+    if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; } >"$log" 2>&1 \
+      && command -v debootstrap >/dev/null 2>&1; then
+      rm -f "$log"
+      return 0
+    fi
+    tail -n 5 "$log" >&2
+    rm -f "$log"
+    lab_die "apt-get could not install debootstrap (its last lines above): install it yourself, then run this again"
+  fi
+  lab_die "debootstrap is not installed: run 'sudo apt-get install debootstrap' (Debian, Ubuntu), then this again"
+}
+
 # lab_check_host HOST: die unless HOST is one of the lab's hosts.
 lab_check_host() {
   local h

@@ -124,6 +124,98 @@ fn scripts_refuse_bad_arguments_with_one_line_and_code_2() {
     }
 }
 
+/// A fresh Debian machine has no debootstrap, which lab/build-offline (so lab/up) needs once
+/// to make the lab's base. As root with apt-get, it is installed, in one line of narration;
+/// not root, one line says the command to type. Stubs stand for `id` and `apt-get`, on a PATH
+/// that holds only what lib.sh needs, so the machine's own debootstrap is out of sight.
+#[test]
+fn a_missing_debootstrap_is_installed_as_root_and_explained_otherwise() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let dir = std::env::temp_dir().join(format!("chatlab-deboot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for tool in ["bash", "dirname", "mktemp", "tail", "rm", "cat"] {
+        let real = ["/usr/bin", "/bin"]
+            .iter()
+            .map(|d| std::path::Path::new(d).join(tool))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| panic!("{tool} is not in /usr/bin or /bin"));
+        symlink(real, dir.join(tool)).unwrap();
+    }
+    let stub = |name: &str, text: &str| {
+        std::fs::write(dir.join(name), format!("#!/bin/sh\n{text}\n")).unwrap();
+        std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    stub("id", r#"echo "$STUB_UID""#);
+    // apt-get records its calls; `install` puts a debootstrap on the PATH, unless told to fail.
+    stub(
+        "apt-get",
+        r#"echo "apt-get $*" >> "$STUB_LOG"
+[ -n "$STUB_APT_FAILS" ] && { echo "E: Unable to locate package debootstrap" >&2; exit 100; }
+case " $* " in *" install "*) printf '#!/bin/sh\n' > "$STUB_DIR/debootstrap"; chmod +x "$STUB_DIR/debootstrap";; esac
+exit 0"#,
+    );
+    let log = dir.join("apt.log");
+    let need = |uid: &str, apt_fails: bool| {
+        let _ = std::fs::remove_file(&log);
+        let _ = std::fs::remove_file(dir.join("debootstrap"));
+        let mut cmd = Command::new(dir.join("bash"));
+        cmd.arg("-c")
+            .arg("source lab/lib.sh; lab_need_debootstrap; command -v debootstrap")
+            .current_dir(kit::root())
+            .env_clear()
+            .env("PATH", &dir)
+            .env("STUB_UID", uid)
+            .env("STUB_LOG", &log)
+            .env("STUB_DIR", &dir)
+            .env("STUB_APT_FAILS", if apt_fails { "1" } else { "" });
+        let ran = run(&mut cmd, LIMIT);
+        (ran, std::fs::read_to_string(&log).unwrap_or_default())
+    };
+
+    let (ran, calls) = need("0", false);
+    let ran = ran.expect_success();
+    assert!(
+        ran.stderr()
+            .lines()
+            .eq(["lab: installing debootstrap (apt-get install debootstrap, once: it makes the lab's Debian base)"]),
+        "as root: one line saying it installs debootstrap:\n{}",
+        ran.report
+    );
+    assert!(
+        calls.contains("apt-get update") && calls.contains("apt-get install -y -qq debootstrap"),
+        "as root: apt-get update, then install debootstrap; it ran:\n{calls}"
+    );
+    assert!(
+        ran.stdout().trim().ends_with("/debootstrap"),
+        "{}",
+        ran.report
+    );
+
+    let (ran, calls) = need("1000", false);
+    ran.expect_code(1)
+        .expect_one_line_error("run 'sudo apt-get install debootstrap'");
+    assert!(
+        calls.is_empty(),
+        "not root: apt-get must not run; it ran:\n{calls}"
+    );
+
+    let (ran, _) = need("0", true);
+    let ran = ran.expect_code(1);
+    assert!(
+        ran.stderr()
+            .contains("E: Unable to locate package debootstrap")
+            && ran
+                .stderr()
+                .lines()
+                .last()
+                .is_some_and(|l| l.starts_with("lab: apt-get could not install debootstrap")),
+        "apt-get failing: its last lines, then one `lab:` line saying what to do:\n{}",
+        ran.report
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// lab/help lists every script with its summary, and shows one script's usage.
 #[test]
 fn help_lists_the_scripts_and_shows_their_usage() {
