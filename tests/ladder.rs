@@ -197,3 +197,76 @@ fn bad_input_is_one_line_naming_the_file() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// A damaged or cut capture, pcap or pcapng, is one short line: the file, the offset where it
+/// goes wrong, what is wrong there; never the file's bytes. A capture cut after good packets
+/// is drawn up to the cut, with a one-line warning at that offset.
+#[test]
+fn a_damaged_capture_is_one_line_with_its_offset() {
+    let d = Dir::new("damaged");
+    let good = talk(8080, 0);
+    let ng = ladderkit::pcapng(&[(1.0, tcp(true, 8080, 2, 100, 0, b""))]);
+    // pcapng: the section header (28 bytes), the interface (20), then the packet block.
+    let mut ng_bad_block = ng.clone();
+    ng_bad_block[48 + 4..48 + 8].copy_from_slice(&8u32.to_le_bytes()); // shorter than a block
+    let mut ng_bad_trailer = ng.clone();
+    let n = ng_bad_trailer.len();
+    ng_bad_trailer[n - 4..].copy_from_slice(&1000u32.to_le_bytes());
+    // The EPB's length grown so its trailer is not there: the file ends inside it.
+    let mut ng_huge = ng.clone();
+    ng_huge[48 + 4..48 + 8].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    // pcap: the file header (24 bytes), then a record claiming 2 GB.
+    let mut pcap_huge = good.clone();
+    pcap_huge[24 + 8..24 + 12].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    let cases: [(&str, Vec<u8>, &str); 6] = [
+        (
+            "ng-block.pcapng",
+            ng_bad_block,
+            "offset 48: damaged capture: ",
+        ),
+        (
+            "ng-trailer.pcapng",
+            ng_bad_trailer,
+            "offset 48: damaged capture: ",
+        ),
+        ("ng-huge.pcapng", ng_huge, "offset 48: damaged capture: "),
+        (
+            "ng-cut.pcapng",
+            ng[..20].to_vec(),
+            "offset 0: damaged capture: ",
+        ),
+        ("pcap-huge.pcap", pcap_huge, "offset 24: damaged capture: "),
+        (
+            "pcap-cut.pcap",
+            good[..20].to_vec(),
+            "offset 0: damaged capture: ",
+        ),
+    ];
+    for (name, bytes, why) in cases {
+        let f = d.file(name, &bytes);
+        let out = ladder(&[&f], &[]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {out:?}");
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(err.len() < 200, "{name}: {} bytes: {err}", err.len());
+        assert!(
+            err.starts_with(&format!("chatlab ladder: {}: {why}", f.display())),
+            "{name}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{name}");
+    }
+    // Good packets, then damage: drawn up to it, and said once, at its offset.
+    let mut tail = good.clone();
+    let at = tail.len();
+    tail.extend_from_slice(&[0xff; 40]);
+    let f = d.file("tail-client.pcap", &tail);
+    let out = ladder(&[&f], &[]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("offset {at}: ")) && err.len() < 300,
+        "{err}"
+    );
+    assert!(text(&out.stdout).contains("SYN seq 0"), "{out:?}");
+}

@@ -313,14 +313,25 @@ pub fn load(
         let mut capture =
             pcap::read_file(path).map_err(|e| format!("{shown}{colon} {}", e.say(lang)))?;
         let (host, record) = host_of(path);
-        if capture.partial_tail {
-            log::warn!(
-                "{shown}{colon} {}",
+        match &capture.stopped {
+            Some((at, pcap::Damage::Cut)) => log::warn!(
+                "{shown}{colon} {} {at}{colon} {}",
+                lang.pick("octet", "offset"),
                 lang.pick(
                     "le dernier paquet est incomplet (capture en cours ?) : lu jusqu'à lui",
                     "the last packet is incomplete (a capture still being written?): read up to it"
                 )
-            );
+            ),
+            Some((at, damage)) => log::warn!(
+                "{shown}{colon} {} {at}{colon} {} {}",
+                lang.pick("octet", "offset"),
+                lang.pick("capture abîmée :", "damaged capture:"),
+                lang.pick(
+                    &format!("{} ; lue jusque-là", damage.say(lang)),
+                    &format!("{}; read up to there", damage.say(lang))
+                )
+            ),
+            None => {}
         }
         if capture.packets.is_empty() && !record {
             return Err(format!(
