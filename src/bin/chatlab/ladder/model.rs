@@ -318,13 +318,21 @@ pub fn connections(sources: &[Source]) -> Vec<Connection> {
         g.obs.push((src, p));
     }
 
+    // Each capture's time span, once: a connection asks for its receiver's (the loss rule),
+    // and scanning a file per connection made N connections cost N times the file.
+    let spans: Vec<Option<(Ns, Ns)>> = sources.iter().map(Source::span).collect();
     groups
         .into_iter()
-        .map(|g| connection(sources, g.ends, &g.obs))
+        .map(|g| connection(sources, &spans, g.ends, &g.obs))
         .collect()
 }
 
-fn connection(sources: &[Source], ends: [SocketAddr; 2], obs: &[(usize, &Packet)]) -> Connection {
+fn connection(
+    sources: &[Source],
+    spans: &[Option<(Ns, Ns)>],
+    ends: [SocketAddr; 2],
+    obs: &[(usize, &Packet)],
+) -> Connection {
     let seen_at = |ip: IpAddr| {
         sources
             .iter()
@@ -375,7 +383,7 @@ fn connection(sources: &[Source], ends: [SocketAddr; 2], obs: &[(usize, &Packet)
         let (e, s, r) = (stage(&e_src), stage(&s_src), stage(&r_src));
         let r_span = r_src
             .iter()
-            .filter_map(|&i| sources[i].span())
+            .filter_map(|&i| spans[i])
             .reduce(|x, y| (x.0.min(y.0), x.1.max(y.1)));
 
         let seg = |p: &Packet| Segment {
