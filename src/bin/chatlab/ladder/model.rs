@@ -199,6 +199,18 @@ impl Connection {
         s.ack.wrapping_sub(self.base[1 - s.from])
     }
 
+    /// Say that segments were left out of the middle: E. The states are replayed again, each
+    /// receiver taking what comes after the gap as in order (the bytes it holds were not kept).
+    pub fn set_elided(&mut self, e: Elided) {
+        self.elided = Some(e);
+        (self.initial, self.changes) = states(&self.segments, Some(e.until));
+    }
+
+    /// How many segments were seen: those kept, and those left out of the middle.
+    pub fn seen(&self) -> usize {
+        self.segments.len() + self.elided.map_or(0, |e| e.count)
+    }
+
     /// The first and last known times.
     pub fn span(&self) -> (Ns, Ns) {
         let first = self.segments.iter().map(Segment::start).min().unwrap_or(0);
@@ -489,14 +501,30 @@ fn connection(
                 }
             }
         }
-        // Captures whose host is unknown: every segment "seen" at one time.
+        // Captures whose host is unknown: every segment "seen" at one time. A segment seen
+        // by several of them is one: the k-th copy of a segment in one capture is the k-th
+        // copy in another (both saw the same wire in its order); only the copies beyond are
+        // drawn again (a retransmission one capture saw, another did not).
         if departures.is_empty() {
-            for (src, p) in obs {
-                if unknown.contains(src) && p.src == a && p.dst == b {
-                    let mut d = seg(p);
-                    d.departed = Some(p.ts);
-                    departures.push(d);
-                    unplaced = true;
+            let mut drawn: HashMap<Key, usize> = HashMap::new();
+            for &u in &unknown {
+                let mut here: HashMap<Key, usize> = HashMap::new();
+                for (src, p) in obs {
+                    if *src != u || p.src != a || p.dst != b {
+                        continue;
+                    }
+                    let n = here.entry(key(p)).or_default();
+                    *n += 1;
+                    if *n > drawn.get(&key(p)).copied().unwrap_or(0) {
+                        let mut d = seg(p);
+                        d.departed = Some(p.ts);
+                        departures.push(d);
+                        unplaced = true;
+                    }
+                }
+                for (k, n) in here {
+                    let d = drawn.entry(k).or_default();
+                    *d = (*d).max(n);
                 }
             }
         }
@@ -512,7 +540,7 @@ fn connection(
             .map_or(0, |s| s.seq)
     });
     mark_retransmissions(&mut segments);
-    let (initial, changes) = states(&segments);
+    let (initial, changes) = states(&segments, None);
     Connection {
         ends,
         segments,
@@ -617,7 +645,9 @@ impl Receiver {
 }
 
 /// Each side's state, replayed from what it sent (at departure) and received (at arrival).
-fn states(segments: &[Segment]) -> ([State; 2], Vec<Change>) {
+/// RESUME: segments were left out before this instant (see [`Elided`]): there each receiver
+/// takes what comes next as in order, as for a connection caught in the middle.
+fn states(segments: &[Segment], resume: Option<Ns>) -> ([State; 2], Vec<Change>) {
     let first_syn = segments
         .iter()
         .find(|s| s.flags.has(Flags::SYN) && !s.flags.has(Flags::ACK));
@@ -659,8 +689,16 @@ fn states(segments: &[Segment]) -> ([State; 2], Vec<Change>) {
     // What each side has received in order: TCP acts on a FIN only once every byte before
     // it has arrived (a FIN that overtakes lost data waits in the out-of-order queue).
     let mut rcv = [Receiver::default(), Receiver::default()];
+    let mut resume = resume;
     let mut changes = Vec::new();
     for (t, side, received, i) in events {
+        if resume.is_some_and(|r| t >= r) {
+            resume = None;
+            for r in &mut rcv {
+                r.next = None;
+                r.ahead.clear();
+            }
+        }
         let s = &segments[i];
         let f = s.flags;
         let before = state[side];
@@ -1132,6 +1170,37 @@ pub mod tests {
             assert_eq!(s.end(), Some(s.start()));
         }
         assert_eq!(timeline(&c)[..2], [(0, "SYN_SENT"), (1, "SYN_RCVD")]);
+    }
+
+    #[test]
+    fn captures_of_unknown_hosts_draw_a_segment_they_both_saw_once() {
+        let mut s = talk();
+        s.send(30 * MS, true, PA, 9, 7, b"perdu\n", None).send(
+            230 * MS,
+            true,
+            PA,
+            9,
+            7,
+            b"perdu\n",
+            Some(MS),
+        );
+        let mut srcs = s.sources();
+        for src in &mut srcs {
+            src.role = Role::Seen(None);
+        }
+        let c = one_of(&srcs);
+        assert!(c.unplaced);
+        // The 7 of talk() and both copies of "perdu": the client saw two, the server one.
+        assert_eq!(c.segments.len(), 9);
+        let re: Vec<_> = c.segments.iter().filter(|s| s.retransmission).collect();
+        assert_eq!(re.len(), 1);
+        assert_eq!(re[0].data, b"perdu\n");
+    }
+
+    fn one_of(srcs: &[Source]) -> Connection {
+        let mut conns = connections(srcs);
+        assert_eq!(conns.len(), 1);
+        conns.remove(0)
     }
 
     #[test]
