@@ -135,6 +135,12 @@ impl Ctx {
         })
     }
 
+    /// What a capture's reading depends on (language of its messages, plan, window): two
+    /// contexts with the same key read the same files the same way.
+    pub fn key(&self) -> String {
+        format!("{:?} {:?} {}", self.lang, self.hosts, self.max)
+    }
+
     /// The address of a lab host (server, client, client2).
     fn ip_of(&self, host: &str) -> Option<IpAddr> {
         self.hosts
