@@ -291,7 +291,8 @@ pub fn connections(sources: &[Source]) -> Vec<Connection> {
     struct Group<'a> {
         ends: [SocketAddr; 2],
         obs: Vec<(usize, &'a Packet)>,
-        isn: HashMap<SocketAddr, u32>,
+        /// Each end's first SYN sequence number, once seen (two ends: no map needed).
+        isn: [Option<(SocketAddr, u32)>; 2],
     }
     let mut groups: Vec<Group> = Vec::new();
     let mut current: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
@@ -304,7 +305,13 @@ pub fn connections(sources: &[Source]) -> Vec<Connection> {
         let syn = p.flags.has(Flags::SYN);
         let new = match current.get(&pair) {
             None => true,
-            Some(&g) => syn && groups[g].isn.get(&p.src).is_some_and(|&isn| isn != p.seq),
+            Some(&g) => {
+                syn && groups[g]
+                    .isn
+                    .iter()
+                    .flatten()
+                    .any(|&(end, isn)| end == p.src && isn != p.seq)
+            }
         };
         if new {
             let ends = if syn && !p.flags.has(Flags::ACK) {
@@ -320,12 +327,15 @@ pub fn connections(sources: &[Source]) -> Vec<Connection> {
             groups.push(Group {
                 ends,
                 obs: Vec::new(),
-                isn: HashMap::new(),
+                isn: [None, None],
             });
         }
         let g = &mut groups[current[&pair]];
-        if syn {
-            g.isn.entry(p.src).or_insert(p.seq);
+        if syn
+            && !g.isn.iter().flatten().any(|&(end, _)| end == p.src)
+            && let Some(free) = g.isn.iter_mut().find(|e| e.is_none())
+        {
+            *free = Some((p.src, p.seq));
         }
         g.obs.push((src, p));
     }
