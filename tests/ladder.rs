@@ -7,13 +7,18 @@ mod ladderkit;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ladderkit::{ipv4, pcap, tcp};
+use ladderkit::{ipv4, pcap, tcp, tcp_at};
 
 const CHATLAB: &str = env!("CARGO_BIN_EXE_chatlab");
 
 /// A short conversation on PORT: handshake, one line, the client closes; as seen on the
 /// client's side (SIDE 0) or on the server's (SIDE 1), 40 ms one way.
 fn talk(port: u16, side: usize) -> Vec<u8> {
+    talk_at([10, 80, 80, 11], [10, 80, 80, 10], port, side)
+}
+
+/// The conversation of [`talk`] between CLIENT and SERVER (any addresses).
+fn talk_at(client: [u8; 4], server: [u8; 4], port: u16, side: usize) -> Vec<u8> {
     let (syn, ack, psh, fin) = (2, 16, 8, 1);
     let segs = [
         (0.0, true, syn, 100, 0, &b""[..]),
@@ -29,7 +34,10 @@ fn talk(port: u16, side: usize) -> Vec<u8> {
         .iter()
         .map(|&(t, c, f, s, a, d)| {
             let seen = if c == (side == 0) { t } else { t + 0.04 };
-            (1_700_000_000.0 + seen, tcp(c, port, f, s, a, d))
+            (
+                1_700_000_000.0 + seen,
+                tcp_at(client, server, c, port, f, s, a, d),
+            )
         })
         .collect();
     pcap(&records)
@@ -196,4 +204,218 @@ fn bad_input_is_one_line_naming_the_file() {
         );
         assert!(out.stdout.is_empty());
     }
+}
+
+/// A damaged or cut capture, pcap or pcapng, is one short line: the file, the offset where it
+/// goes wrong, what is wrong there; never the file's bytes. A capture cut after good packets
+/// is drawn up to the cut, with a one-line warning at that offset.
+#[test]
+fn a_damaged_capture_is_one_line_with_its_offset() {
+    let d = Dir::new("damaged");
+    let good = talk(8080, 0);
+    let ng = ladderkit::pcapng(&[(1.0, tcp(true, 8080, 2, 100, 0, b""))]);
+    // pcapng: the section header (28 bytes), the interface (20), then the packet block.
+    let mut ng_bad_block = ng.clone();
+    ng_bad_block[48 + 4..48 + 8].copy_from_slice(&8u32.to_le_bytes()); // shorter than a block
+    let mut ng_bad_trailer = ng.clone();
+    let n = ng_bad_trailer.len();
+    ng_bad_trailer[n - 4..].copy_from_slice(&1000u32.to_le_bytes());
+    // The EPB's length grown so its trailer is not there: the file ends inside it.
+    let mut ng_huge = ng.clone();
+    ng_huge[48 + 4..48 + 8].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    // pcap: the file header (24 bytes), then a record claiming 2 GB.
+    let mut pcap_huge = good.clone();
+    pcap_huge[24 + 8..24 + 12].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    let cases: [(&str, Vec<u8>, &str); 6] = [
+        (
+            "ng-block.pcapng",
+            ng_bad_block,
+            "offset 48: damaged capture: ",
+        ),
+        (
+            "ng-trailer.pcapng",
+            ng_bad_trailer,
+            "offset 48: damaged capture: ",
+        ),
+        ("ng-huge.pcapng", ng_huge, "offset 48: damaged capture: "),
+        (
+            "ng-cut.pcapng",
+            ng[..20].to_vec(),
+            "offset 0: damaged capture: ",
+        ),
+        ("pcap-huge.pcap", pcap_huge, "offset 24: damaged capture: "),
+        (
+            "pcap-cut.pcap",
+            good[..20].to_vec(),
+            "offset 0: damaged capture: ",
+        ),
+    ];
+    for (name, bytes, why) in cases {
+        let f = d.file(name, &bytes);
+        let out = ladder(&[&f], &[]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {out:?}");
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(err.len() < 200, "{name}: {} bytes: {err}", err.len());
+        assert!(
+            err.starts_with(&format!("chatlab ladder: {}: {why}", f.display())),
+            "{name}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{name}");
+    }
+    // Good packets, then damage: drawn up to it, and said once, at its offset.
+    let mut tail = good.clone();
+    let at = tail.len();
+    tail.extend_from_slice(&[0xff; 40]);
+    let f = d.file("tail-client.pcap", &tail);
+    let out = ladder(&[&f], &[]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("offset {at}: ")) && err.len() < 300,
+        "{err}"
+    );
+    assert!(text(&out.stdout).contains("SYN seq 0"), "{out:?}");
+}
+
+/// Captures of both ends of one conversation, made anywhere (a subnet that is not the lab's,
+/// a teacher's own machines): the capture itself says which host took it (the address in all
+/// its packets; the file name then says which end it is). Each segment is one arrow, from its
+/// departure to its arrival, never drawn twice as a « retransmission », never from an
+/// « unknown host »: with or without --net, and with names that say nothing.
+#[test]
+fn captures_of_both_ends_on_any_subnet_give_one_arrow_per_segment() {
+    let d = Dir::new("subnet");
+    let lab = ([192, 0, 2, 11], [192, 0, 2, 10]);
+    let apart = ([198, 51, 100, 7], [192, 0, 2, 44]);
+    let pair = |(client, server): ([u8; 4], [u8; 4]), names: [&str; 2]| {
+        let c = d.file(names[0], &talk_at(client, server, 8080, 0));
+        let s = d.file(names[1], &talk_at(client, server, 8080, 1));
+        (c, s)
+    };
+    let named = pair(lab, ["x-client.pcap", "x-server.pcap"]);
+    let other = pair(apart, ["y-client.pcap", "y-server.pcap"]);
+    let silent = pair(apart, ["a.pcap", "b.pcap"]);
+    let cases: [(&str, &(PathBuf, PathBuf), &[&str]); 5] = [
+        ("named, no --net", &named, &[]),
+        ("named, --net of the lab", &named, &["--net", "192.0.2"]),
+        ("named, another subnet", &other, &[]),
+        (
+            "named, another subnet, --net",
+            &other,
+            &["--net", "192.0.2"],
+        ),
+        ("names that say nothing", &silent, &[]),
+    ];
+    for (what, (c, s), extra) in cases {
+        for files in [[c, s], [s, c]] {
+            let out = ladder(&[files[0], files[1]], extra);
+            let stdout = text(&out.stdout);
+            assert!(out.status.success(), "{what}: {out:?}");
+            let arrows = ladderkit::text_arrows(&stdout);
+            assert_eq!(arrows.len(), 8, "{what}: one arrow per segment:\n{stdout}");
+            for a in &arrows {
+                let (Some(dep), Some(arr)) = (a.departure(), a.arrival()) else {
+                    panic!("{what}: both ends of {:?}:\n{stdout}", a.line);
+                };
+                assert!(
+                    (arr - dep - 0.04).abs() < 0.0015,
+                    "{what}: the one-way delay, {:?}:\n{stdout}",
+                    a.line
+                );
+            }
+            assert!(
+                !stdout.contains("retransmission") && !stdout.contains("unknown host"),
+                "{what}:\n{stdout}"
+            );
+            let err = text(&out.stderr);
+            assert!(!err.contains("which host took it"), "{what}: {err}");
+        }
+    }
+}
+
+/// A long bulk keeps, per connection, its opening and its last segments (--max N: N/2 and
+/// N/2), and says how many it left out where they were: in the text, the Mermaid and the SVG.
+/// Every segment is drawn or counted, and none at the cut is taken for a loss.
+#[test]
+fn a_long_bulk_is_drawn_as_its_opening_and_its_end_with_the_rest_counted() {
+    let d = Dir::new("bulk");
+    let (syn, ack, psh, fin) = (2, 16, 8, 1);
+    let n: u32 = 3000;
+    let mut segs = vec![
+        (0.0, true, syn, 100, 0, Vec::new()),
+        (0.01, false, syn | ack, 500, 101, Vec::new()),
+        (0.02, true, ack, 101, 501, Vec::new()),
+    ];
+    for k in 0..n {
+        let t = 0.03 + f64::from(k) * 0.0001;
+        segs.push((t, true, psh | ack, 101 + 10 * k, 501, vec![b'x'; 10]));
+    }
+    let end = 101 + 10 * n;
+    segs.push((0.5, true, fin | ack, end, 501, Vec::new()));
+    segs.push((0.51, false, fin | ack, 501, end + 1, Vec::new()));
+    segs.push((0.52, true, ack, end + 1, 502, Vec::new()));
+    let total = segs.len();
+    let side = |side: usize| {
+        let records: Vec<(f64, Vec<u8>)> = segs
+            .iter()
+            .map(|(t, c, f, s, a, data)| {
+                let seen = if *c == (side == 0) { *t } else { t + 0.002 };
+                (1_700_000_000.0 + seen, tcp(*c, 8080, *f, *s, *a, data))
+            })
+            .collect();
+        pcap(&records)
+    };
+    let c = d.file("bulk-client.pcap", &side(0));
+    let s = d.file("bulk-server.pcap", &side(1));
+    let svg = d.0.join("bulk.svg");
+    let out = ladder(&[&c, &s], &["--max", "100", "--svg", svg.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains(&format!(", {total} segments, ")),
+        "the header counts them all:\n{stdout}"
+    );
+    let arrows = ladderkit::text_arrows(&stdout);
+    assert!(arrows.len() <= 110, "{} arrows drawn", arrows.len());
+    assert!(arrows[0].has("SYN") && arrows.last().unwrap().line.contains("ack"));
+    assert!(arrows.iter().any(|a| a.has("FIN")), "{stdout}");
+    assert!(!stdout.contains("lost"), "{stdout}");
+    let band = stdout
+        .lines()
+        .find(|l| l.contains("segments not shown"))
+        .unwrap_or_else(|| panic!("a line says what was left out:\n{stdout}"));
+    let left: usize = band
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .expect("a count");
+    assert_eq!(left + arrows.len(), total, "{band}");
+    // The receiver acts on the FIN after the gap: the close goes as TCP went.
+    let states = ladderkit::text_states(&stdout);
+    for st in [
+        "server CLOSE_WAIT",
+        "server LAST_ACK",
+        "client TIME_WAIT",
+        "server CLOSED",
+    ] {
+        assert!(
+            states.contains(&st.to_string()),
+            "{st}: {states:?}\n{stdout}"
+        );
+    }
+    let doc = std::fs::read_to_string(&svg).unwrap();
+    let xml = roxmltree::Document::parse(&doc).expect("well-formed");
+    let fold = xml
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("fold"))
+        .filter_map(|n| n.text())
+        .find(|t| t.contains("not shown"))
+        .unwrap_or_else(|| panic!("a band says what was left out: {doc}"));
+    assert!(fold.contains(&format!("{left} segments in ")), "{fold}");
+    let m = text(&ladder(&[&c, &s], &["--max", "100", "--mermaid"]).stdout);
+    assert!(
+        m.contains(&format!("Note over A,B: … {left} segments not shown …")),
+        "{m}"
+    );
 }

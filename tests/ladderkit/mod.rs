@@ -8,8 +8,9 @@
 //! `line.seg`, `text.label` and `text.data`, `<text class="state" data-side="0|1">`, and
 //! `<g class="legend">`.
 //!
-//! And the other way round, small captures written by the tests (`pcap`, `ipv4`, `tcp`): raw
-//! IPv4 between the lab's client (10.80.80.11:40000) and server (10.80.80.10).
+//! And the other way round, small captures written by the tests (`pcap`, `pcapng`, `ipv4`,
+//! `tcp`): raw IPv4 between the lab's client (10.80.80.11:40000) and server (10.80.80.10), or
+//! between any two addresses (`ipv4_at`, `tcp_at`).
 
 #![allow(dead_code)] // each test binary uses a part of the kit
 
@@ -381,21 +382,45 @@ pub fn pcap(records: &[(f64, Vec<u8>)]) -> Vec<u8> {
 
 /// An IPv4 packet of protocol PROTO from .SRC to .DST (10.80.80.x) carrying L4.
 pub fn ipv4(proto: u8, src: u8, dst: u8, l4: &[u8]) -> Vec<u8> {
+    ipv4_at(proto, [10, 80, 80, src], [10, 80, 80, dst], l4)
+}
+
+/// An IPv4 packet of protocol PROTO from SRC to DST carrying L4.
+pub fn ipv4_at(proto: u8, src: [u8; 4], dst: [u8; 4], l4: &[u8]) -> Vec<u8> {
     let mut ip = vec![0x45, 0];
     ip.extend_from_slice(&(20 + l4.len() as u16).to_be_bytes());
-    ip.extend_from_slice(&[
-        0, 0, 0x40, 0, 64, proto, 0, 0, 10, 80, 80, src, 10, 80, 80, dst,
-    ]);
+    ip.extend_from_slice(&[0, 0, 0x40, 0, 64, proto, 0, 0]);
+    ip.extend_from_slice(&src);
+    ip.extend_from_slice(&dst);
     ip.extend_from_slice(l4);
     ip
 }
 
 /// A TCP segment from the client (.11:40000) to the server (.10:PORT), or back.
 pub fn tcp(from_client: bool, port: u16, flags: u8, seq: u32, ack: u32, data: &[u8]) -> Vec<u8> {
+    let (client, server) = ([10, 80, 80, 11], [10, 80, 80, 10]);
+    tcp_at(client, server, from_client, port, flags, seq, ack, data)
+}
+
+/// A TCP segment from CLIENT:40000 to SERVER:PORT, or back.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a segment's fields, as a test reads them"
+)]
+pub fn tcp_at(
+    client: [u8; 4],
+    server: [u8; 4],
+    from_client: bool,
+    port: u16,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    data: &[u8],
+) -> Vec<u8> {
     let (sp, dp, s, d) = if from_client {
-        (40000, port, 11, 10)
+        (40000, port, client, server)
     } else {
-        (port, 40000, 10, 11)
+        (port, 40000, server, client)
     };
     let mut t = Vec::new();
     t.extend_from_slice(&sp.to_be_bytes());
@@ -404,5 +429,43 @@ pub fn tcp(from_client: bool, port: u16, flags: u8, seq: u32, ack: u32, data: &[
     t.extend_from_slice(&ack.to_be_bytes());
     t.extend_from_slice(&[0x50, flags, 2, 0, 0, 0, 0, 0]);
     t.extend_from_slice(data);
-    ipv4(6, s, d, &t)
+    ipv4_at(6, s, d, &t)
+}
+
+/// A pcapng (one little-endian section, one raw-IP interface with µs timestamps) of
+/// (seconds, IP packet) records, each an Enhanced Packet Block.
+pub fn pcapng(records: &[(f64, Vec<u8>)]) -> Vec<u8> {
+    fn block(f: &mut Vec<u8>, ty: u32, body: &[u8]) {
+        let len = 12 + body.len().div_ceil(4) * 4;
+        f.extend_from_slice(&ty.to_le_bytes());
+        f.extend_from_slice(&(len as u32).to_le_bytes());
+        f.extend_from_slice(body);
+        f.resize(f.len() + (4 - body.len() % 4) % 4, 0);
+        f.extend_from_slice(&(len as u32).to_le_bytes());
+    }
+    let mut f = Vec::new();
+    let mut shb = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+    shb.extend_from_slice(&[1, 0, 0, 0]);
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    block(&mut f, 0x0a0d_0d0a, &shb);
+    let mut idb = 101u16.to_le_bytes().to_vec();
+    idb.extend_from_slice(&[0, 0]);
+    idb.extend_from_slice(&65535u32.to_le_bytes());
+    block(&mut f, 1, &idb);
+    for (t, p) in records {
+        let us = (t * 1e6).round() as u64;
+        let mut epb = Vec::new();
+        for v in [
+            0,
+            (us >> 32) as u32,
+            us as u32,
+            p.len() as u32,
+            p.len() as u32,
+        ] {
+            epb.extend_from_slice(&v.to_le_bytes());
+        }
+        epb.extend_from_slice(p);
+        block(&mut f, 6, &epb);
+    }
+    f
 }

@@ -55,7 +55,17 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
     let fold = ctx.fold_for(c);
     let mut prev: Option<i64> = None;
     for (k, s) in c.segments.iter().enumerate() {
-        if let Some(p) = prev
+        let skipped = c
+            .elided
+            .filter(|e| prev.is_some_and(|p| p < e.until) && e.until <= s.start());
+        if let Some(e) = skipped {
+            let _ = writeln!(
+                out,
+                "    Note over A,B: … {} {} …",
+                e.count,
+                l.pick("segments non montrés", "segments not shown")
+            );
+        } else if let Some(p) = prev
             && s.start() - p > fold
         {
             let _ = writeln!(out, "    Note over A,B: … {} …", duration(s.start() - p));

@@ -5,18 +5,24 @@
 //!
 //! - [`pcap`]: reading pcap/pcapng files down to TCP segments (and writing netem's record).
 //! - [`model`]: connections, matching a segment across captures, its fate, the TCP states.
+//! - [`window`]: what is kept of long captures (each connection's opening and latest segments).
 //! - [`text`], [`svg`], [`mermaid`]: the three drawings of one connection.
 //!
 //! Which host took a capture is read from its file name, as `lab/capture` writes them:
 //! `NAME-client.pcap` (tcpdump on client), `NAME-client.netem.pcap` (the record of client's
 //! userspace netem: when each segment entered the impairment). A host name is turned into its
-//! address with the lab's plan (`--net`: .10 server, .11 client, .12 client2).
+//! address with the lab's plan (`--net`: .10 server, .11 client, .12 client2). Where the plan
+//! does not fit the capture (another subnet, a teacher's own machines), the capture says it:
+//! the address in all its packets is its host's; with two (one conversation), the name says
+//! which end (`client` opens, `server` is opened); with a name that says nothing, the times
+//! do (a segment is seen by its sender before its receiver).
 
 pub mod mermaid;
 pub mod model;
 pub mod pcap;
 pub mod svg;
 pub mod text;
+pub mod window;
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -31,6 +37,7 @@ use clap::Parser;
 use crate::lang::Lang;
 use model::{Connection, Role, Segment, Source};
 use pcap::{Flags, Ns};
+use window::Window;
 
 /// Draw the TCP conversation of captures as a ladder (time-sequence) diagram.
 ///
@@ -78,7 +85,9 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", default_value_t = 0.5)]
     pub fold: f64,
 
-    /// Most segments drawn per connection in the SVG (the rest is cut, with a note)
+    /// Most segments kept per connection: its first N/2 and its last N/2, as each capture saw
+    /// them; those between are counted and drawn as one band (memory stays a small multiple of
+    /// what is drawn, whatever the capture's length)
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max: usize,
 
@@ -124,6 +133,12 @@ impl Ctx {
             fold: (fold.max(0.001) * 1e9) as Ns,
             max: max.max(1),
         })
+    }
+
+    /// What a capture's reading depends on (language of its messages, plan, window): two
+    /// contexts with the same key read the same files the same way.
+    pub fn key(&self) -> String {
+        format!("{:?} {:?} {}", self.lang, self.hosts, self.max)
     }
 
     /// The address of a lab host (server, client, client2).
@@ -299,6 +314,10 @@ pub fn run(args: &Args) -> Result<(), Error> {
 
 /// The connections of FILES (each with the name to show in messages), read and matched across
 /// hosts; PORT keeps only the segments of that TCP port. An error is one line naming the file.
+///
+/// Each file is read once, a segment at a time, into a [`Window`]: per connection and file,
+/// its first `ctx.max / 2` observations and its last ones; those between are counted and
+/// drawn as a band. Memory is thus a small multiple of what is drawn.
 pub fn load(
     files: &[(PathBuf, String)],
     port: Option<u16>,
@@ -307,26 +326,58 @@ pub fn load(
     let lang = ctx.lang;
     // French puts a space before the colon.
     let colon = lang.pick(" :", ":");
-    let mut sources = Vec::new();
-    let mut names = Vec::new();
+    let mut window = Window::new(ctx.max / 2, ctx.max - ctx.max / 2);
+    // Per file: its number in the window, the host its name says, a netem record?, what its
+    // packets say of where it was taken.
+    let mut read: Vec<(usize, Option<&'static str>, bool, Where)> = Vec::new();
     for (path, shown) in files {
-        let mut capture =
-            pcap::read_file(path).map_err(|e| format!("{shown}{colon} {}", e.say(lang)))?;
         let (host, record) = host_of(path);
-        if capture.partial_tail {
-            log::warn!(
-                "{shown}{colon} {}",
+        let mut reader =
+            pcap::Reader::open(path).map_err(|e| format!("{shown}{colon} {}", e.say(lang)))?;
+        let file = window.file(record);
+        let mut place = Where::default();
+        let mut ports = std::collections::BTreeSet::new();
+        let (mut all, mut kept) = (0usize, 0usize);
+        while let Some(p) = reader
+            .next_packet()
+            .map_err(|e| format!("{shown}{colon} {}", e.say(lang)))?
+        {
+            all += 1;
+            if let Some(port) = port {
+                ports.insert(p.src.port().min(p.dst.port()));
+                if p.src.port() != port && p.dst.port() != port {
+                    continue;
+                }
+            }
+            kept += 1;
+            place.see(&p);
+            window.add(file, p);
+        }
+        match &reader.stopped {
+            Some((at, pcap::Damage::Cut)) => log::warn!(
+                "{shown}{colon} {} {at}{colon} {}",
+                lang.pick("octet", "offset"),
                 lang.pick(
                     "le dernier paquet est incomplet (capture en cours ?) : lu jusqu'à lui",
                     "the last packet is incomplete (a capture still being written?): read up to it"
                 )
-            );
+            ),
+            Some((at, damage)) => log::warn!(
+                "{shown}{colon} {} {at}{colon} {} {}",
+                lang.pick("octet", "offset"),
+                lang.pick("capture abîmée :", "damaged capture:"),
+                lang.pick(
+                    &format!("{} ; lue jusque-là", damage.say(lang)),
+                    &format!("{}; read up to there", damage.say(lang))
+                )
+            ),
+            None => {}
         }
-        if capture.packets.is_empty() && !record {
+        if all == 0 && !record {
             return Err(format!(
                 "{shown}{colon} {} ({})",
                 lang.pick("aucun segment TCP", "no TCP segment"),
-                match (capture.other, lang) {
+                match (reader.other(), lang) {
                     (0, Lang::Fr) => "aucun paquet".to_string(),
                     (0, Lang::En) => "no packet at all".to_string(),
                     (1, Lang::Fr) => "1 paquet d'un autre protocole".to_string(),
@@ -336,27 +387,41 @@ pub fn load(
                 }
             ));
         }
-        if let Some(port) = port {
-            let ports: std::collections::BTreeSet<u16> = capture
-                .packets
-                .iter()
-                .map(|p| p.src.port().min(p.dst.port()))
-                .collect();
-            capture
-                .packets
-                .retain(|p| p.src.port() == port || p.dst.port() == port);
-            if capture.packets.is_empty() && !record {
-                let seen: Vec<String> = ports.iter().map(u16::to_string).collect();
-                return Err(format!(
-                    "{shown}{colon} {} {port} ({}: {})",
-                    lang.pick("aucun segment TCP sur le port", "no TCP segment on port"),
-                    lang.pick("ports vus", "ports seen"),
-                    seen.join(", ")
-                ));
-            }
+        if let Some(port) = port
+            && kept == 0
+            && !record
+        {
+            let seen: Vec<String> = ports.iter().map(u16::to_string).collect();
+            return Err(format!(
+                "{shown}{colon} {} {port} ({}: {})",
+                lang.pick("aucun segment TCP sur le port", "no TCP segment on port"),
+                lang.pick("ports vus", "ports seen"),
+                seen.join(", ")
+            ));
         }
-        if host.is_none() {
-            let consequence = if record {
+        log::debug!("{shown}: {kept} segments");
+        read.push((file, host, record, place));
+    }
+    window.settle();
+
+    // Where each file was taken: the plan, else its packets (and its name), else the times at
+    // which it saw the segments another file saw too.
+    let mut at: Vec<Option<IpAddr>> = read
+        .iter()
+        .map(|(_, host, record, place)| place.host(*record, *host, host.and_then(|h| ctx.ip_of(h))))
+        .collect();
+    for i in 0..read.len() {
+        let (file, _, record, place) = &read[i];
+        if at[i].is_none() && !record {
+            at[i] = place.by_time(&window, *file);
+        }
+    }
+
+    let mut sources = Vec::new();
+    let mut names = Vec::new();
+    for (((file, host, record, _), ip), (_, shown)) in read.iter().zip(&at).zip(files) {
+        if ip.is_none() {
+            let consequence = if *record {
                 lang.pick("enregistrement ignoré", "record ignored")
             } else {
                 lang.pick(
@@ -364,30 +429,34 @@ pub fn load(
                     "its segments are drawn flat, when it saw them",
                 )
             };
-            log::warn!(
-                "{shown}{colon} {} (…-client.pcap, …-server.pcap): {consequence}",
-                lang.pick(
+            let why = match host {
+                Some(_) => lang.pick(
+                    "quel hôte l'a prise ? Ses paquets ne le disent pas",
+                    "which host took it? Its packets do not say",
+                ),
+                None => lang.pick(
                     "quel hôte l'a prise ? Le nom du fichier ne le dit pas",
-                    "which host took it? Its name does not say"
-                )
-            );
-            if record {
+                    "which host took it? Its name does not say",
+                ),
+            };
+            log::warn!("{shown}{colon} {why} (…-client.pcap, …-server.pcap): {consequence}");
+            if *record {
                 continue;
             }
         }
-        let ip = host.and_then(|h| ctx.ip_of(h));
         let role = match (ip, record) {
-            (Some(ip), true) => Role::Entered(ip),
-            (ip, _) => Role::Seen(ip),
+            (Some(ip), true) => Role::Entered(*ip),
+            (ip, _) => Role::Seen(*ip),
         };
-        log::debug!("{shown}: {} segments, {role:?}", capture.packets.len());
+        let capture = pcap::Capture::of(window.take(*file));
+        log::debug!("{shown}: {role:?}");
         names.push(shown.clone());
         sources.push(Source { role, capture });
     }
     keep_recorded_seen(&mut sources);
     warn_unrelated(&sources, &names, lang);
 
-    let conns = model::connections(&sources);
+    let mut conns = model::connections(&sources);
     if conns.is_empty() {
         return Err(lang
             .pick(
@@ -396,7 +465,145 @@ pub fn load(
             )
             .into());
     }
+    // What the window left out, on the connection it was left out of (a pair of ports used
+    // again: the last one that began before the kept segments resume).
+    let mut by_pair: std::collections::HashMap<window::Pair, Vec<usize>> = Default::default();
+    for (i, c) in conns.iter().enumerate() {
+        by_pair.entry(window::pair_of(c)).or_default().push(i);
+    }
+    for (k, idx) in by_pair {
+        if let Some(e) = window.elided(&k) {
+            let i = idx
+                .iter()
+                .rev()
+                .find(|&&i| conns[i].span().0 < e.until)
+                .unwrap_or(&idx[0]);
+            conns[*i].set_elided(e);
+        }
+    }
     Ok(conns)
+}
+
+/// What the packets of one capture say about the host that took it.
+#[derive(Default)]
+struct Where {
+    /// The addresses in every packet so far, at most two (None before the first packet).
+    common: Option<Vec<IpAddr>>,
+    /// The address that sent every packet so far (a netem record holds one host's egress).
+    sender: Option<Vec<IpAddr>>,
+    /// Per address of `common`: (SYNs it sent to open, packets it sent from the higher port):
+    /// the end that opens the connections is the client.
+    opens: Vec<(IpAddr, usize, usize)>,
+}
+
+impl Where {
+    fn see(&mut self, p: &pcap::Packet) {
+        let (src, dst) = (p.src.ip(), p.dst.ip());
+        match &mut self.common {
+            None => {
+                self.common = Some(if src == dst {
+                    vec![src]
+                } else {
+                    vec![src, dst]
+                })
+            }
+            Some(c) => c.retain(|ip| *ip == src || *ip == dst),
+        }
+        match &mut self.sender {
+            None => self.sender = Some(vec![src]),
+            Some(s) => s.retain(|ip| *ip == src),
+        }
+        if self.common.as_ref().is_some_and(|c| c.contains(&src)) {
+            let opens = match self.opens.iter().position(|o| o.0 == src) {
+                Some(i) => &mut self.opens[i],
+                None => {
+                    self.opens.push((src, 0, 0));
+                    self.opens.last_mut().expect("just pushed")
+                }
+            };
+            opens.1 += usize::from(p.flags.has(Flags::SYN) && !p.flags.has(Flags::ACK));
+            opens.2 += usize::from(p.src.port() > p.dst.port());
+        }
+    }
+
+    /// The address of the host that took the capture: PLANNED (the lab's plan for the host its
+    /// NAMED) when its packets agree; else the one address in all its packets; else, of the
+    /// two ends of one conversation, the one its name says (`client` opens, `server` is
+    /// opened); else PLANNED all the same; else None. A RECORD's host sent all its packets.
+    fn host(&self, record: bool, named: Option<&str>, planned: Option<IpAddr>) -> Option<IpAddr> {
+        let cands = if record { &self.sender } else { &self.common };
+        let cands = cands.as_deref().unwrap_or(&[]);
+        if let Some(ip) = planned
+            && cands.contains(&ip)
+        {
+            return Some(ip);
+        }
+        match (cands, named) {
+            ([ip], _) => Some(*ip),
+            ([a, b], Some(name)) => {
+                let opens = |ip: &IpAddr| {
+                    self.opens
+                        .iter()
+                        .find(|o| o.0 == *ip)
+                        .map_or((0, 0), |o| (o.1, o.2))
+                };
+                let (client, server) = match opens(a).cmp(&opens(b)) {
+                    std::cmp::Ordering::Greater => (*a, *b),
+                    std::cmp::Ordering::Less => (*b, *a),
+                    std::cmp::Ordering::Equal => return planned,
+                };
+                Some(if name == "server" { server } else { client })
+            }
+            _ => planned,
+        }
+    }
+
+    /// The host that took FILE, from time: of the two ends in all its packets, the one whose
+    /// segments it saw before another file did (and whose peer's segments it saw after).
+    /// None when no other file saw its segments, or their times do not tell.
+    fn by_time(&self, window: &Window, file: usize) -> Option<IpAddr> {
+        let Some([a, b]) = self.common.as_deref() else {
+            return None;
+        };
+        type Key = (SocketAddr, SocketAddr, u8, u32, u32, u32);
+        let key = |p: &pcap::Packet| (p.src, p.dst, p.flags.0, p.seq, p.ack, p.len);
+        // Votes for a, against a.
+        let mut votes: i64 = 0;
+        for parts in window.conns() {
+            let Some((_, mine)) = parts.iter().find(|(f, _)| *f == file) else {
+                continue;
+            };
+            for (_, theirs) in parts.iter().filter(|(f, _)| *f != file) {
+                let mut first: std::collections::HashMap<Key, Ns> = Default::default();
+                for p in *theirs {
+                    first.entry(key(p)).or_insert(p.ts);
+                }
+                for p in *mine {
+                    let Some(&t) = first.get(&key(p)) else {
+                        continue;
+                    };
+                    // Seen here first: here is its sender; seen here last: its receiver.
+                    let here = match p.ts.cmp(&t) {
+                        std::cmp::Ordering::Less => p.src.ip(),
+                        std::cmp::Ordering::Greater => p.dst.ip(),
+                        std::cmp::Ordering::Equal => continue,
+                    };
+                    votes += if here == *a {
+                        1
+                    } else if here == *b {
+                        -1
+                    } else {
+                        0
+                    };
+                }
+            }
+        }
+        match votes.cmp(&0) {
+            std::cmp::Ordering::Greater => Some(*a),
+            std::cmp::Ordering::Less => Some(*b),
+            std::cmp::Ordering::Equal => None,
+        }
+    }
 }
 
 /// Where the capture at PATH was taken, from its name (`…-client.pcap`, `client.netem.pcap`);

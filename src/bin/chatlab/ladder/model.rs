@@ -199,6 +199,18 @@ impl Connection {
         s.ack.wrapping_sub(self.base[1 - s.from])
     }
 
+    /// Say that segments were left out of the middle: E. The states are replayed again, each
+    /// receiver taking what comes after the gap as in order (the bytes it holds were not kept).
+    pub fn set_elided(&mut self, e: Elided) {
+        self.elided = Some(e);
+        (self.initial, self.changes) = states(&self.segments, Some(e.until));
+    }
+
+    /// How many segments were seen: those kept, and those left out of the middle.
+    pub fn seen(&self) -> usize {
+        self.segments.len() + self.elided.map_or(0, |e| e.count)
+    }
+
     /// The first and last known times.
     pub fn span(&self) -> (Ns, Ns) {
         let first = self.segments.iter().map(Segment::start).min().unwrap_or(0);
@@ -279,7 +291,8 @@ pub fn connections(sources: &[Source]) -> Vec<Connection> {
     struct Group<'a> {
         ends: [SocketAddr; 2],
         obs: Vec<(usize, &'a Packet)>,
-        isn: HashMap<SocketAddr, u32>,
+        /// Each end's first SYN sequence number, once seen (two ends: no map needed).
+        isn: [Option<(SocketAddr, u32)>; 2],
     }
     let mut groups: Vec<Group> = Vec::new();
     let mut current: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
@@ -292,7 +305,13 @@ pub fn connections(sources: &[Source]) -> Vec<Connection> {
         let syn = p.flags.has(Flags::SYN);
         let new = match current.get(&pair) {
             None => true,
-            Some(&g) => syn && groups[g].isn.get(&p.src).is_some_and(|&isn| isn != p.seq),
+            Some(&g) => {
+                syn && groups[g]
+                    .isn
+                    .iter()
+                    .flatten()
+                    .any(|&(end, isn)| end == p.src && isn != p.seq)
+            }
         };
         if new {
             let ends = if syn && !p.flags.has(Flags::ACK) {
@@ -308,23 +327,34 @@ pub fn connections(sources: &[Source]) -> Vec<Connection> {
             groups.push(Group {
                 ends,
                 obs: Vec::new(),
-                isn: HashMap::new(),
+                isn: [None, None],
             });
         }
         let g = &mut groups[current[&pair]];
-        if syn {
-            g.isn.entry(p.src).or_insert(p.seq);
+        if syn
+            && !g.isn.iter().flatten().any(|&(end, _)| end == p.src)
+            && let Some(free) = g.isn.iter_mut().find(|e| e.is_none())
+        {
+            *free = Some((p.src, p.seq));
         }
         g.obs.push((src, p));
     }
 
+    // Each capture's time span, once: a connection asks for its receiver's (the loss rule),
+    // and scanning a file per connection made N connections cost N times the file.
+    let spans: Vec<Option<(Ns, Ns)>> = sources.iter().map(Source::span).collect();
     groups
         .into_iter()
-        .map(|g| connection(sources, g.ends, &g.obs))
+        .map(|g| connection(sources, &spans, g.ends, &g.obs))
         .collect()
 }
 
-fn connection(sources: &[Source], ends: [SocketAddr; 2], obs: &[(usize, &Packet)]) -> Connection {
+fn connection(
+    sources: &[Source],
+    spans: &[Option<(Ns, Ns)>],
+    ends: [SocketAddr; 2],
+    obs: &[(usize, &Packet)],
+) -> Connection {
     let seen_at = |ip: IpAddr| {
         sources
             .iter()
@@ -375,7 +405,7 @@ fn connection(sources: &[Source], ends: [SocketAddr; 2], obs: &[(usize, &Packet)
         let (e, s, r) = (stage(&e_src), stage(&s_src), stage(&r_src));
         let r_span = r_src
             .iter()
-            .filter_map(|&i| sources[i].span())
+            .filter_map(|&i| spans[i])
             .reduce(|x, y| (x.0.min(y.0), x.1.max(y.1)));
 
         let seg = |p: &Packet| Segment {
@@ -481,14 +511,30 @@ fn connection(sources: &[Source], ends: [SocketAddr; 2], obs: &[(usize, &Packet)
                 }
             }
         }
-        // Captures whose host is unknown: every segment "seen" at one time.
+        // Captures whose host is unknown: every segment "seen" at one time. A segment seen
+        // by several of them is one: the k-th copy of a segment in one capture is the k-th
+        // copy in another (both saw the same wire in its order); only the copies beyond are
+        // drawn again (a retransmission one capture saw, another did not).
         if departures.is_empty() {
-            for (src, p) in obs {
-                if unknown.contains(src) && p.src == a && p.dst == b {
-                    let mut d = seg(p);
-                    d.departed = Some(p.ts);
-                    departures.push(d);
-                    unplaced = true;
+            let mut drawn: HashMap<Key, usize> = HashMap::new();
+            for &u in &unknown {
+                let mut here: HashMap<Key, usize> = HashMap::new();
+                for (src, p) in obs {
+                    if *src != u || p.src != a || p.dst != b {
+                        continue;
+                    }
+                    let n = here.entry(key(p)).or_default();
+                    *n += 1;
+                    if *n > drawn.get(&key(p)).copied().unwrap_or(0) {
+                        let mut d = seg(p);
+                        d.departed = Some(p.ts);
+                        departures.push(d);
+                        unplaced = true;
+                    }
+                }
+                for (k, n) in here {
+                    let d = drawn.entry(k).or_default();
+                    *d = (*d).max(n);
                 }
             }
         }
@@ -504,7 +550,7 @@ fn connection(sources: &[Source], ends: [SocketAddr; 2], obs: &[(usize, &Packet)
             .map_or(0, |s| s.seq)
     });
     mark_retransmissions(&mut segments);
-    let (initial, changes) = states(&segments);
+    let (initial, changes) = states(&segments, None);
     Connection {
         ends,
         segments,
@@ -609,7 +655,9 @@ impl Receiver {
 }
 
 /// Each side's state, replayed from what it sent (at departure) and received (at arrival).
-fn states(segments: &[Segment]) -> ([State; 2], Vec<Change>) {
+/// RESUME: segments were left out before this instant (see [`Elided`]): there each receiver
+/// takes what comes next as in order, as for a connection caught in the middle.
+fn states(segments: &[Segment], resume: Option<Ns>) -> ([State; 2], Vec<Change>) {
     let first_syn = segments
         .iter()
         .find(|s| s.flags.has(Flags::SYN) && !s.flags.has(Flags::ACK));
@@ -651,8 +699,16 @@ fn states(segments: &[Segment]) -> ([State; 2], Vec<Change>) {
     // What each side has received in order: TCP acts on a FIN only once every byte before
     // it has arrived (a FIN that overtakes lost data waits in the out-of-order queue).
     let mut rcv = [Receiver::default(), Receiver::default()];
+    let mut resume = resume;
     let mut changes = Vec::new();
     for (t, side, received, i) in events {
+        if resume.is_some_and(|r| t >= r) {
+            resume = None;
+            for r in &mut rcv {
+                r.next = None;
+                r.ahead.clear();
+            }
+        }
         let s = &segments[i];
         let f = s.flags;
         let before = state[side];
@@ -1124,6 +1180,37 @@ pub mod tests {
             assert_eq!(s.end(), Some(s.start()));
         }
         assert_eq!(timeline(&c)[..2], [(0, "SYN_SENT"), (1, "SYN_RCVD")]);
+    }
+
+    #[test]
+    fn captures_of_unknown_hosts_draw_a_segment_they_both_saw_once() {
+        let mut s = talk();
+        s.send(30 * MS, true, PA, 9, 7, b"perdu\n", None).send(
+            230 * MS,
+            true,
+            PA,
+            9,
+            7,
+            b"perdu\n",
+            Some(MS),
+        );
+        let mut srcs = s.sources();
+        for src in &mut srcs {
+            src.role = Role::Seen(None);
+        }
+        let c = one_of(&srcs);
+        assert!(c.unplaced);
+        // The 7 of talk() and both copies of "perdu": the client saw two, the server one.
+        assert_eq!(c.segments.len(), 9);
+        let re: Vec<_> = c.segments.iter().filter(|s| s.retransmission).collect();
+        assert_eq!(re.len(), 1);
+        assert_eq!(re[0].data, b"perdu\n");
+    }
+
+    fn one_of(srcs: &[Source]) -> Connection {
+        let mut conns = connections(srcs);
+        assert_eq!(conns.len(), 1);
+        conns.remove(0)
     }
 
     #[test]

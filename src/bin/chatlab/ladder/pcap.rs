@@ -8,11 +8,12 @@
 //! before it are read, and [`Capture::partial_tail`] says so.
 
 use std::fs::File;
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use etherparse::{LaxIpSlice, TcpSlice};
+use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{Block, Linktype, PcapBlockOwned, PcapError};
 
 /// Bytes of data kept per segment, for labels (the rest is counted, not kept).
@@ -58,9 +59,77 @@ pub struct Packet {
 pub struct Capture {
     pub packets: Vec<Packet>,
     /// Packets that were not TCP (ARP, ICMP, UDP, …) or not decodable.
+    #[cfg(test)]
     pub other: usize,
     /// The file ends in the middle of a record (a capture still being written, or cut).
+    #[cfg(test)]
     pub partial_tail: bool,
+    /// Where reading stopped before the end of the file, and why (the packets before it
+    /// were read).
+    #[cfg(test)]
+    pub stopped: Option<(u64, Damage)>,
+}
+
+impl Capture {
+    /// The capture of these PACKETS.
+    pub fn of(packets: Vec<Packet>) -> Capture {
+        // (What else a capture says is read by the tests only.)
+        #[cfg(test)]
+        return Capture {
+            packets,
+            ..Capture::default()
+        };
+        #[cfg(not(test))]
+        Capture { packets }
+    }
+}
+
+/// What is wrong at some offset of a capture file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Damage {
+    /// The file ends inside its file header.
+    ShortHeader,
+    /// A pcapng block whose type or lengths do not hold together.
+    Block { kind: u32, len: u32 },
+    /// A pcap record whose header does not hold together.
+    Record { caplen: u32 },
+    /// A record or block longer than any capture writes ([`MAX_RECORD`]).
+    TooLarge { len: u32 },
+    /// The file ends inside a record (a capture still being written, or cut).
+    Cut,
+}
+
+impl Damage {
+    /// What is wrong, in LANG.
+    pub fn say(&self, lang: crate::lang::Lang) -> String {
+        use crate::lang::Lang::*;
+        match (self, lang) {
+            (Damage::ShortHeader, En) => "the file ends inside its header".into(),
+            (Damage::ShortHeader, Fr) => "le fichier s'arrête au milieu de son en-tête".into(),
+            (Damage::Block { kind, len }, En) => {
+                format!(
+                    "a pcapng block that does not hold together (type 0x{kind:08x}, length {len})"
+                )
+            }
+            (Damage::Block { kind, len }, Fr) => {
+                format!("un bloc pcapng incohérent (type 0x{kind:08x}, longueur {len})")
+            }
+            (Damage::Record { caplen }, En) => {
+                format!("a packet record that does not hold together (captured length {caplen})")
+            }
+            (Damage::Record { caplen }, Fr) => {
+                format!("un enregistrement de paquet incohérent (longueur capturée {caplen})")
+            }
+            (Damage::TooLarge { len }, En) => {
+                format!("a record of {len} bytes (no capture writes more than 1 MiB at once)")
+            }
+            (Damage::TooLarge { len }, Fr) => format!(
+                "un enregistrement de {len} octets (aucune capture n'en écrit plus de 1 Mio d'un coup)"
+            ),
+            (Damage::Cut, En) => "the file ends inside a packet".into(),
+            (Damage::Cut, Fr) => "le fichier s'arrête au milieu d'un paquet".into(),
+        }
+    }
 }
 
 /// Why a capture file cannot be read, in words for the one-line error.
@@ -70,7 +139,11 @@ pub enum ReadError {
     Io(io::Error),
     Empty,
     NotPcap,
-    Corrupt(String),
+    /// Damaged at this offset (bytes from the start of the file), before any packet.
+    Corrupt {
+        offset: u64,
+        damage: Damage,
+    },
 }
 
 impl ReadError {
@@ -85,7 +158,9 @@ impl ReadError {
                 "fichier vide (la capture a-t-elle été arrêtée avant de commencer ?)".into()
             }
             (ReadError::NotPcap, Fr) => "pas un fichier de capture (ni pcap ni pcapng)".into(),
-            (ReadError::Corrupt(what), Fr) => format!("capture abîmée : {what}"),
+            (ReadError::Corrupt { offset, damage }, Fr) => {
+                format!("octet {offset} : capture abîmée : {}", damage.say(Fr))
+            }
         }
     }
 }
@@ -97,21 +172,20 @@ impl std::fmt::Display for ReadError {
             ReadError::Io(e) => write!(f, "cannot read: {e}"),
             ReadError::Empty => write!(f, "empty file (was the capture stopped before it began?)"),
             ReadError::NotPcap => write!(f, "not a capture file (neither pcap nor pcapng)"),
-            ReadError::Corrupt(what) => write!(f, "damaged capture: {what}"),
+            ReadError::Corrupt { offset, damage } => write!(
+                f,
+                "offset {offset}: damaged capture: {}",
+                damage.say(crate::lang::Lang::En)
+            ),
         }
     }
 }
 
-/// Read the capture at PATH.
+/// Read the capture at PATH, all of it (the program reads captures through a [`Reader`] and
+/// keeps a window of them; the tests read them whole).
+#[cfg(test)]
 pub fn read_file(path: &Path) -> Result<Capture, ReadError> {
-    let file = File::open(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => ReadError::Missing,
-        _ => ReadError::Io(e),
-    })?;
-    if file.metadata().map_err(ReadError::Io)?.is_dir() {
-        return Err(ReadError::Io(io::Error::other("is a directory")));
-    }
-    read(BufReader::new(file))
+    Reader::open(path)?.read_all()
 }
 
 /// How the packets of one interface are framed, and its clock.
@@ -123,98 +197,258 @@ struct Iface {
     offset: i64,
 }
 
-/// Read a capture from any reader (pcap or pcapng, either byte order).
+/// Read a capture from any reader (pcap or pcapng, either byte order), all of it.
+#[cfg(test)]
 pub fn read(reader: impl io::Read + Send) -> Result<Capture, ReadError> {
-    let mut rd = match pcap_parser::create_reader(1 << 20, reader) {
-        Ok(r) => r,
-        Err(PcapError::Eof) => return Err(ReadError::Empty),
-        Err(PcapError::Incomplete(_)) => {
-            return Err(ReadError::Corrupt("shorter than its file header".into()));
-        }
-        Err(PcapError::ReadError) => return Err(ReadError::Io(io::Error::other("read error"))),
-        Err(_) => return Err(ReadError::NotPcap),
-    };
-    let mut cap = Capture::default();
-    // Legacy pcap: one interface; pcapng: one list per section.
-    let mut legacy = Iface {
-        link: 1,
-        per_sec: 1_000_000,
-        offset: 0,
-    };
-    let mut ifaces: Vec<Iface> = Vec::new();
-    loop {
-        match rd.next() {
-            Ok((offset, block)) => {
-                match block {
-                    PcapBlockOwned::LegacyHeader(h) => {
-                        legacy.link = h.network.0;
-                        legacy.per_sec = if h.is_nanosecond_precision() {
-                            1_000_000_000
-                        } else {
-                            1_000_000
-                        };
-                    }
-                    PcapBlockOwned::Legacy(b) => {
-                        let ts = b.ts_sec as i64 * 1_000_000_000
-                            + b.ts_usec as i64 * (1_000_000_000 / legacy.per_sec as i64);
-                        cap.add(legacy.link, ts, b.data);
-                    }
-                    PcapBlockOwned::NG(Block::SectionHeader(_)) => ifaces.clear(),
-                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => ifaces.push(Iface {
-                        link: idb.linktype.0,
-                        per_sec: idb.ts_resolution().unwrap_or(1_000_000).max(1),
-                        offset: idb.ts_offset(),
-                    }),
-                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                        match ifaces.get(epb.if_id as usize) {
-                            Some(i) => {
-                                let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                                let ns = (u128::from(units) * 1_000_000_000 / u128::from(i.per_sec))
-                                    as i64;
-                                cap.add(i.link, ns + i.offset * 1_000_000_000, epb.data);
-                            }
-                            None => cap.other += 1,
-                        }
-                    }
-                    // No timestamp: a simple packet cannot be placed in time.
-                    PcapBlockOwned::NG(Block::SimplePacket(_)) => cap.other += 1,
-                    PcapBlockOwned::NG(_) => {}
-                }
-                rd.consume(offset);
-            }
-            Err(PcapError::Eof) => break,
-            Err(PcapError::Incomplete(_)) => {
-                if rd.reader_exhausted() {
-                    cap.partial_tail = true;
-                    break;
-                }
-                rd.refill()
-                    .map_err(|_| ReadError::Io(io::Error::other("read error")))?;
-            }
-            Err(PcapError::BufferTooSmall) => {
-                return Err(ReadError::Corrupt("a record larger than 1 MiB".into()));
-            }
-            Err(e) => {
-                if cap.packets.is_empty() && cap.other == 0 {
-                    return Err(ReadError::Corrupt(format!("{e:?}")));
-                }
-                // Garbage after good packets: keep what was read.
-                cap.partial_tail = true;
-                break;
-            }
-        }
-    }
-    Ok(cap)
+    Reader::new(reader)?.read_all()
 }
 
-impl Capture {
-    fn add(&mut self, link: i32, ts: Ns, frame: &[u8]) {
+/// The magic numbers a capture starts with: pcap (µs, ns; either byte order), pcapng.
+const MAGICS: [[u8; 4]; 5] = [
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+    [0x0a, 0x0d, 0x0d, 0x0a],
+];
+
+/// A capture read one TCP segment at a time: memory is the reader's buffer (1 MiB), whatever
+/// the file's length. What is not TCP is counted; where reading stopped early is kept.
+pub struct Reader<'a> {
+    rd: Box<dyn PcapReaderIterator + Send + 'a>,
+    ng: bool,
+    framing: Framing,
+    /// TCP segments given so far.
+    pub packets: usize,
+    /// Where reading stopped before the end of the file, and why.
+    pub stopped: Option<(u64, Damage)>,
+    done: bool,
+}
+
+impl Reader<'static> {
+    /// Open the capture at PATH.
+    pub fn open(path: &Path) -> Result<Reader<'static>, ReadError> {
+        let file = File::open(path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => ReadError::Missing,
+            _ => ReadError::Io(e),
+        })?;
+        if file.metadata().map_err(ReadError::Io)?.is_dir() {
+            return Err(ReadError::Io(io::Error::other("is a directory")));
+        }
+        Reader::new(file)
+    }
+}
+
+impl<'a> Reader<'a> {
+    /// Start reading a capture from READER (its file header is read now).
+    pub fn new(reader: impl io::Read + Send + 'a) -> Result<Reader<'a>, ReadError> {
+        let mut reader = BufReader::new(reader);
+        let head = reader.fill_buf().map_err(ReadError::Io)?;
+        let known = MAGICS.iter().any(|m| head.starts_with(m));
+        let ng = head.starts_with(&MAGICS[4]);
+        let short = ReadError::Corrupt {
+            offset: 0,
+            damage: Damage::ShortHeader,
+        };
+        let rd = match pcap_parser::create_reader(1 << 20, reader) {
+            Ok(r) => r,
+            Err(PcapError::Eof) => return Err(ReadError::Empty),
+            Err(PcapError::Incomplete(_) | PcapError::UnexpectedEof) if known => return Err(short),
+            Err(PcapError::ReadError) => return Err(ReadError::Io(io::Error::other("read error"))),
+            // A capture's magic number, then a header that does not hold together.
+            Err(_) if known => return Err(short),
+            Err(_) => return Err(ReadError::NotPcap),
+        };
+        Ok(Reader {
+            rd,
+            ng,
+            framing: Framing {
+                big: false,
+                legacy: Iface {
+                    link: 1,
+                    per_sec: 1_000_000,
+                    offset: 0,
+                },
+                ifaces: Vec::new(),
+                other: 0,
+            },
+            packets: 0,
+            stopped: None,
+            done: false,
+        })
+    }
+
+    /// The next TCP segment (None at the end of the file, or where it stops making sense
+    /// after good packets: see [`Reader::stopped`]). An error when the file is damaged
+    /// before any packet.
+    pub fn next_packet(&mut self) -> Result<Option<Packet>, ReadError> {
+        while !self.done {
+            let at = self.rd.consumed() as u64;
+            match self.rd.next() {
+                Ok((len, block)) => {
+                    let got = self.framing.block(block);
+                    self.rd.consume(len);
+                    match got {
+                        Some(p) => {
+                            self.packets += 1;
+                            return Ok(Some(p));
+                        }
+                        None => continue,
+                    }
+                }
+                Err(PcapError::Eof) => self.done = true,
+                Err(PcapError::Incomplete(_)) => {
+                    self.rd
+                        .refill()
+                        .map_err(|_| ReadError::Io(io::Error::other("read error")))?;
+                }
+                Err(PcapError::ReadError) => {
+                    return Err(ReadError::Io(io::Error::other("read error")));
+                }
+                Err(PcapError::UnexpectedEof) => self.stop(at, Damage::Cut)?,
+                Err(PcapError::BufferTooSmall) => {
+                    let len = self.field(if self.ng { 4 } else { 8 });
+                    self.stop(at, Damage::TooLarge { len })?
+                }
+                Err(_) => {
+                    let damage = if self.ng {
+                        Damage::Block {
+                            kind: self.field(0),
+                            len: self.field(4),
+                        }
+                    } else {
+                        Damage::Record {
+                            caplen: self.field(8),
+                        }
+                    };
+                    self.stop(at, damage)?
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Packets that were not TCP, or not decodable, so far.
+    pub fn other(&self) -> usize {
+        self.framing.other
+    }
+
+    /// Read the rest into a [`Capture`].
+    #[cfg(test)]
+    pub fn read_all(mut self) -> Result<Capture, ReadError> {
+        let mut cap = Capture::default();
+        while let Some(p) = self.next_packet()? {
+            cap.packets.push(p);
+        }
+        cap.other = self.other();
+        cap.partial_tail = self.partial_tail();
+        cap.stopped = self.stopped;
+        Ok(cap)
+    }
+
+    /// The file ends in the middle of a record.
+    #[cfg(test)]
+    pub fn partial_tail(&self) -> bool {
+        matches!(self.stopped, Some((_, Damage::Cut)))
+    }
+
+    /// Reading ends at AT for DAMAGE: an error when nothing was read before it (the file is
+    /// not a capture we can draw), else the packets before it stand.
+    fn stop(&mut self, at: u64, damage: Damage) -> Result<(), ReadError> {
+        self.done = true;
+        if self.packets == 0 && self.other() == 0 {
+            return Err(ReadError::Corrupt { offset: at, damage });
+        }
+        self.stopped = Some((at, damage));
+        Ok(())
+    }
+
+    /// The 32-bit number at byte AT of the unread data (in the file's byte order), 0 when
+    /// there is none: to say what a damaged block claims.
+    fn field(&self, at: usize) -> u32 {
+        match self.rd.data().get(at..at + 4) {
+            Some(b) => {
+                let b = [b[0], b[1], b[2], b[3]];
+                if self.framing.big {
+                    u32::from_be_bytes(b)
+                } else {
+                    u32::from_le_bytes(b)
+                }
+            }
+            None => 0,
+        }
+    }
+}
+
+/// How the blocks read so far frame the next ones: byte order, interfaces, clocks.
+struct Framing {
+    /// The file (pcap) or the current section (pcapng) is big-endian: to read what a damaged
+    /// record claims.
+    big: bool,
+    legacy: Iface,
+    /// pcapng: the interfaces of the current section.
+    ifaces: Vec<Iface>,
+    /// Packets that were not TCP, or not decodable.
+    other: usize,
+}
+
+impl Framing {
+    /// Take one block: its TCP segment, if it holds one.
+    fn block(&mut self, block: PcapBlockOwned<'_>) -> Option<Packet> {
+        let (link, ts, frame) = match block {
+            PcapBlockOwned::LegacyHeader(h) => {
+                self.legacy.link = h.network.0;
+                self.big = h.is_bigendian();
+                self.legacy.per_sec = if h.is_nanosecond_precision() {
+                    1_000_000_000
+                } else {
+                    1_000_000
+                };
+                return None;
+            }
+            PcapBlockOwned::Legacy(b) => {
+                let ts = b.ts_sec as i64 * 1_000_000_000
+                    + b.ts_usec as i64 * (1_000_000_000 / self.legacy.per_sec as i64);
+                (self.legacy.link, ts, b.data)
+            }
+            PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+                self.big = shb.big_endian();
+                self.ifaces.clear();
+                return None;
+            }
+            PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                self.ifaces.push(Iface {
+                    link: idb.linktype.0,
+                    per_sec: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                    offset: idb.ts_offset(),
+                });
+                return None;
+            }
+            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                let Some(i) = self.ifaces.get(epb.if_id as usize) else {
+                    self.other += 1;
+                    return None;
+                };
+                let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                let ns = (u128::from(units) * 1_000_000_000 / u128::from(i.per_sec)) as i64;
+                (i.link, ns + i.offset * 1_000_000_000, epb.data)
+            }
+            // No timestamp: a simple packet cannot be placed in time.
+            PcapBlockOwned::NG(Block::SimplePacket(_)) => {
+                self.other += 1;
+                return None;
+            }
+            PcapBlockOwned::NG(_) => return None,
+        };
         match decode(link, frame) {
             Some(mut p) => {
                 p.ts = ts;
-                self.packets.push(p)
+                Some(p)
             }
-            None => self.other += 1,
+            None => {
+                self.other += 1;
+                None
+            }
         }
     }
 }
@@ -414,14 +648,25 @@ impl Tail {
             let (rest, b) = match frame(big, &buf[at..]) {
                 Ok(f) => f,
                 Err(pcap_parser::nom::Err::Incomplete(_)) => break,
-                Err(e) => return Err(ReadError::Corrupt(format!("{e:?}"))),
+                Err(_) => {
+                    let caplen = buf[at + 8..at + 12].try_into().map_or(0, |b| {
+                        if big {
+                            u32::from_be_bytes(b)
+                        } else {
+                            u32::from_le_bytes(b)
+                        }
+                    });
+                    return Err(ReadError::Corrupt {
+                        offset: self.offset + at as u64,
+                        damage: Damage::Record { caplen },
+                    });
+                }
             };
             if b.caplen > MAX_RECORD {
-                return Err(ReadError::Corrupt(format!(
-                    "a record of {} bytes at byte {}",
-                    b.caplen,
-                    self.offset + at as u64
-                )));
+                return Err(ReadError::Corrupt {
+                    offset: self.offset + at as u64,
+                    damage: Damage::TooLarge { len: b.caplen },
+                });
             }
             at = buf.len() - rest.len();
         }

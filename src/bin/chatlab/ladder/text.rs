@@ -36,7 +36,7 @@ pub fn list(out: &mut String, ctx: &Ctx, conns: &[Connection]) {
             c.ends[0],
             ctx.name(c.ends[1]),
             c.ends[1],
-            c.segments.len(),
+            c.seen(),
             secs(a, t0),
             secs(b, t0),
         );
@@ -133,7 +133,7 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
         c.ends[0],
         ctx.name(c.ends[1]),
         c.ends[1],
-        c.segments.len(),
+        c.seen(),
         duration(t1 - t0),
     );
     for side in 0..2 {
@@ -167,7 +167,23 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
     let mut prev: Option<i64> = None;
     for (k, s) in c.segments.iter().enumerate() {
         let start = s.start();
-        if let Some(p) = prev
+        let skipped = c
+            .elided
+            .filter(|e| prev.is_some_and(|p| p < e.until) && e.until <= start);
+        if let Some(e) = skipped {
+            let mark = format!(
+                "… {} {} …",
+                e.count,
+                l.pick("segments non montrés", "segments not shown")
+            );
+            let pad = W.saturating_sub(mark.chars().count()) / 2;
+            let _ = writeln!(
+                out,
+                "{}⋮{}{mark}",
+                " ".repeat(T + 1),
+                " ".repeat(pad.max(1) - 1)
+            );
+        } else if let Some(p) = prev
             && start - p > fold
         {
             let mark = format!("… {} …", duration(start - p));

@@ -6,18 +6,16 @@
 //! left out of a connection is counted, and the drawing says it where it was (a band « 9 412
 //! segments not shown »), so the page never pretends the wire was quiet.
 //!
-//! Every file is cut at the same instant for a connection: a segment is kept on both hosts or
-//! on neither (but one that straddles the instant, kept at its arrival only and drawn flat).
-//! Cutting each file on its own would leave segments seen leaving and never arriving: a loss
-//! that never happened.
+//! What is kept is [`Window`]'s rule, the one `chatlab ladder` and the replay use on whole
+//! files: every file of a connection is cut at the same instant.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use crate::ladder::model::{self, Elided, Role, Source};
-use crate::ladder::pcap::{Capture, Ns, Packet, Tail};
+use crate::ladder::model::{self, Role, Source};
+use crate::ladder::pcap::{Capture, Tail};
+use crate::ladder::window::{Window, pair_of};
 use crate::ladder::{self, Ctx, svg};
 
 /// How many connections are kept (the newest).
@@ -27,51 +25,26 @@ pub const HEAD: usize = 3;
 /// Per connection and file: its latest observations kept.
 pub const WINDOW: usize = 250;
 
-/// A connection, by its two ends (in a canonical order).
-type Pair = (SocketAddr, SocketAddr);
-
-fn pair(p: &Packet) -> Pair {
-    if p.src < p.dst {
-        (p.src, p.dst)
-    } else {
-        (p.dst, p.src)
-    }
-}
-
-/// One capture file: how far it was read, where it was taken, what is kept of it.
+/// One capture file: how far it was read, where it was taken, its number in the window.
 struct Held {
     tail: Tail,
     role: Role,
-    packets: Vec<Packet>,
-}
-
-/// What was left out of one connection.
-#[derive(Default)]
-struct LeftOut {
-    /// Per capture (not netem record) that saw the connection, the observations it left out
-    /// in each direction (from the pair's first end, from its second).
-    per_file: HashMap<PathBuf, [usize; 2]>,
-    /// The kept observations resume here.
-    until: Ns,
-}
-
-impl LeftOut {
-    /// The segments not drawn at all. A segment goes from the file that saw it leave when it
-    /// left before the cut, and from the file that saw it arrive when it ARRIVED before the
-    /// cut: then it is gone from both. So in each direction, the capture that left out the
-    /// fewest is the one that saw those segments arrive, and its count is theirs.
-    fn count(&self) -> usize {
-        (0..2)
-            .map(|d| self.per_file.values().map(|n| n[d]).min().unwrap_or(0))
-            .sum()
-    }
+    file: usize,
 }
 
 /// The captures of the view's folder, as far as they were read.
-#[derive(Default)]
 pub struct Live {
     files: BTreeMap<PathBuf, Held>,
-    left_out: HashMap<Pair, LeftOut>,
+    window: Window,
+}
+
+impl Default for Live {
+    fn default() -> Live {
+        Live {
+            files: BTreeMap::new(),
+            window: Window::new(HEAD, WINDOW),
+        }
+    }
 }
 
 impl Live {
@@ -88,102 +61,36 @@ impl Live {
                     continue;
                 };
                 let tail = Tail::new(&path);
-                let packets = Vec::new();
-                self.files.insert(
-                    path,
-                    Held {
-                        tail,
-                        role,
-                        packets,
-                    },
-                );
+                let file = self.window.file(matches!(role, Role::Entered(_)));
+                self.files.insert(path, Held { tail, role, file });
             }
         }
         for (path, held) in &mut self.files {
             match held.tail.read_new() {
                 Ok(grown) => {
                     if grown.restarted {
-                        held.packets.clear();
+                        self.window.clear_file(held.file);
                         changed = true;
                     }
                     changed |= !grown.packets.is_empty();
-                    held.packets.extend(grown.packets);
+                    for p in grown.packets {
+                        self.window.add(held.file, p);
+                    }
                 }
                 // A file that is not (yet) a capture: passed over, as lab/ladder would say.
                 Err(e) => log::debug!("{}: {e}", path.display()),
             }
         }
         if changed {
-            self.trim();
+            self.window.keep_newest(CONNECTIONS);
+            self.window.settle();
         }
         changed
     }
 
-    /// Keep the newest connections, each with its opening and its latest observations.
-    fn trim(&mut self) {
-        let mut first: HashMap<Pair, Ns> = HashMap::new();
-        for held in self.files.values() {
-            for p in &held.packets {
-                let t = first.entry(pair(p)).or_insert(p.ts);
-                *t = (*t).min(p.ts);
-            }
-        }
-        let mut newest: Vec<(Ns, Pair)> = first.iter().map(|(k, t)| (*t, *k)).collect();
-        newest.sort_unstable_by(|a, b| b.cmp(a));
-        newest.truncate(CONNECTIONS);
-        let kept: HashMap<Pair, Ns> = newest.iter().map(|&(_, k)| (k, self.cutoff(k))).collect();
-        self.left_out.retain(|k, _| kept.contains_key(k));
-        for (path, held) in &mut self.files {
-            let mut rank: HashMap<Pair, usize> = HashMap::new();
-            let mut dropped: HashMap<Pair, [usize; 2]> = HashMap::new();
-            held.packets.retain(|p| {
-                let k = pair(p);
-                let Some(&cutoff) = kept.get(&k) else {
-                    return false;
-                };
-                let r = rank.entry(k).or_default();
-                *r += 1;
-                let keep = *r <= HEAD || p.ts >= cutoff;
-                let d = usize::from(p.src != k.0);
-                dropped.entry(k).or_default()[d] += usize::from(!keep);
-                keep
-            });
-            if matches!(held.role, Role::Entered(_)) {
-                continue;
-            }
-            for (k, n) in dropped {
-                let out = self.left_out.entry(k).or_default();
-                let total = out.per_file.entry(path.clone()).or_default();
-                total[0] += n[0];
-                total[1] += n[1];
-                if n != [0, 0] {
-                    out.until = out.until.max(kept[&k]);
-                }
-            }
-        }
-    }
-
-    /// The instant before which a connection's observations (but its opening) go: the latest
-    /// one that leaves every file at most WINDOW observations after it (Ns::MIN: none go).
-    fn cutoff(&self, k: Pair) -> Ns {
-        let mut cutoff = Ns::MIN;
-        for held in self.files.values() {
-            let ts: Vec<Ns> = held
-                .packets
-                .iter()
-                .filter(|p| pair(p) == k)
-                .map(|p| p.ts)
-                .collect();
-            if ts.len() > HEAD + WINDOW {
-                cutoff = cutoff.max(ts[ts.len() - WINDOW]);
-            }
-        }
-        cutoff
-    }
-
     /// The observations kept, in all files (for the tests and the server's trace).
     pub fn kept(&self) -> usize {
-        self.files.values().map(|h| h.packets.len()).sum()
+        self.window.kept()
     }
 
     /// The ladder of what is kept, as SVG (None while there is no TCP segment).
@@ -193,10 +100,7 @@ impl Live {
             .values()
             .map(|h| Source {
                 role: h.role,
-                capture: Capture {
-                    packets: h.packets.clone(),
-                    ..Capture::default()
-                },
+                capture: Capture::of(self.window.packets(h.file)),
             })
             .collect();
         ladder::keep_recorded_seen(&mut sources);
@@ -205,17 +109,8 @@ impl Live {
             return None;
         }
         for c in &mut conns {
-            let k = if c.ends[0] < c.ends[1] {
-                (c.ends[0], c.ends[1])
-            } else {
-                (c.ends[1], c.ends[0])
-            };
-            if let Some(out) = self.left_out.get(&k) {
-                let count = out.count();
-                c.elided = (count > 0).then_some(Elided {
-                    count,
-                    until: out.until,
-                });
+            if let Some(e) = self.window.elided(&pair_of(c)) {
+                c.set_elided(e);
             }
         }
         let from = conns.len().saturating_sub(CONNECTIONS);
@@ -230,8 +125,9 @@ impl Live {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ladder::pcap::{Flags, Writer, ip_packet};
+    use crate::ladder::pcap::{Flags, Ns, Packet, Writer, ip_packet};
     use crate::lang::Lang;
+    use std::net::SocketAddr;
 
     const MS: Ns = 1_000_000;
 

@@ -5,14 +5,68 @@
 //! `NAME-server.pcap`… (several), with their netem records (`….netem.pcap`). The page asks
 //! for an experiment by NAME; only names of this listing are read, never a path from the
 //! browser.
+//!
+//! What an experiment's files gave (its connections, as [`ladder::load`] keeps them) is
+//! cached, keyed by each file's path, size and modification time: the page asks again for
+//! each connection, several pages at once, and one big capture is read once, not once per
+//! request (concurrent requests for one experiment wait for the first one's reading). At most
+//! [`CACHED`] experiments are kept, the least recently asked for goes first; each is bounded
+//! by the ladder's window, so the cache is too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
 
 use crate::json;
+use crate::ladder::model::Connection;
 use crate::ladder::{self, Ctx, svg};
+
+/// How many experiments' readings are kept.
+pub const CACHED: usize = 4;
+
+/// An experiment's reading: its connections, or the one-line error.
+type Loaded = Result<Arc<Vec<Connection>>, String>;
+
+/// What a reading depends on: each file (path, size, modification time) and the context.
+type Key = (Vec<(PathBuf, u64, SystemTime)>, String);
+
+/// The readings kept, the most recently asked for last.
+static CACHE: Mutex<VecDeque<(Key, Arc<OnceLock<Loaded>>)>> = Mutex::new(VecDeque::new());
+
+/// The connections of PATHS, read once for as long as the files do not change.
+fn loaded(paths: &[(PathBuf, String)], ctx: &Ctx) -> Loaded {
+    let read = || ladder::load(paths, None, ctx).map(Arc::new);
+    let files: Option<Vec<(PathBuf, u64, SystemTime)>> = paths
+        .iter()
+        .map(|(p, _)| {
+            let m = fs::metadata(p).ok()?;
+            Some((p.clone(), m.len(), m.modified().ok()?))
+        })
+        .collect();
+    // A file that cannot be looked at: read (and said) as it is, not cached.
+    let Some(files) = files else {
+        return read();
+    };
+    let key = (files, ctx.key());
+    let cell = {
+        // (A panic elsewhere while holding the lock leaves the list whole: take it.)
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        let cell = match cache.iter().position(|(k, _)| *k == key) {
+            Some(i) => cache.remove(i).expect("found").1,
+            None => Arc::new(OnceLock::new()),
+        };
+        cache.push_back((key, cell.clone()));
+        while cache.len() > CACHED {
+            cache.pop_front();
+        }
+        cell
+    };
+    // Outside the lock: others asking for this experiment wait here, others go on.
+    cell.get_or_init(read).clone()
+}
 
 /// The experiment a capture file belongs to: its name without extension, netem record mark
 /// and capturing host; None for what is not a capture (or is hidden: lab/view's own folder,
@@ -96,7 +150,7 @@ pub fn replay(
         .iter()
         .map(|f| (dir.join(f), format!("captures/{f}")))
         .collect();
-    let conns = ladder::load(&paths, None, ctx)?;
+    let conns = loaded(&paths, ctx)?;
     let n = conn.unwrap_or(1) as usize;
     let c = conns.get(n.wrapping_sub(1)).ok_or_else(|| {
         format!(
@@ -145,6 +199,48 @@ mod tests {
     use super::*;
     use crate::ladder::model::tests::talk;
     use crate::lang::Lang;
+
+    #[test]
+    fn concurrent_replays_of_an_experiment_read_it_once_until_it_changes() {
+        let dir = std::env::temp_dir().join(format!("chatlab-cache-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        talk().write(&dir, "x");
+        let ctx = Ctx::new(Lang::En, "10.80.80", 0.5, 1000).unwrap();
+        let paths: Vec<(PathBuf, String)> = ["x-client.pcap", "x-server.pcap"]
+            .iter()
+            .map(|f| (dir.join(f), f.to_string()))
+            .collect();
+        let got: Vec<Arc<Vec<Connection>>> = std::thread::scope(|s| {
+            let all: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| loaded(&paths, &ctx).unwrap()))
+                .collect();
+            all.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        // One reading, shared: each reading makes its own list.
+        assert!(got.iter().all(|c| Arc::ptr_eq(c, &got[0])));
+        assert!(Arc::ptr_eq(&loaded(&paths, &ctx).unwrap(), &got[0]));
+        // Another language reads again (its messages differ).
+        let fr = Ctx::new(Lang::Fr, "10.80.80", 0.5, 1000).unwrap();
+        assert!(!Arc::ptr_eq(&loaded(&paths, &fr).unwrap(), &got[0]));
+        // A file that changed is read again.
+        let mut s = talk();
+        s.send(
+            30 * crate::ladder::model::tests::MS,
+            true,
+            16,
+            9,
+            7,
+            b"",
+            Some(1),
+        );
+        s.write(&dir, "x");
+        let again = loaded(&paths, &ctx).unwrap();
+        assert!(!Arc::ptr_eq(&again, &got[0]));
+        assert_eq!(again[0].segments.len(), got[0][0].segments.len() + 1);
+        // Bounded: never more than CACHED readings kept.
+        assert!(CACHE.lock().unwrap().len() <= CACHED);
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn files_are_grouped_by_experiment() {

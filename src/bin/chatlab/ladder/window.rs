@@ -1,0 +1,323 @@
+//! What is kept of the captures: per connection and per file, its first observations (the
+//! opening) and its latest ones; what falls between is counted, not kept, and the drawing says
+//! it where it was (a band « 9 412 segments not shown »), so it never pretends the wire was
+//! quiet. Memory is thus a small multiple of what is drawn, whatever the captures' length:
+//! `chatlab ladder` and the replay read whole files through it, the live view growing ones.
+//!
+//! Every file of a connection is cut at the same instant: a segment is kept on both hosts or
+//! on neither (but one that straddles the instant, kept at its arrival only and drawn flat).
+//! Cutting each file on its own would leave segments seen leaving and never arriving: a loss
+//! that never happened.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use super::model::{Connection, Elided};
+use super::pcap::{Ns, Packet};
+
+/// A connection, by its two ends (in a canonical order).
+pub type Pair = (SocketAddr, SocketAddr);
+
+pub fn pair(p: &Packet) -> Pair {
+    if p.src < p.dst {
+        (p.src, p.dst)
+    } else {
+        (p.dst, p.src)
+    }
+}
+
+/// The key of connection C.
+pub fn pair_of(c: &Connection) -> Pair {
+    let [a, b] = c.ends;
+    if a < b { (a, b) } else { (b, a) }
+}
+
+/// What one file holds of one connection.
+struct Part {
+    file: usize,
+    /// Its first `head` observations, then those from the cut on, in the file's order.
+    packets: Vec<Packet>,
+    /// The observations left out in each direction (from the pair's first end, from its
+    /// second).
+    out: [usize; 2],
+}
+
+/// One connection, as the files saw it.
+struct Conn {
+    parts: Vec<Part>,
+    /// Its first observation.
+    first: Ns,
+    /// Observations before this instant (but the opening) are gone, from every file.
+    cut: Ns,
+    /// The kept observations resume here (after the latest cut that left something out).
+    until: Ns,
+}
+
+/// The connections of some capture files, each kept as its opening and its latest
+/// observations. Files are numbers given by [`Window::file`].
+pub struct Window {
+    head: usize,
+    latest: usize,
+    /// Per file: a netem record (its observations left out are not segments left out: the
+    /// captures say those).
+    records: Vec<bool>,
+    conns: HashMap<Pair, Conn>,
+}
+
+impl Window {
+    /// Keep, per connection and file, its first HEAD observations and its LATEST last ones.
+    pub fn new(head: usize, latest: usize) -> Window {
+        Window {
+            head,
+            latest: latest.max(1),
+            records: Vec::new(),
+            conns: HashMap::new(),
+        }
+    }
+
+    /// A new file (RECORD: a netem record); its number.
+    pub fn file(&mut self, record: bool) -> usize {
+        self.records.push(record);
+        self.records.len() - 1
+    }
+
+    /// Observation P of FILE (files are read in their order: time order).
+    pub fn add(&mut self, file: usize, p: Packet) {
+        let k = pair(&p);
+        let c = self.conns.entry(k).or_insert_with(|| Conn {
+            parts: Vec::new(),
+            first: p.ts,
+            cut: Ns::MIN,
+            until: Ns::MIN,
+        });
+        c.first = c.first.min(p.ts);
+        let at = match c.parts.iter().position(|x| x.file == file) {
+            Some(at) => at,
+            None => {
+                c.parts.push(Part {
+                    file,
+                    packets: Vec::new(),
+                    out: [0, 0],
+                });
+                c.parts.len() - 1
+            }
+        };
+        c.parts[at].packets.push(p);
+        // Cut once a file holds twice its window: each observation is moved O(1) times.
+        if c.parts[at].packets.len() >= self.head + 2 * self.latest {
+            c.trim(k, self.head, self.latest, &self.records);
+        }
+    }
+
+    /// Cut every connection down to its window (after a batch of [`Window::add`]): each file
+    /// of a connection then holds at most its opening and its latest observations from the
+    /// same instant on.
+    pub fn settle(&mut self) {
+        let (head, latest) = (self.head, self.latest);
+        for (k, c) in &mut self.conns {
+            let over = c.parts.iter().any(|p| p.packets.len() > head + latest);
+            if over || c.cut != Ns::MIN {
+                c.trim(*k, head, latest, &self.records);
+            }
+        }
+    }
+
+    /// Keep only the N connections that began last.
+    pub fn keep_newest(&mut self, n: usize) {
+        if self.conns.len() <= n {
+            return;
+        }
+        let mut firsts: Vec<(Ns, Pair)> = self.conns.iter().map(|(k, c)| (c.first, *k)).collect();
+        firsts.sort_unstable_by(|a, b| b.cmp(a));
+        for (_, k) in &firsts[n..] {
+            self.conns.remove(k);
+        }
+    }
+
+    /// Forget what FILE gave (it was replaced by another file of the same name).
+    pub fn clear_file(&mut self, file: usize) {
+        for c in self.conns.values_mut() {
+            c.parts.retain(|p| p.file != file);
+        }
+        self.conns.retain(|_, c| !c.parts.is_empty());
+    }
+
+    /// The observations kept, in all files.
+    pub fn kept(&self) -> usize {
+        self.conns
+            .values()
+            .flat_map(|c| &c.parts)
+            .map(|p| p.packets.len())
+            .sum()
+    }
+
+    /// The observations kept of FILE, in time order, copied.
+    pub fn packets(&self, file: usize) -> Vec<Packet> {
+        let mut out: Vec<Packet> = self
+            .conns
+            .values()
+            .flat_map(|c| &c.parts)
+            .filter(|p| p.file == file)
+            .flat_map(|p| p.packets.iter().cloned())
+            .collect();
+        out.sort_by_key(|p| p.ts);
+        out
+    }
+
+    /// The observations kept of FILE, in time order, taken out of the window.
+    pub fn take(&mut self, file: usize) -> Vec<Packet> {
+        let mut out: Vec<Packet> = Vec::new();
+        for c in self.conns.values_mut() {
+            for p in c.parts.iter_mut().filter(|p| p.file == file) {
+                out.append(&mut p.packets);
+            }
+        }
+        out.sort_by_key(|p| p.ts);
+        out
+    }
+
+    /// Per connection, what each file holds of it: (file, its observations kept).
+    pub fn conns(&self) -> impl Iterator<Item = Vec<(usize, &[Packet])>> {
+        self.conns.values().map(|c| {
+            c.parts
+                .iter()
+                .map(|p| (p.file, p.packets.as_slice()))
+                .collect()
+        })
+    }
+
+    /// What was left out of connection K: how many segments, and where the kept ones resume.
+    pub fn elided(&self, k: &Pair) -> Option<Elided> {
+        let c = self.conns.get(k)?;
+        // A segment goes from the file that saw it leave when it left before the cut, and
+        // from the file that saw it arrive when it ARRIVED before the cut: then it is gone
+        // from both. So in each direction, the capture that left out the fewest is the one
+        // that saw those segments arrive, and its count is theirs.
+        let count: usize = (0..2)
+            .map(|d| {
+                c.parts
+                    .iter()
+                    .filter(|p| !self.records[p.file])
+                    .map(|p| p.out[d])
+                    .min()
+                    .unwrap_or(0)
+            })
+            .sum();
+        (count > 0).then_some(Elided {
+            count,
+            until: c.until,
+        })
+    }
+}
+
+impl Conn {
+    /// Cut every file of connection K at one instant: the latest one that leaves each file
+    /// at most LATEST observations from it on (never earlier than a cut made before). The
+    /// first HEAD observations of each file stay.
+    fn trim(&mut self, k: Pair, head: usize, latest: usize, records: &[bool]) {
+        for p in &self.parts {
+            if p.packets.len() > head + latest {
+                self.cut = self.cut.max(p.packets[p.packets.len() - latest].ts);
+            }
+        }
+        if self.cut == Ns::MIN {
+            return;
+        }
+        let cut = self.cut;
+        for part in &mut self.parts {
+            let mut rank = 0;
+            let mut dropped = [0, 0];
+            part.packets.retain(|p| {
+                rank += 1;
+                let keep = rank <= head || p.ts >= cut;
+                dropped[usize::from(p.src != k.0)] += usize::from(!keep);
+                keep
+            });
+            if records[part.file] {
+                continue;
+            }
+            part.out[0] += dropped[0];
+            part.out[1] += dropped[1];
+            if dropped != [0, 0] {
+                self.until = self.until.max(cut);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ladder::pcap::Flags;
+
+    fn seg(t: Ns, from_client: bool, seq: u32) -> Packet {
+        let (c, s): (SocketAddr, SocketAddr) = (
+            "10.80.80.11:40000".parse().unwrap(),
+            "10.80.80.10:8080".parse().unwrap(),
+        );
+        let (src, dst) = if from_client { (c, s) } else { (s, c) };
+        Packet {
+            ts: t,
+            src,
+            dst,
+            flags: Flags(Flags::ACK),
+            seq,
+            ack: 0,
+            win: 500,
+            len: 10,
+            data: vec![b'x'; 10],
+        }
+    }
+
+    #[test]
+    fn both_files_are_cut_at_one_instant_and_every_observation_is_kept_or_counted() {
+        // A bulk seen leaving the client (file 0) and arriving 5 ms later at the server (1),
+        // read one file after the other, as `chatlab ladder` reads them.
+        let mut w = Window::new(3, 50);
+        let (c, s) = (w.file(false), w.file(false));
+        let n = 1000;
+        for i in 0..n {
+            w.add(c, seg(i64::from(i) * 1_000_000, true, i));
+        }
+        for i in 0..n {
+            w.add(s, seg(i64::from(i) * 1_000_000 + 5_000_000, true, i));
+        }
+        w.settle();
+        let (pc, ps) = (w.packets(c), w.packets(s));
+        assert!(
+            pc.len() <= 3 + 50 && ps.len() <= 3 + 50,
+            "{} {}",
+            pc.len(),
+            ps.len()
+        );
+        // The same segments on both sides: none seen leaving and not arriving.
+        let seqs = |v: &[Packet]| v.iter().map(|p| p.seq).collect::<Vec<_>>();
+        let (sc, ss) = (seqs(&pc), seqs(&ps));
+        assert_eq!(&sc[..3], &[0, 1, 2]);
+        // The server may keep one or more that straddle the cut (arrived after it): only those.
+        assert!(ss.ends_with(&sc[3..]), "{sc:?}\n{ss:?}");
+        let e = w.elided(&pair(&pc[0])).expect("some were left out");
+        // Each segment is kept (at its arrival at least) or counted.
+        assert_eq!(e.count + ss.len(), n as usize);
+        assert_eq!(e.until, pc[3].ts);
+    }
+
+    #[test]
+    fn a_short_connection_is_kept_whole_and_only_the_newest_stay() {
+        let mut w = Window::new(3, 50);
+        let f = w.file(false);
+        for i in 0..40 {
+            w.add(f, seg(i, i % 2 == 0, i as u32));
+        }
+        let mut other = seg(100, true, 0);
+        other.src.set_port(40001);
+        w.add(f, other);
+        w.settle();
+        assert_eq!(w.kept(), 41);
+        assert!(w.elided(&pair(&seg(0, true, 0))).is_none());
+        w.keep_newest(1);
+        assert_eq!(w.kept(), 1);
+        w.clear_file(f);
+        assert_eq!(w.kept(), 0);
+    }
+}
