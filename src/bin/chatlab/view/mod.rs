@@ -21,7 +21,8 @@
 //! - [`state`]: the lab put together: conversations across hosts, the deadlock rule, JSON.
 //! - [`live`]: the hosts' growing captures, read incrementally, the newest kept.
 //! - [`replay`]: the saved captures, grouped by experiment, drawn for the replay.
-//! - [`server`]: HTTP for one page, its state, its event stream and the replay.
+//! - [`server`]: HTTP for one page, its state, its event stream and the replay (axum on
+//!   tokio), every resource bounded whatever a client sends, only for our own `Host:`.
 //! - `page.html`: the page, plain HTML, CSS and JavaScript, in French or English.
 
 pub mod live;
