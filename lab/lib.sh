@@ -24,6 +24,37 @@ lab_die() {
   exit "${2:-1}"
 }
 
+# lab_on_exit FUNCTION: run FUNCTION once when the script ends, whatever ends it (its end,
+# an error, Ctrl-C, SIGTERM), then exit with the script's status. Once FUNCTION has started,
+# a second Ctrl-C or SIGTERM is ignored: the cleanup finishes (students press Ctrl-C twice).
+lab_on_exit() {
+  LAB_CLEANUP=$1
+  trap lab_cleanup_once EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# shellcheck disable=SC2317 # run by the EXIT trap
+lab_cleanup_once() {
+  local status=$?
+  # Ignored signals are inherited as ignored by the cleanup's subshells and commands.
+  trap '' INT TERM
+  trap - EXIT
+  "$LAB_CLEANUP" || true
+  exit "$status"
+}
+
+# lab_shielded CMD...: CMD in a session of its own, out of reach of the terminal's Ctrl-C
+# (a signal to the script's process group): for the commands of a cleanup, which must
+# finish. Where setsid is missing (macOS), CMD as is (it then inherits ignored INT/TERM).
+lab_shielded() {
+  if command -v setsid >/dev/null 2>&1; then
+    setsid "$@"
+  else
+    "$@"
+  fi
+}
+
 # lab_as_root CMD...: CMD as root (through sudo when not root).
 lab_as_root() {
   if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi
@@ -265,9 +296,7 @@ lab_demo_start() {
   lab_container client >/dev/null
   lab_tmp
   capture=""
-  trap lab_demo_cleanup EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
+  lab_on_exit lab_demo_cleanup
   if lab_exec server ss -Htln "sport = :$1" | grep -q .; then
     lab_die "port $1 is already in use in the server host: choose another one with --port"
   fi

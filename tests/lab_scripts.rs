@@ -777,3 +777,284 @@ fn scripts_are_shellcheck_clean() {
     cmd.current_dir(kit::root()).arg("-x").args(&scripts);
     run(&mut cmd, LIMIT).expect_success();
 }
+
+// --- Ctrl-C, twice: a script's cleanup, once started, finishes -----------------------------
+
+/// Start CMD in a process group of its own (as a terminal starts a command), its output
+/// piped; its pid.
+fn spawn_group(cmd: &mut Command) -> std::process::Child {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("spawn the script")
+}
+
+/// Ctrl-C twice, 0.3 s apart, to CHILD's process group (as a terminal sends it); how long
+/// CHILD took to end after the first, and its status and stderr.
+fn ctrl_c_twice(mut child: std::process::Child) -> (Duration, std::process::ExitStatus, String) {
+    let group = Pid::from_raw(child.id() as i32);
+    let first = std::time::Instant::now();
+    killpg(group, Signal::SIGINT).unwrap();
+    thread::sleep(Duration::from_millis(300));
+    let _ = killpg(group, Signal::SIGINT);
+    let status = poll(Duration::from_secs(60), || child.try_wait().ok().flatten());
+    let took = first.elapsed();
+    let status = status.unwrap_or_else(|| {
+        let _ = killpg(group, Signal::SIGKILL);
+        panic!("the script did not end within 60 s of Ctrl-C")
+    });
+    let mut err = String::new();
+    use std::io::Read;
+    let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+    (took, status, err)
+}
+
+/// `GET /state` from 127.0.0.1:PORT, as a browser asks: the body, or None.
+fn view_state(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET /state HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").ok()?;
+    let mut all = String::new();
+    s.read_to_string(&mut all).ok()?;
+    all.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+/// What `docker ARGS` prints, trimmed.
+fn docker(args: &[&str]) -> String {
+    let out = kit::output(Command::new("docker").args(args));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// lab/view, stopped by Ctrl-C pressed twice: it ends within a second of the first, and
+/// leaves nothing: the port is free, no container nor network of the view, no probe nor
+/// tcpdump in any host, no folder; so the next lab/view starts (twice over). Its server runs
+/// unprivileged, bounded, alone on its network.
+#[test]
+fn view_ends_within_a_second_of_ctrl_c_twice_and_leaves_nothing() {
+    let Some(lab) = Lab::up("view-stop", &[]) else {
+        return;
+    };
+    let server = lab.container("server");
+    let name = format!("chatlab-view-{}", &server[..12]);
+    let folder = kit::root()
+        .join("captures")
+        .join(format!(".view-{}", &server[..12]));
+    for round in 1..=2 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = spawn_group(&mut script(
+            Some(&lab),
+            "view",
+            &["--port", &port.to_string()],
+        ));
+        let up = poll(Duration::from_secs(60), || {
+            view_state(port).filter(|s| s.contains("\"client2\":{"))
+        });
+        assert!(
+            up.is_some(),
+            "round {round}: the view never showed the hosts"
+        );
+        for host in ["server", "client", "client2"] {
+            assert!(
+                !processes(&lab, host, "tcpdump").is_empty(),
+                "round {round}: no tcpdump in {host}"
+            );
+        }
+        if round == 1 {
+            let config = docker(&[
+                "inspect",
+                "-f",
+                "{{.Config.User}} {{.HostConfig.SecurityOpt}} {{.HostConfig.Memory}} \
+                 {{.HostConfig.PidsLimit}} {{.HostConfig.CapDrop}} {{.HostConfig.ReadonlyRootfs}} \
+                 {{range $n, $_ := .NetworkSettings.Networks}}{{$n}}{{end}}",
+                &name,
+            ]);
+            // (As the user running lab/view, or nobody for root.)
+            let (user, rest) = config.split_once(' ').unwrap();
+            assert!(
+                !user.is_empty() && !user.starts_with("0:") && user != "0",
+                "the view's server runs as {user:?}"
+            );
+            assert_eq!(
+                rest,
+                format!("[no-new-privileges] 268435456 32 [ALL] true {name}"),
+                "the view's container"
+            );
+            let others = docker(&["network", "inspect", "-f", "{{len .Containers}}", &name]);
+            assert_eq!(others, "1", "the view's network is its own");
+            // A foreign name is refused through the published port too.
+            use std::io::{BufRead, Write};
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            write!(
+                s,
+                "GET /state HTTP/1.1\r\nHost: rebound.example:{port}\r\n\r\n"
+            )
+            .unwrap();
+            let mut line = String::new();
+            std::io::BufReader::new(s).read_line(&mut line).unwrap();
+            assert_eq!(line.trim_end(), "HTTP/1.1 403 Forbidden");
+        }
+        let (took, status, err) = ctrl_c_twice(child);
+        eprintln!("round {round}: lab/view ended {took:?} after the first Ctrl-C ({status})");
+        assert!(
+            took < Duration::from_secs(1),
+            "round {round}: lab/view took {took:?} to end\n{err}"
+        );
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "round {round}: port {port} is still taken"
+        );
+        assert_eq!(
+            docker(&["ps", "-aq", "--filter", &format!("name={name}")]),
+            "",
+            "round {round}: the view's container is left"
+        );
+        assert_eq!(
+            docker(&["network", "ls", "-q", "--filter", &format!("name={name}")]),
+            "",
+            "round {round}: the view's network is left"
+        );
+        for host in ["server", "client", "client2"] {
+            assert_eq!(
+                processes(&lab, host, "tcpdump"),
+                Vec::<String>::new(),
+                "round {round}: {host}"
+            );
+            let probes: Vec<String> = processes(&lab, host, "chatlab")
+                .into_iter()
+                .filter(|p| p.contains("--probe"))
+                .collect();
+            assert_eq!(probes, Vec::<String>::new(), "round {round}: {host}");
+        }
+        assert!(
+            !folder.exists(),
+            "round {round}: {} is left",
+            folder.display()
+        );
+    }
+}
+
+/// lab/capture, Ctrl-C pressed twice: the second does not cut the end short; the summary is
+/// printed, the file saved, tcpdump gone.
+#[test]
+fn capture_finishes_on_ctrl_c_twice() {
+    let Some(lab) = Lab::up("capture-twice", &[]) else {
+        return;
+    };
+    let name = format!("test-twice-{}", std::process::id());
+    let child = spawn_group(&mut script(
+        Some(&lab),
+        "capture",
+        &["server", "client", "--name", &name],
+    ));
+    poll(Duration::from_secs(20), || {
+        (!processes(&lab, "client", "tcpdump").is_empty()
+            && !processes(&lab, "server", "tcpdump").is_empty())
+        .then_some(())
+    })
+    .expect("tcpdump never started");
+    thread::sleep(Duration::from_millis(500));
+    let (took, status, err) = ctrl_c_twice(child);
+    eprintln!("lab/capture ended {took:?} after the first Ctrl-C");
+    assert!(status.success(), "{status}: {err}");
+    for host in ["server", "client"] {
+        assert!(
+            err.contains(&format!("saved to captures/{name}-{host}.pcap")),
+            "{err}"
+        );
+        assert_eq!(processes(&lab, host, "tcpdump"), Vec::<String>::new());
+    }
+    assert!(err.contains("the ladder of this experiment"), "{err}");
+    remove_capture(&name);
+}
+
+/// lab/check, Ctrl-C pressed twice while a program is checked: it ends, and no container of
+/// the check is left.
+#[test]
+fn check_leaves_no_container_on_ctrl_c_twice() {
+    let Some(image) = labkit::image_for("check_leaves_no_container_on_ctrl_c_twice") else {
+        return;
+    };
+    let mut cmd = script(None, "check", &["q1", "--", "sleep", "100"]);
+    cmd.env("LAB_IMAGE", image);
+    let child = spawn_group(&mut cmd);
+    let pid = child.id();
+    let filter = format!("name=chatlab-check-{pid}-");
+    poll(Duration::from_secs(30), || {
+        (!docker(&["ps", "-q", "--filter", &filter]).is_empty()).then_some(())
+    })
+    .expect("the check's container never started");
+    let (took, status, err) = ctrl_c_twice(child);
+    eprintln!("lab/check ended {took:?} after the first Ctrl-C ({status})");
+    assert!(!status.success(), "{err}");
+    assert_eq!(
+        docker(&["ps", "-aq", "--filter", &filter]),
+        "",
+        "a container of the check is left\n{err}"
+    );
+}
+
+/// lab/build-offline, Ctrl-C pressed twice while it builds: it ends, unmounts what is
+/// mounted in its temporary folder (debootstrap mounts /proc and /sys in the new root; here a
+/// tmpfs stands for them) and removes the folder.
+#[test]
+fn build_offline_cleans_up_on_ctrl_c_twice() {
+    const TEST: &str = "build_offline_cleans_up_on_ctrl_c_twice";
+    let uid = kit::output(Command::new("id").arg("-u"));
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return kit::skip_unless_ci(TEST, "mounting needs root");
+    }
+    if !labkit::docker_available(TEST) {
+        return;
+    }
+    let tmp = kit::root().join("target").join("build-offline-ctrl-c");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut cmd = script(None, "build-offline", &[]);
+    // An image of its own, and a build that takes long enough to be stopped: a fresh target.
+    cmd.env("TMPDIR", &tmp)
+        .env("LAB_IMAGE", "chatlab-host:ctrl-c-test")
+        .env("CARGO_TARGET_DIR", tmp.join("target"));
+    let child = spawn_group(&mut cmd);
+    let folder = poll(Duration::from_secs(120), || {
+        std::fs::read_dir(&tmp)
+            .ok()?
+            .flatten()
+            .find(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("chatlab-build.")
+            })
+            .map(|e| e.path())
+    });
+    let Some(folder) = folder else {
+        let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+        panic!("lab/build-offline never made its folder");
+    };
+    let proc_like = folder.join("rootfs").join("proc");
+    std::fs::create_dir_all(&proc_like).unwrap();
+    kit::run_ok(
+        Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "none"])
+            .arg(&proc_like),
+    );
+    std::fs::write(proc_like.join("inside"), "a file in the mount").unwrap();
+    let (took, status, err) = ctrl_c_twice(child);
+    eprintln!("lab/build-offline ended {took:?} after the first Ctrl-C ({status})");
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    let still = mounts.contains(&*proc_like.to_string_lossy());
+    if still {
+        let _ = Command::new("umount").arg("-l").arg(&proc_like).status();
+    }
+    assert!(!status.success(), "{err}");
+    assert!(!still, "the mount in its folder is left\n{err}");
+    assert!(!folder.exists(), "its temporary folder is left\n{err}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}

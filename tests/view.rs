@@ -26,7 +26,7 @@ use nix::unistd::Pid;
 fn get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").ok()?;
     let mut all = String::new();
     s.read_to_string(&mut all).ok()?;
     all.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
@@ -298,7 +298,12 @@ fn the_page_shows_the_fork_the_deadlock_and_leaves_nothing_behind() {
     events
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
-    write!(events, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    write!(
+        events,
+        "GET /events HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+        view.port
+    )
+    .unwrap();
     let mut lines = BufReader::new(events).lines();
     let first = lines
         .by_ref()
@@ -546,6 +551,40 @@ impl Server {
             .map(|d| d.count())
             .unwrap_or(0)
     }
+
+    /// How many sockets the server holds now (its listener and its connections).
+    fn sockets(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| {
+                        std::fs::read_link(e.path())
+                            .is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// A line of the server's /proc/PID/status, in KiB (VmHWM: its peak resident memory).
+    fn status_kib(&self, key: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the server runs");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("{key} in {status}"))
+    }
+
+    /// The server still runs (it did not die of what a client sent).
+    fn expect_alive(&mut self) {
+        assert!(
+            self.child.try_wait().unwrap().is_none(),
+            "the server died: {:?}",
+            self.child.try_wait()
+        );
+    }
 }
 
 impl Drop for Server {
@@ -771,7 +810,7 @@ fn the_replay_steps_through_a_saved_capture_and_says_what_is_wrong() {
 }
 
 /// A page whose server goes away says so, and comes back by itself when the server does;
-/// browsers that leave end their threads in the server (nothing is left running for them).
+/// browsers that leave end their connections in the server (nothing is left open for them).
 #[test]
 fn the_page_survives_its_server_and_its_browsers_come_and_go() {
     let live = scratch("reconnect-live");
@@ -787,23 +826,25 @@ fn the_page_survives_its_server_and_its_browsers_come_and_go() {
         "document.querySelector('#status').textContent === 'live'",
         Duration::from_secs(10),
     );
-    let idle = server.threads();
+    let idle = server.sockets();
+    let threads = server.threads();
     // Ten browsers come and go (event streams opened, then dropped).
     let streams: Vec<TcpStream> = (0..10)
         .map(|_| {
             let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-            write!(s, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            write!(s, "GET /events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").unwrap();
             s
         })
         .collect();
     let busy = poll(Duration::from_secs(5), || {
-        (server.threads() >= idle + 10).then_some(())
+        (server.sockets() >= idle + 10).then_some(())
     });
     assert!(
         busy.is_some(),
-        "one thread per stream: {} threads",
-        server.threads()
+        "one connection per stream: {} sockets",
+        server.sockets()
     );
+    assert_eq!(server.threads(), threads, "no thread per stream");
     drop(streams);
     // The next change (a host appears) is written to every stream: the gone ones end.
     std::fs::write(live.join("client.probe"), "").unwrap();
@@ -812,12 +853,12 @@ fn the_page_survives_its_server_and_its_browsers_come_and_go() {
         Duration::from_secs(10),
     );
     let back = poll(Duration::from_secs(15), || {
-        (server.threads() <= idle).then_some(())
+        (server.sockets() <= idle).then_some(())
     });
     assert!(
         back.is_some(),
-        "the threads of gone browsers end: {} threads, {idle} before",
-        server.threads()
+        "the connections of gone browsers end: {} sockets, {idle} before",
+        server.sockets()
     );
 
     // The server goes away: the page says so; it comes back: the page follows it again.
@@ -832,4 +873,252 @@ fn the_page_survives_its_server_and_its_browsers_come_and_go() {
         "document.querySelector('#status').textContent === 'live' && document.querySelector('#hosts').textContent.includes('server')",
         Duration::from_secs(15),
     );
+}
+
+// --- Hostile clients: `chatlab view` on loopback, what a client sends bounded ---------------
+
+/// A server on an empty folder, on a port of its own.
+fn bare_server(name: &str) -> Server {
+    let live = scratch(&format!("{name}-live"));
+    let captures = scratch(&format!("{name}-captures"));
+    Server::start(&live, &captures, free_port())
+}
+
+/// Send REQUEST to 127.0.0.1:PORT as it is; the status line of the answer ("" if none).
+fn status_of(port: u16, request: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut first = String::new();
+    let _ = BufReader::new(s).read_line(&mut first);
+    first.trim_end().to_string()
+}
+
+/// Whether the server closed S (end of stream or reset), without waiting.
+fn closed_by_server(mut s: &TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let mut buf = [0; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+/// One request line of 512 MiB without its end: the server reads a head's worth, closes the
+/// connection, and its memory stays that of a server at rest.
+#[test]
+fn a_huge_request_line_is_cut_off_in_bounded_memory() {
+    let mut server = bare_server("hostile-line");
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /").unwrap();
+    let chunk = vec![b'a'; 1 << 20];
+    let mut sent = 0usize;
+    while sent < 512 << 20 {
+        match s.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(_) => break,
+        }
+    }
+    let peak = server.status_kib("VmHWM");
+    eprintln!(
+        "a 512 MiB request line: {} KiB sent before the server closed, its peak {peak} KiB",
+        sent >> 10
+    );
+    assert!(
+        sent < 64 << 20,
+        "the server read {} MiB of one request line",
+        sent >> 20
+    );
+    assert!(peak < 64 * 1024, "the server's peak memory: {peak} KiB");
+    server.expect_alive();
+    assert!(get(server.port, "/state").is_some(), "it still answers");
+}
+
+/// 300 clients that send their request a byte every 2 s: the connections over the cap are
+/// closed at once, the others once their head has taken longer than a browser's; no thread
+/// is made for any of them, the memory stays small, and a browser is answered after.
+#[test]
+fn slow_clients_hold_no_thread_and_are_cut_off() {
+    let mut server = bare_server("hostile-slow");
+    let threads = server.threads();
+    let mut slow: Vec<TcpStream> = (0..300)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+            let _ = s.write_all(b"G");
+            s
+        })
+        .collect();
+    let start = Instant::now();
+    let mut most_threads = 0;
+    let mut open = slow.len();
+    // A byte every 2 s, for 9 s: past the head's deadline (5 s) with margin.
+    while start.elapsed() < Duration::from_secs(9) {
+        std::thread::sleep(Duration::from_secs(2));
+        for s in &mut slow {
+            let _ = s.write(b"E");
+        }
+        most_threads = most_threads.max(server.threads());
+        open = slow.iter().filter(|s| !closed_by_server(s)).count();
+    }
+    let peak = server.status_kib("VmHWM");
+    eprintln!(
+        "300 slow clients: at most {most_threads} threads ({threads} at rest), {open} still \
+         open after 9 s, peak {peak} KiB"
+    );
+    server.expect_alive();
+    assert_eq!(most_threads, threads, "a thread per slow client");
+    assert_eq!(open, 0, "slow clients are still connected after 9 s");
+    assert!(peak < 64 * 1024, "the server's peak memory: {peak} KiB");
+    assert!(
+        get(server.port, "/state").is_some(),
+        "a browser is answered"
+    );
+}
+
+/// Event streams up to the cap are served; one more connection is closed at once without an
+/// answer, and the server lives on: once a stream ends, a browser is answered again.
+#[test]
+fn connections_over_the_cap_are_closed_and_the_server_lives_on() {
+    const CAP: usize = 64; // the server's MAX_CONNECTIONS
+    let mut server = bare_server("hostile-cap");
+    let port = server.port;
+    let mut streams: Vec<TcpStream> = (0..CAP)
+        .map(|i| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            write!(s, "GET /events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").unwrap();
+            let mut first = [0; 12];
+            s.read_exact(&mut first)
+                .unwrap_or_else(|e| panic!("stream {i} is not served: {e}"));
+            assert_eq!(&first, b"HTTP/1.1 200", "stream {i}");
+            s
+        })
+        .collect();
+    let over = status_of(
+        port,
+        &format!("GET /state HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"),
+    );
+    assert_eq!(over, "", "a connection over the cap is answered");
+    server.expect_alive();
+    streams.truncate(CAP - 1);
+    let answered = poll(Duration::from_secs(5), || get(port, "/state"));
+    assert!(answered.is_some(), "no answer once a stream ended");
+}
+
+/// A request for another name than 127.0.0.1, localhost or [::1] on the server's port (a web
+/// page that made its own name point to 127.0.0.1) gets 403 on every path, in one line.
+#[test]
+fn a_foreign_host_gets_403_everywhere() {
+    let server = bare_server("hostile-host");
+    let port = server.port;
+    let paths = ["/", "/state", "/events", "/captures", "/replay?name=x"];
+    for path in paths {
+        for host in [
+            format!("evil.example:{port}"),
+            format!("127.0.0.1:{}", port + 1),
+            "127.0.0.1".to_string(),
+            format!("127.0.0.1.evil.example:{port}"),
+        ] {
+            let got = status_of(
+                port,
+                &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+            );
+            assert_eq!(got, "HTTP/1.1 403 Forbidden", "{path} for Host: {host}");
+        }
+        let none = status_of(port, &format!("GET {path} HTTP/1.0\r\n\r\n"));
+        assert_eq!(none, "HTTP/1.0 403 Forbidden", "{path} without Host");
+        for host in [
+            format!("127.0.0.1:{port}"),
+            format!("LOCALHOST:{port}"),
+            format!("[::1]:{port}"),
+        ] {
+            let got = status_of(
+                port,
+                &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+            );
+            assert!(
+                got.starts_with("HTTP/1.1 200") || got.starts_with("HTTP/1.1 422"),
+                "{path} for Host: {host}: {got}"
+            );
+        }
+    }
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET /state HTTP/1.1\r\nHost: evil.example:{port}\r\nAccept-Language: fr-FR\r\n\r\n"
+    )
+    .unwrap();
+    let mut all = String::new();
+    s.read_to_string(&mut all).unwrap();
+    let body = all.split_once("\r\n\r\n").unwrap().1;
+    assert_eq!(
+        body,
+        format!("adresse refusée : ouvrez la page à http://127.0.0.1:{port}/\n")
+    );
+}
+
+/// A FIFO named like a probe, and a probe of 300 MB: the state is still answered at once,
+/// without them, and the server's memory stays small; the good probe is read.
+#[test]
+fn a_fifo_or_a_huge_probe_hangs_nothing() {
+    let live = scratch("hostile-files-live");
+    let captures = scratch("hostile-files-captures");
+    nix::unistd::mkfifo(
+        &live.join("client.probe"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    nix::unistd::mkfifo(
+        &live.join("client.pcap"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    // Sparse: 300 MB to read, nothing on the disk.
+    let huge = std::fs::File::create(live.join("server.probe")).unwrap();
+    huge.set_len(300_000_000).unwrap();
+    std::fs::write(live.join("client2.probe"), "").unwrap();
+    let mut server = Server::start(&live, &captures, free_port());
+    for _ in 0..3 {
+        let started = Instant::now();
+        let state = get(server.port, "/state").expect("/state answers");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            state.contains("\"client\":null")
+                && state.contains("\"server\":null")
+                && state.contains("\"client2\":{"),
+            "{state}"
+        );
+    }
+    let mut events = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    events
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        events,
+        "GET /events HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+        server.port
+    )
+    .unwrap();
+    let first = BufReader::new(events)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("data: "));
+    assert!(
+        first.is_some_and(|l| l.contains("\"client2\":{")),
+        "the event stream"
+    );
+    let peak = server.status_kib("VmHWM");
+    eprintln!("a FIFO and a 300 MB probe: the server's peak {peak} KiB");
+    assert!(peak < 64 * 1024, "the server's peak memory: {peak} KiB");
+    server.expect_alive();
 }

@@ -21,7 +21,8 @@
 //! - [`state`]: the lab put together: conversations across hosts, the deadlock rule, JSON.
 //! - [`live`]: the hosts' growing captures, read incrementally, the newest kept.
 //! - [`replay`]: the saved captures, grouped by experiment, drawn for the replay.
-//! - [`server`]: HTTP for one page, its state, its event stream and the replay.
+//! - [`server`]: HTTP for one page, its state, its event stream and the replay (axum on
+//!   tokio), every resource bounded whatever a client sends, only for our own `Host:`.
 //! - `page.html`: the page, plain HTML, CSS and JavaScript, in French or English.
 
 pub mod live;
@@ -69,6 +70,12 @@ pub struct Args {
     /// a container's port on the host's 127.0.0.1)
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8088")]
     pub listen: SocketAddr,
+
+    /// The port the browser uses, when it is not --listen's (lab/view publishes the
+    /// container's 8088 on the host's 127.0.0.1:PORT): the page answers only requests for
+    /// 127.0.0.1, localhost or [::1] on these ports
+    #[arg(long, value_name = "PORT", conflicts_with = "probe")]
+    pub public_port: Option<u16>,
 
     /// The folder of saved captures the page can replay (lab/capture's captures/): its
     /// *.pcap and *.pcapng files, grouped by experiment (NAME-client.pcap, NAME-server.pcap…)
@@ -154,7 +161,8 @@ pub fn run(args: &Args) -> Result<(), String> {
         replay_ctx,
         live: Mutex::default(),
     };
-    server::serve(listener, lab).map_err(|e| format!("serving: {e}"))
+    let ports: Vec<u16> = args.public_port.into_iter().collect();
+    server::serve(listener, lab, &ports).map_err(|e| format!("serving: {e}"))
 }
 
 fn probe(args: &Args) -> Result<(), String> {
@@ -213,6 +221,43 @@ fn lang_index(lang: Lang) -> usize {
     }
 }
 
+/// The most hosts the page shows (the lab has three): a folder of a million probes costs
+/// what a folder of this many costs.
+const MAX_HOSTS: usize = 16;
+/// A probe file is a few kilobytes (a host's sockets and processes); a bigger one is not read.
+pub const MAX_PROBE: u64 = 1 << 20;
+
+/// The text of PATH if it is a regular file of at most CAP bytes, read without waiting: a
+/// FIFO, a device or a symbolic link of that name is refused, never opened for reading
+/// in a way that can block.
+pub fn read_small(path: &Path, cap: u64) -> io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_NOFOLLOW;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits())
+        .open(path)?;
+    // The opened file's own type and size (not the name's: it may have changed since).
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    if meta.len() > cap {
+        return Err(io::Error::other(format!(
+            "{} bytes, more than {cap}",
+            meta.len()
+        )));
+    }
+    let mut text = String::new();
+    // (A file that grows meanwhile is cut at CAP, and then not valid: refused too.)
+    file.take(cap + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > cap {
+        return Err(io::Error::other(format!("more than {cap} bytes")));
+    }
+    Ok(text)
+}
+
 impl Lab {
     /// The hosts whose probes are in DIR, the lab's in their usual order first.
     fn hosts(&self) -> Vec<state::Host> {
@@ -225,17 +270,24 @@ impl Lab {
                             .strip_suffix(".probe")
                             .map(String::from)
                     })
+                    .take(MAX_HOSTS * 4)
                     .collect()
             })
             .unwrap_or_default();
         let rank = |n: &str| ["server", "client", "client2"].iter().position(|h| *h == n);
         names.sort_by_key(|n| (rank(n).unwrap_or(usize::MAX), n.clone()));
+        names.truncate(MAX_HOSTS);
         names
             .into_iter()
             .map(|name| {
-                let snapshot = fs::read_to_string(self.dir.join(format!("{name}.probe")))
-                    .ok()
-                    .map(|t| probe::Snapshot::from_text(&t));
+                let path = self.dir.join(format!("{name}.probe"));
+                let snapshot = match read_small(&path, MAX_PROBE) {
+                    Ok(text) => Some(probe::Snapshot::from_text(&text)),
+                    Err(e) => {
+                        log::debug!("{}: {e}", path.display());
+                        None
+                    }
+                };
                 state::Host { name, snapshot }
             })
             .collect()
