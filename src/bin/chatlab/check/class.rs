@@ -244,13 +244,14 @@ mod tests {
 
     #[test]
     fn a_report_reads_back() {
-        let mut r = Report::new("q1", "python3 \"s\".py".into());
+        let mut r = Report::new("q1", "python3 \"s\".py".into(), Lang::En);
         r.add("start", Verdict::Pass, "listens".into());
         r.add("lines", Verdict::Fail, "b'…' \"quoted\" \\ \n\u{1}".into());
         let back = criteria(&r.json());
         assert_eq!(back.len(), 2);
         assert_eq!(back[1].id, "lines");
         assert_eq!(back[1].verdict, Verdict::Fail);
-        assert_eq!(back[1].detail, "b'…' \"quoted\" \\ \n\u{1}");
+        // Made one terminal-safe line when added.
+        assert_eq!(back[1].detail, "b'…' \"quoted\" \\  ^A");
     }
 }

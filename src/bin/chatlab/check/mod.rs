@@ -17,6 +17,7 @@ mod q1;
 mod q2;
 mod q3;
 mod q4;
+mod quote;
 mod report;
 pub mod session;
 
@@ -190,7 +191,7 @@ impl Ctx {
         if let Some(l) = &self.listener {
             l.drain();
         }
-        let program = Program::start(&self.command).map_err(|e| {
+        let program = Program::start(&self.command, self.lang).map_err(|e| {
             let lang = self.lang;
             Abort::NotRun(
                 msg!(
@@ -435,7 +436,7 @@ pub fn run(args: &Args) -> u8 {
         lang,
         port: args.port,
         command: args.command.clone(),
-        report: Report::new(role.name(), program::shown(&args.command)),
+        report: Report::new(role.name(), program::shown(&args.command), lang),
         listener: None,
         before: HashSet::new(),
         runs: 0,
@@ -495,14 +496,19 @@ pub fn run(args: &Args) -> u8 {
 /// The program could not be run: one line (and its stderr) on stderr; with --json, also a
 /// report where `start` fails with that line and nothing else is judged. Exit 3.
 fn not_run(args: &Args, report: &mut Report, line: &str, stderr: &str) -> u8 {
-    eprintln!("chatlab check: {line}");
-    for l in stderr.lines() {
+    let lang = Lang::choose(args.lang);
+    // The program's stderr is untrusted: each line terminal-safe and bounded.
+    let stderr: Vec<String> = stderr
+        .lines()
+        .map(|l| quote::cap(lang, &quote::safe(l.as_bytes()), quote::QUOTE))
+        .collect();
+    eprintln!("chatlab check: {}", quote::safe(line.as_bytes()));
+    for l in &stderr {
         eprintln!("  | {l}");
     }
     if args.json {
-        let lang = Lang::choose(args.lang);
         report.criteria.clear();
-        let last = stderr.lines().last().map(str::trim).unwrap_or_default();
+        let last = stderr.last().map(|l| l.trim()).unwrap_or_default();
         let detail = if last.is_empty() {
             line.to_string()
         } else {

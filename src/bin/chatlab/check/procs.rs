@@ -56,13 +56,26 @@ pub fn all() -> Vec<Proc> {
         .collect()
 }
 
-/// The processes of ROOT's tree: its session, and its descendants (by parent links: an orphan
-/// is reparented to ROOT, a child subreaper), ROOT excluded; plus those in KNOWN still there.
-pub fn tree(root: i32, known: &HashSet<(i32, u64)>) -> Vec<Proc> {
-    let all = all();
+/// The processes of ROOT's tree: those of SESSION, ROOT's descendants (by parent links: an
+/// orphan is reparented to ROOT, a child subreaper), plus those in KNOWN still there; ROOT
+/// and the process SESSION (its leader) excluded.
+///
+/// What this returns gets stopped and killed: it never holds init, this process (ROOT may
+/// be this process: the warden's own tree), or anything
+/// found through a session or root id of 0 or 1 (init's tree is the whole machine; its
+/// session id may be 0, as kernel threads' are).
+pub fn tree(root: i32, session: i32, known: &HashSet<(i32, u64)>) -> Vec<Proc> {
+    let me = std::process::id() as i32;
+    if root <= 1 {
+        return Vec::new();
+    }
+    let all: Vec<Proc> = all()
+        .into_iter()
+        .filter(|p| p.pid > 1 && p.pid != me && p.pid != root)
+        .collect();
     let mut inside: HashSet<i32> = HashSet::new();
     for p in &all {
-        if p.pid != root && (p.sid == root || known.contains(&p.key())) {
+        if (session > 1 && p.sid == session) || p.ppid == root || known.contains(&p.key()) {
             inside.insert(p.pid);
         }
     }
@@ -70,7 +83,7 @@ pub fn tree(root: i32, known: &HashSet<(i32, u64)>) -> Vec<Proc> {
     loop {
         let before = inside.len();
         for p in &all {
-            if p.pid != root && (p.ppid == root || inside.contains(&p.ppid)) {
+            if inside.contains(&p.ppid) {
                 inside.insert(p.pid);
             }
         }
@@ -79,7 +92,7 @@ pub fn tree(root: i32, known: &HashSet<(i32, u64)>) -> Vec<Proc> {
         }
     }
     all.into_iter()
-        .filter(|p| inside.contains(&p.pid))
+        .filter(|p| inside.contains(&p.pid) && p.pid != session)
         .collect()
 }
 
@@ -177,4 +190,29 @@ pub fn ticks_per_second() -> u64 {
         .ok()
         .flatten()
         .map_or(100, |t| t as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tree asked with no session, or about init, holds none of the machine's other
+    /// processes (a session id of 0 once matched init's whole tree here).
+    #[test]
+    fn a_tree_never_reaches_beyond_its_root() {
+        let none = HashSet::new();
+        let me = std::process::id() as i32;
+        let parent = nix::unistd::getppid().as_raw();
+        for (root, session) in [(1, 0), (0, 0), (me, 0), (parent, 1), (parent, 0)] {
+            let found = tree(root, session, &none);
+            assert!(
+                found.iter().all(|p| p.pid != 1 && p.pid != me),
+                "tree({root}, {session}) holds init or the caller: {found:?}"
+            );
+        }
+        // Our parent's tree without a session: its descendants (us among them), nothing else.
+        let found = tree(parent, 0, &none);
+        assert!(found.iter().all(|p| p.pid != parent), "{found:?}");
+        assert!(tree(1, 0, &none).is_empty());
+    }
 }

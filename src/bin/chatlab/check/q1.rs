@@ -310,7 +310,7 @@ fn restart(ctx: &mut Ctx) -> Result<(), Abort> {
         ctx.report.add("reuseaddr", Skip, msg!(lang, "non jugé : le port {port} n'est pas passé en TIME_WAIT (la connexion s'est terminée par un RST ?)", "not judged: port {port} did not go to TIME_WAIT (the connection ended with a RST?)"));
         return Ok(());
     }
-    let prog = match super::program::Program::start(&ctx.command) {
+    let prog = match super::program::Program::start(&ctx.command, ctx.lang) {
         Ok(p) => p,
         Err(_) => {
             let why = ctx.no_start();

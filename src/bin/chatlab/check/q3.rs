@@ -12,6 +12,7 @@ use super::judge::Fault;
 use super::peer::Conn;
 use super::procs;
 use super::program::Program;
+use super::quote::quote;
 use super::report::Verdict::{Fail, Info, Pass, Skip};
 use super::{Abort, Ctx, ended, fault_text, msg, printed, secs};
 
@@ -37,12 +38,14 @@ pub fn check_client(ctx: &mut Ctx) -> Result<(), Abort> {
     prog.type_("premier tour\n".as_bytes());
     let first = conn.got.wait_for(0, "premier tour\n".as_bytes(), secs(1.0));
     let mut turns = if !first {
-        let got = conn.got.text_since(0);
-        Err(if got.starts_with("premier tour") {
+        let got = conn.got.since(0);
+        let got_text = String::from_utf8_lossy(&got).into_owned();
+        let got = quote(lang, &got, conn.got.dropped());
+        Err(if got_text.starts_with("premier tour") {
             msg!(
                 lang,
-                "la ligne tapée part sans son '\\n' ({got:?}) : input() l'enlève, ajoutez-le avant d'envoyer",
-                "the typed line goes out without its '\\n' ({got:?}): input() strips it, add it back before sending"
+                "la ligne tapée part sans son '\\n' (« {got} ») : input() l'enlève, ajoutez-le avant d'envoyer",
+                "the typed line goes out without its '\\n' (\"{got}\"): input() strips it, add it back before sending"
             )
         } else {
             msg!(
@@ -133,12 +136,14 @@ pub fn check_server(ctx: &mut Ctx) -> Result<(), Abort> {
             .got
             .wait_for(0, "tapé trop tôt\n".as_bytes(), secs(1.0))
         {
-            let got = conn.got.text_since(0);
-            turns = Err(if got.starts_with("tapé trop tôt") {
+            let got = conn.got.since(0);
+            let got_text = String::from_utf8_lossy(&got).into_owned();
+            let got = quote(lang, &got, conn.got.dropped());
+            turns = Err(if got_text.starts_with("tapé trop tôt") {
                 msg!(
                     lang,
-                    "la ligne tapée part sans son '\\n' ({got:?}) : input() l'enlève, ajoutez-le avant d'envoyer",
-                    "the typed line goes out without its '\\n' ({got:?}): input() strips it, add it back before sending"
+                    "la ligne tapée part sans son '\\n' (« {got} ») : input() l'enlève, ajoutez-le avant d'envoyer",
+                    "the typed line goes out without its '\\n' (\"{got}\"): input() strips it, add it back before sending"
                 )
             } else {
                 msg!(

@@ -15,6 +15,7 @@ use super::judge::Fault;
 use super::peer::Conn;
 use super::procs::{self, Proc};
 use super::program::Program;
+use super::quote::quote;
 use super::report::Verdict::{Fail, Pass, Skip, Warn};
 use super::{Abort, Ctx, ended, fault_text, msg, printed, secs};
 
@@ -181,9 +182,10 @@ fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) 
     } else if conn.got.wait_for(mark, line, secs(1.0)) {
         ctx.report.add("to-peer", Fail, msg!(lang, "la ligne tapée part avec plus de 0,5 s de retard : elle attend dans un tampon ; envoyez-la aussitôt lue", "the typed line goes out more than 0.5 s late: it waits in a buffer; send it as soon as it is read"));
     } else {
-        let got = conn.got.text_since(mark);
-        if !got.is_empty() && !got.contains('\n') {
-            ctx.report.add("to-peer", Fail, msg!(lang, "la ligne tapée part sans son '\\n' ({got:?}) : input() l'enlève, ajoutez-le avant d'envoyer", "the typed line goes out without its '\\n' ({got:?}): input() strips it, add it back before sending"));
+        let bytes = conn.got.since(mark);
+        if !bytes.is_empty() && !bytes.contains(&b'\n') {
+            let got = quote(lang, &bytes, conn.got.dropped());
+            ctx.report.add("to-peer", Fail, msg!(lang, "la ligne tapée part sans son '\\n' (« {got} ») : input() l'enlève, ajoutez-le avant d'envoyer", "the typed line goes out without its '\\n' (\"{got}\"): input() strips it, add it back before sending"));
         } else {
             ctx.report.add("to-peer", Fail, msg!(lang, "la ligne tapée ne part pas tant que le pair se tait : un processus doit lire le clavier et envoyer, sans attendre le pair", "the typed line does not go out while the peer is silent: one process must read the keyboard and send, without waiting for the peer"));
         }
