@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::fs;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// One process, from /proc/PID/stat.
 #[derive(Clone, Debug)]
@@ -116,6 +117,7 @@ pub fn sockets(pid: i32) -> HashSet<u64> {
 /// One line of /proc/net/tcp or tcp6.
 #[derive(Debug)]
 pub struct Tcp {
+    pub local_ip: IpAddr,
     pub local_port: u16,
     pub remote_port: u16,
     /// 01 ESTABLISHED … 06 TIME_WAIT … 0A LISTEN.
@@ -141,7 +143,8 @@ pub fn tcp() -> Vec<Tcp> {
                 a.rsplit_once(':')
                     .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
             };
-            let (Some(local_port), Some(remote_port), Ok(state), Ok(inode)) = (
+            let (Some(local_ip), Some(local_port), Some(remote_port), Ok(state), Ok(inode)) = (
+                f[1].split_once(':').and_then(|(ip, _)| ip_of(ip)),
                 port(f[1]),
                 port(f[2]),
                 u8::from_str_radix(f[3], 16),
@@ -150,6 +153,7 @@ pub fn tcp() -> Vec<Tcp> {
                 continue;
             };
             out.push(Tcp {
+                local_ip,
                 local_port,
                 remote_port,
                 state,
@@ -158,6 +162,34 @@ pub fn tcp() -> Vec<Tcp> {
         }
     }
     out
+}
+
+/// An address as /proc/net/tcp{,6} writes it: 32-bit words in hex, each in host byte order.
+fn ip_of(hex: &str) -> Option<IpAddr> {
+    let word = |i: usize| {
+        let w = u32::from_str_radix(hex.get(8 * i..8 * i + 8)?, 16).ok()?;
+        Some(w.to_ne_bytes())
+    };
+    match hex.len() {
+        8 => Some(Ipv4Addr::from(word(0)?).into()),
+        32 => {
+            let mut b = [0u8; 16];
+            for i in 0..4 {
+                b[4 * i..4 * i + 4].copy_from_slice(&word(i)?);
+            }
+            Some(Ipv6Addr::from(b).into())
+        }
+        _ => None,
+    }
+}
+
+/// The local addresses of the sockets listening on PORT.
+pub fn listening_on(port: u16) -> Vec<IpAddr> {
+    tcp()
+        .into_iter()
+        .filter(|t| t.local_port == port && t.state == LISTEN)
+        .map(|t| t.local_ip)
+        .collect()
 }
 
 /// The inode of the socket whose local port is LOCAL and remote port REMOTE (not TIME_WAIT).
@@ -195,6 +227,23 @@ pub fn ticks_per_second() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proc_net_tcp_addresses_read_right() {
+        let v4 = |a: [u8; 4]| format!("{:08X}", u32::from_ne_bytes(a));
+        assert_eq!(
+            ip_of(&v4([127, 0, 0, 1])),
+            Some("127.0.0.1".parse().unwrap())
+        );
+        assert_eq!(ip_of("00000000"), Some("0.0.0.0".parse().unwrap()));
+        let v6: [u8; 16] = "::ffff:10.0.0.2".parse::<Ipv6Addr>().unwrap().octets();
+        let hex: String = v6
+            .chunks(4)
+            .map(|c| format!("{:08X}", u32::from_ne_bytes(c.try_into().unwrap())))
+            .collect();
+        assert_eq!(ip_of(&hex), Some("::ffff:10.0.0.2".parse().unwrap()));
+        assert_eq!(ip_of("zz"), None);
+    }
 
     /// A tree asked with no session, or about init, holds none of the machine's other
     /// processes (a session id of 0 once matched init's whole tree here).

