@@ -190,7 +190,10 @@ fn lab_check_runs_programs_in_throwaway_hosts_and_grades_a_class() {
     let html = fs::read_to_string(class.join("report.html")).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 4, "{csv}");
-    assert!(rows[0].starts_with("student,q1:start,q1:lines,"), "{csv}");
+    assert!(
+        rows[0].starts_with("student,q1:start,q1:listen-all,q1:lines,"),
+        "{csv}"
+    );
     let header: Vec<&str> = rows[0].split(',').collect();
     let cell = |row: &str, column: &str| -> String {
         let i = header.iter().position(|h| *h == column).unwrap();
