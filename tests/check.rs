@@ -352,3 +352,218 @@ fn a_program_that_keeps_forking_leaves_nothing_behind() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// The processes whose command line holds MARKER, once none is left or after 5 s. Those still
+/// there are killed (the test that fails leaves nothing behind) and listed.
+fn left_behind(marker: &str) -> Vec<String> {
+    let find = || -> Vec<(i32, String)> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| {
+                let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+                let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                // Zombies have an empty command line: only live processes count.
+                cmd.contains(marker).then_some((pid, cmd))
+            })
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut left = find();
+    while !left.is_empty() && std::time::Instant::now() < deadline {
+        thread::sleep(std::time::Duration::from_millis(50));
+        left = find();
+    }
+    for (pid, _) in &left {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    left.into_iter().map(|(_, c)| c).collect()
+}
+
+/// The report of a `--json` check, parsed; the verdict and detail of criterion ID.
+fn criterion(out: &Output, id: &str) -> (String, String) {
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON report ({e})\n{}", shown(out)));
+    let c = json["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no criterion {id}\n{}", shown(out)));
+    (
+        c["verdict"].as_str().unwrap().to_string(),
+        c["detail"].as_str().unwrap().to_string(),
+    )
+}
+
+/// A child that leaves the session, ignores SIGHUP and sleeps: only the checker's own
+/// ownership of the program's tree can end it. Python, to prepend to a test program.
+const STAYER: &str = "import os, signal, socket, sys, time\n\
+    def stayer():\n    \
+        if os.fork() == 0:\n        \
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)\n        \
+            os.setsid()\n        \
+            time.sleep(60)\n        \
+            os._exit(0)\n";
+
+/// Item 1 of the review: an error line of multi-byte characters past byte 200 is cut on a
+/// character (it panicked), and the program's tree is gone after the check.
+#[test]
+fn an_accented_crash_line_is_reported_and_nothing_is_left() {
+    let marker = format!("chatlab-accented-{}", std::process::id());
+    let code = format!(
+        "{STAYER}stayer()\n\
+         s = socket.socket()\n\
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('', int(sys.argv[1])))\n\
+         s.listen(1)\n\
+         c, _ = s.accept()\n\
+         raise ValueError('a' + 'é' * 150)\n"
+    );
+    let port = free_port();
+    let p = port.to_string();
+    let out = check("q1", port, &[], &["python3", "-c", &code, &p, &marker]);
+    let left = left_behind(&marker);
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let (verdict, detail) = criterion(&out, "lines");
+    assert_eq!(verdict, "fail", "{}", shown(&out));
+    assert!(detail.contains("ValueError: aéé"), "{}", shown(&out));
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// Item 2: a program that ignores SIGHUP and kills the session helper (its parent), whose
+/// grandchild leaves the session after the checker last looked: nothing of it is left.
+#[test]
+fn a_program_that_kills_its_session_helper_leaves_nothing_behind() {
+    let marker = format!("chatlab-helper-killer-{}", std::process::id());
+    let code = format!(
+        "{STAYER}signal.signal(signal.SIGHUP, signal.SIG_IGN)\n\
+         os.kill(os.getppid(), signal.SIGKILL)\n\
+         if os.fork() == 0:\n    \
+             time.sleep(1)\n    \
+             stayer()\n    \
+             os._exit(0)\n\
+         time.sleep(2)\n"
+    );
+    let port = free_port();
+    let out = check("q1", port, &[], &["python3", "-c", &code, &marker]);
+    let left = left_behind(&marker);
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    assert!(left.is_empty(), "left behind: {left:?}\n{}", shown(&out));
+}
+
+/// Item 2: a program that kills the checker itself: its tree is killed all the same.
+#[test]
+fn a_program_that_kills_the_checker_leaves_nothing_behind() {
+    let marker = format!("chatlab-checker-killer-{}", std::process::id());
+    let code = format!(
+        "{STAYER}def cmd(p):\n    \
+             return open(f'/proc/{{p}}/cmdline', 'rb').read().split(b'\\0')\n\
+         def parent(p):\n    \
+             return int(open(f'/proc/{{p}}/stat').read().rsplit(')', 1)[1].split()[1])\n\
+         p = os.getppid()\n\
+         while p > 1 and cmd(p)[1:2] != [b'check']:\n    \
+             p = parent(p)\n\
+         stayer()\n\
+         time.sleep(0.3)\n\
+         os.kill(p, signal.SIGKILL)\n\
+         time.sleep(60)\n"
+    );
+    let port = free_port();
+    let out = check("q1", port, &[], &["python3", "-c", &code, &marker]);
+    let left = left_behind(&marker);
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&out.status),
+        Some(9),
+        "the program should have killed the checker\n{}",
+        shown(&out)
+    );
+    assert!(left.is_empty(), "left behind: {left:?}\n{}", shown(&out));
+}
+
+/// `chatlab check ROLE --lang en -- COMMAND…` as text, as a teacher's terminal gets it.
+fn check_text(role: &str, port: u16, command: &[&str]) -> Output {
+    let p = port.to_string();
+    Command::new(CHATLAB)
+        .args(["check", role, "--lang", "en", "--port", &p, "--"])
+        .args(command)
+        .output()
+        .expect("run chatlab check")
+}
+
+/// No escape sequence reaches the terminal, no line is longer than a screenful.
+fn assert_terminal_safe(out: &Output) {
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(
+            !stream.iter().any(|&b| b == 0x1b || b == 0x07 || b == 0x9b),
+            "a control byte reaches the terminal\n{}",
+            shown(out)
+        );
+        for line in stream.split(|&b| b == b'\n') {
+            assert!(
+                line.len() < 2000,
+                "a line of {} bytes: {}…",
+                line.len(),
+                String::from_utf8_lossy(&line[..300])
+            );
+        }
+    }
+}
+
+/// Item 3: what the program writes is shown terminal-safe and capped: its traceback's line,
+/// what it sends, and its stderr when it cannot run.
+#[test]
+fn the_programs_output_is_quoted_terminal_safe_and_capped() {
+    let port = free_port();
+    let p = port.to_string();
+    let crash = "import socket, sys\n\
+                 s = socket.socket()\n\
+                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+                 s.bind(('', int(sys.argv[1])))\n\
+                 s.listen(1)\n\
+                 c, _ = s.accept()\n\
+                 raise ValueError('\\x1b]0;PWNED\\x07\\x1b[2J' + 'x' * 5000)\n";
+    let out = check_text("q1", port, &["python3", "-c", crash, &p]);
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ValueError: ^[]0;PWNED^G^[[2J"),
+        "{}",
+        shown(&out)
+    );
+    assert_terminal_safe(&out);
+
+    // A client that floods the server with 2 MiB after an escape sequence.
+    let flood = "import socket, sys\n\
+                 s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n\
+                 s.sendall(b'\\x1b]0;PWNED\\x07' + b'y' * (2 << 20))\n\
+                 sys.stdin.read()\n";
+    let out = check_text("q2", port, &["python3", "-c", flood, &p]);
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines = text.lines().find(|l| l.starts_with("fail  lines")).unwrap();
+    assert!(lines.contains("^[]0;PWNED^G"), "{}", shown(&out));
+    assert!(lines.contains(" bytes more"), "{}", shown(&out));
+    assert_terminal_safe(&out);
+
+    // A program that cannot run: its stderr, shown.
+    let out = check_text(
+        "q1",
+        port,
+        &[
+            "python3",
+            "-c",
+            "import sys; sys.stderr.write('\\x1b]0;PWNED\\x07' + 'z' * 5000 + '\\n'); sys.exit(1)",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", shown(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("  | ^[]0;PWNED^G"),
+        "{}",
+        shown(&out)
+    );
+    assert_terminal_safe(&out);
+}

@@ -190,7 +190,10 @@ fn lab_check_runs_programs_in_throwaway_hosts_and_grades_a_class() {
     let html = fs::read_to_string(class.join("report.html")).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 4, "{csv}");
-    assert!(rows[0].starts_with("student,q1:start,q1:lines,"), "{csv}");
+    assert!(
+        rows[0].starts_with("student,q1:start,q1:listen-all,q1:lines,"),
+        "{csv}"
+    );
     let header: Vec<&str> = rows[0].split(',').collect();
     let cell = |row: &str, column: &str| -> String {
         let i = header.iter().position(|h| *h == column).unwrap();
@@ -219,6 +222,56 @@ fn lab_check_runs_programs_in_throwaway_hosts_and_grades_a_class() {
     assert!(m.join("q3-server.sh").exists());
     assert!(html.contains("class=\"fail\" title=\""), "{html}");
     assert!(html.contains("not executable"), "{html}");
+    assert_eq!(leftovers(), "", "containers left behind");
+    fs::remove_dir_all(&class).unwrap();
+}
+
+/// Item 6 of the review: odd student folder names. A ':' (it broke `-v`: status 125 for every
+/// role), a name that is a formula to a spreadsheet, a name ending in a newline and one
+/// holding an escape sequence (reported in one line each and skipped, never raw on the
+/// terminal).
+#[test]
+fn lab_check_grades_a_class_whatever_its_folder_names() {
+    let Some(image) = labkit::image_for("lab_check_grades_a_class_whatever_its_folder_names")
+    else {
+        return;
+    };
+    let class = std::env::temp_dir().join(format!("chatlab-names-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&class);
+    let good = kit::root().join("tests/check/q1/good.py");
+    for name in ["a:b, \"c\"", "=1+1", "nl\n", "\x1b]0;PWNED\x07"] {
+        fs::create_dir_all(class.join(name)).unwrap();
+        fs::copy(&good, class.join(name).join("q1.py")).unwrap();
+    }
+    let mut cmd = script(&["--class", class.to_str().unwrap()]);
+    cmd.env("LAB_IMAGE", image)
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL");
+    let ran = run(&mut cmd);
+    assert_eq!(ran.code(), Some(0), "{}", ran.report);
+    for stream in [&ran.out.stdout, &ran.out.stderr] {
+        assert!(
+            !stream.iter().any(|&b| b == 0x1b || b == 0x07),
+            "a control byte reaches the terminal\n{}",
+            ran.report
+        );
+    }
+    let stderr = ran.stderr();
+    for shown in ["$'nl\\n'", "$'\\E]0;PWNED\\a'"] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains("skipping the folder") && l.contains(shown)),
+            "{shown} not reported\n{}",
+            ran.report
+        );
+    }
+    let csv = fs::read_to_string(class.join("report.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    // Sorted by name ('=' before 'a'); the formula is text; each row's start passes.
+    assert!(rows[1].starts_with("'=1+1,pass,"), "{csv}");
+    assert!(rows[2].starts_with("\"a:b, \"\"c\"\"\",pass,"), "{csv}");
     assert_eq!(leftovers(), "", "containers left behind");
     fs::remove_dir_all(&class).unwrap();
 }

@@ -41,6 +41,9 @@ enum Command {
     /// The session helper of `check` (internal): leads the program's terminal session.
     #[command(hide = true)]
     CheckSession {
+        /// Be the warden above the session helper (it outlives the checker to clean up)
+        #[arg(long)]
+        warden: bool,
         #[arg(last = true)]
         command: Vec<std::ffi::OsString>,
     },
@@ -78,7 +81,11 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Check(args) => ExitCode::from(check::run(&args)),
-        Command::CheckSession { command } => check::session::run(&command),
+        Command::CheckSession {
+            warden: true,
+            command,
+        } => check::session::warden(&command),
+        Command::CheckSession { command, .. } => check::session::run(&command),
         Command::CheckReport { dir, lang } => finish(
             "check-report",
             check::class::run(&dir, lang::Lang::choose(lang))

@@ -54,6 +54,11 @@ impl Captured {
         self.0.0.lock().unwrap().bytes.len()
     }
 
+    /// Bytes received but not kept (past [`KEEP`]).
+    pub fn dropped(&self) -> u64 {
+        self.0.0.lock().unwrap().dropped
+    }
+
     pub fn since(&self, mark: usize) -> Vec<u8> {
         let s = self.0.0.lock().unwrap();
         s.bytes[mark.min(s.bytes.len())..].to_vec()

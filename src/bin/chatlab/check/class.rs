@@ -11,7 +11,10 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+use serde::Deserialize;
+
 use super::Role;
+use super::quote;
 use super::report::{Criterion, Verdict};
 use crate::lang::Lang;
 
@@ -22,8 +25,10 @@ pub fn run(dir: &Path, lang: Lang) -> io::Result<()> {
     let mut students: Vec<String> = fs::read_dir(dir)?
         .flatten()
         .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with('.'))
+        // As `lab/check --class` does, which skips them (and says so): no hidden folder, no
+        // name that is not UTF-8 or holds control characters.
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| !n.starts_with('.') && !n.chars().any(char::is_control))
         .collect();
     students.sort();
     let columns: Vec<(Role, &str)> = Role::ALL
@@ -86,6 +91,8 @@ pub fn run(dir: &Path, lang: Lang) -> io::Result<()> {
     for (student, row) in students.iter().zip(&grid) {
         let count = |v: &str| row.iter().filter(|(w, _)| w == v).count();
         let (pass, fail, warn, skip) = (count("pass"), count("fail"), count("warn"), count("skip"));
+        // A folder's name is the student's: shown, not obeyed, on the teacher's terminal.
+        let student = quote::safe(student.as_bytes()).replace('\n', "\\n");
         println!(
             "{}",
             match lang {
@@ -101,11 +108,19 @@ pub fn run(dir: &Path, lang: Lang) -> io::Result<()> {
     Ok(())
 }
 
+/// S as one CSV cell a spreadsheet reads as text: a leading `=`, `+`, `-`, `@` (a formula
+/// to Excel, LibreOffice, Sheets), tab or CR gets a `'` before it; quoted when it holds a
+/// comma, a quote or a line end.
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
     } else {
         s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
     }
 }
 
@@ -168,26 +183,38 @@ fn html(students: &[String], columns: &[(Role, &str)], grid: &[Vec<Cell>], lang:
     h
 }
 
-/// The criteria of one JSON report written by `chatlab check --json` (that exact shape:
-/// after the key "criteria", the strings come as "id", ID, "verdict", V, "detail", D).
+/// One JSON report of `chatlab check --json`, as far as the grid reads it.
+#[derive(Deserialize)]
+struct ReportFile {
+    criteria: Vec<CriterionFile>,
+}
+
+#[derive(Deserialize)]
+struct CriterionFile {
+    id: String,
+    verdict: String,
+    detail: String,
+}
+
+/// The criteria of one JSON report written by `chatlab check --json` (or by `lab/check` for a
+/// check that was cut off); none when it is not such a report.
 pub fn criteria(json: &str) -> Vec<Criterion> {
-    let strings = strings(json);
-    let Some(at) = strings.iter().position(|s| s == "criteria") else {
+    let Ok(report) = serde_json::from_str::<ReportFile>(json) else {
         return Vec::new();
     };
-    strings[at + 1..]
-        .chunks_exact(6)
-        .filter(|c| c[0] == "id" && c[2] == "verdict" && c[4] == "detail")
+    report
+        .criteria
+        .into_iter()
         .map(|c| Criterion {
-            id: leak(&c[1]),
-            verdict: match c[3].as_str() {
+            id: leak(&c.id),
+            verdict: match c.verdict.as_str() {
                 "pass" => Verdict::Pass,
                 "fail" => Verdict::Fail,
                 "warn" => Verdict::Warn,
                 "info" => Verdict::Info,
                 _ => Verdict::Skip,
             },
-            detail: c[5].clone(),
+            detail: c.detail,
         })
         .collect()
 }
@@ -202,41 +229,6 @@ fn leak(s: &str) -> &'static str {
     "unknown"
 }
 
-/// Every JSON string of TEXT, unescaped, in order.
-fn strings(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '"' {
-            continue;
-        }
-        let mut s = String::new();
-        while let Some(c) = chars.next() {
-            match c {
-                '"' => break,
-                '\\' => match chars.next() {
-                    Some('n') => s.push('\n'),
-                    Some('r') => s.push('\r'),
-                    Some('t') => s.push('\t'),
-                    Some('u') => {
-                        let hex: String = chars.by_ref().take(4).collect();
-                        if let Some(ch) =
-                            u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32)
-                        {
-                            s.push(ch);
-                        }
-                    }
-                    Some(other) => s.push(other),
-                    None => break,
-                },
-                c => s.push(c),
-            }
-        }
-        out.push(s);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,13 +236,42 @@ mod tests {
 
     #[test]
     fn a_report_reads_back() {
-        let mut r = Report::new("q1", "python3 \"s\".py".into());
+        let mut r = Report::new("q1", "python3 \"s\".py".into(), Lang::En);
         r.add("start", Verdict::Pass, "listens".into());
         r.add("lines", Verdict::Fail, "b'…' \"quoted\" \\ \n\u{1}".into());
         let back = criteria(&r.json());
         assert_eq!(back.len(), 2);
         assert_eq!(back[1].id, "lines");
         assert_eq!(back[1].verdict, Verdict::Fail);
-        assert_eq!(back[1].detail, "b'…' \"quoted\" \\ \n\u{1}");
+        // Made one terminal-safe line when added.
+        assert_eq!(back[1].detail, "b'…' \"quoted\" \\  ^A");
+    }
+
+    /// Read as JSON, not by position: keys in another order, spaces, an unknown key, a detail
+    /// holding the words "id" and "verdict"; and not a report at all.
+    #[test]
+    fn a_report_is_read_as_json() {
+        let json = r#"{ "criteria": [ {"detail": "\"id\", \"verdict\" ", "verdict": "warn", "id": "listen-all", "extra": 1},
+            {"id":"lines","verdict":"fail","detail":"x"} ], "role": "q1" }"#;
+        let back = criteria(json);
+        assert_eq!(back.len(), 2);
+        assert_eq!((back[0].id, back[0].verdict), ("listen-all", Verdict::Warn));
+        assert_eq!(back[0].detail, "\"id\", \"verdict\" ");
+        assert_eq!((back[1].id, back[1].verdict), ("lines", Verdict::Fail));
+        assert!(criteria("\"criteria\" \"id\" \"start\"").is_empty());
+    }
+
+    #[test]
+    fn csv_cells_are_never_formulas() {
+        assert_eq!(csv_field("=1+1"), "'=1+1");
+        assert_eq!(csv_field("+33 6"), "'+33 6");
+        assert_eq!(csv_field("-x"), "'-x");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(
+            csv_field("=HYPERLINK(\"x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\""
+        );
+        assert_eq!(csv_field("Élodie Martin"), "Élodie Martin");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
     }
 }

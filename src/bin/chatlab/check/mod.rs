@@ -17,6 +17,7 @@ mod q1;
 mod q2;
 mod q3;
 mod q4;
+mod quote;
 mod report;
 pub mod session;
 
@@ -115,7 +116,8 @@ impl Role {
         match self {
             Role::Q1 => q1::IDS,
             Role::Q2 => q2::IDS,
-            Role::Q3Client | Role::Q3Server => q3::IDS,
+            Role::Q3Client => q3::IDS,
+            Role::Q3Server => q3::SERVER_IDS,
             Role::Q4Client => q4::CLIENT_IDS,
             Role::Q4Server => q4::SERVER_IDS,
         }
@@ -163,6 +165,9 @@ pub struct Ctx {
     /// Server roles: the program's processes just before the last connection (the listener
     /// and what it started before accept), so that a conversation's processes are told apart.
     pub before: HashSet<(i32, u64)>,
+    /// Server roles: the addresses listening on the port when the last connection was made
+    /// (a server may close its listener once it has its client).
+    listening: Vec<std::net::IpAddr>,
     runs: u32,
 }
 
@@ -174,6 +179,12 @@ pub enum Start {
     /// No connection by the deadline.
     Late(#[allow(dead_code, reason = "kept alive until judged, then killed on drop")] Program),
 }
+
+/// One probe of a conversation: the criteria it judges, and how, on a running program.
+pub type Probe<'a> = (
+    &'static [&'static str],
+    Box<dyn FnMut(&mut Ctx, &Program, &Conn) + 'a>,
+);
 
 /// How long a program has to listen or connect.
 pub const START: Duration = Duration::from_secs(5);
@@ -190,7 +201,7 @@ impl Ctx {
         if let Some(l) = &self.listener {
             l.drain();
         }
-        let program = Program::start(&self.command).map_err(|e| {
+        let program = Program::start(&self.command, self.lang).map_err(|e| {
             let lang = self.lang;
             Abort::NotRun(
                 msg!(
@@ -231,7 +242,11 @@ impl Ctx {
             None => loop {
                 // What runs before this attempt: if it connects, these were there before accept.
                 self.before = program.procs().iter().map(|p| p.key()).collect();
+                self.listening = procs::listening_on(self.port);
                 if let Some(conn) = Conn::connect(self.port, Instant::now(), || true) {
+                    if self.listening.is_empty() {
+                        self.listening = procs::listening_on(self.port);
+                    }
                     break Some(conn);
                 }
                 if !program.running() || Instant::now() >= deadline {
@@ -281,11 +296,14 @@ impl Ctx {
         let port = self.port;
         let server = self.listener.is_none();
         match start {
-            Start::Up(..) if server => self.report.add(
-                "start",
-                report::Verdict::Pass,
-                msg!(lang, "le serveur écoute sur le port {port}", "the server listens on port {port}"),
-            ),
+            Start::Up(..) if server => {
+                self.report.add(
+                    "start",
+                    report::Verdict::Pass,
+                    msg!(lang, "le serveur écoute sur le port {port}", "the server listens on port {port}"),
+                );
+                self.judge_listen_all();
+            }
             Start::Up(..) => self.report.add(
                 "start",
                 report::Verdict::Pass,
@@ -320,6 +338,51 @@ impl Ctx {
         }
     }
 
+    /// `listen-all` (servers): the listening socket's address lets the lab's other hosts in
+    /// (0.0.0.0, ::, or an address of the host), not loopback only.
+    fn judge_listen_all(&mut self) {
+        let lang = self.lang;
+        let port = self.port;
+        let addrs = self.listening.clone();
+        let loopback = |ip: &std::net::IpAddr| match ip {
+            std::net::IpAddr::V4(v4) => v4.is_loopback(),
+            std::net::IpAddr::V6(v6) => {
+                v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+            }
+        };
+        if let Some(open) = addrs.iter().find(|ip| !loopback(ip)) {
+            self.report.add(
+                "listen-all",
+                report::Verdict::Pass,
+                msg!(
+                    lang,
+                    "le serveur écoute sur {open} : les autres hôtes du lab (client, client2) peuvent le joindre",
+                    "the server listens on {open}: the lab's other hosts (client, client2) can reach it"
+                ),
+            );
+        } else if let Some(ip) = addrs.first() {
+            self.report.add(
+                "listen-all",
+                report::Verdict::Warn,
+                msg!(
+                    lang,
+                    "votre serveur n'écoute que sur {ip} : client et client2 ne peuvent pas le joindre ; liez-le à \"\" ou \"0.0.0.0\" : bind((\"\", {port}))",
+                    "your server listens on {ip} only: client and client2 cannot reach it; bind it to \"\" or \"0.0.0.0\": bind((\"\", {port}))"
+                ),
+            );
+        } else {
+            self.report.add(
+                "listen-all",
+                report::Verdict::Skip,
+                msg!(
+                    lang,
+                    "non jugé : la socket d'écoute est introuvable dans /proc/net/tcp",
+                    "not judged: the listening socket is not in /proc/net/tcp"
+                ),
+            );
+        }
+    }
+
     /// The role's first start, judged (`start`): the program and its connection, or None when
     /// it did not connect (every other criterion of IDS is then `skip`, saying so).
     pub fn first_start(&mut self, ids: &[&'static str]) -> Result<Option<(Program, Conn)>, Abort> {
@@ -346,6 +409,54 @@ impl Ctx {
             return Ok(None);
         };
         Ok(Some((prog, conn)))
+    }
+
+    /// Run PROBES in order, on the program of RUN while it runs. A program that has ended (it
+    /// crashed at an earlier probe, or a server ends with its client) is started again for
+    /// the next probe, so that one mistake fails one criterion and the others are still
+    /// judged; when it cannot be started, that probe's criteria are `skip`. A program started
+    /// again that crashes with the same line as before is not blamed twice: the criteria of
+    /// that probe are `skip`, pointing to the first one it failed.
+    pub fn probes(
+        &mut self,
+        mut run: Option<(Program, Conn)>,
+        probes: Vec<Probe>,
+    ) -> Result<(), Abort> {
+        let lang = self.lang;
+        // The crash that ended a run, and the criterion whose probe it ended.
+        let mut crash: Option<(String, &'static str)> = None;
+        for (ids, mut probe) in probes {
+            let mut again = false;
+            if !run.as_ref().is_some_and(|(p, _)| p.running()) {
+                drop(run.take());
+                run = self.restart(ids)?;
+                again = true;
+            }
+            let Some((prog, conn)) = &run else {
+                continue;
+            };
+            let before = self.report.criteria.len();
+            probe(self, prog, conn);
+            if prog.running() {
+                continue;
+            }
+            let line = prog.crashed_since(0);
+            match (&crash, line) {
+                (Some((first, blamed)), Some(line)) if again && *first == line => {
+                    for c in &mut self.report.criteria[before..] {
+                        c.verdict = report::Verdict::Skip;
+                        c.detail = msg!(
+                            lang,
+                            "non jugé : relancé, le programme plante de nouveau ({line}) : voir {blamed}",
+                            "not judged: started again, the program crashes again ({line}): see {blamed}"
+                        );
+                    }
+                }
+                (None, Some(line)) => crash = Some((line, ids[0])),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// A sentence for "not judged: the program could not be started for this probe".
@@ -435,9 +546,10 @@ pub fn run(args: &Args) -> u8 {
         lang,
         port: args.port,
         command: args.command.clone(),
-        report: Report::new(role.name(), program::shown(&args.command)),
+        report: Report::new(role.name(), program::shown(&args.command), lang),
         listener: None,
         before: HashSet::new(),
+        listening: Vec::new(),
         runs: 0,
     };
     let port = args.port;
@@ -495,14 +607,19 @@ pub fn run(args: &Args) -> u8 {
 /// The program could not be run: one line (and its stderr) on stderr; with --json, also a
 /// report where `start` fails with that line and nothing else is judged. Exit 3.
 fn not_run(args: &Args, report: &mut Report, line: &str, stderr: &str) -> u8 {
-    eprintln!("chatlab check: {line}");
-    for l in stderr.lines() {
+    let lang = Lang::choose(args.lang);
+    // The program's stderr is untrusted: each line terminal-safe and bounded.
+    let stderr: Vec<String> = stderr
+        .lines()
+        .map(|l| quote::cap(lang, &quote::safe(l.as_bytes()), quote::QUOTE))
+        .collect();
+    eprintln!("chatlab check: {}", quote::safe(line.as_bytes()));
+    for l in &stderr {
         eprintln!("  | {l}");
     }
     if args.json {
-        let lang = Lang::choose(args.lang);
         report.criteria.clear();
-        let last = stderr.lines().last().map(str::trim).unwrap_or_default();
+        let last = stderr.last().map(|l| l.trim()).unwrap_or_default();
         let detail = if last.is_empty() {
             line.to_string()
         } else {

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::fs;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// One process, from /proc/PID/stat.
 #[derive(Clone, Debug)]
@@ -56,13 +57,26 @@ pub fn all() -> Vec<Proc> {
         .collect()
 }
 
-/// The processes of ROOT's tree: its session, and its descendants (by parent links: an orphan
-/// is reparented to ROOT, a child subreaper), ROOT excluded; plus those in KNOWN still there.
-pub fn tree(root: i32, known: &HashSet<(i32, u64)>) -> Vec<Proc> {
-    let all = all();
+/// The processes of ROOT's tree: those of SESSION, ROOT's descendants (by parent links: an
+/// orphan is reparented to ROOT, a child subreaper), plus those in KNOWN still there; ROOT
+/// and the process SESSION (its leader) excluded.
+///
+/// What this returns gets stopped and killed: it never holds init, this process (ROOT may
+/// be this process: the warden's own tree), or anything
+/// found through a session or root id of 0 or 1 (init's tree is the whole machine; its
+/// session id may be 0, as kernel threads' are).
+pub fn tree(root: i32, session: i32, known: &HashSet<(i32, u64)>) -> Vec<Proc> {
+    let me = std::process::id() as i32;
+    if root <= 1 {
+        return Vec::new();
+    }
+    let all: Vec<Proc> = all()
+        .into_iter()
+        .filter(|p| p.pid > 1 && p.pid != me && p.pid != root)
+        .collect();
     let mut inside: HashSet<i32> = HashSet::new();
     for p in &all {
-        if p.pid != root && (p.sid == root || known.contains(&p.key())) {
+        if (session > 1 && p.sid == session) || p.ppid == root || known.contains(&p.key()) {
             inside.insert(p.pid);
         }
     }
@@ -70,7 +84,7 @@ pub fn tree(root: i32, known: &HashSet<(i32, u64)>) -> Vec<Proc> {
     loop {
         let before = inside.len();
         for p in &all {
-            if p.pid != root && (p.ppid == root || inside.contains(&p.ppid)) {
+            if inside.contains(&p.ppid) {
                 inside.insert(p.pid);
             }
         }
@@ -79,7 +93,7 @@ pub fn tree(root: i32, known: &HashSet<(i32, u64)>) -> Vec<Proc> {
         }
     }
     all.into_iter()
-        .filter(|p| inside.contains(&p.pid))
+        .filter(|p| inside.contains(&p.pid) && p.pid != session)
         .collect()
 }
 
@@ -103,6 +117,7 @@ pub fn sockets(pid: i32) -> HashSet<u64> {
 /// One line of /proc/net/tcp or tcp6.
 #[derive(Debug)]
 pub struct Tcp {
+    pub local_ip: IpAddr,
     pub local_port: u16,
     pub remote_port: u16,
     /// 01 ESTABLISHED … 06 TIME_WAIT … 0A LISTEN.
@@ -128,7 +143,8 @@ pub fn tcp() -> Vec<Tcp> {
                 a.rsplit_once(':')
                     .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
             };
-            let (Some(local_port), Some(remote_port), Ok(state), Ok(inode)) = (
+            let (Some(local_ip), Some(local_port), Some(remote_port), Ok(state), Ok(inode)) = (
+                f[1].split_once(':').and_then(|(ip, _)| ip_of(ip)),
                 port(f[1]),
                 port(f[2]),
                 u8::from_str_radix(f[3], 16),
@@ -137,6 +153,7 @@ pub fn tcp() -> Vec<Tcp> {
                 continue;
             };
             out.push(Tcp {
+                local_ip,
                 local_port,
                 remote_port,
                 state,
@@ -145,6 +162,34 @@ pub fn tcp() -> Vec<Tcp> {
         }
     }
     out
+}
+
+/// An address as /proc/net/tcp{,6} writes it: 32-bit words in hex, each in host byte order.
+fn ip_of(hex: &str) -> Option<IpAddr> {
+    let word = |i: usize| {
+        let w = u32::from_str_radix(hex.get(8 * i..8 * i + 8)?, 16).ok()?;
+        Some(w.to_ne_bytes())
+    };
+    match hex.len() {
+        8 => Some(Ipv4Addr::from(word(0)?).into()),
+        32 => {
+            let mut b = [0u8; 16];
+            for i in 0..4 {
+                b[4 * i..4 * i + 4].copy_from_slice(&word(i)?);
+            }
+            Some(Ipv6Addr::from(b).into())
+        }
+        _ => None,
+    }
+}
+
+/// The local addresses of the sockets listening on PORT.
+pub fn listening_on(port: u16) -> Vec<IpAddr> {
+    tcp()
+        .into_iter()
+        .filter(|t| t.local_port == port && t.state == LISTEN)
+        .map(|t| t.local_ip)
+        .collect()
 }
 
 /// The inode of the socket whose local port is LOCAL and remote port REMOTE (not TIME_WAIT).
@@ -177,4 +222,46 @@ pub fn ticks_per_second() -> u64 {
         .ok()
         .flatten()
         .map_or(100, |t| t as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_net_tcp_addresses_read_right() {
+        let v4 = |a: [u8; 4]| format!("{:08X}", u32::from_ne_bytes(a));
+        assert_eq!(
+            ip_of(&v4([127, 0, 0, 1])),
+            Some("127.0.0.1".parse().unwrap())
+        );
+        assert_eq!(ip_of("00000000"), Some("0.0.0.0".parse().unwrap()));
+        let v6: [u8; 16] = "::ffff:10.0.0.2".parse::<Ipv6Addr>().unwrap().octets();
+        let hex: String = v6
+            .chunks(4)
+            .map(|c| format!("{:08X}", u32::from_ne_bytes(c.try_into().unwrap())))
+            .collect();
+        assert_eq!(ip_of(&hex), Some("::ffff:10.0.0.2".parse().unwrap()));
+        assert_eq!(ip_of("zz"), None);
+    }
+
+    /// A tree asked with no session, or about init, holds none of the machine's other
+    /// processes (a session id of 0 once matched init's whole tree here).
+    #[test]
+    fn a_tree_never_reaches_beyond_its_root() {
+        let none = HashSet::new();
+        let me = std::process::id() as i32;
+        let parent = nix::unistd::getppid().as_raw();
+        for (root, session) in [(1, 0), (0, 0), (me, 0), (parent, 1), (parent, 0)] {
+            let found = tree(root, session, &none);
+            assert!(
+                found.iter().all(|p| p.pid != 1 && p.pid != me),
+                "tree({root}, {session}) holds init or the caller: {found:?}"
+            );
+        }
+        // Our parent's tree without a session: its descendants (us among them), nothing else.
+        let found = tree(parent, 0, &none);
+        assert!(found.iter().all(|p| p.pid != parent), "{found:?}");
+        assert!(tree(1, 0, &none).is_empty());
+    }
 }

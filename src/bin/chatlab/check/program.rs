@@ -2,8 +2,9 @@
 //!
 //! ```text
 //!   checker ── pty master ──▶ (terminal) ◀── stdin/stdout ── program (foreground group)
-//!      │                          ▲ controlling terminal of the session
-//!      └── spawns ── chatlab check-session (session leader, child subreaper) ── spawns ──┘
+//!      │                          ▲ controlling terminal of the session           │
+//!      └── spawns ── warden ── spawns ── check-session (session leader) ── spawns ┘
+//!                 (child subreaper, outlives the checker: see [`super::session`])
 //! ```
 //!
 //! The terminal has echo off (what is typed does not come back as output) and no output
@@ -28,6 +29,8 @@ use nix::unistd::Pid;
 
 use super::capture::Captured;
 use super::procs::{self, Proc};
+use super::quote;
+use crate::lang::Lang;
 
 /// How the program ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,7 +42,10 @@ pub enum End {
 }
 
 pub struct Program {
+    /// The warden (it started the session helper).
     helper: Child,
+    /// The session helper's pid (the session's id), once the warden has said it.
+    leader: i32,
     master: File,
     /// What the program prints on its terminal.
     pub out: Captured,
@@ -49,11 +55,13 @@ pub struct Program {
     reports: Captured,
     /// Every process seen in its tree, remembered by pid and start time.
     seen: Mutex<HashSet<(i32, u64)>>,
+    /// The language its crash lines are quoted in.
+    lang: Lang,
 }
 
 impl Program {
     /// Start COMMAND behind a new terminal, through the session helper.
-    pub fn start(command: &[String]) -> io::Result<Program> {
+    pub fn start(command: &[String], lang: Lang) -> io::Result<Program> {
         let pty = nix::pty::openpty(None, None).map_err(io::Error::from)?;
         let mut t = termios::tcgetattr(pty.slave.as_fd()).map_err(io::Error::from)?;
         t.local_flags
@@ -65,7 +73,10 @@ impl Program {
         cloexec(&pty.master)?;
         let exe = std::env::current_exe()?;
         let mut cmd = Command::new(exe);
-        cmd.arg("check-session").arg("--").args(command);
+        cmd.args(["check-session", "--warden", "--"]).args(command);
+        // A group of its own: a Ctrl-C or a Ctrl-Z on the checker's terminal is not for the
+        // warden, which must outlive the checker to clean up after it.
+        cmd.process_group(0);
         cmd.stdin(Stdio::from(pty.slave))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -78,21 +89,6 @@ impl Program {
             }
         }
         cmd.env("LANG", "C.UTF-8").env("TERM", "dumb");
-        // SAFETY: between fork and exec the closure makes only async-signal-safe system
-        // calls (setsid, ioctl, prctl) and allocates nothing.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::unistd::setsid()?;
-                if nix::libc::ioctl(0, nix::libc::TIOCSCTTY as _, 0) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                // If the checker dies, so does the helper (then SIGHUP reaches the program).
-                if nix::libc::prctl(nix::libc::PR_SET_PDEATHSIG, nix::libc::SIGKILL) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
         let mut helper = cmd.spawn()?;
         let reports = Captured::collect(helper.stdout.take().expect("piped"));
         let stderr = helper.stderr.take().expect("piped");
@@ -100,21 +96,30 @@ impl Program {
         let err = Captured::collect(stderr);
         let master = File::from(pty.master);
         let out = Captured::collect(master.try_clone()?);
-        let program = Program {
+        let mut program = Program {
             helper,
+            leader: 0,
             master,
             out,
             err,
             err_pipe,
             reports,
             seen: Mutex::new(HashSet::new()),
+            lang,
         };
-        // The helper says `pid N` or `error …` at once.
+        // The warden says `session N` (or `error …`), the helper `pid N` or `error …`, at once.
         program
             .reports
             .wait_until(0, Duration::from_secs(5), |b, closed| {
-                closed || b.ends_with(b"\n")
+                let text = String::from_utf8_lossy(b);
+                let said = |word| text.lines().any(|l| l.starts_with(word));
+                closed || (said("session ") && (said("pid ") || said("error ")))
             });
+        program.leader = program
+            .report_lines()
+            .iter()
+            .find_map(|l| l.strip_prefix("session ")?.parse().ok())
+            .unwrap_or(0);
         Ok(program)
     }
 
@@ -192,7 +197,7 @@ impl Program {
     /// The processes of the program now (zombies included), remembered for later.
     pub fn procs(&self) -> Vec<Proc> {
         let mut seen = self.seen.lock().unwrap();
-        let found = procs::tree(self.helper.id() as i32, &seen);
+        let found = procs::tree(self.helper.id() as i32, self.leader, &seen);
         seen.extend(found.iter().map(Proc::key));
         found
     }
@@ -239,7 +244,7 @@ impl Program {
     pub fn crashed_since(&self, mark: usize) -> Option<String> {
         self.settle_stderr();
         let text = self.err.text_since(mark);
-        crash_line(&text)
+        crash_line(self.lang, &text)
     }
 
     /// Let the stderr reader catch up with what is in the pipe (a traceback written just
@@ -266,8 +271,10 @@ impl Program {
         thread::sleep(Duration::from_millis(20));
     }
 
-    /// Kill every process of the program, then the helper. First stop them all (SIGSTOP), so
-    /// that a program that keeps forking cannot outrun the killing; then SIGKILL.
+    /// Kill every process of the program and the session helper, then the warden. First stop
+    /// them all (SIGSTOP), so that a program that keeps forking cannot outrun the killing;
+    /// then SIGKILL. (Should this never run — the checker aborted or was killed — the warden
+    /// does the same on its own.)
     pub fn kill(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
@@ -294,6 +301,14 @@ impl Program {
             }
             thread::sleep(Duration::from_millis(10));
         }
+        // The warden, told we are done, kills and reaps what is left below it (the session
+        // helper at least) and exits: then nothing of this run remains, not even a zombie.
+        let warden = Pid::from_raw(self.helper.id() as i32);
+        let _ = kill(warden, Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while matches!(self.helper.try_wait(), Ok(None)) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
         let _ = self.helper.kill();
         let _ = self.helper.wait();
     }
@@ -311,8 +326,9 @@ fn cloexec(fd: &OwnedFd) -> io::Result<()> {
 }
 
 /// The line that names a crash in TEXT (a program's stderr): a Python traceback's last line,
-/// or a line saying Traceback / panicked / Segmentation fault.
-pub fn crash_line(text: &str) -> Option<String> {
+/// or a line saying Traceback / panicked / Segmentation fault; quoted terminal-safe, and cut
+/// on a character after [`quote::QUOTE`] bytes.
+pub fn crash_line(lang: Lang, text: &str) -> Option<String> {
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.iter().position(|l| {
         l.starts_with("Traceback (most recent call last)")
@@ -324,9 +340,8 @@ pub fn crash_line(text: &str) -> Option<String> {
         .iter()
         .find(|l| !l.starts_with(' ') && !l.is_empty())
         .unwrap_or(&lines[start]);
-    let mut line = last.trim().to_string();
-    line.truncate(200);
-    Some(line)
+    let line = quote::safe(last.trim().as_bytes());
+    Some(quote::cap(lang, &line, quote::QUOTE))
 }
 
 /// The command as the report shows it.

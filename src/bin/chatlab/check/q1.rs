@@ -1,20 +1,23 @@
 //! Q1 — a server that prints the lines it receives.
 //!
-//! Run 1: lines, segments, utf8, then the client leaves (peer-close) and a second one comes
-//! (next-client). Run 2: Ctrl-C while a client is connected (stop): the server closes first,
+//! Run 1: listen-all, lines (plain ASCII), segments, utf8 (the only probe with accents),
+//! then the client leaves (peer-close) and a second one comes (next-client); a probe that
+//! finds the program ended starts it again ([`Ctx::probes`]). Run 2: Ctrl-C while a client is connected (stop): the server closes first,
 //! its port goes to TIME_WAIT. Run 3, at once: it must listen again (reuseaddr).
 
+use std::cell::Cell;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use super::judge::Fault;
 use super::program::Program;
 use super::report::Verdict::{Fail, Pass, Skip, Warn};
-use super::{Abort, Ctx, START, ended, fault_text, msg, printed, procs, secs};
+use super::{Abort, Ctx, Probe, START, ended, fault_text, msg, printed, procs, secs};
 use crate::check::peer::Conn;
 
 pub const IDS: &[&str] = &[
     "start",
+    "listen-all",
     "lines",
     "segments",
     "utf8",
@@ -27,27 +30,51 @@ pub const IDS: &[&str] = &[
 /// machine gives it, well above this even with every core busy.
 const BUSY: f64 = 0.10;
 
-/// What the first run judges (a crash there leaves runs 2 and 3 to judge the rest).
-const RUN1: &[&str] = &["lines", "segments", "utf8", "peer-close", "next-client"];
-
 pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
-    let Some((prog, conn)) = ctx.first_start(IDS)? else {
+    let Some(first) = ctx.first_start(IDS)? else {
         return Ok(());
     };
-    first_client(ctx, &prog, &conn);
-    drop(conn);
-    drop(prog);
+    // Whether lines come out as b'…' (segments and utf8 then say "see lines"), and whether
+    // segments passed (utf8 then forgives a line printed in pieces).
+    let bytes = Cell::new(false);
+    let segments_ok = Cell::new(false);
+    let probes: Vec<Probe> = vec![
+        (
+            &["lines"],
+            Box::new(|ctx: &mut Ctx, p: &Program, c: &Conn| lines(ctx, p, c, &bytes)),
+        ),
+        (
+            &["segments"],
+            Box::new(|ctx: &mut Ctx, p: &Program, c: &Conn| {
+                segments(ctx, p, c, &bytes, &segments_ok)
+            }),
+        ),
+        (
+            &["utf8"],
+            Box::new(|ctx: &mut Ctx, p: &Program, c: &Conn| utf8(ctx, p, c, &bytes, &segments_ok)),
+        ),
+        (&["peer-close", "next-client"], Box::new(peer_close)),
+    ];
+    ctx.probes(Some(first), probes)?;
     restart(ctx)?;
     Ok(())
 }
 
-fn first_client(ctx: &mut Ctx, prog: &Program, conn: &Conn) {
+fn see_lines(lang: crate::lang::Lang) -> String {
+    msg!(
+        lang,
+        "non jugé : voir lines (l'affichage des données)",
+        "not judged: see lines (how data is printed)"
+    )
+}
+
+/// lines: three lines of plain ASCII (nothing but lines is tested), each its own segment.
+fn lines(ctx: &mut Ctx, prog: &Program, conn: &Conn, bytes: &Cell<bool>) {
     let lang = ctx.lang;
-    // lines: three lines, each its own segment.
     let lines = [
         "bonjour",
-        "une deuxième ligne",
-        "et la troisième, plus longue que les autres",
+        "une deuxieme ligne",
+        "et la troisieme, plus longue que les autres",
     ];
     let mark = prog.out.len();
     for l in lines {
@@ -55,11 +82,10 @@ fn first_client(ctx: &mut Ctx, prog: &Program, conn: &Conn) {
         sleep(Duration::from_millis(60));
     }
     let verdict = printed(prog, mark, &lines, secs(2.0), true);
-    let lines_ok = verdict.is_ok();
-    let bytes = verdict == Err(Fault::Bytes) || verdict == Err(Fault::Escaped);
+    bytes.set(verdict == Err(Fault::Bytes) || verdict == Err(Fault::Escaped));
     ctx.report.add(
         "lines",
-        if lines_ok { Pass } else { Fail },
+        if verdict.is_ok() { Pass } else { Fail },
         match &verdict {
             Ok(()) => msg!(
                 lang,
@@ -69,18 +95,13 @@ fn first_client(ctx: &mut Ctx, prog: &Program, conn: &Conn) {
             Err(f) => crashed(ctx, prog, 0).unwrap_or_else(|| fault_text(lang, f)),
         },
     );
-    if !prog.running() {
-        ctx.report.skip_rest(RUN1, &gone(ctx, prog));
-        return;
-    }
-    let see_lines = msg!(
-        lang,
-        "non jugé : voir lines (l'affichage des données)",
-        "not judged: see lines (how data is printed)"
-    );
+}
 
-    // segments: three lines in one segment, then one line in two segments.
+/// segments: three lines in one segment, then one line in two segments.
+fn segments(ctx: &mut Ctx, prog: &Program, conn: &Conn, bytes: &Cell<bool>, ok: &Cell<bool>) {
+    let lang = ctx.lang;
     let mark = prog.out.len();
+    let err_mark = prog.err_mark();
     conn.send(b"un\ndeux\ntrois\n");
     sleep(Duration::from_millis(150));
     conn.send(b"quat");
@@ -93,47 +114,69 @@ fn first_client(ctx: &mut Ctx, prog: &Program, conn: &Conn) {
         secs(1.5),
         false,
     );
-    if bytes {
-        ctx.report.add("segments", Skip, see_lines.clone());
-    } else {
-        ctx.report.add(
-            "segments",
-            if verdict.is_ok() { Pass } else { Fail },
-            match &verdict {
-                Ok(()) => msg!(lang, "trois lignes dans un segment, une ligne en deux segments : toujours des lignes entières", "three lines in one segment, one line in two segments: still whole lines"),
-                Err(f) => crashed(ctx, prog, 0).unwrap_or_else(|| fault_text(lang, f)),
-            },
-        );
-    }
-    if !prog.running() {
-        ctx.report.skip_rest(RUN1, &gone(ctx, prog));
+    ok.set(verdict.is_ok());
+    if bytes.get() {
+        ctx.report.add("segments", Skip, see_lines(lang));
         return;
     }
+    ctx.report.add(
+        "segments",
+        if verdict.is_ok() { Pass } else { Fail },
+        match &verdict {
+            Ok(()) => msg!(lang, "trois lignes dans un segment, une ligne en deux segments : toujours des lignes entières", "three lines in one segment, one line in two segments: still whole lines"),
+            Err(f) => crashed(ctx, prog, err_mark).unwrap_or_else(|| fault_text(lang, f)),
+        },
+    );
+}
 
-    // utf8: accented text in one segment, then one character cut between two segments.
-    let segments_ok = ctx
-        .report
-        .criteria
-        .last()
-        .is_some_and(|c| c.verdict == Pass);
+/// utf8: an accented line whole, then one with a character cut between two segments: the
+/// only probe that sends anything but ASCII.
+fn utf8(ctx: &mut Ctx, prog: &Program, conn: &Conn, bytes: &Cell<bool>, segments_ok: &Cell<bool>) {
+    let lang = ctx.lang;
+    if bytes.get() {
+        ctx.report.add("utf8", Skip, see_lines(lang));
+        return;
+    }
     let mark = prog.out.len();
     let err_mark = prog.err_mark();
-    conn.send("déjà vu à l'été\n".as_bytes());
-    sleep(Duration::from_millis(150));
+    let whole = "déjà vu à l'été";
+    conn.send(format!("{whole}\n").as_bytes());
+    let first = printed(prog, mark, &[whole], secs(1.0), false);
+    if let Some(line) = prog.crashed_since(err_mark) {
+        ctx.report.add(
+            "utf8",
+            Fail,
+            msg!(
+                lang,
+                "le programme plante ({line}) sur un texte accentué (un caractère accentué fait 2 octets en UTF-8) : décodez en UTF-8 : data.decode('utf-8')",
+                "the program crashes ({line}) on accented text (an accented character is 2 bytes in UTF-8): decode as UTF-8: data.decode('utf-8')"
+            ),
+        );
+        return;
+    }
+    if first.is_err() && !matches!(first, Err(Fault::Split(_))) {
+        ctx.report.add(
+            "utf8",
+            Fail,
+            msg!(
+                lang,
+                "« {whole} » ne s'affiche pas juste : un caractère accentué fait 2 octets en UTF-8 ; décodez en UTF-8 : data.decode('utf-8')",
+                "\"{whole}\" does not print right: an accented character is 2 bytes in UTF-8; decode as UTF-8: data.decode('utf-8')"
+            ),
+        );
+        return;
+    }
+    let mark = prog.out.len();
     let accented = "café crème brûlée\n".as_bytes();
     conn.send(&accented[..4]); // "caf" and the first byte of "é"
     sleep(Duration::from_millis(150));
     conn.send(&accented[4..]);
-    let expected = ["déjà vu à l'été", "café crème brûlée"];
-    let mut verdict = printed(prog, mark, &expected, secs(1.5), false);
+    let mut verdict = printed(prog, mark, &["café crème brûlée"], secs(1.5), false);
     // A program that prints each segment as a line fails segments, not this.
-    if !segments_ok && matches!(verdict, Err(Fault::Split(_))) {
+    if !segments_ok.get() && matches!(verdict, Err(Fault::Split(_))) {
         verdict = Ok(());
     }
-    let crash = prog.crashed_since(err_mark);
-    if bytes {
-        ctx.report.add("utf8", Skip, see_lines.clone());
-    } else if let Some(line) = crash {
+    if let Some(line) = prog.crashed_since(err_mark) {
         ctx.report.add(
             "utf8",
             Fail,
@@ -143,27 +186,26 @@ fn first_client(ctx: &mut Ctx, prog: &Program, conn: &Conn) {
                 "the program crashes ({line}) when an accented character (2 bytes in UTF-8) is cut between two segments: decode whole lines, not each piece received"
             ),
         );
-    } else {
-        ctx.report.add(
-            "utf8",
-            if verdict.is_ok() { Pass } else { Fail },
-            match &verdict {
-                Ok(()) => msg!(lang, "le texte accentué s'affiche juste, même coupé au milieu d'un caractère", "accented text prints right, even cut in the middle of a character"),
-                Err(Fault::Missing(l)) => msg!(
-                    lang,
-                    "« {l} » ne s'affiche pas juste ; un caractère accentué fait 2 octets en UTF-8, et peut être coupé entre deux segments : décodez des lignes entières (accumulez les octets jusqu'au '\\n')",
-                    "\"{l}\" does not print right; an accented character is 2 bytes in UTF-8, and may be cut between two segments: decode whole lines (accumulate bytes up to the '\\n')"
-                ),
-                Err(f) => fault_text(lang, f),
-            },
-        );
-    }
-    if !prog.running() {
-        ctx.report.skip_rest(RUN1, &gone(ctx, prog));
         return;
     }
+    ctx.report.add(
+        "utf8",
+        if verdict.is_ok() { Pass } else { Fail },
+        match &verdict {
+            Ok(()) => msg!(lang, "le texte accentué s'affiche juste, même coupé au milieu d'un caractère", "accented text prints right, even cut in the middle of a character"),
+            Err(Fault::Missing(l)) => msg!(
+                lang,
+                "« {l} » ne s'affiche pas juste ; un caractère accentué fait 2 octets en UTF-8, et peut être coupé entre deux segments : décodez des lignes entières (accumulez les octets jusqu'au '\\n')",
+                "\"{l}\" does not print right; an accented character is 2 bytes in UTF-8, and may be cut between two segments: decode whole lines (accumulate bytes up to the '\\n')"
+            ),
+            Err(f) => fault_text(lang, f),
+        },
+    );
+}
 
-    // peer-close: the client leaves; watch for one second.
+/// peer-close: the client leaves; then next-client, on the same program.
+fn peer_close(ctx: &mut Ctx, prog: &Program, conn: &Conn) {
+    let lang = ctx.lang;
     let mark = prog.out.len();
     let err_mark = prog.err_mark();
     let cpu0 = prog.cpu();
@@ -310,7 +352,7 @@ fn restart(ctx: &mut Ctx) -> Result<(), Abort> {
         ctx.report.add("reuseaddr", Skip, msg!(lang, "non jugé : le port {port} n'est pas passé en TIME_WAIT (la connexion s'est terminée par un RST ?)", "not judged: port {port} did not go to TIME_WAIT (the connection ended with a RST?)"));
         return Ok(());
     }
-    let prog = match super::program::Program::start(&ctx.command) {
+    let prog = match super::program::Program::start(&ctx.command, ctx.lang) {
         Ok(p) => p,
         Err(_) => {
             let why = ctx.no_start();
@@ -346,20 +388,7 @@ fn crashed(ctx: &Ctx, prog: &Program, mark: usize) -> Option<String> {
     let line = prog.crashed_since(mark)?;
     Some(msg!(
         lang,
-        "le programme plante : {line}",
-        "the program crashes: {line}"
+        "le programme plante en recevant des lignes ({line}) : lancez-le à la main, lisez la fin de la trace et corrigez la ligne qu'elle désigne",
+        "the program crashes receiving lines ({line}): run it by hand, read the end of the traceback and fix the line it points to"
     ))
-}
-
-/// "not judged: the program has ended", with how.
-fn gone(ctx: &Ctx, prog: &Program) -> String {
-    let lang = ctx.lang;
-    let how = prog
-        .crashed_since(0)
-        .unwrap_or_else(|| ended(lang, &prog.end()));
-    msg!(
-        lang,
-        "non jugé : le programme s'est terminé ({how})",
-        "not judged: the program has ended ({how})"
-    )
 }

@@ -8,6 +8,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use super::program::End;
+use super::quote::quote;
 use super::report::Verdict::{Fail, Pass, Skip, Warn};
 use super::{Abort, Ctx, ended, msg, secs};
 
@@ -22,7 +23,7 @@ pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
     sleep(Duration::from_millis(200));
 
     // lines: typed one by one; each must arrive within 0.5 s of Enter, exactly.
-    let typed = ["bonjour", "une deuxième ligne, accentuée", "3"];
+    let typed = ["bonjour", "une deuxieme ligne, en ASCII", "3"];
     let mut expected = Vec::new();
     let mut late = None;
     for l in typed {
@@ -40,7 +41,7 @@ pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
         .wait_until(0, secs(1.0), |b, closed| b.len() >= want || closed);
     sleep(Duration::from_millis(50));
     let got = conn.got.since(0);
-    let shown = String::from_utf8_lossy(&got).into_owned();
+    let shown = quote(lang, &got, conn.got.dropped());
     let without_newlines: Vec<u8> = expected.iter().copied().filter(|&b| b != b'\n').collect();
     let (verdict, detail) = if got == expected && late.is_none() {
         (
@@ -80,7 +81,6 @@ pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
             ),
         )
     } else if shown.contains("b'") {
-        let shown = shown.trim_end();
         (
             Fail,
             msg!(
@@ -90,13 +90,13 @@ pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
             ),
         )
     } else {
-        let want = String::from_utf8_lossy(&expected).into_owned();
+        let want = quote(lang, &expected, 0);
         (
             Fail,
             msg!(
                 lang,
-                "le serveur reçoit {shown:?} au lieu de {want:?} : envoyez chaque ligne tapée, exactement, avec son '\\n'",
-                "the server receives {shown:?} instead of {want:?}: send each line typed, exactly, with its '\\n'"
+                "le serveur reçoit « {shown} » au lieu de « {want} » : envoyez chaque ligne tapée, exactement, avec son '\\n'",
+                "the server receives \"{shown}\" instead of \"{want}\": send each line typed, exactly, with its '\\n'"
             ),
         )
     };
@@ -243,7 +243,7 @@ fn burst(ctx: &mut Ctx, prog: &super::program::Program, conn: &super::peer::Conn
     let mark = conn.got.len();
     let mut paste = String::new();
     for i in 1..=1000 {
-        let _ = writeln!(paste, "ligne collée numéro {i:04} / 1000");
+        let _ = writeln!(paste, "ligne collee numero {i:04} / 1000");
     }
     prog.type_(paste.as_bytes());
     let want = paste.len();
@@ -255,7 +255,7 @@ fn burst(ctx: &mut Ctx, prog: &super::program::Program, conn: &super::peer::Conn
     let whole = got == paste.as_bytes();
     let n = String::from_utf8_lossy(&got)
         .lines()
-        .filter(|l| l.starts_with("ligne collée"))
+        .filter(|l| l.starts_with("ligne collee"))
         .count();
     ctx.report.add(
         "burst",

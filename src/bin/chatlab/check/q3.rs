@@ -12,11 +12,20 @@ use super::judge::Fault;
 use super::peer::Conn;
 use super::procs;
 use super::program::Program;
+use super::quote::quote;
 use super::report::Verdict::{Fail, Info, Pass, Skip};
 use super::{Abort, Ctx, ended, fault_text, msg, printed, secs};
 
 pub const IDS: &[&str] = &[
     "start",
+    "turns",
+    "print",
+    "peer-close",
+    "started-differently",
+];
+pub const SERVER_IDS: &[&str] = &[
+    "start",
+    "listen-all",
     "turns",
     "print",
     "peer-close",
@@ -33,16 +42,18 @@ pub fn check_client(ctx: &mut Ctx) -> Result<(), Abort> {
     };
     sleep(Duration::from_millis(200));
     // turns: 1 type, 2 send; a second line typed before the reply waits for it.
-    let reply = "la réponse du serveur";
+    let reply = "la reponse du serveur";
     prog.type_("premier tour\n".as_bytes());
     let first = conn.got.wait_for(0, "premier tour\n".as_bytes(), secs(1.0));
     let mut turns = if !first {
-        let got = conn.got.text_since(0);
-        Err(if got.starts_with("premier tour") {
+        let got = conn.got.since(0);
+        let got_text = String::from_utf8_lossy(&got).into_owned();
+        let got = quote(lang, &got, conn.got.dropped());
+        Err(if got_text.starts_with("premier tour") {
             msg!(
                 lang,
-                "la ligne tapée part sans son '\\n' ({got:?}) : input() l'enlève, ajoutez-le avant d'envoyer",
-                "the typed line goes out without its '\\n' ({got:?}): input() strips it, add it back before sending"
+                "la ligne tapée part sans son '\\n' (« {got} ») : input() l'enlève, ajoutez-le avant d'envoyer",
+                "the typed line goes out without its '\\n' (\"{got}\"): input() strips it, add it back before sending"
             )
         } else {
             msg!(
@@ -110,16 +121,16 @@ pub fn check_client(ctx: &mut Ctx) -> Result<(), Abort> {
 
 pub fn check_server(ctx: &mut Ctx) -> Result<(), Abort> {
     let lang = ctx.lang;
-    let Some((prog, conn)) = ctx.first_start(IDS)? else {
+    let Some((prog, conn)) = ctx.first_start(SERVER_IDS)? else {
         return Ok(());
     };
     sleep(Duration::from_millis(200));
     // turns: a line typed while the client is silent is not sent; the client's line comes,
     // is printed, then the typed line goes.
     let question = "la question du client";
-    prog.type_("tapé trop tôt\n".as_bytes());
+    prog.type_("tape trop tot\n".as_bytes());
     let mut turns = Ok(());
-    if conn.got.wait_for(0, "tapé trop tôt".as_bytes(), HOLD) {
+    if conn.got.wait_for(0, "tape trop tot".as_bytes(), HOLD) {
         turns = Err(msg!(
             lang,
             "une ligne tapée part alors que le client n'a rien envoyé : le serveur attend d'abord la ligne du client (étape 5, recv), puis l'affiche, puis lit le clavier",
@@ -131,14 +142,16 @@ pub fn check_server(ctx: &mut Ctx) -> Result<(), Abort> {
         conn.send(format!("{question}\n").as_bytes());
         if !conn
             .got
-            .wait_for(0, "tapé trop tôt\n".as_bytes(), secs(1.0))
+            .wait_for(0, "tape trop tot\n".as_bytes(), secs(1.0))
         {
-            let got = conn.got.text_since(0);
-            turns = Err(if got.starts_with("tapé trop tôt") {
+            let got = conn.got.since(0);
+            let got_text = String::from_utf8_lossy(&got).into_owned();
+            let got = quote(lang, &got, conn.got.dropped());
+            turns = Err(if got_text.starts_with("tape trop tot") {
                 msg!(
                     lang,
-                    "la ligne tapée part sans son '\\n' ({got:?}) : input() l'enlève, ajoutez-le avant d'envoyer",
-                    "the typed line goes out without its '\\n' ({got:?}): input() strips it, add it back before sending"
+                    "la ligne tapée part sans son '\\n' (« {got} ») : input() l'enlève, ajoutez-le avant d'envoyer",
+                    "the typed line goes out without its '\\n' (\"{got}\"): input() strips it, add it back before sending"
                 )
             } else {
                 msg!(
@@ -153,12 +166,12 @@ pub fn check_server(ctx: &mut Ctx) -> Result<(), Abort> {
     if turns.is_ok() {
         let mark = conn.got.len();
         let out = prog.out.len();
-        conn.send("deuxième question\n".as_bytes());
-        let _ = printed(&prog, out, &["deuxième question"], secs(1.0), false);
-        prog.type_("deuxième réponse\n".as_bytes());
+        conn.send("deuxieme question\n".as_bytes());
+        let _ = printed(&prog, out, &["deuxieme question"], secs(1.0), false);
+        prog.type_("deuxieme reponse\n".as_bytes());
         if !conn
             .got
-            .wait_for(mark, "deuxième réponse\n".as_bytes(), secs(1.0))
+            .wait_for(mark, "deuxieme reponse\n".as_bytes(), secs(1.0))
         {
             turns = Err(msg!(
                 lang,
@@ -178,7 +191,7 @@ pub fn check_server(ctx: &mut Ctx) -> Result<(), Abort> {
     drop(prog);
 
     // Started differently: the client also waits first. Nothing moves.
-    let Some((prog, conn)) = ctx.restart(IDS)? else {
+    let Some((prog, conn)) = ctx.restart(SERVER_IDS)? else {
         return Ok(());
     };
     sleep(secs(1.0));

@@ -15,6 +15,7 @@ use super::judge::Fault;
 use super::peer::Conn;
 use super::procs::{self, Proc};
 use super::program::Program;
+use super::quote::quote;
 use super::report::Verdict::{Fail, Pass, Skip, Warn};
 use super::{Abort, Ctx, ended, fault_text, msg, printed, secs};
 
@@ -30,6 +31,7 @@ pub const CLIENT_IDS: &[&str] = &[
 ];
 pub const SERVER_IDS: &[&str] = &[
     "start",
+    "listen-all",
     "fork",
     "listener",
     "to-peer",
@@ -166,8 +168,8 @@ fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) 
     }
     // to-peer: a typed line goes out while the peer is silent.
     let mark = conn.got.len();
-    prog.type_("une ligne tapée\n".as_bytes());
-    let line = "une ligne tapée\n".as_bytes();
+    prog.type_("une ligne tapee\n".as_bytes());
+    let line = "une ligne tapee\n".as_bytes();
     if conn.got.wait_for(mark, line, secs(0.5)) {
         ctx.report.add(
             "to-peer",
@@ -181,9 +183,10 @@ fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) 
     } else if conn.got.wait_for(mark, line, secs(1.0)) {
         ctx.report.add("to-peer", Fail, msg!(lang, "la ligne tapée part avec plus de 0,5 s de retard : elle attend dans un tampon ; envoyez-la aussitôt lue", "the typed line goes out more than 0.5 s late: it waits in a buffer; send it as soon as it is read"));
     } else {
-        let got = conn.got.text_since(mark);
-        if !got.is_empty() && !got.contains('\n') {
-            ctx.report.add("to-peer", Fail, msg!(lang, "la ligne tapée part sans son '\\n' ({got:?}) : input() l'enlève, ajoutez-le avant d'envoyer", "the typed line goes out without its '\\n' ({got:?}): input() strips it, add it back before sending"));
+        let bytes = conn.got.since(mark);
+        if !bytes.is_empty() && !bytes.contains(&b'\n') {
+            let got = quote(lang, &bytes, conn.got.dropped());
+            ctx.report.add("to-peer", Fail, msg!(lang, "la ligne tapée part sans son '\\n' (« {got} ») : input() l'enlève, ajoutez-le avant d'envoyer", "the typed line goes out without its '\\n' (\"{got}\"): input() strips it, add it back before sending"));
         } else {
             ctx.report.add("to-peer", Fail, msg!(lang, "la ligne tapée ne part pas tant que le pair se tait : un processus doit lire le clavier et envoyer, sans attendre le pair", "the typed line does not go out while the peer is silent: one process must read the keyboard and send, without waiting for the peer"));
         }
@@ -210,7 +213,7 @@ fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) 
     let mut sent_lines = Vec::new();
     for i in 1..=n {
         let _ = writeln!(typed, "clavier {i:03}");
-        let l = format!("pair {i:03} é");
+        let l = format!("pair {i:03}");
         let _ = writeln!(sent, "{l}");
         sent_lines.push(l);
     }

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use super::quote;
 use crate::json::string;
 use crate::lang::Lang;
 
@@ -38,22 +39,27 @@ pub struct Report {
     pub role: &'static str,
     pub command: String,
     pub criteria: Vec<Criterion>,
+    lang: Lang,
 }
 
 impl Report {
-    pub fn new(role: &'static str, command: String) -> Report {
+    pub fn new(role: &'static str, command: String, lang: Lang) -> Report {
         Report {
             role,
             command,
             criteria: Vec::new(),
+            lang,
         }
     }
 
+    /// A verdict. Its detail is made one terminal-safe line of at most [`quote::DETAIL`] bytes
+    /// (what it quotes of the program is already so; this guards every sentence).
     pub fn add(&mut self, id: &'static str, verdict: Verdict, detail: String) {
+        let line = quote::safe(detail.as_bytes()).replace('\n', " ");
         self.criteria.push(Criterion {
             id,
             verdict,
-            detail,
+            detail: quote::cap(self.lang, &line, quote::DETAIL),
         });
     }
 
@@ -145,7 +151,7 @@ mod tests {
 
     #[test]
     fn a_warning_does_not_fail() {
-        let mut r = Report::new("q1", "python3 s.py".into());
+        let mut r = Report::new("q1", "python3 s.py".into(), Lang::En);
         r.add("start", Verdict::Pass, "ok".into());
         r.add("next-client", Verdict::Warn, "one client".into());
         assert!(!r.failed());

@@ -9,6 +9,29 @@
 //!
 //! It reports on stdout, one line each: `pid N` once started, `exit N` or `signal N` when the
 //! program ends, or `error KIND MESSAGE` when it cannot be started. Then it waits to be killed.
+//!
+//! Above it stands the warden (`chatlab check-session --warden`, [`warden`]): the checker
+//! starts the warden, the warden starts the helper. The warden owns everything the program
+//! starts, whatever the program kills:
+//!
+//! ```text
+//!   checker ── reports pipe (read end: the checker's alone) ◀── warden ── helper ── program…
+//! ```
+//!
+//! - it is a child subreaper: when the helper is killed (`kill -9 $PPID`), the program's
+//!   orphans become the warden's children, never init's;
+//! - it watches its stdout, the reports pipe: when no reader is left (the checker returned,
+//!   panicked, aborted or was SIGKILLed), the pipe says POLLERR, and the warden kills every
+//!   process below it, reaps them, and exits. SIGTERM (the checker done with this run) does
+//!   the same: once the warden has exited, nothing of the run is left, not even a zombie.
+//!
+//! Why this, not `PR_SET_PDEATHSIG` alone or a cgroup: the parent-death signal fires when
+//! the parent *thread* ends and reaches one process (the helper), whose death sends SIGHUP to
+//! the terminal's group only: a child that ignores SIGHUP and leaves the session survives. A
+//! cgroup would contain everything, but creating one needs root or a delegated subtree, and
+//! the checker runs as the student. A subreaper that outlives the checker needs neither. What
+//! it cannot stop is a program that hunts down and kills the warden itself; `lab/check` runs
+//! every program in a throwaway container, which contains that too.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -16,10 +39,141 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode, Stdio};
 
+use std::time::Duration;
+
 use nix::errno::Errno;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
-use nix::sys::wait::{WaitStatus, waitpid};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getpid, setpgid, tcsetpgrp};
+
+use super::procs;
+
+/// The warden: start the helper (`check-session -- COMMAND`) as leader of a new session on
+/// the terminal that is our stdin, say `session N` (its pid), reap every orphan that comes to
+/// us, and when the checker is gone (no reader left on our stdout), kill and reap everything
+/// below us, then exit.
+pub fn warden(command: &[OsString]) -> ExitCode {
+    let mut report = std::io::stdout();
+    // Orphans of the program come to us from here on (before the helper exists).
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            let _ = writeln!(report, "error Other {e}");
+            return ExitCode::from(127);
+        }
+    };
+    // SIGTERM (the checker's "done") and SIGCHLD (an orphan to reap) come as readable events
+    // of a signalfd, beside the reports pipe.
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGTERM);
+    mask.add(Signal::SIGCHLD);
+    let signals = mask
+        .thread_block()
+        .map_err(std::io::Error::from)
+        .and_then(|()| {
+            SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+                .map_err(Into::into)
+        });
+    let signals = match signals {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = writeln!(report, "error Other {e}");
+            return ExitCode::from(127);
+        }
+    };
+    let mut cmd = Command::new(exe);
+    cmd.arg("check-session").arg("--").args(command);
+    // stdin (the terminal), stdout (the reports) and stderr (the program's) are inherited.
+    // SAFETY: between fork and exec the closure makes only async-signal-safe system calls
+    // (sigprocmask, setsid, ioctl, prctl) and allocates nothing (MASK is built before).
+    unsafe {
+        cmd.pre_exec(move || {
+            // A blocked signal stays blocked across exec: the helper and the program get none.
+            sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&mask), None)?;
+            nix::unistd::setsid()?;
+            if nix::libc::ioctl(0, nix::libc::TIOCSCTTY as _, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The helper does not outlive us (we may be killed: then its death hangs up the
+            // terminal, and its orphans go to the checker's side of the tree).
+            if nix::libc::prctl(nix::libc::PR_SET_PDEATHSIG, nix::libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    match cmd.spawn() {
+        Ok(helper) => {
+            let _ = writeln!(report, "session {}", helper.id());
+        }
+        Err(e) => {
+            // Nothing below us: say why and end (the checker sees the reports pipe close).
+            let _ = writeln!(report, "error {:?} {e}", e.kind());
+            return ExitCode::from(127);
+        }
+    }
+    let _ = report.flush();
+    let me = getpid().as_raw();
+    let stdout = std::io::stdout();
+    loop {
+        // POLLERR on a pipe's write end: its last reader is gone. No event asked for: POLLERR
+        // and POLLHUP are always reported.
+        let mut fds = [
+            PollFd::new(stdout.as_fd(), PollFlags::empty()),
+            PollFd::new(signals.as_fd(), PollFlags::POLLIN),
+        ];
+        let gone = match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => fds[0].any().unwrap_or(true),
+            Err(Errno::EINTR) => false,
+            Err(_) => true,
+        };
+        let mut done = gone;
+        while let Ok(Some(info)) = signals.read_signal() {
+            done |= info.ssi_signo == Signal::SIGTERM as u32;
+        }
+        reap();
+        if done {
+            break;
+        }
+    }
+    kill_below(me);
+    ExitCode::SUCCESS
+}
+
+/// Reap every child that has ended, without waiting; whether any child is left.
+fn reap() -> bool {
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return true,
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Kill every process below ME (a child subreaper) and reap them all. Stopped first, so that a
+/// process that keeps forking cannot outrun the killing. A subreaper with no child has no
+/// descendant left (each orphan comes to it), so this ends when waitpid says ECHILD.
+fn kill_below(me: i32) {
+    let none = std::collections::HashSet::new();
+    // Bounded all the same: a child we cannot see in /proc must not keep us spinning.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let below = procs::tree(me, me, &none);
+        for signal in [Signal::SIGSTOP, Signal::SIGKILL] {
+            for p in below.iter().filter(|p| !p.zombie()) {
+                let _ = kill(Pid::from_raw(p.pid), signal);
+            }
+        }
+        if !reap() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
 
 pub fn run(command: &[OsString]) -> ExitCode {
     let mut report = std::io::stdout();
