@@ -1,0 +1,461 @@
+//! `lab/class`: a class of labs on a real Docker Swarm. The roster's errors without Docker;
+//! then, on a swarm of two nodes (this machine's engine and a second one in a network
+//! namespace, from swarmkit), six students' labs: spread over both nodes, each lab's three
+//! hosts on one node, `chat` between client and server in every lab, each lab cut off from
+//! the others and from the machines, `up` again creating nothing, an interrupted `up`
+//! completed by the next, and `down` leaving nothing. Needs root and Docker: fails without
+//! them under CI, skipped elsewhere.
+
+mod kit;
+mod labkit;
+mod swarmkit;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use kit::{Ran, run};
+use swarmkit::Swarm;
+
+const LIMIT: Duration = Duration::from_secs(300);
+
+/// A folder of the test's own for the class's files (LAB_CLASS_DIR) and its rosters.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(test: &str) -> Dir {
+        let dir = std::env::temp_dir().join(format!("chatlab-class-{test}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Dir(dir)
+    }
+
+    fn roster(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `lab/class ARGS` with the class's files in DIR/class.
+fn class(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(kit::root().join("lab/class"));
+    cmd.args(args)
+        .current_dir(kit::root())
+        .env("LAB_CLASS_DIR", dir.join("class"))
+        .env_remove("LAB_DEBUG")
+        .env_remove("LAB_CLASS_NET");
+    cmd
+}
+
+/// The roster's faults: one `lab: …` line naming the file and line, exit 2, and nothing
+/// created (no class folder, no call to Docker needed).
+#[test]
+fn a_bad_roster_is_one_line_and_creates_nothing() {
+    let dir = Dir::new("roster");
+    let cases: &[(&str, &str, &str)] = &[
+        ("empty.txt", "", "names no student"),
+        ("blank.txt", "\n# only a comment\n\n", "names no student"),
+        (
+            "dup.txt",
+            "alice\nbob,Bob\nalice,Alice B.\n",
+            "dup.txt:3: 'alice' is already on line 1",
+        ),
+        (
+            "space.txt",
+            "alice\nal ice\n",
+            "space.txt:2: 'al ice' is not a student ID",
+        ),
+        (
+            "slash.txt",
+            "../etc\n",
+            "slash.txt:1: '../etc' is not a student ID",
+        ),
+        (
+            "escape.txt",
+            "a\x1b[31mb\n",
+            "escape.txt:1: 'a?[31mb' is not a student ID",
+        ),
+        (
+            "long.txt",
+            "abcdefghijabcdefghijabcdefghijabc\n",
+            "longer than 32 characters",
+        ),
+    ];
+    for (name, text, message) in cases {
+        let roster = dir.roster(name, text);
+        run(&mut class(&dir.0, &["up", roster.to_str().unwrap()]), LIMIT)
+            .expect_code(2)
+            .expect_one_line_error(message);
+    }
+    run(
+        &mut class(&dir.0, &["up", "/nonexistent/roster.txt"]),
+        LIMIT,
+    )
+    .expect_code(2)
+    .expect_one_line_error("no roster file '/nonexistent/roster.txt'");
+    // A roster that is fine, but a range of addresses that is not.
+    let roster = dir.roster("ok.txt", "alice\nbob\n");
+    for (range, message) in [
+        ("10.100.0.0", "is not a range like"),
+        ("10.100.0.0/25", "from /8 to /24"),
+        ("10.100.1.0/16", "does not start on a /16 boundary"),
+    ] {
+        run(
+            class(&dir.0, &["up", roster.to_str().unwrap()]).env("LAB_CLASS_NET", range),
+            LIMIT,
+        )
+        .expect_code(2)
+        .expect_one_line_error(message);
+    }
+    assert!(
+        !dir.0.join("class").exists(),
+        "a refused roster created the class folder"
+    );
+    // Bad commands.
+    run(&mut class(&dir.0, &["frobnicate"]), LIMIT)
+        .expect_code(2)
+        .expect_one_line_error("unknown command 'frobnicate'");
+    run(&mut class(&dir.0, &["up"]), LIMIT)
+        .expect_code(2)
+        .expect_one_line_error("which roster?");
+}
+
+/// The hosts of the class: (student, host) → (node id, container id), from each node's own
+/// daemon.
+fn hosts(swarm: &Swarm, nodes: &[String]) -> BTreeMap<(String, String), (String, String)> {
+    let mut found = BTreeMap::new();
+    for node in nodes {
+        let out = kit::output(&mut swarm.on(
+            node,
+            &[
+                "ps",
+                "--filter",
+                "label=chatlab.class=1",
+                "--format",
+                r#"{{.ID}} {{.Label "chatlab.class.student"}} {{.Label "chatlab.class.host"}}"#,
+            ],
+        ));
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let w: Vec<&str> = line.split_whitespace().collect();
+            if let [id, student, host] = w[..] {
+                found.insert(
+                    (student.to_string(), host.to_string()),
+                    (node.clone(), id.to_string()),
+                );
+            }
+        }
+    }
+    found
+}
+
+/// `sh -c SCRIPT` in a host's container, on its node, stdin closed.
+fn in_host(swarm: &Swarm, at: &(String, String), script: &str) -> Ran {
+    run(
+        &mut swarm.on(&at.0, &["exec", &at.1, "sh", "-c", script]),
+        LIMIT,
+    )
+}
+
+/// Nothing of the class on any node: no service, and (once each node has removed its
+/// stopped containers, seconds after `down`) no container nor network.
+fn no_class_left(swarm: &Swarm, nodes: &[String]) {
+    let gone = kit::poll(Duration::from_secs(30), || {
+        nodes
+            .iter()
+            .all(|node| {
+                kit::output(
+                    &mut swarm.on(node, &["ps", "-aq", "--filter", "label=chatlab.class=1"]),
+                )
+                .stdout
+                .is_empty()
+            })
+            .then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "containers of the class still there 30 s after down"
+    );
+    let services = kit::output(Command::new("docker").args([
+        "service",
+        "ls",
+        "-q",
+        "--filter",
+        "label=chatlab.class=1",
+    ]));
+    assert!(
+        services.stdout.is_empty(),
+        "services left: {}",
+        String::from_utf8_lossy(&services.stdout)
+    );
+    for node in nodes {
+        for what in [
+            &["ps", "-aq", "--filter", "label=chatlab.class=1"][..],
+            &["network", "ls", "-q", "--filter", "label=chatlab.class=1"][..],
+        ] {
+            let out = kit::output(&mut swarm.on(node, what));
+            assert!(
+                out.stdout.is_empty(),
+                "left on node {node}: {what:?}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_class_of_six_on_two_nodes() {
+    const TEST: &str = "a_class_of_six_on_two_nodes";
+    let Some(image) = labkit::image_for(TEST) else {
+        return;
+    };
+    let Some(swarm) = Swarm::up(TEST, 2, image) else {
+        return;
+    };
+    let dir = Dir::new("six");
+    let roster = dir.roster(
+        "roster.txt",
+        "# TD Chat, groupe 1\nalice,Alice Martin\nbob,Bob\ncarol\r\ndave,Dave D.\n\nerin\nfrank\n",
+    );
+    let roster = roster.to_str().unwrap();
+    let students = ["alice", "bob", "carol", "dave", "erin", "frank"];
+    let nodes = vec![swarm.manager_id(), swarm.node2_id()];
+
+    // 1. Up: N of M as they come, a summary; the image check found it on both nodes.
+    let up = run(
+        class(&dir.0, &["up", roster]).env("LAB_IMAGE", image),
+        LIMIT,
+    )
+    .expect_success();
+    let said = up.stderr();
+    assert!(
+        said.contains("lab: 6 of 6 labs up") && said.contains("the class is up: 6 labs, 6 new"),
+        "progress and summary expected:\n{}",
+        up.report
+    );
+
+    // 2. Each lab's three hosts on one node; the labs split three and three.
+    let found = hosts(&swarm, &nodes);
+    let mut per_node: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    for s in students {
+        let at: BTreeSet<&String> = ["server", "client", "client2"]
+            .iter()
+            .map(|h| {
+                &found
+                    .get(&(s.to_string(), h.to_string()))
+                    .unwrap_or_else(|| panic!("{s}'s {h} runs nowhere: {found:?}"))
+                    .0
+            })
+            .collect();
+        assert_eq!(at.len(), 1, "{s}'s hosts on several nodes: {at:?}");
+        per_node
+            .entry(at.into_iter().next().unwrap().clone())
+            .or_default()
+            .insert(s);
+    }
+    assert_eq!(
+        per_node.values().map(BTreeSet::len).collect::<Vec<_>>(),
+        [3, 3],
+        "six labs over two nodes, three each: {per_node:?}"
+    );
+
+    // 3. Status: a line per lab, its node, its three hosts running.
+    let status = run(&mut class(&dir.0, &["status"]), LIMIT).expect_success();
+    let lines: Vec<String> = status.stdout().lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 6, "one line per lab:\n{}", status.report);
+    for (s, line) in students.iter().zip(&lines) {
+        let node = &found[&(s.to_string(), "server".to_string())].0;
+        assert!(
+            line.starts_with(s)
+                && line.contains(&node[..12])
+                && line.matches(": running").count() == 3,
+            "{s}: node {node} and three hosts running expected in: {line}"
+        );
+    }
+
+    // 4. In every lab, client → server by name: the line reaches the server's program
+    // (chat duplex --listen -k, CHAT_MODE's default), as in the compose lab.
+    for s in students {
+        let client = &found[&(s.to_string(), "client".to_string())];
+        let line = format!("bonjour de {s}");
+        in_host(
+            &swarm,
+            client,
+            &format!("printf '%s\\n' '{line}' | chat send --retry 5 server"),
+        )
+        .expect_success();
+        let server = &found[&(s.to_string(), "server".to_string())];
+        let logs = kit::poll(Duration::from_secs(10), || {
+            let out = kit::output(&mut swarm.on(&server.0, &["logs", &server.1]));
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            text.contains(&line).then_some(text)
+        });
+        assert!(logs.is_some(), "{s}'s server never printed {line:?}");
+    }
+
+    // 5. Isolation. From alice's client: the hosts of a lab on the other node and of one on
+    // the same node are unreachable (ICMP, TCP), even with a route added by hand (the hosts
+    // have NET_ADMIN: their network segment holds nobody else: no ARP answer); so are the
+    // machines (the manager's address, Docker's bridge).
+    let alice = &found[&("alice".to_string(), "client".to_string())];
+    let alice_node = &alice.0;
+    let same = students[1..]
+        .iter()
+        .find(|s| &found[&(s.to_string(), "server".to_string())].0 == alice_node)
+        .expect("another lab on alice's node");
+    let other = students[1..]
+        .iter()
+        .find(|s| &found[&(s.to_string(), "server".to_string())].0 != alice_node)
+        .expect("a lab on the other node");
+    for s in [same, other] {
+        let server = &found[&(s.to_string(), "server".to_string())];
+        let addr = in_host(&swarm, server, "hostname -i")
+            .expect_success()
+            .stdout();
+        let addr = addr.trim();
+        let subnet = format!("{}.0/24", addr.rsplit_once('.').unwrap().0);
+        let probe = in_host(
+            &swarm,
+            alice,
+            &format!(
+                "ping -c 1 -W 1 {addr} >/dev/null 2>&1 && echo PING-OK; \
+                 timeout 3 bash -c 'echo x > /dev/tcp/{addr}/8080' 2>/dev/null && echo TCP-OK; \
+                 ip route add {subnet} dev eth0; \
+                 for i in 1 2 3 4 5 6 7 8 9 10; do ping -c 1 -W 1 {subnet_base}.$i >/dev/null 2>&1 && echo SWEEP-OK-$i; done; \
+                 ip neigh show to {subnet} | grep -v FAILED | grep -v INCOMPLETE | grep . && echo NEIGH-OK; \
+                 ip route del {subnet} dev eth0; echo done",
+                subnet_base = addr.rsplit_once('.').unwrap().0
+            ),
+        )
+        .expect_success();
+        assert!(
+            probe.stdout().trim() == "done",
+            "alice's client reached {s}'s lab ({subnet}):\n{}",
+            probe.report
+        );
+    }
+    let out = in_host(
+        &swarm,
+        alice,
+        &format!(
+            "for a in {} 172.17.0.1 10.201.0.2; do ping -c 1 -W 1 $a >/dev/null 2>&1 && echo REACHED-$a; \
+             timeout 3 bash -c \"echo x > /dev/tcp/$a/2377\" 2>/dev/null && echo TCP-$a; done; \
+             ip route | grep -c default; true",
+            swarm.manager_addr()
+        ),
+    )
+    .expect_success();
+    assert_eq!(
+        out.stdout().trim(),
+        "0",
+        "alice's client reached a machine, or has a default route:\n{}",
+        out.report
+    );
+
+    // 6. Up again: nothing to create.
+    let again = run(
+        class(&dir.0, &["up", roster]).env("LAB_IMAGE", image),
+        LIMIT,
+    )
+    .expect_success();
+    assert!(
+        again.stderr().contains("6 lab(s) already there")
+            && again.stderr().contains("6 labs, 0 new"),
+        "{}",
+        again.report
+    );
+
+    // 7. Down one student: when it returns, theirs run no more and only theirs; then the
+    // whole class.
+    run(&mut class(&dir.0, &["down", "bob"]), LIMIT).expect_success();
+    let left = hosts(&swarm, &nodes);
+    assert!(
+        left.keys().all(|(s, _)| s != "bob") && left.len() == 15,
+        "down bob: the 15 other hosts stay: {left:?}"
+    );
+    run(&mut class(&dir.0, &["down", "--purge"]), LIMIT).expect_success();
+    no_class_left(&swarm, &nodes);
+    drop(swarm);
+}
+
+/// Ctrl-C twice during `up` leaves a class that the next `up` completes and `down` removes;
+/// on a machine in no swarm, `up` makes a one-node swarm and says so.
+#[test]
+fn an_interrupted_up_is_completed_by_the_next() {
+    const TEST: &str = "an_interrupted_up_is_completed_by_the_next";
+    let Some(image) = labkit::image_for(TEST) else {
+        return;
+    };
+    let Some(swarm) = Swarm::up(TEST, 1, image) else {
+        return;
+    };
+    let dir = Dir::new("ctrlc");
+    let names: Vec<String> = (1..=8).map(|i| format!("etu{i:02}")).collect();
+    let roster = dir.roster("roster.txt", &(names.join("\n") + "\n"));
+    let roster = roster.to_str().unwrap();
+
+    let mut cmd = class(&dir.0, &["up", roster]);
+    cmd.env("LAB_IMAGE", image)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0);
+    let child = cmd.spawn().expect("lab/class up");
+    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+    // Once it has started creating labs, two Ctrl-C 0.3 s apart, as a terminal sends them.
+    let started = kit::poll(Duration::from_secs(60), || {
+        let out = kit::output(Command::new("docker").args([
+            "service",
+            "ls",
+            "-q",
+            "--filter",
+            "label=chatlab.class.host",
+        ]));
+        (!out.stdout.is_empty()).then_some(())
+    });
+    assert!(started.is_some(), "lab/class up created no service in 60 s");
+    for _ in 0..2 {
+        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGINT);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        stderr.contains("making it a one-node swarm"),
+        "a machine in no swarm is made one, and that is said:\n{stderr}"
+    );
+    // Interrupted, or finished before the signal landed: either way the next up completes.
+    let up = run(
+        class(&dir.0, &["up", roster]).env("LAB_IMAGE", image),
+        LIMIT,
+    )
+    .expect_success();
+    assert!(up.stderr().contains("8 of 8 labs up"), "{}", up.report);
+    let status = run(&mut class(&dir.0, &["status"]), LIMIT).expect_success();
+    assert_eq!(status.stdout().lines().count(), 8, "{}", status.report);
+    run(&mut class(&dir.0, &["down", "--purge"]), LIMIT).expect_success();
+    let nodes = vec![swarm.manager_id()];
+    no_class_left(&swarm, &nodes);
+    let volumes = kit::output(Command::new("docker").args([
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        "label=chatlab.class=1",
+    ]));
+    assert!(
+        volumes.stdout.is_empty(),
+        "--purge left volumes: {}",
+        String::from_utf8_lossy(&volumes.stdout)
+    );
+    drop(swarm);
+}
