@@ -301,6 +301,22 @@ fn a_class_of_six_on_two_nodes() {
         assert!(logs.is_some(), "{s}'s server never printed {line:?}");
     }
 
+    // exec: on this machine's labs, a command in the host; on node 2's, the line to type
+    // there (the agent that will reach every node is not there yet).
+    let manager = swarm.manager_id();
+    for s in students {
+        let on = &found[&(s.to_string(), "client".to_string())].0;
+        let ran = run(
+            &mut class(&dir.0, &["exec", s, "client", "hostname"]),
+            LIMIT,
+        );
+        if *on == manager {
+            assert_eq!(ran.expect_success().stdout().trim(), "client");
+        } else {
+            ran.expect_code(1).expect_one_line_error("docker exec -it");
+        }
+    }
+
     // 5. Isolation. From alice's client: the hosts of a lab on the other node and of one on
     // the same node are unreachable (ICMP, TCP), even with a route added by hand (the hosts
     // have NET_ADMIN: their network segment holds nobody else: no ARP answer); so are the
@@ -442,6 +458,51 @@ fn an_interrupted_up_is_completed_by_the_next() {
     assert!(up.stderr().contains("8 of 8 labs up"), "{}", up.report);
     let status = run(&mut class(&dir.0, &["status"]), LIMIT).expect_success();
     assert_eq!(status.stdout().lines().count(), 8, "{}", status.report);
+
+    // exec: stdin passed through a pipe, the command's exit status, one-line refusals.
+    let mut send = class(
+        &dir.0,
+        &["exec", "etu03", "client", "chat", "send", "server"],
+    );
+    let sent = kit::run_with_stdin(&mut send, b"bonjour par exec\n", LIMIT).expect_success();
+    assert!(
+        sent.stderr().contains("connected to"),
+        "chat send, through lab/class exec:\n{}",
+        sent.report
+    );
+    let logs = kit::poll(Duration::from_secs(10), || {
+        let id = kit::output(Command::new("docker").args([
+            "ps",
+            "-q",
+            "--filter",
+            "label=com.docker.swarm.service.name=chatlab-class-etu03-server",
+        ]));
+        let id = String::from_utf8_lossy(&id.stdout).trim().to_string();
+        let out = kit::output(Command::new("docker").args(["logs", &id]));
+        String::from_utf8_lossy(&out.stdout)
+            .contains("bonjour par exec")
+            .then_some(())
+    });
+    assert!(
+        logs.is_some(),
+        "etu03's server never printed the line sent by exec"
+    );
+    run(
+        &mut class(&dir.0, &["exec", "etu03", "server", "sh", "-c", "exit 7"]),
+        LIMIT,
+    )
+    .expect_code(7);
+    run(&mut class(&dir.0, &["exec", "nobody", "client"]), LIMIT)
+        .expect_code(1)
+        .expect_one_line_error("nobody has no lab");
+    run(&mut class(&dir.0, &["exec", "etu03", "router"]), LIMIT).expect_code(2);
+    let join = run(&mut class(&dir.0, &["join"]), LIMIT).expect_success();
+    assert!(
+        join.stdout().contains("docker swarm join --token")
+            && join.stdout().contains("docker load -i chatlab-host.tar"),
+        "{}",
+        join.report
+    );
     run(&mut class(&dir.0, &["down", "--purge"]), LIMIT).expect_success();
     let nodes = vec![swarm.manager_id()];
     no_class_left(&swarm, &nodes);

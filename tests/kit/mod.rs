@@ -143,14 +143,32 @@ impl Ran {
 /// Run CMD (stdin closed) in its own process group, for at most LIMIT: past it, the whole
 /// group is killed and the test fails with what it printed so far.
 pub fn run(cmd: &mut Command, limit: Duration) -> Ran {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+    run_input(cmd, None, limit)
+}
+
+/// `run`, with INPUT written to the command's stdin (then closed), as a pipe gives it.
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8], limit: Duration) -> Ran {
+    run_input(cmd, Some(input.to_vec()), limit)
+}
+
+fn run_input(cmd: &mut Command, input: Option<Vec<u8>>, limit: Duration) -> Ran {
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .process_group(0);
     let started = Instant::now();
-    let child = cmd
+    let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+    }
     let pgid = Pid::from_raw(child.id() as i32);
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
