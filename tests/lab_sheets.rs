@@ -119,9 +119,14 @@ fn check_yours(name: &str, b: &Block) {
         }
         if let Some(at) = words.iter().position(|w| *w == "lab/check") {
             let role = words.get(at + 1).copied().unwrap_or_default();
+            // `--lang fr|en` may come between the role and `--`.
+            let rest = match words.get(at + 2..at + 4) {
+                Some(["--lang", "fr" | "en"]) => at + 4,
+                _ => at + 2,
+            };
             assert!(
-                CHECK_ROLES.contains(&role) && words.get(at + 2) == Some(&"--"),
-                "{name}:{}: `{line}`: write lab/check ROLE -- COMMAND, ROLE one of {CHECK_ROLES:?}",
+                CHECK_ROLES.contains(&role) && words.get(rest) == Some(&"--"),
+                "{name}:{}: `{line}`: write lab/check ROLE [--lang fr] -- COMMAND, ROLE one of {CHECK_ROLES:?}",
                 b.line
             );
         }
