@@ -308,7 +308,8 @@ lab_demo_cleanup() {
 }
 
 # lab_demo_args DEFAULT_PORT DEFAULT_NAME ARGS...: the options of every demonstration:
-# --port/-p PORT (not 8080: the lab's server keeps it) and --name NAME (of its capture file).
+# --port/-p PORT (not 8080: the lab's server keeps it), --name NAME (of its capture file) and
+# --lang fr|en (lab_lang).
 # Sets $port and $name; what it does not take is left in LAB_ARGS, for the script.
 lab_demo_args() {
   port=$1 name=$2
@@ -328,9 +329,15 @@ lab_demo_args() {
         name=$2
         shift 2
         ;;
+      --lang)
+        [[ $# -ge 2 ]] || lab_die "--lang takes fr or en" 2
+        lab_lang "$2"
+        shift 2
+        ;;
       *) LAB_ARGS+=("$1") && shift ;;
     esac
   done
+  lab_lang "${LAB_LANG:-}"
 }
 
 # lab_demo_capture "HOST..." NAME SECONDS FILTER...: capture on HOST ("server") into
@@ -354,4 +361,70 @@ lab_demo_capture_stop() {
   kill -TERM "$capture" 2>/dev/null || true
   wait "$capture" 2>/dev/null || true
   capture=""
+}
+
+# --- The students' language ------------------------------------------------------------------
+# What the lab tells students (the demonstrations' narration, the messages of lab/up and
+# lab/netem, the summary of lab/capture) is French or English, by the same rule as the
+# instruments (src/bin/chatlab/lang.rs): `--lang fr|en`, else LAB_LANG when a calling script
+# exported it, else the first of LC_ALL, LC_MESSAGES, LANG that is set and not empty: French
+# when it starts with fr. Each script family has one table of strings, lab/lang/FAMILY.sh:
+# LAB_FR and LAB_EN, the same keys. Errors (lab_die) stay in English, like the tools' own.
+
+# lab_lang [fr|en]: set and export LAB_LANG: the flag's value when given, else as above.
+lab_lang() {
+  local v locale=""
+  case ${1:-} in
+    fr | en) LAB_LANG=$1 ;;
+    '')
+      if [[ ${LAB_LANG:-} != fr && ${LAB_LANG:-} != en ]]; then
+        for v in LC_ALL LC_MESSAGES LANG; do
+          [[ -n ${!v:-} ]] && locale=${!v} && break
+        done
+        if [[ $locale == fr* ]]; then LAB_LANG=fr; else LAB_LANG=en; fi
+      fi
+      ;;
+    *) lab_die "--lang takes fr or en (not '$1')" 2 ;;
+  esac
+  export LAB_LANG
+}
+
+# lab_lang_args ARGS...: take `--lang fr|en` out of ARGS (lab_lang), the rest in LAB_ARGS.
+lab_lang_args() {
+  local lang=""
+  LAB_ARGS=()
+  while (($#)); do
+    case $1 in
+      --lang)
+        [[ $# -ge 2 ]] || lab_die "--lang takes fr or en" 2
+        lang=$2
+        shift 2
+        ;;
+      *) LAB_ARGS+=("$1") && shift ;;
+    esac
+  done
+  lab_lang "$lang"
+}
+
+# lab_strings FAMILY: load lab/lang/FAMILY.sh, the table of strings of a family of scripts.
+lab_strings() {
+  # shellcheck source=/dev/null # one of lab/lang/*.sh
+  source "$LAB_ROOT/lab/lang/$1.sh"
+  [[ -n ${LAB_LANG:-} ]] || lab_lang
+}
+
+# lab_t KEY [ARG...]: the text KEY in LAB_LANG, its %s replaced by ARGs (printf), no newline.
+lab_t() {
+  local key=$1 text
+  shift
+  if [[ $LAB_LANG == fr ]]; then text=${LAB_FR[$key]-}; else text=${LAB_EN[$key]-}; fi
+  [[ -n $text ]] || lab_die "no text '$key' in lab/lang for '$LAB_LANG'"
+  # shellcheck disable=SC2059 # the table holds the format
+  printf "$text" "$@"
+}
+
+# lab_tn KEY [ARG...]: lab_t, then a newline (one narration line, or several).
+lab_tn() {
+  lab_t "$@"
+  printf '\n'
 }

@@ -615,7 +615,8 @@ fn capture_stops_cleanly_on_ctrl_c_sigterm_and_count() {
 }
 
 /// lab/timewait: EADDRINUSE (exit code 3) without SO_REUSEADDR, then a successful restart
-/// with it, the TIME_WAIT on the server, the server's FIN first; nothing left running.
+/// with it, the TIME_WAIT on the server, the server's FIN first; nothing left running. Under a
+/// French locale it narrates in French and types French lines (lab/lang/demos.sh).
 #[test]
 fn timewait_shows_eaddrinuse_then_a_restart_with_so_reuseaddr() {
     let Some(lab) = Lab::up("timewait", &[]) else {
@@ -623,24 +624,32 @@ fn timewait_shows_eaddrinuse_then_a_restart_with_so_reuseaddr() {
     };
     let name = format!("test-timewait-{}", std::process::id());
     let ran = run(
-        &mut script(Some(&lab), "timewait", &["--name", &name]),
+        in_locale(
+            &mut script(Some(&lab), "timewait", &["--name", &name]),
+            "fr_FR.UTF-8",
+        ),
         LIMIT,
     )
     .expect_success();
     let out = ran.stdout();
-    let ladder = format!("lab/ladder captures/{name}-*.pcap");
+    let ladder = format!("lab/ladder captures/{name}-*.pcap --lang fr");
     let steps = [
-        "server | hello, server",
-        "client | goodbye, client",
+        "server | bonjour, serveur",
+        "client | au revoir, client",
         "timer:(timewait,",
         "chat recv -p 9090 --no-reuseaddr",
         "in use",
-        "(exit code 3)",
+        "(code de sortie 3)",
         "server | chat[",
         "listening on 0.0.0.0:9090 (SO_REUSEADDR on)",
-        "The first FIN goes server → client",
+        "Le premier FIN va de server à client",
         ladder.as_str(),
     ];
+    assert!(
+        !out.contains("The first FIN") && !out.contains("types:"),
+        "English narration under a French locale:\n{}",
+        ran.report
+    );
     let mut at = 0;
     for step in steps {
         let found = out[at..].find(step);
@@ -679,6 +688,14 @@ fn timewait_shows_eaddrinuse_then_a_restart_with_so_reuseaddr() {
     remove_capture(&name);
 }
 
+/// CMD under the locale LOCALE only (LANG; LC_ALL, LC_MESSAGES and LAB_LANG removed).
+fn in_locale<'a>(cmd: &'a mut Command, locale: &str) -> &'a mut Command {
+    cmd.env("LANG", locale)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LAB_LANG")
+}
+
 /// lab/deadlock: during the deadlock, empty queues and only the three segments of the
 /// handshake (no data segment); then the way out carries both lines; nothing left running.
 #[test]
@@ -688,11 +705,21 @@ fn deadlock_shows_no_data_segment_then_the_way_out() {
     };
     let name = format!("test-deadlock-{}", std::process::id());
     let ran = run(
-        &mut script(Some(&lab), "deadlock", &["--seconds", "3", "--name", &name]),
+        in_locale(
+            &mut script(Some(&lab), "deadlock", &["--seconds", "3", "--name", &name]),
+            "C.UTF-8",
+        ),
         LIMIT,
     )
     .expect_success();
     let out = ran.stdout();
+    assert!(
+        out.contains("== 2. Nothing moves (watching for 3 s)")
+            && out.contains("[client] types: hello?")
+            && !out.contains("tape"),
+        "the English narration, outside a French locale:\n{}",
+        ran.report
+    );
     let during = out
         .split("The capture so far:")
         .nth(1)

@@ -31,6 +31,8 @@ mod sheetkit;
 
 use std::fs;
 use std::process::Command;
+use std::rc::Rc;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use kit::run;
@@ -119,13 +121,46 @@ fn check_yours(name: &str, b: &Block) {
         }
         if let Some(at) = words.iter().position(|w| *w == "lab/check") {
             let role = words.get(at + 1).copied().unwrap_or_default();
+            // `--lang fr|en` may come between the role and `--`.
+            let rest = match words.get(at + 2..at + 4) {
+                Some(["--lang", "fr" | "en"]) => at + 4,
+                _ => at + 2,
+            };
             assert!(
-                CHECK_ROLES.contains(&role) && words.get(at + 2) == Some(&"--"),
-                "{name}:{}: `{line}`: write lab/check ROLE -- COMMAND, ROLE one of {CHECK_ROLES:?}",
+                CHECK_ROLES.contains(&role) && words.get(rest) == Some(&"--"),
+                "{name}:{}: `{line}`: write lab/check ROLE [--lang fr] -- COMMAND, ROLE one of {CHECK_ROLES:?}",
                 b.line
             );
         }
     }
+}
+
+/// A sheet's first command sets the server's mode it needs (`CHAT_MODE=MODE lab/up`), and
+/// its last `lab/up` puts the lab back in the default mode, for the next sheet.
+fn check_starts_and_ends_in_a_known_mode(name: &str, blocks: &[Block]) {
+    let commands: Vec<(usize, &str)> = blocks
+        .iter()
+        .filter(|b| b.kind != Kind::Text)
+        .flat_map(|b| b.text.lines().map(move |l| (b.line, l.trim())))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let first = commands.first().copied().unwrap_or_default();
+    assert!(
+        first.1.starts_with("CHAT_MODE=") && first.1.ends_with(" lab/up"),
+        "{name}:{}: the sheet's first command should set the mode it needs (CHAT_MODE=… lab/up), not `{}`",
+        first.0,
+        first.1
+    );
+    let ups: Vec<String> = commands
+        .iter()
+        .flat_map(|(_, l)| lab_state_lines(l))
+        .filter(|l| l.ends_with("lab/up") || l.contains("lab/up "))
+        .collect();
+    assert_eq!(
+        ups.last().map(String::as_str),
+        Some("CHAT_MODE=duplex lab/up"),
+        "{name}: its last lab/up should put the lab back in its default mode, for the next sheet"
+    );
 }
 
 /// Every sheet follows the convention; every interactive command has its twin; every
@@ -175,6 +210,9 @@ fn sheets_follow_the_convention() {
                 );
             }
         }
+        if name.starts_with('0') {
+            check_starts_and_ends_in_a_known_mode(&name, &blocks);
+        }
         if !run.is_empty() {
             assert!(
                 SHEETS.contains(&name.as_str()),
@@ -205,6 +243,85 @@ fn sheets_follow_french_typography() {
         errors.len(),
         errors.join("\n")
     );
+}
+
+/// What the lab's scripts tell students comes from one table of strings per family
+/// (lab/lang/*.sh), French and English with the same keys, each used by its scripts; the
+/// language is chosen as the instruments choose it (src/bin/chatlab/lang.rs): --lang, else
+/// the first of LC_ALL, LC_MESSAGES, LANG that is set and not empty, French when it starts
+/// with fr.
+#[test]
+fn the_lab_speaks_french_or_english_by_the_instruments_rule() {
+    let dir = kit::root().join("lab/lang");
+    let mut families = 0;
+    for entry in fs::read_dir(&dir).expect("lab/lang") {
+        let path = entry.unwrap().path();
+        let script = format!(
+            "source lab/lib.sh; source {0}; \
+             diff <(printf '%s\\n' \"${{!LAB_FR[@]}}\" | sort) <(printf '%s\\n' \"${{!LAB_EN[@]}}\" | sort) \
+             && printf '%s\\n' \"${{!LAB_FR[@]}}\"",
+            path.display()
+        );
+        let mut cmd = Command::new("bash");
+        cmd.current_dir(kit::root()).arg("-c").arg(script);
+        let ran = run(&mut cmd, Duration::from_secs(10)).expect_success();
+        let keys = ran.stdout();
+        assert!(keys.lines().count() >= 4, "{}: {keys}", path.display());
+        // Each key is used by a script of the family.
+        let family = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let users: &[&str] = match family.as_str() {
+            "demos" => &["timewait", "deadlock"],
+            other => &[if other == "capture" { "capture" } else { other }],
+        };
+        let code: String = users
+            .iter()
+            .map(|s| fs::read_to_string(kit::root().join("lab").join(s)).unwrap())
+            .collect();
+        assert!(
+            code.contains(&format!("lab_strings {family}")),
+            "no script loads lab/lang/{family}.sh"
+        );
+        for key in keys.lines() {
+            assert!(
+                code.contains(&format!(" {key}")) || code.contains(&format!("({key}")),
+                "{family}: the text {key} is used by none of {users:?}"
+            );
+        }
+        families += 1;
+    }
+    assert!(
+        families >= 4,
+        "one table per family: demos, capture, netem, up"
+    );
+    // (the locale's variables, the flag, the language chosen)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Case; 6] = [
+        (&[("LANG", "fr_FR.UTF-8")], "", "fr"),
+        (&[("LANG", "C.UTF-8")], "", "en"),
+        (
+            &[("LC_ALL", "en_US.UTF-8"), ("LANG", "fr_FR.UTF-8")],
+            "",
+            "en",
+        ),
+        (&[("LC_MESSAGES", "fr_CA"), ("LANG", "en_GB")], "", "fr"),
+        (&[("LC_ALL", ""), ("LANG", "fr_BE")], "", "fr"),
+        (&[("LANG", "fr_FR.UTF-8")], "--lang en", "en"),
+    ];
+    for (vars, flag, want) in cases {
+        let mut cmd = Command::new("bash");
+        cmd.current_dir(kit::root())
+            .arg("-c")
+            .arg(format!(
+                "source lab/lib.sh; lab_lang_args x {flag}; printf %s \"$LAB_LANG\""
+            ))
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env_remove("LANG")
+            .env_remove("LAB_LANG")
+            .envs(vars.iter().copied());
+        let ran = run(&mut cmd, Duration::from_secs(10)).expect_success();
+        assert_eq!(ran.stdout(), want, "{vars:?} {flag}");
+    }
 }
 
 /// The rule itself catches what it must, and lets code and correct text through.
@@ -460,8 +577,24 @@ fn ladder_lessons_hold_on_their_reference_and_fail_on_the_others() {
 /// A sheet that ran: its lab (still up) and what each `sh` block printed.
 struct Ran {
     name: String,
-    lab: Lab,
+    lab: Rc<Lab>,
     outputs: Vec<(Block, kit::Ran)>,
+    /// The sheet's turn: its captures (in captures/, shared by every lab of this checkout)
+    /// are its own until the checks end.
+    _turn: MutexGuard<'static, ()>,
+}
+
+/// One lock per sheet: the test of a sheet and the class test never write the same captures
+/// at once.
+static TURNS: [Mutex<()>; SHEETS.len()] = [const { Mutex::new(()) }; SHEETS.len()];
+
+fn turn(name: &str) -> MutexGuard<'static, ()> {
+    let i = SHEETS
+        .iter()
+        .position(|s| *s == name)
+        .unwrap_or_else(|| panic!("{name} is not in SHEETS"));
+    // A test that failed holding the lock poisons it; the next one still takes its turn.
+    TURNS[i].lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Ran {
@@ -549,20 +682,33 @@ fn capture_names(blocks: &[Block]) -> Vec<String> {
 
 /// Run every `sh` block of NAME, in order, against a fresh lab (None: no Docker, not CI).
 fn run_sheet(name: &str) -> Option<Ran> {
-    let blocks: Vec<Block> = blocks(&sheets_dir().join(name))
-        .into_iter()
-        .filter(|b| b.kind == Kind::Run)
-        .collect();
     let test = format!("sheet-{}", name.trim_end_matches(".md"));
     let lab = Lab::up(&test, &[])?;
+    Some(run_on(Rc::new(lab), name, false))
+}
+
+/// Run every `sh` block of NAME, in order, on LAB. AS_A_CLASS: also the commands of its
+/// `sh à vous` blocks that change the lab's state (see [`lab_state_lines`]), where they stand
+/// in the sheet, as the students type them between two sheets.
+fn run_on(lab: Rc<Lab>, name: &str, as_a_class: bool) -> Ran {
+    let all = blocks(&sheets_dir().join(name));
+    let turn = turn(name);
     // A capture left by an earlier run must not pass for this one's.
-    for capture in capture_names(&blocks) {
+    for capture in capture_names(&all) {
         remove_capture(&capture);
     }
     let started = Instant::now();
     let mut outputs = Vec::new();
-    for b in blocks {
-        let ran = run(&mut shell(&lab, &b.text), BLOCK_LIMIT);
+    for b in all {
+        let text = match b.kind {
+            Kind::Run => b.text.clone(),
+            Kind::Yours if as_a_class => lab_state_lines(&b.text).join("\n"),
+            _ => continue,
+        };
+        if text.is_empty() {
+            continue;
+        }
+        let ran = run(&mut shell(&lab, &text), BLOCK_LIMIT);
         assert!(
             ran.out.status.success(),
             "{name}:{}: the block failed:\n{}",
@@ -570,18 +716,85 @@ fn run_sheet(name: &str) -> Option<Ran> {
             ran.report
         );
         eprintln!("{name}:{}: ok in {:.1} s", b.line, ran.took.as_secs_f64());
-        outputs.push((b, ran));
+        if b.kind == Kind::Run {
+            outputs.push((b, ran));
+        }
     }
     eprintln!(
         "{name}: {} blocks in {:.1} s",
         outputs.len(),
         started.elapsed().as_secs_f64()
     );
-    Some(Ran {
+    Ran {
         name: name.to_string(),
         lab,
         outputs,
-    })
+        _turn: turn,
+    }
+}
+
+/// The lines of a block that set the lab's state for what follows: `lab/up` and `lab/netem`,
+/// with their variables (`CHAT_MODE=idle lab/up`); not the students' programs, not comments.
+fn lab_state_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| {
+            let command = line
+                .split_whitespace()
+                .find(|w| !(w.contains('=') && w.starts_with(|c: char| c.is_ascii_uppercase())));
+            matches!(command, Some("lab/up" | "lab/netem"))
+        })
+        .map(String::from)
+        .collect()
+}
+
+/// The class: the README and the five sheets, in order, on ONE lab, as a class runs them:
+/// every `sh` block, and between them the commands of the `sh à vous` blocks that change the
+/// lab's state (`CHAT_MODE=… lab/up`, `lab/netem …`; the students' programs are theirs, not
+/// run). A sheet that counts on a mode an earlier one left behind fails here, though it passes
+/// alone on a fresh lab. Each sheet's lessons are asserted as in its own test; at the end the
+/// lab is back in its default mode: chat duplex on port 8080, no delay on any host.
+#[test]
+fn the_sheets_run_in_order_on_one_lab_as_a_class_does() {
+    let Some(lab) = Lab::up("class", &[]) else {
+        return;
+    };
+    let lab = Rc::new(lab);
+    let started = Instant::now();
+    let lessons: [fn(&Ran); SHEETS.len()] = [
+        lessons_readme,
+        lessons_01,
+        lessons_02,
+        lessons_03,
+        lessons_04,
+        lessons_05,
+    ];
+    for (name, lessons) in SHEETS.iter().zip(lessons) {
+        let sheet = run_on(Rc::clone(&lab), name, true);
+        lessons(&sheet);
+    }
+    let after = run(
+        &mut shell(
+            &lab,
+            "lab/wait server listening 8080\n\
+             docker compose exec -T server ps -o args= -C chat\n\
+             LAB_LANG=en lab/netem client show\n\
+             LAB_LANG=en lab/netem server show",
+        ),
+        BLOCK_LIMIT,
+    )
+    .expect_success();
+    let out = after.stdout();
+    assert!(
+        out.contains("chat duplex --listen") && out.matches("egress: no impairment").count() == 2,
+        "after the five sheets, the lab should be back in its default mode (chat duplex on 8080, no netem):\n{}",
+        after.report
+    );
+    eprintln!(
+        "the class: {} sheets in order on one lab in {:.1} s",
+        SHEETS.len(),
+        started.elapsed().as_secs_f64()
+    );
 }
 
 // --- The ladders ------------------------------------------------------------------------------
@@ -980,9 +1193,13 @@ fn assert_lesson(sheet: &str, question: &str, d: &Drawn, lesson: Lesson) {
 
 #[test]
 fn sheet_readme_commands_run() {
-    let Some(sheet) = run_sheet("README.md") else {
-        return;
-    };
+    if let Some(sheet) = run_sheet("README.md") {
+        lessons_readme(&sheet);
+    }
+}
+
+/// The README starts the lab: `docker compose ps` shows it healthy.
+fn lessons_readme(sheet: &Ran) {
     assert!(
         sheet.output("docker compose ps").contains("healthy"),
         "{}",
@@ -996,10 +1213,14 @@ fn sheet_readme_commands_run() {
 /// into segments of at most one MSS, PSH on the last one only.
 #[test]
 fn sheet_01_handshake_shows_its_lesson() {
-    let name = "01-poignee-de-main.md";
-    let Some(sheet) = run_sheet(name) else {
-        return;
-    };
+    if let Some(sheet) = run_sheet("01-poignee-de-main.md") {
+        lessons_01(&sheet);
+    }
+}
+
+/// What sheet 1's questions rely on, in what its commands printed and captured.
+fn lessons_01(sheet: &Ran) {
+    let name = sheet.name.as_str();
     let segs = sheet.capture("01-poignee-client");
     assert_handshake(name, "01-poignee-client", &segs, "server:8080");
     let sent: Vec<&Segment> = data(&segs);
@@ -1062,10 +1283,14 @@ fn sheet_01_handshake_shows_its_lesson() {
 /// when the client closes first, TIME_WAIT is on the client and the server restarts (exit 124).
 #[test]
 fn sheet_02_time_wait_shows_its_lesson() {
-    let name = "02-time-wait.md";
-    let Some(sheet) = run_sheet(name) else {
-        return;
-    };
+    if let Some(sheet) = run_sheet("02-time-wait.md") {
+        lessons_02(&sheet);
+    }
+}
+
+/// What sheet 2's questions rely on, in what its commands printed and captured.
+fn lessons_02(sheet: &Ran) {
+    let name = sheet.name.as_str();
     let segs = sheet.capture("02-timewait-server");
     assert_handshake(name, "02-timewait-server", &segs, "server:9090");
     let first_fin = segs.iter().position(|s| s.has("FIN")).expect("a FIN");
@@ -1113,10 +1338,14 @@ fn sheet_02_time_wait_shows_its_lesson() {
 /// sides waiting: the handshake and no data, then `timeout` (124).
 #[test]
 fn sheet_03_alternation_shows_its_lesson() {
-    let name = "03-alternance.md";
-    let Some(sheet) = run_sheet(name) else {
-        return;
-    };
+    if let Some(sheet) = run_sheet("03-alternance.md") {
+        lessons_03(&sheet);
+    }
+}
+
+/// What sheet 3's questions rely on, in what its commands printed and captured.
+fn lessons_03(sheet: &Ran) {
+    let name = sheet.name.as_str();
     let segs = sheet.capture("03-alternance-server");
     assert_handshake(name, "03-alternance-server", &segs, "server:9091");
     let sent = data(&segs);
@@ -1168,10 +1397,14 @@ fn sheet_03_alternation_shows_its_lesson() {
 /// a buffer not flushed before fork is written twice.
 #[test]
 fn sheet_04_duplex_shows_its_lesson() {
-    let name = "04-duplex-fork.md";
-    let Some(sheet) = run_sheet(name) else {
-        return;
-    };
+    if let Some(sheet) = run_sheet("04-duplex-fork.md") {
+        lessons_04(&sheet);
+    }
+}
+
+/// What sheet 4's questions rely on, in what its commands printed and captured.
+fn lessons_04(sheet: &Ran) {
+    let name = sheet.name.as_str();
     let two = sheet.output("ss -tnp");
     let shared = two
         .lines()
@@ -1245,10 +1478,14 @@ fn sheet_04_duplex_shows_its_lesson() {
 /// write-write-read waits for the delayed ACK unless TCP_NODELAY.
 #[test]
 fn sheet_05_latency_shows_its_lesson() {
-    let name = "05-latence.md";
-    let Some(sheet) = run_sheet(name) else {
-        return;
-    };
+    if let Some(sheet) = run_sheet("05-latence.md") {
+        lessons_05(&sheet);
+    }
+}
+
+/// What sheet 5's questions rely on, in what its commands printed and captured.
+fn lessons_05(sheet: &Ran) {
+    let name = sheet.name.as_str();
     let rtts = ping_averages(&sheet.output("lab/netem client delay 200ms"));
     assert!(
         rtts.len() == 2 && rtts[0] < 20.0 && near(rtts[1], 200.0, 0.2),

@@ -27,7 +27,7 @@ def a_ecrire(quoi):
 def connecter(hote, port):
     """Rend une socket TCP connectée à HOTE:PORT."""
     # TODO : socket.create_connection((hote, port)), ou socket.socket() puis connect().
-    #        Quels segments part-il sur le fil pendant connect() ? (fiche 1, question 1)
+    #        Quels segments partent sur le fil pendant connect() ? (fiche 1, question 1)
     a_ecrire("connecter() : se connecter au serveur")
 
 
@@ -46,7 +46,10 @@ def main():
     envoyer_lignes(sock)
     # TODO : la fin de l'entrée : shutdown(socket.SHUT_WR) envoie le FIN, puis attendre que
     #        le serveur ferme à son tour (recv() rend b"") avant close().
-    #        Pourquoi pas close() tout de suite ? (fiche 4)
+    #        Pourquoi attendre, plutôt que close() tout de suite ? Le FIN du serveur vous dit
+    #        qu'il a lu tout ce que vous avez envoyé, jusqu'à votre FIN. Et si le serveur
+    #        écrit encore après votre close(), que répond votre noyau ? (un RST : la
+    #        connexion est alors rompue, pas fermée)
     a_ecrire("main() : fermer la connexion")
 
 

@@ -27,7 +27,9 @@ def a_ecrire(quoi):
 def lire_ligne(flux):
     """Rend la ligne suivante du serveur (avec son « \\n »), ou b"" s'il a fermé."""
     # TODO : un recv() peut rendre une demi-ligne, ou deux lignes (fiche 1) : lisez jusqu'au
-    #        « \n ». Le plus simple : flux = sock.makefile("rb"), puis flux.readline().
+    #        « \n ». Le plus simple : flux = sock.makefile("rb") UNE fois, dans main(),
+    #        avant la boucle, puis flux.readline() ici. (Un nouveau makefile() à chaque tour
+    #        perdrait ce que le précédent avait lu d'avance.)
     a_ecrire("lire_ligne() : lire une ligne entière de la socket")
 
 

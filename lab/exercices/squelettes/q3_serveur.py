@@ -31,8 +31,12 @@ def ouvrir_ecoute(port):
 
 def converser(conn):
     """Les tours d'un client : lire sa ligne, l'afficher, répondre ; jusqu'à sa fin."""
-    # TODO : lire une ligne ENTIÈRE du client (conn.makefile("rb").readline()), l'afficher
-    #        (et sys.stdout.flush()), lire une ligne au clavier, l'envoyer AVEC son « \n ».
+    # TODO : avant la boucle, une fois : flux = conn.makefile("rb"). Puis, à chaque tour,
+    #        lire une ligne ENTIÈRE du client (flux.readline()), l'afficher (et
+    #        sys.stdout.flush()), lire une ligne au clavier, l'envoyer AVEC son « \n ».
+    #        Pourquoi pas conn.makefile("rb").readline() à chaque tour ? Un lecteur lit
+    #        d'avance dans son tampon : si le client a envoyé deux lignes d'un coup, que
+    #        devient la seconde quand ce lecteur est jeté ? (fiche 3, question 12)
     #        Qui doit parler en premier ? Que se passe-t-il si les deux commencent par
     #        attendre ? (fiche 3, questions 5 à 10)
     a_ecrire("converser() : les tours de parole")

@@ -46,9 +46,7 @@ def main():
     #        (fiche 4, question 11)
     # TODO : pid = os.fork()
     #        - dans le fils (pid == 0) : clavier_vers_socket(), puis os._exit(0).
-    #          Pourquoi os._exit() et pas sys.exit() ? (un sys.exit() lève SystemExit : les
-    #          blocs finally s'exécutent, et une exception rattrapée plus haut ramènerait le
-    #          fils dans le code du père)
+    #          Pourquoi os._exit() et pas sys.exit() ? (fiche 4, question 13)
     #        - dans le père : socket_vers_ecran(), puis arrêter le fils, bloqué sur le
     #          clavier (os.kill(pid, signal.SIGTERM)), et l'attendre (os.waitpid) : sinon ?
     a_ecrire(f"main() : se connecter à {hote}, fork(), un processus par sens")
