@@ -177,8 +177,17 @@ lab_exec() {
 # lab_iface CID HOST: the name of the interface of HOST (container CID) on the lab network,
 # the one with an address in the lab subnet; dies when there is none.
 lab_iface() {
-  local net=${LAB_NET:-10.80.80} iface
-  iface=$(docker exec "$1" ip -o -4 addr show | awk -v net="$net." 'index($4, net) == 1 { print $2; exit }')
+  local net=${LAB_NET:-10.80.80} iface="" out i
+  # A host just (re)created by lab/up may take a moment to show its address: looked for again
+  # for up to 5 s, and docker's own error said if it is the exec that fails.
+  for ((i = 0; i < 25; i++)); do
+    if out=$(docker exec "$1" ip -o -4 addr show 2>&1); then
+      iface=$(awk -v net="$net." 'index($4, net) == 1 { print $2; exit }' <<<"$out")
+      [[ -n $iface ]] && break
+    fi
+    sleep 0.2
+  done
+  [[ -n $iface ]] || [[ $out != *rror* ]] || lab_die "$2: docker exec failed: ${out//$'\n'/ }"
   [[ -n $iface ]] || lab_die "$2 has no interface on $net.0/24: is LAB_NET the one the lab was started with?"
   printf '%s\n' "$iface"
 }

@@ -242,11 +242,14 @@ impl Ctx {
             None => loop {
                 // What runs before this attempt: if it connects, these were there before accept.
                 self.before = program.procs().iter().map(|p| p.key()).collect();
+                // The listening socket is read before connecting, never after: a server that
+                // closes its listener once it has accepted (or ends with its conversation)
+                // would be gone by then (`listen-all` would not be judged). It is on this
+                // host, so /proc shows it as soon as it listens: connect only then.
                 self.listening = procs::listening_on(self.port);
-                if let Some(conn) = Conn::connect(self.port, Instant::now(), || true) {
-                    if self.listening.is_empty() {
-                        self.listening = procs::listening_on(self.port);
-                    }
+                if !self.listening.is_empty()
+                    && let Some(conn) = Conn::connect(self.port, Instant::now(), || true)
+                {
                     break Some(conn);
                 }
                 if !program.running() || Instant::now() >= deadline {
