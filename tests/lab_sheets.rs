@@ -389,18 +389,31 @@ fn skeletons_compile_run_and_leave_the_work_to_do() {
             "-c",
             "import sys; compile(open(sys.argv[1], encoding='utf-8').read(), sys.argv[1], 'exec')",
         ])
-        .arg(file);
+        .arg(file)
+        // (As on a machine that does not set it: what the test writes is the test's doing.)
+        .env_remove("PYTHONDONTWRITEBYTECODE");
         run(&mut cmd, Duration::from_secs(30)).expect_success();
     }
     // Run: a skeleton says which part is left to write (and binds no port before that).
     for name in expected {
         let mut cmd = Command::new("python3");
-        cmd.arg("-B").arg(dir.join(name)).arg("127.0.0.1");
+        cmd.arg("-B")
+            .arg(dir.join(name))
+            .arg("127.0.0.1")
+            .env_remove("PYTHONDONTWRITEBYTECODE");
         let ran = run(&mut cmd, Duration::from_secs(10));
         assert!(
             !ran.out.status.success() && ran.stderr().contains("TODO"),
             "{name}: run, a skeleton stops at its first TODO and says so:\n{}",
             ran.report
+        );
+    }
+    // Nothing written into the repository: no __pycache__ beside the skeletons or the tools.
+    for folder in [&dir, &tools] {
+        assert!(
+            !folder.join("__pycache__").exists(),
+            "{}: the skeletons' test left a __pycache__",
+            folder.display()
         );
     }
 }
