@@ -78,6 +78,13 @@ fn lab_check_refuses_bad_arguments_with_one_line_and_code_2() {
     fs::remove_dir_all(&empty).unwrap();
 }
 
+/// The tests that run lab/check in Docker take turns: each checks that no `chatlab-check-…`
+/// container is left, which another's running checks would be.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn leftovers() -> String {
     let out = Command::new("docker")
         .args([
@@ -100,6 +107,7 @@ fn write(path: &Path, text: &str) {
 
 #[test]
 fn lab_check_runs_programs_in_throwaway_hosts_and_grades_a_class() {
+    let _turn = one_at_a_time();
     let Some(image) = labkit::image_for("lab_check_runs_programs_in_throwaway_hosts") else {
         return;
     };
@@ -232,6 +240,7 @@ fn lab_check_runs_programs_in_throwaway_hosts_and_grades_a_class() {
 /// terminal).
 #[test]
 fn lab_check_grades_a_class_whatever_its_folder_names() {
+    let _turn = one_at_a_time();
     let Some(image) = labkit::image_for("lab_check_grades_a_class_whatever_its_folder_names")
     else {
         return;
