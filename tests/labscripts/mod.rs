@@ -44,6 +44,13 @@ pub fn script(lab: Option<&Lab>, name: &str, args: &[&str]) -> Command {
 /// A directory with a `docker` that turns `docker compose …` into `docker-compose …`, for
 /// machines with Compose v1 only (the sheets say `docker compose`); None when v2 works.
 pub fn compose_v1_shim() -> Option<PathBuf> {
+    // Written once per test process: rewriting it while another test's shell runs it fails
+    // that shell with « Text file busy » (ETXTBSY).
+    static SHIM: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    SHIM.get_or_init(write_compose_v1_shim).clone()
+}
+
+fn write_compose_v1_shim() -> Option<PathBuf> {
     let v2 = Command::new("docker")
         .args(["compose", "version"])
         .stdout(Stdio::null())
