@@ -419,3 +419,174 @@ fn a_long_bulk_is_drawn_as_its_opening_and_its_end_with_the_rest_counted() {
         "{m}"
     );
 }
+
+/// Many connections: the first LISTED (20), in the order the captures first saw them, are
+/// listed and drawn (text, Mermaid, SVG); the others are counted, exactly, and said once. A
+/// pair of ports used again with new ISNs is another connection.
+#[test]
+fn of_many_connections_the_first_twenty_are_drawn_and_the_others_counted() {
+    let d = Dir::new("many");
+    let (n, pairs) = (5000, 2500);
+    let c = d.file("many-client.pcap", &ladderkit::tiny_capture(0..n, pairs, 0));
+    let s = d.file("many-server.pcap", &ladderkit::tiny_capture(0..n, pairs, 1));
+    let svg = d.0.join("many.svg");
+    let out = ladder(&[&c, &s], &["--svg", svg.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let listed: Vec<&str> = stdout
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .skip(1)
+        .collect();
+    assert_eq!(listed.len(), 21, "{stdout:.3000}");
+    for (k, line) in listed[..20].iter().enumerate() {
+        let want = format!("{:>2}. client 10.80.80.11:{} → server", k + 1, 1024 + k);
+        assert!(line.trim_start().starts_with(want.trim_start()), "{line}");
+    }
+    assert_eq!(
+        listed[20],
+        format!(
+            "  … {} more connections not drawn: --conn N draws one",
+            n - 20
+        )
+    );
+    let headers: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("Connection "))
+        .collect();
+    let want: Vec<String> = (1..=20)
+        .map(|k| format!("Connection {k}/{n} : client 10.80.80.11:{} ", 1023 + k))
+        .collect();
+    assert_eq!(headers.len(), 20, "{headers:?}");
+    for (h, w) in headers.iter().zip(&want) {
+        assert!(h.starts_with(w), "{h}");
+    }
+    assert_eq!(ladderkit::text_arrows(&stdout).len(), 20 * 4);
+    let ladders = ladderkit::read_svg(&std::fs::read_to_string(&svg).unwrap()).unwrap();
+    let conns: Vec<usize> = ladders.iter().map(|l| l.conn).collect();
+    assert_eq!(conns, (1..=20).collect::<Vec<_>>());
+    assert!(
+        text(&out.stderr).contains(&format!("the first 20 connections of {n}")),
+        "{out:?}"
+    );
+    let m = text(&ladder(&[&c, &s], &["--mermaid"]).stdout);
+    assert!(
+        m.starts_with(&format!(
+            "%% {} more connections not drawn: --conn N draws one\nsequenceDiagram\n",
+            n - 20
+        )),
+        "{m:.500}"
+    );
+    assert_eq!(m.matches("sequenceDiagram").count(), 20);
+    let bad = ladder(&[&c, &s], &["--conn", &(n + 1).to_string()]);
+    assert!(
+        text(&bad.stderr).contains(&format!(
+            "--conn {}: these captures have {n} connections",
+            n + 1
+        )),
+        "{bad:?}"
+    );
+}
+
+/// `--conn N` draws connection N as a capture holding only that connection draws it: the
+/// same text, Mermaid and SVG, but for its number; N counted in the order the captures first
+/// saw the connections, across both hosts' captures, ports used again included.
+#[test]
+fn conn_n_draws_the_nth_as_a_capture_of_it_alone() {
+    let d = Dir::new("nth");
+    let (n, pairs) = (5000, 2500);
+    let all = [
+        d.file("all-client.pcap", &ladderkit::tiny_capture(0..n, pairs, 0)),
+        d.file("all-server.pcap", &ladderkit::tiny_capture(0..n, pairs, 1)),
+    ];
+    // Without its number and total (the header, the SVG's title): the drawing.
+    let body = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| !l.starts_with("Connection ") && !l.contains("%% connection "))
+            .filter(|l| !l.starts_with("  ") || l.contains(':'))
+            .map(String::from)
+            .collect()
+    };
+    for k in [20usize, 2499, 3777, n - 1] {
+        let alone = [
+            d.file("one-client.pcap", &ladderkit::tiny_capture([k], pairs, 0)),
+            d.file("one-server.pcap", &ladderkit::tiny_capture([k], pairs, 1)),
+        ];
+        let nth = (k + 1).to_string();
+        for extra in [&["--conn", &nth][..], &["--conn", &nth, "--mermaid"]] {
+            let got = ladder(&[&all[0], &all[1]], extra);
+            assert!(got.status.success(), "{got:?}");
+            let got = text(&got.stdout);
+            let want = text(&ladder(&[&alone[0], &alone[1]], &extra[2..]).stdout);
+            // The list of the first connections comes first in the text: leave it out.
+            let drawing = got
+                .find("\nConnection ")
+                .map_or(got.as_str(), |i| &got[i + 1..]);
+            assert!(!drawing.is_empty());
+            assert_eq!(body(drawing), body(&want), "connection {nth}:\n{drawing}");
+            let header = format!("onnection {nth}/{n}");
+            assert!(got.contains(&header), "{header}:\n{got:.2000}");
+            let port = format!("10.80.80.11:{} ", 1024 + k % pairs);
+            assert!(got.contains(&port), "{port}:\n{got:.2000}");
+        }
+        let svgs = [d.0.join("all.svg"), d.0.join("one.svg")];
+        let (a, b) = (svgs[0].to_str().unwrap(), svgs[1].to_str().unwrap());
+        let got = ladder(
+            &[&all[0], &all[1]],
+            &["--conn", &nth, "--svg", a, "--no-text"],
+        );
+        assert!(got.status.success(), "{got:?}");
+        ladder(&[&alone[0], &alone[1]], &["--svg", b, "--no-text"]);
+        let read = |p: &Path| ladderkit::read_svg(&std::fs::read_to_string(p).unwrap()).unwrap();
+        let (got, want) = (read(&svgs[0]), read(&svgs[1]));
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].conn, k + 1);
+        assert_eq!(got[0].structure()[1..], want[0].structure()[1..]);
+    }
+}
+
+/// Memory follows what is drawn, not the number of connections: 200 000 connections (old
+/// code: every one modelled, about 480 MB) read in well under 100 MB of peak RSS.
+#[test]
+fn memory_stays_small_whatever_the_number_of_connections() {
+    let d = Dir::new("memory");
+    let n = 200_000;
+    let f = d.0.join("big-client.pcap");
+    ladderkit::write_tiny_capture(&f, n, 60_000, 0);
+    #[expect(
+        clippy::zombie_processes,
+        reason = "reaped below by wait4, which gives its peak RSS"
+    )]
+    let child = Command::new(CHATLAB)
+        .arg("ladder")
+        .arg(&f)
+        .args(["--lang", "en", "--conn", "123456"])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.unwrap(), &mut stdout).unwrap();
+    // This child's peak RSS (other tests' children are not counted, unlike
+    // getrusage(RUSAGE_CHILDREN)); it is at least this process's own peak when it was spawned
+    // (the child shares our memory until its exec), hence the capture written as it is made.
+    let mut status = 0;
+    // SAFETY: `usage` is a plain C struct zeroed and written by wait4; PID is our child, not
+    // waited for yet (std's Child is dropped without waiting).
+    let mut usage: nix::libc::rusage = unsafe { std::mem::zeroed() };
+    let got = unsafe { nix::libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(got, pid, "wait4: {}", std::io::Error::last_os_error());
+    assert!(
+        nix::libc::WIFEXITED(status) && nix::libc::WEXITSTATUS(status) == 0,
+        "status {status}: {stdout:.2000}"
+    );
+    let peak_mb = usage.ru_maxrss / 1024;
+    assert!(peak_mb < 100, "peak RSS {peak_mb} MB for {n} connections");
+    assert!(
+        stdout.contains(&format!("Connection 123456/{n} : ")),
+        "{stdout:.2000}"
+    );
+    assert!(stdout.contains(&format!("… {} more connections not listed", n - 20)));
+}

@@ -361,23 +361,34 @@ pub fn text_states(text: &str) -> Vec<String> {
 
 /// A pcap (µs timestamps, raw IP) of (seconds, IP packet) records.
 pub fn pcap(records: &[(f64, Vec<u8>)]) -> Vec<u8> {
+    let mut f = pcap_header();
+    for (t, p) in records {
+        pcap_record(&mut f, *t, p);
+    }
+    f
+}
+
+/// A pcap's file header (µs timestamps, raw IP).
+pub fn pcap_header() -> Vec<u8> {
     let mut f = Vec::new();
     for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 101] {
         f.extend_from_slice(&v.to_le_bytes());
     }
-    for (t, p) in records {
-        let us = (t * 1e6).round() as u64;
-        for v in [
-            (us / 1_000_000) as u32,
-            (us % 1_000_000) as u32,
-            p.len() as u32,
-            p.len() as u32,
-        ] {
-            f.extend_from_slice(&v.to_le_bytes());
-        }
-        f.extend_from_slice(p);
-    }
     f
+}
+
+/// One pcap record, IP packet P at T seconds, appended to F.
+pub fn pcap_record(f: &mut Vec<u8>, t: f64, p: &[u8]) {
+    let us = (t * 1e6).round() as u64;
+    for v in [
+        (us / 1_000_000) as u32,
+        (us % 1_000_000) as u32,
+        p.len() as u32,
+        p.len() as u32,
+    ] {
+        f.extend_from_slice(&v.to_le_bytes());
+    }
+    f.extend_from_slice(p);
 }
 
 /// An IPv4 packet of protocol PROTO from .SRC to .DST (10.80.80.x) carrying L4.
@@ -417,11 +428,23 @@ pub fn tcp_at(
     ack: u32,
     data: &[u8],
 ) -> Vec<u8> {
-    let (sp, dp, s, d) = if from_client {
-        (40000, port, client, server)
+    let ((s, sp), (d, dp)) = if from_client {
+        ((client, 40000), (server, port))
     } else {
-        (port, 40000, server, client)
+        ((server, port), (client, 40000))
     };
+    tcp_ports((s, sp), (d, dp), flags, seq, ack, data)
+}
+
+/// A TCP segment from SRC (address, port) to DST, in IPv4.
+pub fn tcp_ports(
+    (s, sp): ([u8; 4], u16),
+    (d, dp): ([u8; 4], u16),
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    data: &[u8],
+) -> Vec<u8> {
     let mut t = Vec::new();
     t.extend_from_slice(&sp.to_be_bytes());
     t.extend_from_slice(&dp.to_be_bytes());
@@ -430,6 +453,67 @@ pub fn tcp_at(
     t.extend_from_slice(&[0x50, flags, 2, 0, 0, 0, 0, 0]);
     t.extend_from_slice(data);
     ipv4_at(6, s, d, &t)
+}
+
+/// Tiny connection K of a capture of many, as SIDE saw it (0: the lab's client, 1: its
+/// server), 50 µs one way: SYN, SYN ACK, a line, RST from the server. One begins every
+/// millisecond and lasts 3.15: each overlaps the next ones, so their segments interleave in
+/// the file (never at the same microsecond). The client's port is 1024 + K % PAIRS: every PAIRS connections the ports are
+/// used again, with new ISNs (a new connection, as TCP has it).
+pub fn tiny(k: usize, pairs: usize, side: usize) -> Vec<(f64, Vec<u8>)> {
+    let (syn, ack, psh, rst) = (2, 16, 8, 4);
+    let client = ([10, 80, 80, 11], 1024 + (k % pairs) as u16);
+    let server = ([10, 80, 80, 10], 8080);
+    let (c, s) = (
+        1000u32.wrapping_add((k as u32).wrapping_mul(7919)),
+        5000u32.wrapping_add((k as u32).wrapping_mul(104_729)),
+    );
+    let t = 1_700_000_000.0 + k as f64 * 0.001;
+    [
+        (0.0, true, syn, c, 0, &b""[..]),
+        (0.0014, false, syn | ack, s, c.wrapping_add(1), b""),
+        (
+            0.0023,
+            true,
+            psh | ack,
+            c.wrapping_add(1),
+            s.wrapping_add(1),
+            b"bonjour\n",
+        ),
+        (
+            0.0031,
+            false,
+            rst | ack,
+            s.wrapping_add(1),
+            c.wrapping_add(9),
+            b"",
+        ),
+    ]
+    .iter()
+    .map(|&(dt, from_client, f, seq, a, data)| {
+        let seen = if from_client == (side == 0) {
+            dt
+        } else {
+            dt + 0.000_05
+        };
+        let (src, dst) = if from_client {
+            (client, server)
+        } else {
+            (server, client)
+        };
+        (t + seen, tcp_ports(src, dst, f, seq, a, data))
+    })
+    .collect()
+}
+
+/// The capture SIDE took of the tiny connections CONNS (see [`tiny`]), in time order.
+pub fn tiny_capture(conns: impl IntoIterator<Item = usize>, pairs: usize, side: usize) -> Vec<u8> {
+    let mut records: Vec<(f64, Vec<u8>)> = conns
+        .into_iter()
+        .flat_map(|k| tiny(k, pairs, side))
+        .collect();
+    records.sort_by(|a, b| a.0.total_cmp(&b.0));
+    pcap(&records)
 }
 
 /// A pcapng (one little-endian section, one raw-IP interface with µs timestamps) of
@@ -468,4 +552,31 @@ pub fn pcapng(records: &[(f64, Vec<u8>)]) -> Vec<u8> {
         block(&mut f, 6, &epb);
     }
     f
+}
+
+/// [`tiny_capture`] of connections 0 to N - 1, written to PATH as it is made: memory stays
+/// small however many there are (a test measuring a child's peak memory counts its own too).
+pub fn write_tiny_capture(path: &std::path::Path, n: usize, pairs: usize, side: usize) {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    out.write_all(&pcap_header()).unwrap();
+    // The segments of the connections begun, not yet written: those before the next one
+    // begins can go (each lasts less than 4 ms).
+    let mut pending: Vec<(f64, Vec<u8>)> = Vec::new();
+    let mut buf = Vec::new();
+    for k in 0..=n {
+        let next = tiny(k, pairs, side);
+        let from = if k < n { next[0].0 } else { f64::MAX };
+        pending.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let ready = pending.partition_point(|r| r.0 < from);
+        for (t, p) in pending.drain(..ready) {
+            buf.clear();
+            pcap_record(&mut buf, t, &p);
+            out.write_all(&buf).unwrap();
+        }
+        if k < n {
+            pending.extend(next);
+        }
+    }
+    out.flush().unwrap();
 }

@@ -5,7 +5,8 @@
 //!
 //! - [`pcap`]: reading pcap/pcapng files down to TCP segments (and writing netem's record).
 //! - [`model`]: connections, matching a segment across captures, its fate, the TCP states.
-//! - [`window`]: what is kept of long captures (each connection's opening and latest segments).
+//! - [`window`]: what is kept of the captures (which connections, by their census; of each, its
+//!   opening and latest segments).
 //! - [`text`], [`svg`], [`mermaid`]: the three drawings of one connection.
 //!
 //! Which host took a capture is read from its file name, as `lab/capture` writes them:
@@ -37,7 +38,7 @@ use clap::Parser;
 use crate::lang::Lang;
 use model::{Connection, Role, Segment, Source};
 use pcap::{Flags, Ns};
-use window::Window;
+use window::{Census, Pick, Window};
 
 /// Draw the TCP conversation of captures as a ladder (time-sequence) diagram.
 ///
@@ -49,6 +50,10 @@ use window::Window;
 /// The capturing host is read from the file name (`…-client.pcap`, `…-server.pcap`,
 /// `…-client2.pcap`); `…-HOST.netem.pcap` is the record of HOST's userspace netem (when each
 /// segment entered the impairment: the true departure under a netem delay).
+///
+/// Connections are numbered in the order the captures first saw them. With more than 20, the
+/// first 20 are listed and drawn and the others only counted (« 999980 more connections not
+/// drawn »): --conn N draws connection N, whichever it is.
 #[derive(Debug, Parser)]
 #[command(name = "ladder", verbatim_doc_comment)]
 pub struct Args {
@@ -61,11 +66,12 @@ pub struct Args {
     pub svg: Option<PathBuf>,
 
     /// Print a Mermaid sequenceDiagram (for slides and Markdown) instead of the text ladder:
-    /// one diagram per connection (--conn N for one)
+    /// one diagram per connection, the first 20 (--conn N for one)
     #[arg(long)]
     pub mermaid: bool,
 
-    /// Draw only connection N (1 is the first; the list is printed when there are several)
+    /// Draw only connection N (1 is the one the captures saw first; the list of the first 20
+    /// is printed when there are several)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub conn: Option<u32>,
 
@@ -235,6 +241,7 @@ pub type Error = String;
 /// Read, match, draw.
 pub fn run(args: &Args) -> Result<(), Error> {
     let lang = Lang::choose(args.lang);
+    let colon = lang.pick(" :", ":");
     let ctx = Ctx::new(lang, &args.net, args.fold, args.max).ok_or_else(|| {
         format!(
             "--net '{}': give the first three numbers, e.g. 10.80.80",
@@ -247,31 +254,67 @@ pub fn run(args: &Args) -> Result<(), Error> {
         .iter()
         .map(|p| (p.clone(), p.display().to_string()))
         .collect();
-    let conns = load(&files, args.port, &ctx)?;
+    // Kept in full: the first LISTED connections (listed, and drawn without --conn), and
+    // connection N; the others are counted.
+    let listing = !args.mermaid;
+    let pick = Pick {
+        first: if args.conn.is_none() || listing {
+            LISTED
+        } else {
+            0
+        },
+        also: args.conn.map(|n| n as usize - 1),
+    };
+    let reading = load(&files, args.port, &ctx, pick)?;
+    let total = reading.total;
     let chosen: Vec<(usize, &Connection)> = match args.conn {
         Some(n) => {
             let i = n as usize - 1;
-            let c = conns.get(i).ok_or_else(|| {
+            let c = reading.get(i).ok_or_else(|| {
                 format!(
                     "--conn {n}: {} {}",
                     lang.pick("ces captures ont", "these captures have"),
-                    plural(conns.len(), lang.pick("connexion", "connection"))
+                    plural(total, lang.pick("connexion", "connection"))
                 )
             })?;
             vec![(i, c)]
         }
-        None => conns.iter().enumerate().collect(),
+        None => reading.conns.iter().map(|(i, c)| (*i, c)).collect(),
+    };
+    // Without --conn, those not drawn; with it, those not listed.
+    let more = total.saturating_sub(LISTED);
+    let not_drawn = if args.conn.is_none() && more > 0 {
+        lang.pick(
+            &format!("{more} connexions de plus, non dessinées : --conn N en dessine une"),
+            &format!("{more} more connections not drawn: --conn N draws one"),
+        )
+        .to_string()
+    } else {
+        lang.pick(
+            &format!("{more} connexions de plus, non listées"),
+            &format!("{more} more connections not listed"),
+        )
+        .to_string()
     };
 
     let mut out = String::new();
-    if conns.len() > 1 && !args.mermaid {
-        text::list(&mut out, &ctx, &conns);
+    if total > 1 && listing {
+        let listed: Vec<(usize, &Connection)> = reading
+            .conns
+            .iter()
+            .filter(|(i, _)| *i < LISTED)
+            .map(|(i, c)| (*i, c))
+            .collect();
+        text::list(&mut out, &ctx, &listed, (more > 0).then_some(&not_drawn));
+    }
+    if args.mermaid && args.conn.is_none() && more > 0 {
+        let _ = writeln!(out, "%% {not_drawn}");
     }
     for (i, c) in &chosen {
         if args.mermaid {
-            mermaid::draw(&mut out, &ctx, *i, conns.len(), c);
+            mermaid::draw(&mut out, &ctx, *i, total, c);
         } else if !args.no_text {
-            text::draw(&mut out, &ctx, *i, conns.len(), c);
+            text::draw(&mut out, &ctx, *i, total, c);
         }
     }
     if let Some(path) = &args.svg {
@@ -294,7 +337,20 @@ pub fn run(args: &Args) -> Result<(), Error> {
                 );
             }
         }
-        svg::draw(&mut doc, &ctx, &chosen, conns.len());
+        if args.conn.is_none() && more > 0 {
+            log::warn!(
+                "SVG{colon} {}",
+                lang.pick(
+                    &format!(
+                        "les {LISTED} premières connexions sur {total} (--conn N pour une autre)"
+                    ),
+                    &format!(
+                        "the first {LISTED} connections of {total} (--conn N for another one)"
+                    )
+                )
+            );
+        }
+        svg::draw(&mut doc, &ctx, &chosen, total);
         std::fs::write(path, doc).map_err(|e| format!("{}: {e}", path.display()))?;
         log::info!(
             "{} {}",
@@ -312,48 +368,76 @@ pub fn run(args: &Args) -> Result<(), Error> {
     }
 }
 
-/// The connections of FILES (each with the name to show in messages), read and matched across
-/// hosts; PORT keeps only the segments of that TCP port. An error is one line naming the file.
-///
-/// Each file is read once, a segment at a time, into a [`Window`]: per connection and file,
-/// its first `ctx.max / 2` observations and its last ones; those between are counted and
-/// drawn as a band. Memory is thus a small multiple of what is drawn.
-pub fn load(
-    files: &[(PathBuf, String)],
-    port: Option<u16>,
-    ctx: &Ctx,
-) -> Result<Vec<Connection>, Error> {
-    let lang = ctx.lang;
-    // French puts a space before the colon.
-    let colon = lang.pick(" :", ":");
-    let mut window = Window::new(ctx.max / 2, ctx.max - ctx.max / 2);
-    // Per file: its number in the window, the host its name says, a netem record?, what its
-    // packets say of where it was taken.
-    let mut read: Vec<(usize, Option<&'static str>, bool, Where)> = Vec::new();
-    for (path, shown) in files {
-        let (host, record) = host_of(path);
-        let mut reader =
-            pcap::Reader::open(path).map_err(|e| format!("{shown}{colon} {}", e.say(lang)))?;
-        let file = window.file(record);
-        let mut place = Where::default();
-        let mut ports = std::collections::BTreeSet::new();
-        let (mut all, mut kept) = (0usize, 0usize);
-        while let Some(p) = reader
+/// How many connections are listed, and drawn without `--conn`: the first ones, in the order
+/// the captures first saw them. The others are counted, not kept.
+pub const LISTED: usize = 20;
+
+/// What [`load`] read: how many connections the captures hold, and the ones kept (modelled in
+/// full), each with its number (from 0, in the order the captures first saw them).
+pub struct Reading {
+    pub total: usize,
+    /// In the order of their numbers.
+    pub conns: Vec<(usize, Connection)>,
+}
+
+impl Reading {
+    /// Connection N (from 0), if it was kept.
+    pub fn get(&self, n: usize) -> Option<&Connection> {
+        self.conns.iter().find(|(i, _)| *i == n).map(|(_, c)| c)
+    }
+}
+
+/// One capture file being read.
+struct Input<'a> {
+    shown: &'a str,
+    reader: pcap::Reader<'static>,
+    /// Its number in the window (and the census).
+    file: usize,
+    host: Option<&'static str>,
+    record: bool,
+    place: Where,
+    /// With --port: the ports seen (the lower of each segment's two), to say which there were.
+    ports: std::collections::BTreeSet<u16>,
+    all: usize,
+    kept: usize,
+    /// Its first and last segments' times.
+    span: Option<(Ns, Ns)>,
+    /// Its next segment, read ahead (captures are read together, in time order).
+    next: Option<pcap::Packet>,
+}
+
+impl Input<'_> {
+    /// The next segment of PORT (all without), or None at the end of the file, said then.
+    fn pull(&mut self, port: Option<u16>, lang: Lang) -> Result<Option<pcap::Packet>, Error> {
+        let colon = lang.pick(" :", ":");
+        while let Some(p) = self
+            .reader
             .next_packet()
-            .map_err(|e| format!("{shown}{colon} {}", e.say(lang)))?
+            .map_err(|e| format!("{}{colon} {}", self.shown, e.say(lang)))?
         {
-            all += 1;
+            self.all += 1;
             if let Some(port) = port {
-                ports.insert(p.src.port().min(p.dst.port()));
+                self.ports.insert(p.src.port().min(p.dst.port()));
                 if p.src.port() != port && p.dst.port() != port {
                     continue;
                 }
             }
-            kept += 1;
-            place.see(&p);
-            window.add(file, p);
+            self.kept += 1;
+            self.place.see(&p);
+            self.span = Some(
+                self.span
+                    .map_or((p.ts, p.ts), |(a, b)| (a.min(p.ts), b.max(p.ts))),
+            );
+            return Ok(Some(p));
         }
-        match &reader.stopped {
+        self.finish(port, lang)?;
+        Ok(None)
+    }
+
+    /// The file is read: say where it stopped early; an error when it gave nothing to draw.
+    fn finish(&self, port: Option<u16>, lang: Lang) -> Result<(), Error> {
+        let (shown, colon) = (self.shown, lang.pick(" :", ":"));
+        match &self.reader.stopped {
             Some((at, pcap::Damage::Cut)) => log::warn!(
                 "{shown}{colon} {} {at}{colon} {}",
                 lang.pick("octet", "offset"),
@@ -373,11 +457,11 @@ pub fn load(
             ),
             None => {}
         }
-        if all == 0 && !record {
+        if self.all == 0 && !self.record {
             return Err(format!(
                 "{shown}{colon} {} ({})",
                 lang.pick("aucun segment TCP", "no TCP segment"),
-                match (reader.other(), lang) {
+                match (self.reader.other(), lang) {
                     (0, Lang::Fr) => "aucun paquet".to_string(),
                     (0, Lang::En) => "no packet at all".to_string(),
                     (1, Lang::Fr) => "1 paquet d'un autre protocole".to_string(),
@@ -388,10 +472,10 @@ pub fn load(
             ));
         }
         if let Some(port) = port
-            && kept == 0
-            && !record
+            && self.kept == 0
+            && !self.record
         {
-            let seen: Vec<String> = ports.iter().map(u16::to_string).collect();
+            let seen: Vec<String> = self.ports.iter().map(u16::to_string).collect();
             return Err(format!(
                 "{shown}{colon} {} {port} ({}: {})",
                 lang.pick("aucun segment TCP sur le port", "no TCP segment on port"),
@@ -399,29 +483,108 @@ pub fn load(
                 seen.join(", ")
             ));
         }
-        log::debug!("{shown}: {kept} segments");
-        read.push((file, host, record, place));
+        log::debug!("{shown}: {} segments", self.kept);
+        Ok(())
+    }
+}
+
+/// The connections of FILES (each with the name to show in messages), read and matched across
+/// hosts; PORT keeps only the segments of that TCP port; PICK says which connections to keep.
+/// An error is one line naming the file.
+///
+/// One pass: the captures are read together, a segment at a time in time order, and a
+/// [`Census`] numbers their connections as it first sees them (a hash lookup per segment).
+/// Only the connections PICK names go into the [`Window`] (per connection and file, its first
+/// `ctx.max / 2` observations and its last ones; those between are counted and drawn as a
+/// band) and are modelled; the others are counted. Netem records are read after the
+/// captures, for the connections kept. Memory is thus a small multiple of what is drawn, plus
+/// the census's 24-byte entry per connection.
+pub fn load(
+    files: &[(PathBuf, String)],
+    port: Option<u16>,
+    ctx: &Ctx,
+    pick: Pick,
+) -> Result<Reading, Error> {
+    let lang = ctx.lang;
+    // French puts a space before the colon.
+    let colon = lang.pick(" :", ":");
+    let mut window = Window::new(ctx.max / 2, ctx.max - ctx.max / 2);
+    let mut inputs: Vec<Input> = Vec::new();
+    for (path, shown) in files {
+        let (host, record) = host_of(path);
+        let reader =
+            pcap::Reader::open(path).map_err(|e| format!("{shown}{colon} {}", e.say(lang)))?;
+        inputs.push(Input {
+            shown,
+            reader,
+            file: window.file(record),
+            host,
+            record,
+            place: Where::default(),
+            ports: Default::default(),
+            all: 0,
+            kept: 0,
+            span: None,
+            next: None,
+        });
+    }
+
+    // The captures, together in time order (records alone when there is no capture).
+    let captures = inputs.iter().any(|i| !i.record);
+    let mut census = Census::new(pick);
+    for i in inputs.iter_mut().filter(|i| !i.record || !captures) {
+        i.next = i.pull(port, lang)?;
+    }
+    while let Some(i) = (0..inputs.len())
+        .filter(|&i| inputs[i].next.is_some())
+        .min_by_key(|&i| inputs[i].next.as_ref().map(|p| p.ts))
+    {
+        let input = &mut inputs[i];
+        let p = input.next.take().expect("a segment read ahead");
+        if census.see(input.file, &p) {
+            window.add(input.file, p);
+        }
+        input.next = input.pull(port, lang)?;
+    }
+    // The records: what the captures saw of the connections kept (see keep_recorded_seen).
+    let span = inputs
+        .iter()
+        .filter(|i| !i.record)
+        .filter_map(|i| i.span)
+        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+    if let Some(span) = span {
+        for input in inputs.iter_mut().filter(|i| i.record) {
+            while let Some(p) = input.pull(port, lang)? {
+                if census.recorded(input.file, &p, span) {
+                    window.add(input.file, p);
+                }
+            }
+        }
     }
     window.settle();
 
     // Where each file was taken: the plan, else its packets (and its name), else the times at
-    // which it saw the segments another file saw too.
-    let mut at: Vec<Option<IpAddr>> = read
+    // which it saw the segments another file saw too (of the connections kept).
+    let mut at: Vec<Option<IpAddr>> = inputs
         .iter()
-        .map(|(_, host, record, place)| place.host(*record, *host, host.and_then(|h| ctx.ip_of(h))))
+        .map(|i| {
+            i.place
+                .host(i.record, i.host, i.host.and_then(|h| ctx.ip_of(h)))
+        })
         .collect();
-    for i in 0..read.len() {
-        let (file, _, record, place) = &read[i];
-        if at[i].is_none() && !record {
-            at[i] = place.by_time(&window, *file);
+    for (k, i) in inputs.iter().enumerate() {
+        if at[k].is_none() && !i.record {
+            at[k] = i.place.by_time(&window, i.file);
         }
     }
 
     let mut sources = Vec::new();
-    let mut names = Vec::new();
-    for (((file, host, record, _), ip), (_, shown)) in read.iter().zip(&at).zip(files) {
+    let mut spans = Vec::new();
+    let mut used = Vec::new();
+    for (input, ip) in inputs.iter().zip(&at) {
+        let (shown, record) = (input.shown, input.record);
         if ip.is_none() {
-            let consequence = if *record {
+            let consequence = if record {
                 lang.pick("enregistrement ignoré", "record ignored")
             } else {
                 lang.pick(
@@ -429,7 +592,7 @@ pub fn load(
                     "its segments are drawn flat, when it saw them",
                 )
             };
-            let why = match host {
+            let why = match input.host {
                 Some(_) => lang.pick(
                     "quel hôte l'a prise ? Ses paquets ne le disent pas",
                     "which host took it? Its packets do not say",
@@ -440,7 +603,7 @@ pub fn load(
                 ),
             };
             log::warn!("{shown}{colon} {why} (…-client.pcap, …-server.pcap): {consequence}");
-            if *record {
+            if record {
                 continue;
             }
         }
@@ -448,16 +611,15 @@ pub fn load(
             (Some(ip), true) => Role::Entered(*ip),
             (ip, _) => Role::Seen(*ip),
         };
-        let capture = pcap::Capture::of(window.take(*file));
+        let capture = pcap::Capture::of(window.take(input.file));
         log::debug!("{shown}: {role:?}");
-        names.push(shown.clone());
+        used.push((input.file, shown));
+        spans.push(input.span);
         sources.push(Source { role, capture });
     }
-    keep_recorded_seen(&mut sources);
-    warn_unrelated(&sources, &names, lang);
+    warn_unrelated(&census, &used, lang);
 
-    let mut conns = model::connections(&sources);
-    if conns.is_empty() {
+    if census.total() == 0 {
         return Err(lang
             .pick(
                 "aucun segment TCP dans ces captures",
@@ -465,23 +627,51 @@ pub fn load(
             )
             .into());
     }
+    let mut groups: Vec<Option<Connection>> = model::connections_within(&sources, &spans)
+        .into_iter()
+        .map(Some)
+        .collect();
     // What the window left out, on the connection it was left out of (a pair of ports used
     // again: the last one that began before the kept segments resume).
     let mut by_pair: std::collections::HashMap<window::Pair, Vec<usize>> = Default::default();
-    for (i, c) in conns.iter().enumerate() {
+    for (i, c) in groups.iter().enumerate() {
+        let c = c.as_ref().expect("all there");
         by_pair.entry(window::pair_of(c)).or_default().push(i);
     }
-    for (k, idx) in by_pair {
-        if let Some(e) = window.elided(&k) {
-            let i = idx
+    for (k, idx) in &by_pair {
+        if let Some(e) = window.elided(k) {
+            let span = |i: usize| groups[i].as_ref().expect("all there").span();
+            let i = *idx
                 .iter()
                 .rev()
-                .find(|&&i| conns[i].span().0 < e.until)
+                .find(|&&i| span(i).0 < e.until)
                 .unwrap_or(&idx[0]);
-            conns[*i].set_elided(e);
+            groups[i].as_mut().expect("all there").set_elided(e);
         }
     }
-    Ok(conns)
+    // Each connection kept is the model's connection of its ends that holds the first segment
+    // the census saw of it (the model may also make one of a record's segments the captures'
+    // connections kept did not hold: not drawn, as before the census).
+    let mut conns = Vec::new();
+    for p in census.picked() {
+        let distance = |c: &Connection| {
+            let (a, b) = c.span();
+            (a - p.first).max(p.first - b).max(0)
+        };
+        let nearest = by_pair
+            .get(&p.pair)
+            .into_iter()
+            .flatten()
+            .filter(|&&i| groups[i].is_some())
+            .min_by_key(|&&i| distance(groups[i].as_ref().expect("filtered")));
+        if let Some(&i) = nearest {
+            conns.push((p.number, groups[i].take().expect("filtered")));
+        }
+    }
+    Ok(Reading {
+        total: census.total(),
+        conns,
+    })
 }
 
 /// What the packets of one capture say about the host that took it.
@@ -649,32 +839,17 @@ pub fn keep_recorded_seen(sources: &mut [Source]) {
     }
 }
 
-/// Say so when two captures of hosts share no connection: not the same experiment.
-fn warn_unrelated(sources: &[Source], names: &[String], lang: Lang) {
-    let tuples: Vec<HashSet<(SocketAddr, SocketAddr)>> = sources
-        .iter()
-        .map(|s| {
-            s.capture
-                .packets
-                .iter()
-                .map(|p| {
-                    if p.src < p.dst {
-                        (p.src, p.dst)
-                    } else {
-                        (p.dst, p.src)
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    for i in 0..sources.len() {
-        for j in i + 1..sources.len() {
-            if !tuples[i].is_empty() && !tuples[j].is_empty() && tuples[i].is_disjoint(&tuples[j]) {
+/// Say so when two captures (of the files USED: number, name) share no connection: not the
+/// same experiment.
+fn warn_unrelated(census: &Census, used: &[(usize, &str)], lang: Lang) {
+    for (k, (i, a)) in used.iter().enumerate() {
+        for (j, b) in &used[k + 1..] {
+            // (A file that gave nothing, e.g. a record of other connections, relates to none.)
+            let some = census.share(*i, *i) && census.share(*j, *j);
+            if some && !census.share(*i, *j) {
                 log::warn!(
-                    "{} {} {} {}",
-                    names[i],
+                    "{a} {} {b} {}",
                     lang.pick("et", "and"),
-                    names[j],
                     lang.pick(
                         "n'ont aucune connexion en commun (deux expériences différentes ?) : chacune est dessinée telle que sa capture l'a vue",
                         "share no connection (two different experiments?): each is drawn as its own capture saw it"

@@ -278,6 +278,14 @@ pub fn match_stage(xs: &[&Packet], ys: &[&Packet]) -> Vec<Option<usize>> {
 
 /// Build the connections of all the sources, in order of their first segment.
 pub fn connections(sources: &[Source]) -> Vec<Connection> {
+    let spans: Vec<Option<(Ns, Ns)>> = sources.iter().map(Source::span).collect();
+    connections_within(sources, &spans)
+}
+
+/// [`connections`] of sources that hold only some of their files' segments (the connections
+/// kept): SPANS says when each file began and ended (a segment that left while its receiver's
+/// capture ran, and that it never saw, was lost).
+pub fn connections_within(sources: &[Source], spans: &[Option<(Ns, Ns)>]) -> Vec<Connection> {
     // Every observation, on one time line.
     let mut all: Vec<(usize, &Packet)> = sources
         .iter()
@@ -340,12 +348,11 @@ pub fn connections(sources: &[Source]) -> Vec<Connection> {
         g.obs.push((src, p));
     }
 
-    // Each capture's time span, once: a connection asks for its receiver's (the loss rule),
-    // and scanning a file per connection made N connections cost N times the file.
-    let spans: Vec<Option<(Ns, Ns)>> = sources.iter().map(Source::span).collect();
+    // Each capture's time span is given once: a connection asks for its receiver's (the loss
+    // rule), and scanning a file per connection made N connections cost N times the file.
     groups
         .into_iter()
-        .map(|g| connection(sources, &spans, g.ends, &g.obs))
+        .map(|g| connection(sources, spans, g.ends, &g.obs))
         .collect()
 }
 

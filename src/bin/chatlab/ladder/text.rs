@@ -21,12 +21,13 @@ const W: usize = 78;
 /// Width of a time column.
 const T: usize = 9;
 
-/// The list of connections, when there are several.
-pub fn list(out: &mut String, ctx: &Ctx, conns: &[Connection]) {
+/// The list of connections CONNS (each with its number from 0), when there are several; MORE
+/// says those not listed.
+pub fn list(out: &mut String, ctx: &Ctx, conns: &[(usize, &Connection)], more: Option<&str>) {
     let l = ctx.lang;
     let _ = writeln!(out, "{}", l.pick("Connexions :", "Connections:"));
-    let t0 = conns.iter().map(|c| c.span().0).min().unwrap_or(0);
-    for (i, c) in conns.iter().enumerate() {
+    let t0 = conns.iter().map(|(_, c)| c.span().0).min().unwrap_or(0);
+    for (i, c) in conns {
         let (a, b) = c.span();
         let _ = writeln!(
             out,
@@ -40,6 +41,9 @@ pub fn list(out: &mut String, ctx: &Ctx, conns: &[Connection]) {
             secs(a, t0),
             secs(b, t0),
         );
+    }
+    if let Some(more) = more {
+        let _ = writeln!(out, "  … {more}");
     }
     let _ = writeln!(out);
 }

@@ -8,12 +8,17 @@
 //! on neither (but one that straddles the instant, kept at its arrival only and drawn flat).
 //! Cutting each file on its own would leave segments seen leaving and never arriving: a loss
 //! that never happened.
+//!
+//! Which connections are kept at all is the [`Census`]'s choice: it numbers every connection
+//! of the captures as they go by (a hash lookup per segment, a 24-byte entry per connection)
+//! and says which ones to keep (those that will be listed or drawn); the others are counted.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::SocketAddr;
 
 use super::model::{Connection, Elided};
-use super::pcap::{Ns, Packet};
+use super::pcap::{Flags, Ns, Packet};
 
 /// A connection, by its two ends (in a canonical order).
 pub type Pair = (SocketAddr, SocketAddr);
@@ -245,6 +250,195 @@ impl Conn {
     }
 }
 
+/// A netem record's segment may enter the impairment before the captures begin: this much
+/// earlier is still theirs (as [`super::keep_recorded_seen`] says).
+pub const RECORD_MARGIN: Ns = 10_000_000_000;
+
+/// Which connections to keep (numbers from 0, in the order the captures first saw them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pick {
+    /// The first ones: connections 0 to FIRST - 1.
+    pub first: usize,
+    /// And this one.
+    pub also: Option<usize>,
+}
+
+impl Pick {
+    fn wants(self, n: usize) -> bool {
+        n < self.first || self.also == Some(n)
+    }
+}
+
+/// A connection kept: its number, its ends, when the captures first saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Picked {
+    pub number: usize,
+    pub pair: Pair,
+    pub first: Ns,
+}
+
+/// What the census holds per pair of ends, for its latest connection: 12 bytes.
+#[derive(Clone, Copy, Default)]
+struct Gen {
+    /// Each end's first SYN sequence number (end 0: the pair's first), once seen.
+    isn: [u32; 2],
+    /// ISN_0, ISN_1, PICKED, SEEN_0, SEEN_1, EVER_PICKED.
+    flags: u8,
+    /// The files (their bits) that saw this pair.
+    files: u16,
+}
+
+const ISN: [u8; 2] = [1, 2];
+const PICKED: u8 = 4;
+const SEEN: [u8; 2] = [8, 16];
+const EVER_PICKED: u8 = 32;
+
+/// Every connection of the captures, numbered in the order they were first seen, in bounded
+/// memory per connection: a hash table entry of its two ends packed (12 bytes for IPv4) and a
+/// [`Gen`] (12 bytes). A million connections: a table of 2^21 entries, 52 MB (78 MB while it
+/// grows from the previous one), not their segments. A pair of ends used again,
+/// with a SYN of another ISN, is a new connection: the model's rule
+/// ([`super::model::connections`]), applied as the segments go by.
+pub struct Census {
+    v4: HashMap<[u32; 3], Gen>,
+    other: HashMap<Pair, Gen>,
+    total: usize,
+    pick: Pick,
+    picked: Vec<Picked>,
+    /// Per file (by its bit, the first 16 files): the files it shares a connection with.
+    shared: [u16; 16],
+}
+
+/// The pair's packed key when both ends are IPv4 (A first).
+fn packed(a: SocketAddr, b: SocketAddr) -> Option<[u32; 3]> {
+    match (a, b) {
+        (SocketAddr::V4(a), SocketAddr::V4(b)) => Some([
+            a.ip().to_bits(),
+            b.ip().to_bits(),
+            (u32::from(a.port()) << 16) | u32::from(b.port()),
+        ]),
+        _ => None,
+    }
+}
+
+impl Census {
+    pub fn new(pick: Pick) -> Census {
+        Census {
+            v4: HashMap::new(),
+            other: HashMap::new(),
+            total: 0,
+            pick,
+            picked: Vec::new(),
+            shared: [0; 16],
+        }
+    }
+
+    /// Connections seen so far.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// The connections kept, in the order they were first seen.
+    pub fn picked(&self) -> &[Picked] {
+        &self.picked
+    }
+
+    /// FILE and OTHER share a connection; FILE and FILE: FILE gave a segment (unknown beyond
+    /// the first 16 files: true).
+    pub fn share(&self, file: usize, other: usize) -> bool {
+        file >= 16 || other >= 16 || self.shared[file] & (1 << other) != 0
+    }
+
+    /// Segment P of a capture FILE, in time order across the captures: true when its
+    /// connection is kept.
+    pub fn see(&mut self, file: usize, p: &Packet) -> bool {
+        let dir = usize::from(p.src > p.dst);
+        let (a, b) = if dir == 0 {
+            (p.src, p.dst)
+        } else {
+            (p.dst, p.src)
+        };
+        let (g, new) = match packed(a, b) {
+            Some(k) => entry(&mut self.v4, k),
+            None => entry(&mut self.other, (a, b)),
+        };
+        let syn = p.flags.has(Flags::SYN);
+        // A SYN with another ISN from an end that sent one: the ports are used again.
+        if new || (syn && g.flags & ISN[dir] != 0 && g.isn[dir] != p.seq) {
+            let n = self.total;
+            self.total += 1;
+            g.flags &= SEEN[0] | SEEN[1] | EVER_PICKED;
+            if self.pick.wants(n) {
+                g.flags |= PICKED | EVER_PICKED;
+                self.picked.push(Picked {
+                    number: n,
+                    pair: (a, b),
+                    first: p.ts,
+                });
+            }
+        }
+        if syn && g.flags & ISN[dir] == 0 {
+            g.isn[dir] = p.seq;
+            g.flags |= ISN[dir];
+        }
+        g.flags |= SEEN[dir];
+        join(&mut self.shared, g, file);
+        g.flags & PICKED != 0
+    }
+
+    /// Segment P of a netem record FILE (read after the captures, which spanned LO to HI):
+    /// true when it belongs to a connection kept. As [`super::keep_recorded_seen`] keeps a
+    /// record's segments: those the captures saw go that way, within their time (the record
+    /// holds all the host's egress since its engine started).
+    pub fn recorded(&mut self, file: usize, p: &Packet, (lo, hi): (Ns, Ns)) -> bool {
+        if p.ts < lo - RECORD_MARGIN || p.ts > hi {
+            return false;
+        }
+        let dir = usize::from(p.src > p.dst);
+        let (a, b) = if dir == 0 {
+            (p.src, p.dst)
+        } else {
+            (p.dst, p.src)
+        };
+        let g = match packed(a, b) {
+            Some(k) => self.v4.get_mut(&k),
+            None => self.other.get_mut(&(a, b)),
+        };
+        let Some(g) = g.filter(|g| g.flags & SEEN[dir] != 0) else {
+            return false;
+        };
+        join(&mut self.shared, g, file);
+        g.flags & EVER_PICKED != 0
+    }
+}
+
+/// The census entry of K, and whether it is new.
+fn entry<K: Hash + Eq>(map: &mut HashMap<K, Gen>, k: K) -> (&mut Gen, bool) {
+    let mut new = false;
+    let g = map.entry(k).or_insert_with(|| {
+        new = true;
+        Gen::default()
+    });
+    (g, new)
+}
+
+/// FILE saw the pair of G: it shares a connection with every file that saw it too.
+fn join(shared: &mut [u16; 16], g: &mut Gen, file: usize) {
+    let Some(bit) = u32::try_from(file).ok().and_then(|f| 1u16.checked_shl(f)) else {
+        return;
+    };
+    if g.files & bit != 0 {
+        return;
+    }
+    for (other, s) in shared.iter_mut().enumerate() {
+        if g.files & (1 << other) != 0 {
+            *s |= bit;
+        }
+    }
+    shared[file] |= g.files | bit;
+    g.files |= bit;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +494,58 @@ mod tests {
         // Each segment is kept (at its arrival at least) or counted.
         assert_eq!(e.count + ss.len(), n as usize);
         assert_eq!(e.until, pc[3].ts);
+    }
+
+    #[test]
+    fn the_census_numbers_connections_as_first_seen_and_keeps_those_picked() {
+        let syn = |t: Ns, port: u16, isn: u32| {
+            let mut p = seg(t, true, isn);
+            p.src.set_port(port);
+            p.flags = Flags(Flags::SYN);
+            p
+        };
+        let data = |t: Ns, port: u16| {
+            let mut p = seg(t, false, 7);
+            p.dst.set_port(port);
+            p
+        };
+        let mut c = Census::new(Pick {
+            first: 1,
+            also: Some(2),
+        });
+        let kept: Vec<bool> = [
+            syn(0, 1, 100), // connection 0
+            data(1, 1),     // 0
+            syn(2, 2, 200), // 1
+            syn(3, 1, 100), // 0: the same SYN again
+            data(4, 3),     // 2 (no SYN: caught in the middle; one way only)
+            syn(5, 1, 900), // 3: ports of 0 used again, another ISN
+            data(6, 1),     // 3
+            data(7, 2),     // 1
+        ]
+        .iter()
+        .map(|p| c.see(0, p))
+        .collect();
+        // Connection 3 is not kept, though the ports of 0 are.
+        assert_eq!(kept, [true, true, false, true, true, false, false, false]);
+        assert_eq!(c.total(), 4);
+        let picked: Vec<(usize, u16, Ns)> = c
+            .picked()
+            .iter()
+            .map(|p| (p.number, p.pair.1.port(), p.first))
+            .collect();
+        assert_eq!(picked, [(0, 1, 0), (2, 3, 4)]);
+        // A record (file 1) gives what the captures saw of the ends kept, within their time:
+        // not another direction, not other ends, not long before or after.
+        let span = (0, 7);
+        assert!(c.recorded(1, &data(5, 3), span));
+        assert!(c.recorded(1, &syn(-RECORD_MARGIN, 1, 100), span));
+        assert!(!c.recorded(1, &syn(-RECORD_MARGIN - 1, 1, 100), span));
+        assert!(!c.recorded(1, &syn(8, 1, 100), span));
+        assert!(!c.recorded(1, &syn(5, 3, 1), span), "that direction");
+        assert!(!c.recorded(1, &syn(5, 2, 200), span), "connection 1");
+        assert!(!c.recorded(1, &data(5, 9), span), "never seen");
+        assert!(c.share(0, 1) && c.share(1, 1) && !c.share(0, 2) && !c.share(2, 2));
     }
 
     #[test]

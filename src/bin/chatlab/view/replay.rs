@@ -11,7 +11,8 @@
 //! each connection, several pages at once, and one big capture is read once, not once per
 //! request (concurrent requests for one experiment wait for the first one's reading). At most
 //! [`CACHED`] experiments are kept, the least recently asked for goes first; each is bounded
-//! by the ladder's window, so the cache is too.
+//! by the ladder's window and its first [`ladder::LISTED`] connections (the page's list; a
+//! connection beyond them is read on its own), so the cache is too.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
@@ -21,24 +22,30 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use crate::json;
-use crate::ladder::model::Connection;
-use crate::ladder::{self, Ctx, svg};
+use crate::ladder::window::Pick;
+use crate::ladder::{self, Ctx, Reading, svg};
 
 /// How many experiments' readings are kept.
 pub const CACHED: usize = 4;
 
 /// An experiment's reading: its connections, or the one-line error.
-type Loaded = Result<Arc<Vec<Connection>>, String>;
+type Loaded = Result<Arc<Reading>, String>;
 
-/// What a reading depends on: each file (path, size, modification time) and the context.
-type Key = (Vec<(PathBuf, u64, SystemTime)>, String);
+/// What a reading depends on: each file (path, size, modification time), the context, and
+/// the connection asked for beyond the first ones.
+type Key = (Vec<(PathBuf, u64, SystemTime)>, String, Option<usize>);
 
 /// The readings kept, the most recently asked for last.
 static CACHE: Mutex<VecDeque<(Key, Arc<OnceLock<Loaded>>)>> = Mutex::new(VecDeque::new());
 
-/// The connections of PATHS, read once for as long as the files do not change.
-fn loaded(paths: &[(PathBuf, String)], ctx: &Ctx) -> Loaded {
-    let read = || ladder::load(paths, None, ctx).map(Arc::new);
+/// The first connections of PATHS, and connection CONN (from 0), read once for as long as the
+/// files do not change.
+fn loaded(paths: &[(PathBuf, String)], ctx: &Ctx, conn: usize) -> Loaded {
+    let pick = Pick {
+        first: ladder::LISTED,
+        also: (conn >= ladder::LISTED).then_some(conn),
+    };
+    let read = || ladder::load(paths, None, ctx, pick).map(Arc::new);
     let files: Option<Vec<(PathBuf, u64, SystemTime)>> = paths
         .iter()
         .map(|(p, _)| {
@@ -50,7 +57,7 @@ fn loaded(paths: &[(PathBuf, String)], ctx: &Ctx) -> Loaded {
     let Some(files) = files else {
         return read();
     };
-    let key = (files, ctx.key());
+    let key = (files, ctx.key(), pick.also);
     let cell = {
         // (A panic elsewhere while holding the lock leaves the list whole: take it.)
         let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
@@ -122,7 +129,8 @@ pub fn list_json(dir: Option<&Path>) -> String {
 }
 
 /// The experiment NAME of DIR, read and matched, its connection CONN (default the first)
-/// drawn: `{"name", "files", "connections": [{"n", "title", "segments"}], "conn", "svg"}`.
+/// drawn: `{"name", "files", "connections": [{"n", "title", "segments"}], "total", "conn",
+/// "svg"}` (the connections listed: the first ones, and CONN; "total": how many there are).
 /// An error is one line for the page (a file that is not a capture names itself).
 pub fn replay(
     dir: Option<&Path>,
@@ -150,21 +158,22 @@ pub fn replay(
         .iter()
         .map(|f| (dir.join(f), format!("captures/{f}")))
         .collect();
-    let conns = loaded(&paths, ctx)?;
-    let n = conn.unwrap_or(1) as usize;
-    let c = conns.get(n.wrapping_sub(1)).ok_or_else(|| {
+    let n = conn.unwrap_or(1).max(1) as usize;
+    let reading = loaded(&paths, ctx, n - 1)?;
+    let c = reading.get(n - 1).ok_or_else(|| {
         format!(
             "{name}: {} {n} ({} {})",
             l.pick("pas de connexion", "no connection"),
-            conns.len(),
+            reading.total,
             l.pick("en tout", "in all")
         )
     })?;
     let mut doc = String::new();
-    svg::draw(&mut doc, ctx, &[(n - 1, c)], conns.len());
-    let list: Vec<String> = conns
+    svg::draw(&mut doc, ctx, &[(n - 1, c)], reading.total);
+    // The first connections, and the one drawn (the page's list).
+    let list: Vec<String> = reading
+        .conns
         .iter()
-        .enumerate()
         .map(|(i, c)| {
             let title = format!(
                 "{} {} → {} {}",
@@ -185,10 +194,11 @@ pub fn replay(
     let mut out = String::new();
     let _ = write!(
         out,
-        "{{\"name\":{},\"files\":[{}],\"connections\":[{}],\"conn\":{n},\"svg\":{}}}",
+        "{{\"name\":{},\"files\":[{}],\"connections\":[{}],\"total\":{},\"conn\":{n},\"svg\":{}}}",
         json::string(name),
         files.join(","),
         list.join(","),
+        reading.total,
         json::string(&doc)
     );
     Ok(out)
@@ -210,18 +220,18 @@ mod tests {
             .iter()
             .map(|f| (dir.join(f), f.to_string()))
             .collect();
-        let got: Vec<Arc<Vec<Connection>>> = std::thread::scope(|s| {
+        let got: Vec<Arc<Reading>> = std::thread::scope(|s| {
             let all: Vec<_> = (0..8)
-                .map(|_| s.spawn(|| loaded(&paths, &ctx).unwrap()))
+                .map(|_| s.spawn(|| loaded(&paths, &ctx, 0).unwrap()))
                 .collect();
             all.into_iter().map(|t| t.join().unwrap()).collect()
         });
         // One reading, shared: each reading makes its own list.
         assert!(got.iter().all(|c| Arc::ptr_eq(c, &got[0])));
-        assert!(Arc::ptr_eq(&loaded(&paths, &ctx).unwrap(), &got[0]));
+        assert!(Arc::ptr_eq(&loaded(&paths, &ctx, 0).unwrap(), &got[0]));
         // Another language reads again (its messages differ).
         let fr = Ctx::new(Lang::Fr, "10.80.80", 0.5, 1000).unwrap();
-        assert!(!Arc::ptr_eq(&loaded(&paths, &fr).unwrap(), &got[0]));
+        assert!(!Arc::ptr_eq(&loaded(&paths, &fr, 0).unwrap(), &got[0]));
         // A file that changed is read again.
         let mut s = talk();
         s.send(
@@ -234,11 +244,67 @@ mod tests {
             Some(1),
         );
         s.write(&dir, "x");
-        let again = loaded(&paths, &ctx).unwrap();
+        let again = loaded(&paths, &ctx, 0).unwrap();
         assert!(!Arc::ptr_eq(&again, &got[0]));
-        assert_eq!(again[0].segments.len(), got[0][0].segments.len() + 1);
+        assert_eq!(
+            again.conns[0].1.segments.len(),
+            got[0].conns[0].1.segments.len() + 1
+        );
         // Bounded: never more than CACHED readings kept.
         assert!(CACHE.lock().unwrap().len() <= CACHED);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn of_many_connections_the_page_lists_the_first_ones_and_the_one_asked_for() {
+        use crate::ladder::model::tests::{MS, Script};
+        let dir = std::env::temp_dir().join(format!("chatlab-many-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        // 25 conversations, one every 100 ms, client port 40000 + k.
+        let mut all = Script::new();
+        for k in 0..25u16 {
+            let one = talk();
+            for (from, to) in [
+                (&one.client, &mut all.client),
+                (&one.server, &mut all.server),
+            ] {
+                for p in from {
+                    let mut p = p.clone();
+                    p.ts += i64::from(k) * 100 * MS;
+                    let client = if p.src.port() == 40000 {
+                        &mut p.src
+                    } else {
+                        &mut p.dst
+                    };
+                    client.set_port(40000 + k);
+                    to.push(p);
+                }
+            }
+        }
+        all.write(&dir, "m");
+        let ctx = Ctx::new(Lang::En, "10.80.80", 0.5, 1000).unwrap();
+        let got = replay(Some(&dir), "m", Some(23), &ctx).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&got).unwrap();
+        let listed: Vec<u64> = v["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["n"].as_u64().unwrap())
+            .collect();
+        let mut want: Vec<u64> = (1..=20).collect();
+        want.push(23);
+        assert_eq!(listed, want);
+        assert_eq!(
+            (v["total"].as_u64(), v["conn"].as_u64()),
+            (Some(25), Some(23))
+        );
+        let svg = v["svg"].as_str().unwrap();
+        assert!(
+            svg.contains("10.80.80.11:40022") && svg.contains("23/25"),
+            "{svg}"
+        );
+        let none = replay(Some(&dir), "m", Some(26), &ctx).unwrap_err();
+        assert_eq!(none, "m: no connection 26 (25 in all)");
         fs::remove_dir_all(&dir).unwrap();
     }
 
