@@ -482,13 +482,16 @@ fn draw(captures: &[std::path::PathBuf], extra: &[&str]) -> (String, String) {
 fn regenerate(name: &str) -> String {
     format!(
         "if the change is meant, draw it again: cd lab/exercices/enseignants/echelles && \
-         chatlab ladder {name}-*.pcap --svg {name}.svg --no-text --lang fr (and look at it)"
+         chatlab ladder {name}-*.pcap --svg {name}.svg --no-text --lang fr, and the slide: \
+         chatlab ladder {name}-*.pcap --svg {name}-diapo.svg --slide --no-text --lang fr \
+         (and look at them)"
     )
 }
 
 /// Each reference SVG is what the tool draws today from the captures committed beside it: the
 /// same segments in order (sender, flags/seq/ack, data, slanted or flat), the same states on
-/// each side, in order, and a legend; not the same pixels. Each is linked from an answer key.
+/// each side, in order, and a legend; not the same pixels. Each is linked from an answer key,
+/// and so is its slide (NAME-diapo.svg, drawn with --slide).
 #[test]
 fn reference_ladders_are_what_the_tool_draws_from_their_captures() {
     let keys: String = fs::read_dir(sheets_dir().join("enseignants"))
@@ -508,25 +511,31 @@ fn reference_ladders_are_what_the_tool_draws_from_their_captures() {
                 && hosts.contains(&format!("{name}-server.pcap")),
             "{name}: the captures of both hosts are committed beside the reference: {hosts:?}"
         );
-        let committed = fs::read_to_string(references_dir().join(format!("{name}.svg")))
-            .unwrap_or_else(|e| panic!("{name}.svg: {e}"));
-        let want = ladderkit::structure(
-            &ladderkit::read_svg(&committed).unwrap_or_else(|e| panic!("{name}.svg: {e}")),
-        );
-        let (_, drawn) = draw(&captures, &["--no-text"]);
-        let got = ladderkit::structure(
-            &ladderkit::read_svg(&drawn).unwrap_or_else(|e| panic!("{name}, drawn now: {e}")),
-        );
-        assert!(
-            want == got,
-            "{name}.svg is no longer what the tool draws from its captures:\n{}{}",
-            ladderkit::differences(&want, &got),
-            regenerate(name)
-        );
-        assert!(
-            keys.contains(&format!("(echelles/{name}.svg)")),
-            "no answer key links echelles/{name}.svg"
-        );
+        // The page, and the slide to project (--slide).
+        for (file, extra) in [
+            (format!("{name}.svg"), &["--no-text"][..]),
+            (format!("{name}-diapo.svg"), &["--no-text", "--slide"][..]),
+        ] {
+            let committed = fs::read_to_string(references_dir().join(&file))
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            let want = ladderkit::structure(
+                &ladderkit::read_svg(&committed).unwrap_or_else(|e| panic!("{file}: {e}")),
+            );
+            let (_, drawn) = draw(&captures, extra);
+            let got = ladderkit::structure(
+                &ladderkit::read_svg(&drawn).unwrap_or_else(|e| panic!("{file}, drawn now: {e}")),
+            );
+            assert!(
+                want == got,
+                "{file} is no longer what the tool draws from its captures:\n{}{}",
+                ladderkit::differences(&want, &got),
+                regenerate(name)
+            );
+            assert!(
+                keys.contains(&format!("(echelles/{file})")),
+                "no answer key links echelles/{file}"
+            );
+        }
     }
 }
 

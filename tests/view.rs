@@ -498,7 +498,7 @@ fn ten_thousand_segments_leave_the_page_live_and_the_server_bounded() {
          the server's peak after each bulk {peaks:?} KiB"
     );
     assert!(
-        summary.contains("not shown (the view keeps the start and the latest)")
+        summary.contains("not shown (only the start and the latest are kept)")
             && summary.contains("SYN seq 0")
             && summary.contains("FIN,ACK"),
         "the page shows the opening, the end, and says what it left out:\n{summary}"

@@ -65,6 +65,11 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
 
+    /// Draw the SVG as a 16:9 slide (1920×1080, letters readable from the back of a room),
+    /// one slide per connection, instead of a page as tall as the conversation
+    #[arg(long, requires = "svg")]
+    pub slide: bool,
+
     /// Print a Mermaid sequenceDiagram (for slides and Markdown) instead of the text ladder:
     /// one diagram per connection, the first 20 (--conn N for one)
     #[arg(long)]
@@ -350,7 +355,12 @@ pub fn run(args: &Args) -> Result<(), Error> {
                 )
             );
         }
-        svg::draw(&mut doc, &ctx, &chosen, total);
+        let look = if args.slide {
+            svg::Look::Slide
+        } else {
+            svg::Look::Page
+        };
+        svg::draw_as(&mut doc, &ctx, &chosen, total, look);
         std::fs::write(path, doc).map_err(|e| format!("{}: {e}", path.display()))?;
         log::info!(
             "{} {}",
