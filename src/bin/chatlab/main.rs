@@ -11,6 +11,8 @@
 //! - [`netem`]: `chatlab netem`, the userspace network impairment engine behind `lab/netem`
 //!   on kernels without `sch_netem`.
 //! - [`view`]: `chatlab view`, the live lab in a browser (hosts, processes, states, deadlock).
+//! - [`procfs`]: the one reader of /proc (processes, their fds, the TCP table), shared by
+//!   `check` and `view`.
 //!
 //! Each instrument is a folder of modules private to this binary; it uses the `chatlab`
 //! library only where code is truly shared (logging). Errors are printed once, as
@@ -21,6 +23,7 @@ mod json;
 mod ladder;
 mod lang;
 mod netem;
+mod procfs;
 mod view;
 
 use std::process::ExitCode;
