@@ -5,7 +5,6 @@
 //! - [`check`]: `chatlab check`, the conformance runner behind `lab/check`: does a student's
 //!   program answer the TD? (`chatlab check-session` is its hidden helper.)
 //! - [`lang`]: French or English for what the instruments say to students (`--lang`, locale).
-//! - [`json`]: the little JSON the instruments write, escaped by hand.
 //! - [`ladder`]: `chatlab ladder`, a TCP conversation drawn as a time-sequence diagram from real
 //!   captures (text, SVG, Mermaid), behind `lab/ladder`.
 //! - [`netem`]: `chatlab netem`, the userspace network impairment engine behind `lab/netem`
@@ -19,7 +18,6 @@
 //! `chatlab COMMAND: …`, and mapped to the exit code here.
 
 mod check;
-mod json;
 mod ladder;
 mod lang;
 mod netem;
