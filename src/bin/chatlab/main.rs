@@ -14,8 +14,11 @@
 //!   `check` and `view`.
 //!
 //! Each instrument is a folder of modules private to this binary; it uses the `chatlab`
-//! library only where code is truly shared (logging). Errors are printed once, as
-//! `chatlab COMMAND: …`, and mapped to the exit code here.
+//! library only where code is truly shared (logging; the line filter and the terminal
+//! sanitizer, for what `check` quotes and `ladder` prints). JSON is written and read with
+//! serde. A module's failures are a type of its own with a hand-written `Display` (an enum
+//! where they differ in kind: [`procfs::Error`], `ladder::pcap::ReadError`), no error crate.
+//! Errors are printed once, as `chatlab COMMAND: …`, and mapped to the exit code here.
 
 mod check;
 mod ladder;
