@@ -1,6 +1,8 @@
 //! chatlab: the four programs of the TD « Chat » (Master 1 Réseaux & Système), as one `chat`
 //! binary. The lab's instruments live in the `chatlab` binary (`src/bin/chatlab/`), which uses
-//! this library only where code is truly shared (logging).
+//! this library only where code is truly shared: [`logging`], and [`lines`]' filter and
+//! [`terminal`]'s sanitizer for what `check` quotes of a program and `ladder` prints of a
+//! capture.
 //!
 //! # Layout
 //!

@@ -5,22 +5,26 @@
 //! - [`check`]: `chatlab check`, the conformance runner behind `lab/check`: does a student's
 //!   program answer the TD? (`chatlab check-session` is its hidden helper.)
 //! - [`lang`]: French or English for what the instruments say to students (`--lang`, locale).
-//! - [`json`]: the little JSON the instruments write, escaped by hand.
 //! - [`ladder`]: `chatlab ladder`, a TCP conversation drawn as a time-sequence diagram from real
 //!   captures (text, SVG, Mermaid), behind `lab/ladder`.
 //! - [`netem`]: `chatlab netem`, the userspace network impairment engine behind `lab/netem`
 //!   on kernels without `sch_netem`.
 //! - [`view`]: `chatlab view`, the live lab in a browser (hosts, processes, states, deadlock).
+//! - [`procfs`]: the one reader of /proc (processes, their fds, the TCP table), shared by
+//!   `check` and `view`.
 //!
 //! Each instrument is a folder of modules private to this binary; it uses the `chatlab`
-//! library only where code is truly shared (logging). Errors are printed once, as
-//! `chatlab COMMAND: …`, and mapped to the exit code here.
+//! library only where code is truly shared (logging; the line filter and the terminal
+//! sanitizer, for what `check` quotes and `ladder` prints). JSON is written and read with
+//! serde. A module's failures are a type of its own with a hand-written `Display` (an enum
+//! where they differ in kind: [`procfs::Error`], `ladder::pcap::ReadError`), no error crate.
+//! Errors are printed once, as `chatlab COMMAND: …`, and mapped to the exit code here.
 
 mod check;
-mod json;
 mod ladder;
 mod lang;
 mod netem;
+mod procfs;
 mod view;
 
 use std::process::ExitCode;

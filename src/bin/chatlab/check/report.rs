@@ -2,8 +2,9 @@
 
 use std::fmt::Write as _;
 
+use serde::{Serialize, Serializer};
+
 use super::quote;
-use crate::json::string;
 use crate::lang::Lang;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +28,13 @@ impl Verdict {
     }
 }
 
-#[derive(Clone, Debug)]
+impl Serialize for Verdict {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.word())
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
 pub struct Criterion {
     pub id: &'static str,
     pub verdict: Verdict,
@@ -121,26 +128,28 @@ impl Report {
         out
     }
 
+    /// `{"role", "command", "verdict": "pass"|"fail", "criteria": [{"id", "verdict",
+    /// "detail"}…]}` on one line (what `lab/check --class` collects, and the grid reads).
     pub fn json(&self) -> String {
-        let mut out = String::new();
-        let _ = write!(
-            out,
-            "{{\"role\":{},\"command\":{},\"verdict\":\"{}\",\"criteria\":[",
-            string(self.role),
-            string(&self.command),
-            if self.failed() { "fail" } else { "pass" }
-        );
-        for (i, c) in self.criteria.iter().enumerate() {
-            let _ = write!(
-                out,
-                "{}{{\"id\":{},\"verdict\":\"{}\",\"detail\":{}}}",
-                if i > 0 { "," } else { "" },
-                string(c.id),
-                c.verdict.word(),
-                string(&c.detail)
-            );
+        #[derive(Serialize)]
+        struct Json<'a> {
+            role: &'a str,
+            command: &'a str,
+            verdict: Verdict,
+            criteria: &'a [Criterion],
         }
-        out.push_str("]}\n");
+        let mut out = serde_json::to_string(&Json {
+            role: self.role,
+            command: &self.command,
+            verdict: if self.failed() {
+                Verdict::Fail
+            } else {
+                Verdict::Pass
+            },
+            criteria: &self.criteria,
+        })
+        .expect("a report is plain data");
+        out.push('\n');
         out
     }
 }
@@ -159,5 +168,22 @@ mod tests {
         r.add("lines", Verdict::Fail, "x".into());
         assert!(r.failed());
         assert!(r.text(Lang::En).contains("q1: fail"));
+    }
+
+    /// What `lab/check --class` and the grid read: these names, in this order, on one line.
+    #[test]
+    fn the_json_report_is_one_line() {
+        let mut r = Report::new("q2", "python3 \"c.py\"".into(), Lang::En);
+        r.add("start", Verdict::Pass, "ok".into());
+        r.add("lines", Verdict::Fail, "no '\\n'\tat the end".into());
+        assert_eq!(
+            r.json(),
+            concat!(
+                r#"{"role":"q2","command":"python3 \"c.py\"","verdict":"fail","criteria":["#,
+                r#"{"id":"start","verdict":"pass","detail":"ok"},"#,
+                r#"{"id":"lines","verdict":"fail","detail":"no '\\n'\tat the end"}]}"#,
+                "\n"
+            )
+        );
     }
 }

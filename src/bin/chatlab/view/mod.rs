@@ -16,7 +16,7 @@
 //!
 //! # Layout
 //!
-//! - [`probe`]: one host's sockets and processes, from /proc; a line format to pass them on.
+//! - [`probe`]: one host's sockets and processes (read by [`crate::procfs`]), as JSON.
 //! - [`mirror`]: a growing copy of lab/netem's record, whole records only.
 //! - [`state`]: the lab put together: conversations across hosts, the deadlock rule, JSON.
 //! - [`live`]: the hosts' growing captures, read incrementally, the newest kept.
@@ -167,7 +167,7 @@ pub fn run(args: &Args) -> Result<(), String> {
 
 fn probe(args: &Args) -> Result<(), String> {
     let Some(out) = &args.out else {
-        let text = probe::read(Path::new("/")).to_text();
+        let text = probe::read(Path::new("/")).to_json();
         return io::stdout()
             .write_all(text.as_bytes())
             .map_err(|e| format!("writing to stdout: {e}"));
@@ -178,7 +178,7 @@ fn probe(args: &Args) -> Result<(), String> {
         .as_ref()
         .map(|from| mirror::Mirror::new(from, &out.with_extension("netem.pcap")));
     loop {
-        let text = probe::read(Path::new("/")).to_text();
+        let text = probe::read(Path::new("/")).to_json();
         fs::write(&tmp, text)
             .and_then(|()| fs::rename(&tmp, out))
             .map_err(|e| format!("writing {}: {e}", out.display()))?;
@@ -211,7 +211,7 @@ struct Lab {
     /// The live captures, and the ladder drawn from them in each language (as its JSON value,
     /// `null` or the escaped SVG) until they grow: every open page asks for the state five
     /// times a second, and the drawing is hundreds of kilobytes.
-    live: Mutex<(live::Live, [Option<Arc<str>>; 2])>,
+    live: Mutex<(live::Live, [Option<Arc<serde_json::value::RawValue>>; 2])>,
 }
 
 fn lang_index(lang: Lang) -> usize {
@@ -282,7 +282,12 @@ impl Lab {
             .map(|name| {
                 let path = self.dir.join(format!("{name}.probe"));
                 let snapshot = match read_small(&path, MAX_PROBE) {
-                    Ok(text) => Some(probe::Snapshot::from_text(&text)),
+                    // (What is not a snapshot shows the host with nothing in it, as an
+                    // empty file does.)
+                    Ok(text) => Some(probe::Snapshot::from_json(&text).unwrap_or_else(|e| {
+                        log::debug!("{}: {e}", path.display());
+                        probe::Snapshot::default()
+                    })),
                     Err(e) => {
                         log::debug!("{}: {e}", path.display());
                         None
@@ -310,7 +315,8 @@ impl server::Source for Lab {
             }
             Arc::clone(drawn[i].get_or_insert_with(|| {
                 let svg = captures.svg(&self.live_ctx[i]);
-                svg.map_or("null".into(), |s| crate::json::string(&s))
+                serde_json::value::to_raw_value(&svg)
+                    .expect("a string is JSON")
                     .into()
             }))
         };

@@ -8,28 +8,21 @@
 //! - `/proc/PID/syscall`: the system call a process is blocked in and its first argument, so
 //!   a `read` of fd 0 (the keyboard) is told from a `read` of the socket; `/proc/PID/wchan`
 //!   (where in the kernel it sleeps) when the system call cannot be read.
+//!
+//! The reading is [`crate::procfs`]'s; this puts one host's together. `chatlab view --probe`
+//! writes it as one line of JSON ([`Snapshot::to_json`]), which the view's server reads back
+//! and passes on to the page unchanged in shape.
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
-/// A TCP socket of this host.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Socket {
-    pub local: SocketAddr,
-    pub remote: SocketAddr,
-    /// The kernel's name: ESTABLISHED, TIME_WAIT, LISTEN…
-    pub state: &'static str,
-    /// Bytes sent, not yet acknowledged (Send-Q).
-    pub send_q: u32,
-    /// Bytes received, not yet read by the program (Recv-Q).
-    pub recv_q: u32,
-    /// TIME_WAIT: seconds left before the kernel forgets the connection.
-    pub timer_s: Option<f64>,
-    pub inode: u64,
-}
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::procfs::process::{self, Stat};
+use crate::procfs::tcp;
+pub use crate::procfs::tcp::{Socket, TcpState};
 
 /// What a process is blocked on, when that can be seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +39,14 @@ pub enum Waits {
 }
 
 impl Waits {
+    const ALL: [Waits; 5] = [
+        Waits::Keyboard,
+        Waits::Socket,
+        Waits::Child,
+        Waits::Several,
+        Waits::Other,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Waits::Keyboard => "keyboard",
@@ -57,11 +58,27 @@ impl Waits {
     }
 }
 
+impl Serialize for Waits {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Waits {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Ok(Waits::ALL
+            .into_iter()
+            .find(|w| w.name() == name)
+            .unwrap_or(Waits::Other))
+    }
+}
+
 /// A process that holds a TCP socket of this host (or is a zombie child of one that does).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Process {
-    pub pid: u32,
-    pub ppid: u32,
+    pub pid: i32,
+    pub ppid: i32,
     /// The process's name (`comm`) and command line.
     pub comm: String,
     pub args: String,
@@ -72,128 +89,130 @@ pub struct Process {
     pub sockets: Vec<u64>,
 }
 
-/// One host's snapshot.
-#[derive(Debug, Default, PartialEq)]
+/// One host's snapshot: what the probe writes (as JSON), and the page reads under the host's
+/// name.
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
+    /// Its TCP sockets, an IPv4 address in an IPv6 socket written as IPv4 (so that both ends
+    /// of a conversation name each other alike).
     pub sockets: Vec<Socket>,
     pub processes: Vec<Process>,
-    /// What lab/netem set on this host's egress, and by which engine (its state file).
-    pub netem: Option<(String, String)>,
+    /// What lab/netem set on this host's egress (its state file), if anything.
+    pub netem: Option<Netem>,
+}
+
+/// What lab/netem set on a host's egress, and by which engine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Netem {
+    /// `delay 100ms loss 5%`…
+    pub settings: String,
+    /// `tc` (the kernel's netem) or `userspace`.
+    pub engine: String,
+}
+
+impl Snapshot {
+    /// The snapshot as the probe writes it: one line of JSON, ended by a line feed.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string(self).expect("a snapshot is plain data");
+        text.push('\n');
+        text
+    }
+
+    /// Read back what [`Snapshot::to_json`] wrote.
+    pub fn from_json(text: &str) -> serde_json::Result<Snapshot> {
+        serde_json::from_str(text)
+    }
 }
 
 /// Where lab/netem keeps what it set on a host (`engine=…` and `settings=…` lines).
 const NETEM_STATE: &str = "run/lab-netem.state";
 
-/// (settings, engine) from lab/netem's state file, if it set anything.
-fn read_netem(root: &Path) -> Option<(String, String)> {
+/// What lab/netem's state file says, if it set anything.
+fn read_netem(root: &Path) -> Option<Netem> {
     let text = fs::read_to_string(root.join(NETEM_STATE)).ok()?;
     let get = |key: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
             .map(str::to_string)
     };
-    Some((get("settings")?, get("engine")?))
+    Some(Netem {
+        settings: get("settings")?,
+        engine: get("engine")?,
+    })
 }
 
 /// Read this host's snapshot from /proc (under ROOT, `/` in real use).
 pub fn read(root: &Path) -> Snapshot {
-    let mut sockets = Vec::new();
-    for (file, v6) in [("proc/net/tcp", false), ("proc/net/tcp6", true)] {
-        if let Ok(text) = fs::read_to_string(root.join(file)) {
-            sockets.extend(text.lines().skip(1).filter_map(|l| parse_tcp_line(l, v6)));
-        }
+    let proc = root.join("proc");
+    let netem = read_netem(root);
+    let mut sockets = tcp::table(&proc).unwrap_or_else(|e| {
+        log::debug!("{e}");
+        Vec::new()
+    });
+    for s in &mut sockets {
+        s.local = unmapped(s.local);
+        s.remote = unmapped(s.remote);
     }
-    let tcp: HashMap<u64, ()> = sockets
+    let tcp: HashSet<u64> = sockets
         .iter()
         .filter(|s| s.inode != 0)
-        .map(|s| (s.inode, ()))
+        .map(|s| s.inode)
         .collect();
-    let mut processes = Vec::new();
-    let netem = read_netem(root);
-    let Ok(dir) = fs::read_dir(root.join("proc")) else {
-        return Snapshot {
-            sockets,
-            processes,
-            netem,
-        };
-    };
     let mut all = Vec::new();
-    for entry in dir.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let base = entry.path();
-        let Some((comm, state, ppid)) = fs::read_to_string(base.join("stat"))
-            .ok()
-            .and_then(|s| parse_stat(&s))
+    for pid in process::pids(&proc).unwrap_or_default() {
+        // (A process that ended since the listing is not there any more.)
+        let Ok(Stat {
+            comm, state, ppid, ..
+        }) = Stat::read(&proc, pid)
         else {
             continue;
         };
         let mut held = Vec::new();
         // Each open fd: what it is (a TCP socket of ours, the keyboard, something else).
         let mut fd_kind = HashMap::new();
-        let mut targets = HashMap::new();
-        if let Ok(fds) = fs::read_dir(base.join("fd")) {
-            for fd in fds.flatten() {
-                let (Ok(n), Ok(target)) = (
-                    fd.file_name().to_string_lossy().parse::<i64>(),
-                    fs::read_link(fd.path()),
-                ) else {
-                    continue;
-                };
-                let target = target.to_string_lossy().into_owned();
-                if let Some(inode) = socket_inode(&target)
-                    && tcp.contains_key(&inode)
-                {
-                    held.push(inode);
-                    fd_kind.insert(n, Waits::Socket);
-                }
-                targets.insert(n, target);
+        let targets: HashMap<i32, String> = process::fds(&proc, pid).into_iter().collect();
+        for (n, target) in &targets {
+            if let Some(inode) = process::socket_inode(target)
+                && tcp.contains(&inode)
+            {
+                held.push(inode);
+                fd_kind.insert(i64::from(*n), Waits::Socket);
             }
         }
         // The keyboard: a terminal, or whatever fd 0 is (a program may read a copy of fd 0).
         for (n, target) in &targets {
             let terminal = target.starts_with("/dev/pts/") || target.starts_with("/dev/tty");
             if terminal || targets.get(&0) == Some(target) {
-                fd_kind.entry(*n).or_insert(Waits::Keyboard);
+                fd_kind.entry(i64::from(*n)).or_insert(Waits::Keyboard);
             }
         }
         held.sort_unstable();
         let waits = if state == 'S' || state == 'D' {
-            let syscall = fs::read_to_string(base.join("syscall")).unwrap_or_default();
-            let wchan = fs::read_to_string(base.join("wchan")).unwrap_or_default();
+            let (syscall, wchan) = process::blocked_in(&proc, pid);
             waits(&syscall, &wchan, |fd| fd_kind.get(&fd).copied())
         } else {
             Waits::Other
         };
-        let args = fs::read(base.join("cmdline"))
-            .map(|b| {
-                String::from_utf8_lossy(&b)
-                    .trim_end_matches('\0')
-                    .replace('\0', " ")
-            })
-            .unwrap_or_default();
         all.push(Process {
             pid,
             ppid,
             comm,
-            args,
+            args: process::cmdline(&proc, pid),
             state,
             waits,
             sockets: held,
         });
     }
     // Those that hold a socket, and their zombie children (a conversation not reaped).
-    let holders: Vec<u32> = all
+    let holders: Vec<i32> = all
         .iter()
         .filter(|p| !p.sockets.is_empty())
         .map(|p| p.pid)
         .collect();
-    for p in all {
-        if !p.sockets.is_empty() || (p.state == 'Z' && holders.contains(&p.ppid)) {
-            processes.push(p);
-        }
-    }
+    let mut processes: Vec<Process> = all
+        .into_iter()
+        .filter(|p| !p.sockets.is_empty() || (p.state == 'Z' && holders.contains(&p.ppid)))
+        .collect();
     processes.sort_by_key(|p| p.pid);
     Snapshot {
         sockets,
@@ -202,23 +221,15 @@ pub fn read(root: &Path) -> Snapshot {
     }
 }
 
-/// `socket:[12345]` → 12345.
-fn socket_inode(link: &str) -> Option<u64> {
-    link.strip_prefix("socket:[")?
-        .strip_suffix(']')?
-        .parse()
-        .ok()
-}
-
-/// `pid (comm) state ppid …`: the name may hold spaces and parentheses, so split at the last ')'.
-fn parse_stat(stat: &str) -> Option<(String, char, u32)> {
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let comm = stat.get(open + 1..close)?.to_string();
-    let mut rest = stat.get(close + 1..)?.split_whitespace();
-    let state = rest.next()?.chars().next()?;
-    let ppid = rest.next()?.parse().ok()?;
-    Some((comm, state, ppid))
+/// `[::ffff:10.0.0.2]:80` → `10.0.0.2:80`: an IPv4 peer of a dual-stack socket, named as the
+/// peer names itself.
+fn unmapped(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(addr, |v4| SocketAddr::new(v4.into(), addr.port())),
+        IpAddr::V4(_) => addr,
+    }
 }
 
 /// System call numbers that matter here, for this machine's architecture.
@@ -271,225 +282,16 @@ fn waits(syscall: &str, wchan: &str, fd_kind: impl Fn(i64) -> Option<Waits>) -> 
     }
 }
 
-/// One line of /proc/net/tcp (or tcp6).
-fn parse_tcp_line(line: &str, v6: bool) -> Option<Socket> {
-    let f: Vec<&str> = line.split_whitespace().collect();
-    if f.len() < 10 {
-        return None;
-    }
-    let local = parse_addr(f[1], v6)?;
-    let remote = parse_addr(f[2], v6)?;
-    let state = state_name(u8::from_str_radix(f[3], 16).ok()?);
-    let (tx, rx) = f[4].split_once(':')?;
-    let (timer, when) = f[5].split_once(':')?;
-    // Timer 3 is TIME_WAIT's; `when` is in clock ticks (USER_HZ, 100 per second).
-    let timer_s = (timer == "03")
-        .then(|| u64::from_str_radix(when, 16).ok())
-        .flatten()
-        .map(|ticks| ticks as f64 / 100.0);
-    Some(Socket {
-        local,
-        remote,
-        state,
-        send_q: u32::from_str_radix(tx, 16).ok()?,
-        recv_q: u32::from_str_radix(rx, 16).ok()?,
-        timer_s,
-        inode: f[9].parse().ok()?,
-    })
-}
-
-/// `0100007F:1F90` → 127.0.0.1:8080: each 32-bit word of the address is printed as this
-/// machine's integer of its bytes in network order (native byte order gives them back).
-fn parse_addr(text: &str, v6: bool) -> Option<SocketAddr> {
-    let (addr, port) = text.split_once(':')?;
-    let port = u16::from_str_radix(port, 16).ok()?;
-    let words: Vec<u32> = (0..addr.len() / 8)
-        .map(|i| u32::from_str_radix(&addr[i * 8..i * 8 + 8], 16))
-        .collect::<Result<_, _>>()
-        .ok()?;
-    let ip = match (v6, words.as_slice()) {
-        (false, [w]) => IpAddr::V4(Ipv4Addr::from(w.to_ne_bytes())),
-        (true, [a, b, c, d]) => {
-            let mut bytes = [0u8; 16];
-            for (i, w) in [a, b, c, d].into_iter().enumerate() {
-                bytes[i * 4..i * 4 + 4].copy_from_slice(&w.to_ne_bytes());
-            }
-            let v6 = Ipv6Addr::from(bytes);
-            v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
-        }
-        _ => return None,
-    };
-    Some(SocketAddr::new(ip, port))
-}
-
-fn state_name(code: u8) -> &'static str {
-    match code {
-        1 => "ESTABLISHED",
-        2 => "SYN_SENT",
-        3 => "SYN_RECV",
-        4 => "FIN_WAIT_1",
-        5 => "FIN_WAIT_2",
-        6 => "TIME_WAIT",
-        7 => "CLOSED",
-        8 => "CLOSE_WAIT",
-        9 => "LAST_ACK",
-        10 => "LISTEN",
-        11 => "CLOSING",
-        _ => "UNKNOWN",
-    }
-}
-
-impl Snapshot {
-    /// The snapshot as lines of tab-separated fields, what `chatlab view --probe` writes for
-    /// the view (one line per socket, then one per process; the command line last, its tabs
-    /// and line ends made spaces):
-    ///
-    /// ```text
-    /// socket  LOCAL  REMOTE  STATE  SEND_Q  RECV_Q  TIMER_S|-  INODE
-    /// process PID  PPID  STATE  WAITS  INODE,INODE…  COMM  ARGS
-    /// netem   SETTINGS  ENGINE
-    /// ```
-    pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        if let Some((settings, engine)) = &self.netem {
-            let _ = writeln!(out, "netem\t{settings}\t{engine}");
-        }
-        for s in &self.sockets {
-            let timer = s.timer_s.map_or("-".to_string(), |t| format!("{t:.2}"));
-            let _ = writeln!(
-                out,
-                "socket\t{}\t{}\t{}\t{}\t{}\t{timer}\t{}",
-                s.local, s.remote, s.state, s.send_q, s.recv_q, s.inode
-            );
-        }
-        for p in &self.processes {
-            let inodes: Vec<String> = p.sockets.iter().map(u64::to_string).collect();
-            let clean = |t: &str| t.replace(['\t', '\n', '\r'], " ");
-            let _ = writeln!(
-                out,
-                "process\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                p.pid,
-                p.ppid,
-                p.state,
-                p.waits.name(),
-                inodes.join(","),
-                clean(&p.comm),
-                clean(&p.args)
-            );
-        }
-        out
-    }
-
-    /// Read back what [`Snapshot::to_text`] wrote; lines it does not understand are skipped.
-    pub fn from_text(text: &str) -> Snapshot {
-        let mut snap = Snapshot::default();
-        for line in text.lines() {
-            let f: Vec<&str> = line.split('\t').collect();
-            match f.as_slice() {
-                ["socket", local, remote, state, send_q, recv_q, timer, inode] => {
-                    let (Ok(local), Ok(remote), Ok(send_q), Ok(recv_q), Ok(inode)) = (
-                        local.parse(),
-                        remote.parse(),
-                        send_q.parse(),
-                        recv_q.parse(),
-                        inode.parse(),
-                    ) else {
-                        continue;
-                    };
-                    snap.sockets.push(Socket {
-                        local,
-                        remote,
-                        state: STATES
-                            .iter()
-                            .find(|s| *s == state)
-                            .copied()
-                            .unwrap_or("UNKNOWN"),
-                        send_q,
-                        recv_q,
-                        timer_s: timer.parse().ok(),
-                        inode,
-                    });
-                }
-                ["process", pid, ppid, state, waits, inodes, comm, args] => {
-                    let (Ok(pid), Ok(ppid), Some(state)) =
-                        (pid.parse(), ppid.parse(), state.chars().next())
-                    else {
-                        continue;
-                    };
-                    snap.processes.push(Process {
-                        pid,
-                        ppid,
-                        comm: comm.to_string(),
-                        args: args.to_string(),
-                        state,
-                        waits: WAITS
-                            .iter()
-                            .find(|w| w.name() == *waits)
-                            .copied()
-                            .unwrap_or(Waits::Other),
-                        sockets: inodes.split(',').filter_map(|i| i.parse().ok()).collect(),
-                    });
-                }
-                ["netem", settings, engine] => {
-                    snap.netem = Some((settings.to_string(), engine.to_string()));
-                }
-                _ => {}
-            }
-        }
-        snap
-    }
-}
-
-const STATES: [&str; 12] = [
-    "ESTABLISHED",
-    "SYN_SENT",
-    "SYN_RECV",
-    "FIN_WAIT_1",
-    "FIN_WAIT_2",
-    "TIME_WAIT",
-    "CLOSED",
-    "CLOSE_WAIT",
-    "LAST_ACK",
-    "LISTEN",
-    "CLOSING",
-    "UNKNOWN",
-];
-const WAITS: [Waits; 5] = [
-    Waits::Keyboard,
-    Waits::Socket,
-    Waits::Child,
-    Waits::Several,
-    Waits::Other,
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn reads_the_kernels_tcp_table() {
-        let line = "   3: 0B50500A:9C40 0A50500A:1F90 01 00000004:00000007 00:00000000 00000000     0        0 4242 1 0 20 4 30 10 -1";
-        let s = parse_tcp_line(line, false).unwrap();
-        assert_eq!(s.local, "10.80.80.11:40000".parse().unwrap());
-        assert_eq!(s.remote, "10.80.80.10:8080".parse().unwrap());
-        assert_eq!(
-            (s.state, s.send_q, s.recv_q, s.inode),
-            ("ESTABLISHED", 4, 7, 4242)
-        );
-        assert_eq!(s.timer_s, None);
-        let tw = "   4: 0A50500A:1F90 0B50500A:9C40 06 00000000:00000000 03:000016A8 00000000     0        0 0 3 0";
-        let s = parse_tcp_line(tw, false).unwrap();
-        assert_eq!(s.state, "TIME_WAIT");
-        assert_eq!(s.timer_s, Some(58.0));
-        let v6 = "   0: 0000000000000000FFFF00000100007F:1F90 0000000000000000FFFF00000100007F:D431 01 00000000:00000000 00:00000000 00000000 0 0 77 1";
-        let s = parse_tcp_line(v6, true).unwrap();
-        assert_eq!(s.local, "127.0.0.1:8080".parse().unwrap());
-        let lo6 = "   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 78 1";
-        assert_eq!(
-            parse_tcp_line(lo6, true).unwrap().local,
-            "[::1]:8080".parse().unwrap()
-        );
-        assert_eq!(parse_tcp_line("garbage", false), None);
+    fn an_ipv4_peer_of_a_dual_stack_socket_is_named_as_ipv4() {
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:8080".parse().unwrap();
+        assert_eq!(unmapped(mapped), "127.0.0.1:8080".parse().unwrap());
+        let v6: SocketAddr = "[::1]:8080".parse().unwrap();
+        assert_eq!(unmapped(v6), v6);
     }
 
     #[test]
@@ -506,22 +308,16 @@ mod tests {
         fs::remove_dir_all(&root).unwrap();
         assert_eq!(
             netem,
-            Some(("delay 100ms loss 5%".to_string(), "userspace".to_string()))
+            Some(Netem {
+                settings: "delay 100ms loss 5%".to_string(),
+                engine: "userspace".to_string()
+            })
         );
         let snap = Snapshot {
             netem,
             ..Snapshot::default()
         };
-        assert_eq!(Snapshot::from_text(&snap.to_text()), snap);
-    }
-
-    #[test]
-    fn stat_names_may_hold_spaces_and_parentheses() {
-        assert_eq!(
-            parse_stat("42 (my (odd) prog) S 7 42 42 0"),
-            Some(("my (odd) prog".to_string(), 'S', 7))
-        );
-        assert_eq!(parse_stat("nonsense"), None);
+        assert_eq!(Snapshot::from_json(&snap.to_json()).unwrap(), snap);
     }
 
     #[test]
@@ -552,11 +348,11 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let snap = read(Path::new("/"));
-        let me = std::process::id();
+        let me = std::process::id() as i32;
         let sock = snap
             .sockets
             .iter()
-            .find(|s| s.local.port() == port && s.state == "LISTEN")
+            .find(|s| s.local.port() == port && s.state == TcpState::Listen)
             .expect("our listener in /proc/net/tcp");
         let proc = snap
             .processes
@@ -564,8 +360,10 @@ mod tests {
             .find(|p| p.pid == me)
             .expect("this process among the holders");
         assert!(proc.sockets.contains(&sock.inode));
+        let text = snap.to_json();
+        assert_eq!(text.lines().count(), 1, "one line: {text}");
         assert_eq!(
-            Snapshot::from_text(&snap.to_text()),
+            Snapshot::from_json(&text).unwrap(),
             snap,
             "the text reads back the same"
         );

@@ -15,13 +15,13 @@
 //! connection beyond them is read on its own), so the cache is too.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
-use crate::json;
+use serde::Serialize;
+
 use crate::ladder::window::Pick;
 use crate::ladder::{self, Ctx, Reading, svg};
 
@@ -110,22 +110,55 @@ pub fn list(dir: &Path) -> BTreeMap<String, Vec<String>> {
     all
 }
 
+/// The replay's answers, as the page reads them.
+mod json {
+    use serde::Serialize;
+
+    /// `GET /captures`.
+    #[derive(Serialize)]
+    pub struct Captures<'a> {
+        pub captures: Vec<Experiment<'a>>,
+    }
+
+    #[derive(Serialize)]
+    pub struct Experiment<'a> {
+        pub name: &'a str,
+        pub files: &'a [String],
+    }
+
+    /// `GET /replay`: one connection drawn, and the list of all.
+    #[derive(Serialize)]
+    pub struct Replay<'a> {
+        pub name: &'a str,
+        pub files: &'a [String],
+        pub connections: Vec<Connection>,
+        /// How many connections the experiment holds (the list has the first ones).
+        pub total: usize,
+        pub conn: usize,
+        pub svg: String,
+    }
+
+    #[derive(Serialize)]
+    pub struct Connection {
+        pub n: usize,
+        pub title: String,
+        pub segments: usize,
+    }
+}
+
 /// `{"captures":[{"name":…,"files":[…]},…]}` (empty without a captures folder).
 pub fn list_json(dir: Option<&Path>) -> String {
-    let items: Vec<String> = dir
-        .map(list)
-        .unwrap_or_default()
+    let all = dir.map(list).unwrap_or_default();
+    let captures = all
         .iter()
-        .map(|(name, files)| {
-            let files: Vec<String> = files.iter().map(|f| json::string(f)).collect();
-            format!(
-                "{{\"name\":{},\"files\":[{}]}}",
-                json::string(name),
-                files.join(",")
-            )
-        })
+        .map(|(name, files)| json::Experiment { name, files })
         .collect();
-    format!("{{\"captures\":[{}]}}", items.join(","))
+    to_string(&json::Captures { captures })
+}
+
+/// VALUE as JSON text.
+fn to_string(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("plain data")
 }
 
 /// The experiment NAME of DIR, read and matched, its connection CONN (default the first)
@@ -171,37 +204,29 @@ pub fn replay(
     let mut doc = String::new();
     svg::draw(&mut doc, ctx, &[(n - 1, c)], reading.total);
     // The first connections, and the one drawn (the page's list).
-    let list: Vec<String> = reading
+    let connections = reading
         .conns
         .iter()
-        .map(|(i, c)| {
-            let title = format!(
+        .map(|(i, c)| json::Connection {
+            n: i + 1,
+            title: format!(
                 "{} {} → {} {}",
                 ctx.name(c.ends[0]),
                 c.ends[0],
                 ctx.name(c.ends[1]),
                 c.ends[1]
-            );
-            format!(
-                "{{\"n\":{},\"title\":{},\"segments\":{}}}",
-                i + 1,
-                json::string(&title),
-                c.segments.len()
-            )
+            ),
+            segments: c.segments.len(),
         })
         .collect();
-    let files: Vec<String> = files.iter().map(|f| json::string(f)).collect();
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "{{\"name\":{},\"files\":[{}],\"connections\":[{}],\"total\":{},\"conn\":{n},\"svg\":{}}}",
-        json::string(name),
-        files.join(","),
-        list.join(","),
-        reading.total,
-        json::string(&doc)
-    );
-    Ok(out)
+    Ok(to_string(&json::Replay {
+        name,
+        files,
+        connections,
+        total: reading.total,
+        conn: n,
+        svg: doc,
+    }))
 }
 
 #[cfg(test)]

@@ -317,7 +317,7 @@ async fn replay(State(app): State<App>, req: Request) -> Response {
         Ok(body) => reply(StatusCode::OK, JSON, body),
         Err(e) => {
             debug!("replay {name:?}: {e}");
-            let body = format!("{{\"error\":{}}}", crate::json::string(&e));
+            let body = serde_json::json!({ "error": e }).to_string();
             reply(StatusCode::UNPROCESSABLE_ENTITY, JSON, body)
         }
     })

@@ -3,10 +3,12 @@
 //! ends wait for each other (the Q3 deadlock).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::net::SocketAddr;
 
-use super::probe::{Process, Snapshot, Socket, Waits};
-use crate::json;
+use serde::ser::{Serialize, Serializer};
+use serde_json::value::RawValue;
+
+use super::probe::{Process, Snapshot, Socket, TcpState, Waits};
 
 /// One host of the lab, and what its probe last said (None: no answer yet).
 pub struct Host {
@@ -15,9 +17,11 @@ pub struct Host {
 }
 
 /// Both ends of one connection, each on the host that has it.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, serde::Serialize)]
 pub struct Conversation {
-    /// (host, socket) of each end that a probe saw.
+    /// (host, socket) of each end that a probe saw; for the page, `{host, local, remote,
+    /// inode}` each.
+    #[serde(serialize_with = "ends_json")]
     pub ends: Vec<(String, Socket)>,
     /// Both ends wait to read the other, with nothing in flight nor queued.
     pub deadlock: bool,
@@ -31,7 +35,7 @@ pub fn conversations(hosts: &[Host]) -> Vec<Conversation> {
     for host in hosts {
         let Some(snap) = &host.snapshot else { continue };
         for s in &snap.sockets {
-            if s.state == "LISTEN" || s.remote.ip().is_unspecified() {
+            if s.state == TcpState::Listen || s.remote.ip().is_unspecified() {
                 continue;
             }
             let (a, b) = (s.local.to_string(), s.remote.to_string());
@@ -68,7 +72,7 @@ pub fn holders<'a>(hosts: &'a [Host], host: &str, inode: u64) -> Vec<&'a Process
 /// An end that can only move when the peer sends: established, nothing unacknowledged,
 /// nothing unread, and every process holding it asleep in a read of that socket.
 fn waits_for_the_peer(s: &Socket, holders: &[&Process]) -> bool {
-    s.state == "ESTABLISHED"
+    s.state == TcpState::Established
         && s.send_q == 0
         && s.recv_q == 0
         && !holders.is_empty()
@@ -77,99 +81,50 @@ fn waits_for_the_peer(s: &Socket, holders: &[&Process]) -> bool {
             .all(|p| p.state == 'S' && p.waits == Waits::Socket)
 }
 
-/// The whole state as one JSON object, for the page; LADDER is the ladder's JSON value (the
-/// SVG as a JSON string, or `null`), made once per drawing.
-pub fn to_json(hosts: &[Host], ladder: &str) -> String {
-    let mut out = String::from("{\"hosts\":{");
-    for (i, host) in hosts.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let snap = host
-            .snapshot
-            .as_ref()
-            .map_or("null".to_string(), snapshot_json);
-        let _ = write!(out, "{}:{snap}", json::string(&host.name));
+/// What the page needs of an end: where it is, and the socket's inode (to find its holders).
+fn ends_json<S: Serializer>(ends: &[(String, Socket)], out: S) -> Result<S::Ok, S::Error> {
+    #[derive(serde::Serialize)]
+    struct End<'a> {
+        host: &'a str,
+        local: SocketAddr,
+        remote: SocketAddr,
+        inode: u64,
     }
-    out.push_str("},\"conversations\":[");
-    for (i, c) in conversations(hosts).iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let ends: Vec<String> = c
-            .ends
-            .iter()
-            .map(|(host, s)| {
-                format!(
-                    "{{\"host\":{},\"local\":{},\"remote\":{},\"inode\":{}}}",
-                    json::string(host),
-                    json::string(&s.local.to_string()),
-                    json::string(&s.remote.to_string()),
-                    s.inode
-                )
-            })
-            .collect();
-        let _ = write!(
-            out,
-            "{{\"ends\":[{}],\"deadlock\":{}}}",
-            ends.join(","),
-            c.deadlock
-        );
-    }
-    let _ = write!(out, "],\"ladder\":{ladder}}}");
-    out
+    out.collect_seq(ends.iter().map(|(host, s)| End {
+        host,
+        local: s.local,
+        remote: s.remote,
+        inode: s.inode,
+    }))
 }
 
-/// One host's snapshot as JSON: `{"sockets": […], "processes": […]}`.
-fn snapshot_json(snap: &Snapshot) -> String {
-    let sockets: Vec<String> = snap
-        .sockets
-        .iter()
-        .map(|s| {
-            format!(
-                "{{\"local\":{},\"remote\":{},\"state\":{},\"send_q\":{},\"recv_q\":{},\"timer_s\":{},\"inode\":{}}}",
-                json::string(&s.local.to_string()),
-                json::string(&s.remote.to_string()),
-                json::string(s.state),
-                s.send_q,
-                s.recv_q,
-                s.timer_s.map_or("null".to_string(), |t| format!("{t:.2}")),
-                s.inode
-            )
-        })
-        .collect();
-    let processes: Vec<String> = snap
-        .processes
-        .iter()
-        .map(|p| {
-            let inodes: Vec<String> = p.sockets.iter().map(u64::to_string).collect();
-            format!(
-                "{{\"pid\":{},\"ppid\":{},\"comm\":{},\"args\":{},\"state\":{},\"waits\":{},\"sockets\":[{}]}}",
-                p.pid,
-                p.ppid,
-                json::string(&p.comm),
-                json::string(&p.args),
-                json::string(&p.state.to_string()),
-                json::string(p.waits.name()),
-                inodes.join(",")
-            )
-        })
-        .collect();
-    let netem = snap
-        .netem
-        .as_ref()
-        .map_or("null".to_string(), |(settings, engine)| {
-            format!(
-                "{{\"settings\":{},\"engine\":{}}}",
-                json::string(settings),
-                json::string(engine)
-            )
-        });
-    format!(
-        "{{\"sockets\":[{}],\"processes\":[{}],\"netem\":{netem}}}",
-        sockets.join(","),
-        processes.join(",")
-    )
+/// The hosts as one JSON object, HOST: snapshot (or `null`), in the lab's order (the page
+/// shows them in this order).
+struct Hosts<'a>(&'a [Host]);
+
+impl Serialize for Hosts<'_> {
+    fn serialize<S: Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+        out.collect_map(self.0.iter().map(|h| (&h.name, &h.snapshot)))
+    }
+}
+
+/// The whole state for the page: `{"hosts": {…}, "conversations": […], "ladder": …}`.
+#[derive(serde::Serialize)]
+struct State<'a> {
+    hosts: Hosts<'a>,
+    conversations: Vec<Conversation>,
+    ladder: &'a RawValue,
+}
+
+/// The whole state as one JSON object, for the page; LADDER is the ladder's JSON value (the
+/// SVG as a JSON string, or `null`), made once per drawing.
+pub fn to_json(hosts: &[Host], ladder: &RawValue) -> String {
+    let state = State {
+        hosts: Hosts(hosts),
+        conversations: conversations(hosts),
+        ladder,
+    };
+    serde_json::to_string(&state).expect("the state is plain data")
 }
 
 #[cfg(test)]
@@ -180,7 +135,7 @@ mod tests {
         Socket {
             local: local.parse().unwrap(),
             remote: remote.parse().unwrap(),
-            state: "ESTABLISHED",
+            state: TcpState::Established,
             send_q: 0,
             recv_q: queued,
             timer_s: None,
@@ -188,7 +143,7 @@ mod tests {
         }
     }
 
-    fn process(pid: u32, ppid: u32, inode: u64, waits: Waits) -> Process {
+    fn process(pid: i32, ppid: i32, inode: u64, waits: Waits) -> Process {
         Process {
             pid,
             ppid,
@@ -200,15 +155,19 @@ mod tests {
         }
     }
 
+    fn null() -> Box<RawValue> {
+        RawValue::from_string("null".into()).unwrap()
+    }
+
     const C: &str = "10.80.80.11:40000";
     const S: &str = "10.80.80.10:8080";
 
     fn lab(server_waits: &[Waits], client_waits: &[Waits], queued: u32) -> Vec<Host> {
         let listen = Socket {
-            state: "LISTEN",
+            state: TcpState::Listen,
             ..socket("0.0.0.0:8080", "0.0.0.0:0", 5, 0)
         };
-        let side = |name: &str, local, remote, waits: &[Waits], base: u32, extra: Vec<Socket>| {
+        let side = |name: &str, local, remote, waits: &[Waits], base: i32, extra: Vec<Socket>| {
             let mut sockets = vec![socket(local, remote, 7 + base as u64, queued)];
             sockets.extend(extra);
             Host {
@@ -218,7 +177,7 @@ mod tests {
                     processes: waits
                         .iter()
                         .enumerate()
-                        .map(|(i, w)| process(base + i as u32, base, 7 + base as u64, *w))
+                        .map(|(i, w)| process(base + i as i32, base, 7 + base as u64, *w))
                         .collect(),
                     netem: None,
                 }),
@@ -241,7 +200,7 @@ mod tests {
         assert_eq!(convs.len(), 1, "the listener is no conversation");
         assert_eq!(convs[0].ends.len(), 2);
         assert!(convs[0].deadlock);
-        assert!(to_json(&hosts, "null").contains("\"deadlock\":true"));
+        assert!(to_json(&hosts, &null()).contains("\"deadlock\":true"));
     }
 
     #[test]
@@ -257,5 +216,43 @@ mod tests {
         assert!(!conversations(&duplex)[0].deadlock);
         // Bytes received and not read yet: the program will read them.
         assert!(!conversations(&lab(&[Waits::Socket], &[Waits::Socket], 3))[0].deadlock);
+    }
+
+    /// The page reads these names and values (`page.html`): the JSON keeps them, in order.
+    #[test]
+    fn the_page_gets_the_json_it_reads() {
+        let mut hosts = lab(&[Waits::Socket], &[Waits::Keyboard], 0);
+        hosts.truncate(1);
+        let snap = hosts[0].snapshot.as_mut().unwrap();
+        snap.sockets.push(Socket {
+            state: TcpState::TimeWait,
+            timer_s: Some(57.93),
+            ..socket("10.80.80.10:8080", "10.80.80.12:40001", 0, 0)
+        });
+        snap.processes[0].args = "chat recv \"x\"".into();
+        snap.netem = Some(super::super::probe::Netem {
+            settings: "delay 100ms".into(),
+            engine: "tc".into(),
+        });
+        hosts.push(Host {
+            name: "client".into(),
+            snapshot: None,
+        });
+        let ladder = RawValue::from_string("\"<svg/>\"".into()).unwrap();
+        assert_eq!(
+            to_json(&hosts, &ladder),
+            concat!(
+                r#"{"hosts":{"server":{"sockets":["#,
+                r#"{"local":"10.80.80.10:8080","remote":"10.80.80.11:40000","state":"ESTABLISHED","send_q":0,"recv_q":0,"timer_s":null,"inode":107},"#,
+                r#"{"local":"0.0.0.0:8080","remote":"0.0.0.0:0","state":"LISTEN","send_q":0,"recv_q":0,"timer_s":null,"inode":5},"#,
+                r#"{"local":"10.80.80.10:8080","remote":"10.80.80.12:40001","state":"TIME_WAIT","send_q":0,"recv_q":0,"timer_s":57.93,"inode":0}],"#,
+                r#""processes":[{"pid":100,"ppid":100,"comm":"chat","args":"chat recv \"x\"","state":"S","waits":"socket","sockets":[107]}],"#,
+                r#""netem":{"settings":"delay 100ms","engine":"tc"}},"client":null},"#,
+                r#""conversations":["#,
+                r#"{"ends":[{"host":"server","local":"10.80.80.10:8080","remote":"10.80.80.11:40000","inode":107}],"deadlock":false},"#,
+                r#"{"ends":[{"host":"server","local":"10.80.80.10:8080","remote":"10.80.80.12:40001","inode":0}],"deadlock":false}],"#,
+                r#""ladder":"<svg/>"}"#
+            )
+        );
     }
 }
