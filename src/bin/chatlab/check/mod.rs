@@ -143,16 +143,8 @@ pub enum Abort {
     NotRun(String, String),
 }
 
-/// `msg!(lang, "en français {x}", "in English {x}")`: a message in the student's language.
-macro_rules! msg {
-    ($lang:expr, $fr:literal, $en:literal $(,)?) => {
-        match $lang {
-            $crate::lang::Lang::Fr => format!($fr),
-            $crate::lang::Lang::En => format!($en),
-        }
-    };
-}
-pub(crate) use msg;
+/// The one idiom for a sentence in the student's language (see [`crate::lang`]).
+pub(crate) use crate::lang::msg;
 
 /// What a check needs: the language, the port, the command, and the verdicts so far.
 pub struct Ctx {
