@@ -14,7 +14,8 @@
 //!
 //! Each instrument is a folder of modules private to this binary; it uses the `chatlab`
 //! library only where code is truly shared (logging). Errors are printed once, as
-//! `chatlab COMMAND: …`, and mapped to the exit code here.
+//! `chatlab COMMAND: …`, and mapped to the exit code here: an instrument's `run` returns
+//! `Result<_, Error>` (its own error type, `Display` saying the line) and prints no error.
 
 mod check;
 mod json;
@@ -80,7 +81,13 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Check(args) => ExitCode::from(check::run(&args)),
+        Command::Check(args) => match check::run(&args) {
+            Ok(code) => ExitCode::from(code),
+            Err(err) => {
+                let code = err.exit_code();
+                failed("check", err, code)
+            }
+        },
         Command::CheckSession {
             warden: true,
             command,
@@ -113,16 +120,18 @@ fn main() -> ExitCode {
     }
 }
 
-/// The end of COMMAND: its error, if any, once on stderr as `chatlab COMMAND: …`, and the
-/// exit code (1 for an error).
+/// The end of COMMAND: its error, if any, said once (see [`failed`]); exit code 1 for an error.
 fn finish(command: &str, result: Result<(), impl std::fmt::Display>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("chatlab {command}: {err}");
-            ExitCode::FAILURE
-        }
+        Err(err) => failed(command, err, 1),
     }
+}
+
+/// COMMAND's error, once on stderr as `chatlab COMMAND: …`, and its exit CODE.
+fn failed(command: &str, err: impl std::fmt::Display, code: u8) -> ExitCode {
+    eprintln!("chatlab {command}: {err}");
+    ExitCode::from(code)
 }
 
 #[cfg(test)]

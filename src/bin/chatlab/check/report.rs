@@ -67,6 +67,11 @@ impl Report {
         self.criteria.iter().any(|c| c.id == id)
     }
 
+    /// The verdict of ID, if judged.
+    pub fn verdict(&self, id: &str) -> Option<Verdict> {
+        self.criteria.iter().find(|c| c.id == id).map(|c| c.verdict)
+    }
+
     /// Every criterion of IDS not judged yet: skip, with REASON.
     pub fn skip_rest(&mut self, ids: &[&'static str], reason: &str) {
         for id in ids {
