@@ -2,8 +2,11 @@
 //!
 //! `--lang fr|en` wins; otherwise the locale, as POSIX reads it for messages: the first of
 //! `LC_ALL`, `LC_MESSAGES`, `LANG` that is set and not empty; French when it starts with `fr`.
-//! Messages are plain tables of strings in each instrument (`match lang { Fr => …, En => … }`):
-//! no i18n framework. Code, logs and the README stay in English.
+//!
+//! One idiom for every sentence a student reads: [`msg!`]`(lang, "en français {x}", "in English
+//! {x}")`, the French first, both written where they are used (each instrument's strings sit
+//! beside the code that says them: grep the French to find one). No i18n framework. Code, logs
+//! and the README stay in English.
 
 use std::ffi::OsString;
 
@@ -34,7 +37,9 @@ impl Lang {
         }
     }
 
-    /// TEXT in this language: `lang.pick("connexion refusée", "connection refused")`.
+    /// TEXT in this language: `lang.pick("connexion refusée", "connection refused")`. The
+    /// older form, without formatting: new code writes [`msg!`] (instruments still using this
+    /// move to it).
     pub fn pick<'a>(self, fr: &'a str, en: &'a str) -> &'a str {
         match self {
             Lang::Fr => fr,
@@ -42,6 +47,19 @@ impl Lang {
         }
     }
 }
+
+/// `msg!(lang, "en français {x}", "in English {x}")`: a sentence in the student's language, as
+/// a `String`. Both are format strings whose arguments come from the scope (`{x}`, as in
+/// `format!`): the compiler checks that what each names exists.
+macro_rules! msg {
+    ($lang:expr, $fr:literal, $en:literal $(,)?) => {
+        match $lang {
+            $crate::lang::Lang::Fr => format!($fr),
+            $crate::lang::Lang::En => format!($en),
+        }
+    };
+}
+pub(crate) use msg;
 
 #[cfg(test)]
 mod tests {
@@ -70,6 +88,13 @@ mod tests {
             Lang::Fr
         );
         assert_eq!(with(&[("LC_ALL", ""), ("LANG", "fr_BE")]), Lang::Fr);
+    }
+
+    #[test]
+    fn msg_speaks_the_language_asked() {
+        let n = 3;
+        assert_eq!(msg!(Lang::Fr, "{n} lignes", "{n} lines"), "3 lignes");
+        assert_eq!(msg!(Lang::En, "{n} lignes", "{n} lines"), "3 lines");
     }
 
     #[test]

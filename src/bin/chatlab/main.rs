@@ -18,7 +18,9 @@
 //! sanitizer, for what `check` quotes and `ladder` prints). JSON is written and read with
 //! serde. A module's failures are a type of its own with a hand-written `Display` (an enum
 //! where they differ in kind: [`procfs::Error`], `ladder::pcap::ReadError`), no error crate.
-//! Errors are printed once, as `chatlab COMMAND: …`, and mapped to the exit code here.
+//! Errors are printed once, as `chatlab COMMAND: …`, and mapped to the exit code here: an
+//! instrument's `run` returns `Result<_, Error>` (its own error type, `Display` saying the
+//! line) and prints no error.
 
 mod check;
 mod ladder;
@@ -84,7 +86,13 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Check(args) => ExitCode::from(check::run(&args)),
+        Command::Check(args) => match check::run(&args) {
+            Ok(code) => ExitCode::from(code),
+            Err(err) => {
+                let code = err.exit_code();
+                failed("check", err, code)
+            }
+        },
         Command::CheckSession {
             warden: true,
             command,
@@ -117,16 +125,18 @@ fn main() -> ExitCode {
     }
 }
 
-/// The end of COMMAND: its error, if any, once on stderr as `chatlab COMMAND: …`, and the
-/// exit code (1 for an error).
+/// The end of COMMAND: its error, if any, said once (see [`failed`]); exit code 1 for an error.
 fn finish(command: &str, result: Result<(), impl std::fmt::Display>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("chatlab {command}: {err}");
-            ExitCode::FAILURE
-        }
+        Err(err) => failed(command, err, 1),
     }
+}
+
+/// COMMAND's error, once on stderr as `chatlab COMMAND: …`, and its exit CODE.
+fn failed(command: &str, err: impl std::fmt::Display, code: u8) -> ExitCode {
+    eprintln!("chatlab {command}: {err}");
+    ExitCode::from(code)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::Role;
 use super::quote;
 use super::report::{Criterion, Verdict};
-use crate::lang::Lang;
+use crate::lang::{Lang, msg};
 
 /// One cell: a verdict and its detail.
 type Cell = (String, String);
@@ -48,21 +48,18 @@ pub fn run(dir: &Path, lang: Lang) -> io::Result<()> {
                 let cell = match &criteria {
                     None => (
                         "skip".to_string(),
-                        lang.pick(
+                        msg!(
+                            lang,
                             "pas de fichier pour cette question",
-                            "no file for this question",
-                        )
-                        .to_string(),
+                            "no file for this question"
+                        ),
                     ),
                     Some(cs) => cs
                         .iter()
                         .find(|c| c.id == id)
                         .map(|c| (c.verdict.word().to_string(), c.detail.clone()))
                         .unwrap_or_else(|| {
-                            (
-                                "skip".to_string(),
-                                lang.pick("non jugé", "not judged").to_string(),
-                            )
+                            ("skip".to_string(), msg!(lang, "non jugé", "not judged"))
                         }),
                 };
                 row.push(cell);
@@ -95,14 +92,11 @@ pub fn run(dir: &Path, lang: Lang) -> io::Result<()> {
         let student = quote::safe(student.as_bytes()).replace('\n', "\\n");
         println!(
             "{}",
-            match lang {
-                Lang::Fr => format!(
-                    "{student} : {pass} réussis, {fail} échecs, {warn} avertissements, {skip} non jugés"
-                ),
-                Lang::En => format!(
-                    "{student}: {pass} passed, {fail} failed, {warn} warnings, {skip} not judged"
-                ),
-            }
+            msg!(
+                lang,
+                "{student} : {pass} réussis, {fail} échecs, {warn} avertissements, {skip} non jugés",
+                "{student}: {pass} passed, {fail} failed, {warn} warnings, {skip} not judged"
+            )
         );
     }
     Ok(())
@@ -133,9 +127,10 @@ fn escape(s: &str) -> String {
 
 fn html(students: &[String], columns: &[(Role, &str)], grid: &[Vec<Cell>], lang: Lang) -> String {
     let mut h = String::new();
-    let title = lang.pick(
+    let title = msg!(
+        lang,
         "Vérification des programmes du TD",
-        "Checks of the TD's programs",
+        "Checks of the TD's programs"
     );
     let _ = write!(
         h,
@@ -146,11 +141,9 @@ fn html(students: &[String], columns: &[(Role, &str)], grid: &[Vec<Cell>], lang:
          .pass{{background:#b6e3b6}} .fail{{background:#f1a8a8}} .warn{{background:#f7dc8c}} \
          .skip{{background:#e4e4e4;color:#777}} .info{{background:#bcd7f5}}\
          </style></head><body>\n<h1>{title}</h1>\n<p>{}</p>\n<table>\n<tr><th></th>",
-        match lang {
-            Lang::Fr => "fr",
-            Lang::En => "en",
-        },
-        lang.pick(
+        msg!(lang, "fr", "en"),
+        msg!(
+            lang,
             "Survolez une case pour lire le détail du critère.",
             "Hover over a cell to read the criterion's detail."
         ),

@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,8 @@ use super::capture::Captured;
 
 /// One connection with the program; what it sends is collected.
 pub struct Conn {
-    stream: TcpStream,
+    /// None once hung up.
+    stream: Mutex<Option<TcpStream>>,
     /// The bytes the program sent, and whether it sent FIN (or the connection broke).
     pub got: Captured,
     /// The program's port and ours.
@@ -27,7 +29,7 @@ impl Conn {
         let ours = stream.local_addr()?.port();
         let got = Captured::collect(stream.try_clone()?);
         Ok(Conn {
-            stream,
+            stream: Mutex::new(Some(stream)),
             got,
             theirs,
             ours,
@@ -55,12 +57,16 @@ impl Conn {
     }
 
     pub fn send(&self, bytes: &[u8]) -> bool {
-        (&self.stream).write_all(bytes).is_ok()
+        let stream = self.stream.lock().unwrap();
+        stream
+            .as_ref()
+            .is_some_and(|mut s| s.write_all(bytes).is_ok())
     }
 
     /// Send BYTES from a thread (a burst while the other direction also flows).
     pub fn send_in_background(&self, bytes: Vec<u8>) {
-        if let Ok(mut s) = self.stream.try_clone() {
+        let stream = self.stream.lock().unwrap();
+        if let Some(Ok(mut s)) = stream.as_ref().map(TcpStream::try_clone) {
             thread::spawn(move || {
                 let _ = s.write_all(&bytes);
             });
@@ -69,7 +75,17 @@ impl Conn {
 
     /// FIN, and stop reading (our reader sees the end).
     pub fn close(&self) {
-        let _ = self.stream.shutdown(Shutdown::Both);
+        if let Some(s) = &*self.stream.lock().unwrap() {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Close, and let the socket go: what the program sends after is answered with RST (its
+    /// next send fails), as when a peer's process has ended.
+    pub fn hang_up(&self) {
+        self.close();
+        // Our reader's copy goes when it sees the end; this is the last one.
+        drop(self.stream.lock().unwrap().take());
     }
 }
 

@@ -30,6 +30,7 @@ use nix::unistd::Pid;
 use super::capture::Captured;
 use super::procs::{self, Proc};
 use super::quote;
+use super::session::{Said, Unstarted};
 use crate::lang::Lang;
 
 /// How the program ended.
@@ -38,7 +39,7 @@ pub enum End {
     Exited(i32),
     Signaled(i32),
     /// It could not be started at all (not found, not executable…).
-    NotRun(String),
+    NotRun(Unstarted),
 }
 
 pub struct Program {
@@ -57,6 +58,8 @@ pub struct Program {
     seen: Mutex<HashSet<(i32, u64)>>,
     /// The language its crash lines are quoted in.
     lang: Lang,
+    /// Killed already: its pids may since have been given to other processes.
+    killed: bool,
 }
 
 impl Program {
@@ -106,51 +109,62 @@ impl Program {
             reports,
             seen: Mutex::new(HashSet::new()),
             lang,
+            killed: false,
         };
         // The warden says `session N` (or `error …`), the helper `pid N` or `error …`, at once.
         program
             .reports
             .wait_until(0, Duration::from_secs(5), |b, closed| {
-                let text = String::from_utf8_lossy(b);
-                let said = |word| text.lines().any(|l| l.starts_with(word));
-                closed || (said("session ") && (said("pid ") || said("error ")))
+                let said: Vec<Said> = String::from_utf8_lossy(b)
+                    .lines()
+                    .filter_map(Said::parse)
+                    .collect();
+                let session = said.iter().any(|s| matches!(s, Said::Session(_)));
+                let program = said
+                    .iter()
+                    .any(|s| matches!(s, Said::Pid(_) | Said::Error(_)));
+                closed || (session && program)
             });
         program.leader = program
-            .report_lines()
+            .said()
             .iter()
-            .find_map(|l| l.strip_prefix("session ")?.parse().ok())
+            .find_map(|s| match s {
+                Said::Session(n) => Some(*n),
+                _ => None,
+            })
             .unwrap_or(0);
         Ok(program)
     }
 
-    fn report_lines(&self) -> Vec<String> {
+    /// What the warden and the helper said so far.
+    fn said(&self) -> Vec<Said> {
         self.reports
             .text_since(0)
             .lines()
-            .map(str::to_string)
+            .filter_map(Said::parse)
             .collect()
     }
 
     /// The program's pid, once started.
     pub fn pid(&self) -> Option<i32> {
-        self.report_lines()
-            .iter()
-            .find_map(|l| l.strip_prefix("pid ")?.parse().ok())
+        self.said().iter().find_map(|s| match s {
+            Said::Pid(n) => Some(*n),
+            _ => None,
+        })
     }
 
     /// How it ended, if it has.
     pub fn end(&self) -> Option<End> {
-        for line in self.report_lines() {
-            let (word, rest) = line.split_once(' ').unwrap_or((&line, ""));
-            match word {
-                "exit" => return Some(End::Exited(rest.parse().unwrap_or(-1))),
-                "signal" => return Some(End::Signaled(rest.parse().unwrap_or(-1))),
-                "error" => return Some(End::NotRun(rest.to_string())),
-                _ => {}
+        for said in self.said() {
+            match said {
+                Said::Exit(c) => return Some(End::Exited(c)),
+                Said::Signal(s) => return Some(End::Signaled(s)),
+                Said::Error(why) => return Some(End::NotRun(why)),
+                Said::Session(_) | Said::Pid(_) => {}
             }
         }
         if self.reports.closed() && self.pid().is_none() {
-            return Some(End::NotRun("the session helper failed".into()));
+            return Some(End::NotRun(Unstarted::Silent));
         }
         None
     }
@@ -165,7 +179,7 @@ impl Program {
             closed
                 || String::from_utf8_lossy(b)
                     .lines()
-                    .any(|l| l.starts_with("exit ") || l.starts_with("signal "))
+                    .any(|l| matches!(Said::parse(l), Some(Said::Exit(_) | Said::Signal(_))))
         });
         self.end()
     }
@@ -274,8 +288,12 @@ impl Program {
     /// Kill every process of the program and the session helper, then the warden. First stop
     /// them all (SIGSTOP), so that a program that keeps forking cannot outrun the killing;
     /// then SIGKILL. (Should this never run — the checker aborted or was killed — the warden
-    /// does the same on its own.)
+    /// does the same on its own.) Once only: then the warden is reaped, and its pid free.
     pub fn kill(&mut self) {
+        if self.killed {
+            return;
+        }
+        self.killed = true;
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
             let running: Vec<Proc> = self

@@ -9,7 +9,7 @@
 use chatlab::lines::Filter;
 use chatlab::terminal::Sanitizer;
 
-use crate::lang::Lang;
+use crate::lang::{Lang, msg};
 
 /// The most bytes of the program's output one quote shows.
 pub const QUOTE: usize = 200;
@@ -77,10 +77,7 @@ fn more_bytes(lang: Lang, n: u64) -> String {
         }
         grouped.push(d);
     }
-    match lang {
-        Lang::Fr => format!("{grouped} octets de plus"),
-        Lang::En => format!("{grouped} bytes more"),
-    }
+    msg!(lang, "{grouped} octets de plus", "{grouped} bytes more")
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde::{Serialize, Serializer};
 
 use super::quote;
-use crate::lang::Lang;
+use crate::lang::{Lang, msg};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -74,6 +74,11 @@ impl Report {
         self.criteria.iter().any(|c| c.id == id)
     }
 
+    /// The verdict of ID, if judged.
+    pub fn verdict(&self, id: &str) -> Option<Verdict> {
+        self.criteria.iter().find(|c| c.id == id).map(|c| c.verdict)
+    }
+
     /// Every criterion of IDS not judged yet: skip, with REASON.
     pub fn skip_rest(&mut self, ids: &[&'static str], reason: &str) {
         for id in ids {
@@ -107,24 +112,20 @@ impl Report {
             count(Verdict::Skip),
         );
         let role = self.role;
-        let _ = writeln!(
-            out,
-            "{}",
-            match (lang, self.failed()) {
-                (Lang::Fr, false) => format!(
-                    "{role} : réussi — {pass} réussis, {warn} avertissements, {skip} non jugés"
-                ),
-                (Lang::Fr, true) => format!(
-                    "{role} : échec — {fail} en échec, {pass} réussis, {warn} avertissements, {skip} non jugés"
-                ),
-                (Lang::En, false) => {
-                    format!("{role}: pass — {pass} passed, {warn} warnings, {skip} not judged")
-                }
-                (Lang::En, true) => format!(
-                    "{role}: fail — {fail} failed, {pass} passed, {warn} warnings, {skip} not judged"
-                ),
-            }
-        );
+        let summary = if self.failed() {
+            msg!(
+                lang,
+                "{role} : échec — {fail} en échec, {pass} réussis, {warn} avertissements, {skip} non jugés",
+                "{role}: fail — {fail} failed, {pass} passed, {warn} warnings, {skip} not judged"
+            )
+        } else {
+            msg!(
+                lang,
+                "{role} : réussi — {pass} réussis, {warn} avertissements, {skip} non jugés",
+                "{role}: pass — {pass} passed, {warn} warnings, {skip} not judged"
+            )
+        };
+        let _ = writeln!(out, "{summary}");
         out
     }
 

@@ -9,6 +9,7 @@
 //!
 //! It reports on stdout, one line each: `pid N` once started, `exit N` or `signal N` when the
 //! program ends, or `error KIND MESSAGE` when it cannot be started. Then it waits to be killed.
+//! Those lines are [`Said`]: written and read back by the same type.
 //!
 //! Above it stands the warden (`chatlab check-session --warden`, [`warden`]): the checker
 //! starts the warden, the warden starts the helper. The warden owns everything the program
@@ -34,6 +35,7 @@
 //! every program in a throwaway container, which contains that too.
 
 use std::ffi::OsString;
+use std::fmt;
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
@@ -50,6 +52,106 @@ use nix::unistd::{Pid, getpid, setpgid, tcsetpgrp};
 
 use super::procs;
 
+/// One line on the reports pipe, from the warden (`session`) or the helper (the others).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Said {
+    /// The helper started: its pid (the session's id).
+    Session(i32),
+    /// The program started: its pid.
+    Pid(i32),
+    /// The program exited with this status.
+    Exit(i32),
+    /// The program was killed by this signal.
+    Signal(i32),
+    /// The program (or the helper) could not be started.
+    Error(Unstarted),
+}
+
+/// Why a program could not be started: the kind of the `io::Error`, and its message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unstarted {
+    /// No such file (`ErrorKind::NotFound`).
+    NotFound(String),
+    /// Not executable (`ErrorKind::PermissionDenied`).
+    PermissionDenied(String),
+    /// Any other kind, by its name.
+    Other { kind: String, message: String },
+    /// The helper ended without a word (neither a pid nor an error).
+    Silent,
+}
+
+impl Unstarted {
+    fn of(e: &std::io::Error) -> Unstarted {
+        let message = e.to_string();
+        match e.kind() {
+            std::io::ErrorKind::NotFound => Unstarted::NotFound(message),
+            std::io::ErrorKind::PermissionDenied => Unstarted::PermissionDenied(message),
+            kind => Unstarted::Other {
+                kind: format!("{kind:?}"),
+                message,
+            },
+        }
+    }
+
+    fn other(message: impl fmt::Display) -> Unstarted {
+        Unstarted::Other {
+            kind: "Other".into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// `KIND MESSAGE`, as the helper says it after `error`.
+impl fmt::Display for Unstarted {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Unstarted::NotFound(m) => write!(f, "NotFound {m}"),
+            Unstarted::PermissionDenied(m) => write!(f, "PermissionDenied {m}"),
+            Unstarted::Other { kind, message } => write!(f, "{kind} {message}"),
+            Unstarted::Silent => write!(f, "the session helper failed"),
+        }
+    }
+}
+
+impl fmt::Display for Said {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Said::Session(n) => write!(f, "session {n}"),
+            Said::Pid(n) => write!(f, "pid {n}"),
+            Said::Exit(n) => write!(f, "exit {n}"),
+            Said::Signal(n) => write!(f, "signal {n}"),
+            Said::Error(why) => write!(f, "error {why}"),
+        }
+    }
+}
+
+impl Said {
+    /// A line read back; None for a line that is none of these.
+    pub fn parse(line: &str) -> Option<Said> {
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let n = || rest.parse().unwrap_or(-1);
+        Some(match word {
+            "session" => Said::Session(rest.parse().ok()?),
+            "pid" => Said::Pid(rest.parse().ok()?),
+            "exit" => Said::Exit(n()),
+            "signal" => Said::Signal(n()),
+            "error" => {
+                let (kind, message) = rest.split_once(' ').unwrap_or((rest, ""));
+                let message = message.to_string();
+                Said::Error(match kind {
+                    "NotFound" => Unstarted::NotFound(message),
+                    "PermissionDenied" => Unstarted::PermissionDenied(message),
+                    _ => Unstarted::Other {
+                        kind: kind.to_string(),
+                        message,
+                    },
+                })
+            }
+            _ => return None,
+        })
+    }
+}
+
 /// The warden: start the helper (`check-session -- COMMAND`) as leader of a new session on
 /// the terminal that is our stdin, say `session N` (its pid), reap every orphan that comes to
 /// us, and when the checker is gone (no reader left on our stdout), kill and reap everything
@@ -61,7 +163,7 @@ pub fn warden(command: &[OsString]) -> ExitCode {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => {
-            let _ = writeln!(report, "error Other {e}");
+            let _ = writeln!(report, "{}", Said::Error(Unstarted::other(e)));
             return ExitCode::from(127);
         }
     };
@@ -80,7 +182,7 @@ pub fn warden(command: &[OsString]) -> ExitCode {
     let signals = match signals {
         Ok(fd) => fd,
         Err(e) => {
-            let _ = writeln!(report, "error Other {e}");
+            let _ = writeln!(report, "{}", Said::Error(Unstarted::other(e)));
             return ExitCode::from(127);
         }
     };
@@ -107,11 +209,11 @@ pub fn warden(command: &[OsString]) -> ExitCode {
     }
     match cmd.spawn() {
         Ok(helper) => {
-            let _ = writeln!(report, "session {}", helper.id());
+            let _ = writeln!(report, "{}", Said::Session(helper.id() as i32));
         }
         Err(e) => {
             // Nothing below us: say why and end (the checker sees the reports pipe close).
-            let _ = writeln!(report, "error {:?} {e}", e.kind());
+            let _ = writeln!(report, "{}", Said::Error(Unstarted::of(&e)));
             return ExitCode::from(127);
         }
     }
@@ -179,7 +281,7 @@ pub fn run(command: &[OsString]) -> ExitCode {
     let mut report = std::io::stdout();
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let Some((program, args)) = command.split_first() else {
-        let _ = writeln!(report, "error Other no command");
+        let _ = writeln!(report, "{}", Said::Error(Unstarted::other("no command")));
         return ExitCode::from(127);
     };
     let terminal = std::io::stdin();
@@ -193,7 +295,7 @@ pub fn run(command: &[OsString]) -> ExitCode {
     let (stdin, stdout) = match (tty("stdin"), tty("stdout")) {
         (Ok(i), Ok(o)) => (i, o),
         (Err(e), _) | (_, Err(e)) => {
-            let _ = writeln!(report, "error Other {e}");
+            let _ = writeln!(report, "{}", Said::Error(Unstarted::other(e)));
             return ExitCode::from(127);
         }
     };
@@ -217,21 +319,21 @@ pub fn run(command: &[OsString]) -> ExitCode {
     let child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) => {
-            let _ = writeln!(report, "error {:?} {e}", e.kind());
+            let _ = writeln!(report, "{}", Said::Error(Unstarted::of(&e)));
             return ExitCode::from(127);
         }
     };
     let pid = child.id() as i32;
-    let _ = writeln!(report, "pid {pid}");
+    let _ = writeln!(report, "{}", Said::Pid(pid));
     let _ = report.flush();
     // Reap the program and every orphan that comes to us; report the program's end.
     loop {
         match waitpid(Pid::from_raw(-1), None) {
             Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => {
-                let _ = writeln!(report, "exit {code}");
+                let _ = writeln!(report, "{}", Said::Exit(code));
             }
             Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() == pid => {
-                let _ = writeln!(report, "signal {}", sig as i32);
+                let _ = writeln!(report, "{}", Said::Signal(sig as i32));
             }
             Ok(_) | Err(Errno::EINTR) => {}
             Err(_) => break,
@@ -241,5 +343,36 @@ pub fn run(command: &[OsString]) -> ExitCode {
     // No child left, so no descendant either: wait for the checker to end us.
     loop {
         nix::unistd::pause();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_said_reads_back() {
+        let not_found = std::io::Error::from(std::io::ErrorKind::NotFound);
+        for said in [
+            Said::Session(12),
+            Said::Pid(13),
+            Said::Exit(0),
+            Said::Signal(9),
+            Said::Error(Unstarted::of(&not_found)),
+            Said::Error(Unstarted::PermissionDenied(
+                "Permission denied (os error 13)".into(),
+            )),
+            Said::Error(Unstarted::other("no command")),
+        ] {
+            assert_eq!(Said::parse(&said.to_string()), Some(said));
+        }
+        assert_eq!(
+            Said::parse("error InvalidInput nul byte found"),
+            Some(Said::Error(Unstarted::Other {
+                kind: "InvalidInput".into(),
+                message: "nul byte found".into()
+            }))
+        );
+        assert_eq!(Said::parse("hello"), None);
     }
 }

@@ -7,22 +7,20 @@ use std::fmt::Write as _;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use super::program::End;
-use super::quote::quote;
-use super::report::Verdict::{Fail, Pass, Skip, Warn};
-use super::{Abort, Ctx, ended, msg, secs};
+use super::ended;
+use crate::check::peer::Conn;
+use crate::check::program::{End, Program};
+use crate::check::quote::quote;
+use crate::check::report::Verdict::{self, Fail, Pass, Skip, Warn};
+use crate::check::runner::{Ctx, secs};
+use crate::lang::{Lang, msg};
 
-pub const IDS: &[&str] = &["start", "lines", "burst", "eof", "server-close"];
-
-pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
+/// lines: typed one by one; each must arrive within 0.5 s of Enter, exactly.
+pub fn lines(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     let lang = ctx.lang;
-    let Some((prog, conn)) = ctx.first_start(IDS)? else {
-        return Ok(());
-    };
     // Let it reach its first read of the keyboard (a person does not type at once either).
     sleep(Duration::from_millis(200));
 
-    // lines: typed one by one; each must arrive within 0.5 s of Enter, exactly.
     let typed = ["bonjour", "une deuxieme ligne, en ASCII", "3"];
     let mut expected = Vec::new();
     let mut late = None;
@@ -42,8 +40,21 @@ pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
     sleep(Duration::from_millis(50));
     let got = conn.got.since(0);
     let shown = quote(lang, &got, conn.got.dropped());
+    let (verdict, detail) = lines_words(lang, &got, &expected, late, &shown);
+    ctx.report.add("lines", verdict, detail);
+}
+
+/// What lines says of GOT (SHOWN as quoted), the bytes the server received for EXPECTED,
+/// LATE naming the first line that took more than 0.5 s.
+fn lines_words(
+    lang: Lang,
+    got: &[u8],
+    expected: &[u8],
+    late: Option<&str>,
+    shown: &str,
+) -> (Verdict, String) {
     let without_newlines: Vec<u8> = expected.iter().copied().filter(|&b| b != b'\n').collect();
-    let (verdict, detail) = if got == expected && late.is_none() {
+    if got == expected && late.is_none() {
         (
             Pass,
             msg!(
@@ -90,7 +101,7 @@ pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
             ),
         )
     } else {
-        let want = quote(lang, &expected, 0);
+        let want = quote(lang, expected, 0);
         (
             Fail,
             msg!(
@@ -99,36 +110,12 @@ pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
                 "the server receives \"{shown}\" instead of \"{want}\": send each line typed, exactly, with its '\\n'"
             ),
         )
-    };
-    let lines_ok = verdict == Pass;
-    ctx.report.add("lines", verdict, detail);
-    if !prog.running() {
-        let how = prog
-            .crashed_since(0)
-            .unwrap_or_else(|| ended(lang, &prog.end()));
-        ctx.report.skip_rest(
-            IDS,
-            &msg!(
-                lang,
-                "non jugé : le programme s'est terminé ({how})",
-                "not judged: the program has ended ({how})"
-            ),
-        );
-        return Ok(());
     }
+}
 
-    // burst: 1000 lines pasted at once (judged only where single lines go through).
-    if !lines_ok {
-        ctx.report.add(
-            "burst",
-            Skip,
-            msg!(lang, "non jugé : voir lines", "not judged: see lines"),
-        );
-    } else {
-        burst(ctx, &prog, &conn);
-    }
-
-    // eof: Ctrl-D closes the connection (FIN) within 1 s, and the program exits 0.
+/// eof: Ctrl-D closes the connection (FIN) within 1 s, and the program exits 0.
+pub fn eof(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
+    let lang = ctx.lang;
     let err_mark = prog.err_mark();
     prog.ctrl_d();
     let fin = conn.got.wait_closed(secs(1.0));
@@ -190,18 +177,15 @@ pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
         }
     };
     ctx.report.add("eof", verdict, detail);
-    drop(conn);
-    drop(prog);
+}
 
-    // server-close: the server leaves; the next lines typed meet a closed connection.
-    let Some((prog, conn)) = ctx.restart(IDS)? else {
-        return Ok(());
-    };
+/// server-close: the server leaves; the next lines typed meet a closed connection.
+pub fn server_close(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
+    let lang = ctx.lang;
     sleep(Duration::from_millis(200));
     prog.type_(b"avant\n");
     conn.got.wait_for(0, b"avant\n", secs(1.0));
-    conn.close();
-    drop(conn);
+    conn.hang_up();
     sleep(Duration::from_millis(200));
     prog.type_(b"apres 1\n");
     sleep(Duration::from_millis(300));
@@ -235,11 +219,19 @@ pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
         ),
     };
     ctx.report.add("server-close", verdict, detail);
-    Ok(())
 }
 
-fn burst(ctx: &mut Ctx, prog: &super::program::Program, conn: &super::peer::Conn) {
+/// burst: 1000 lines pasted at once (judged only where single lines go through).
+pub fn burst(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     let lang = ctx.lang;
+    if ctx.report.verdict("lines") != Some(Pass) {
+        ctx.report.add(
+            "burst",
+            Skip,
+            msg!(lang, "non jugé : voir lines", "not judged: see lines"),
+        );
+        return;
+    }
     let mark = conn.got.len();
     let mut paste = String::new();
     for i in 1..=1000 {

@@ -11,66 +11,21 @@ use std::fmt::Write as _;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use super::judge::Fault;
-use super::peer::Conn;
-use super::procs::{self, Proc};
-use super::program::Program;
-use super::quote::quote;
-use super::report::Verdict::{Fail, Pass, Skip, Warn};
-use super::{Abort, Ctx, ended, fault_text, msg, printed, secs};
-
-pub const CLIENT_IDS: &[&str] = &[
-    "start",
-    "fork",
-    "to-peer",
-    "from-peer",
-    "both-ways",
-    "eof",
-    "half-close",
-    "peer-end",
-];
-pub const SERVER_IDS: &[&str] = &[
-    "start",
-    "listen-all",
-    "fork",
-    "listener",
-    "to-peer",
-    "from-peer",
-    "both-ways",
-    "eof",
-    "half-close",
-    "peer-end",
-    "zombie",
-];
-
-pub fn check(ctx: &mut Ctx, server: bool) -> Result<(), Abort> {
-    let ids = if server { SERVER_IDS } else { CLIENT_IDS };
-    let lang = ctx.lang;
-    let Some((prog, conn)) = ctx.first_start(ids)? else {
-        return Ok(());
-    };
-    first_conversation(ctx, server, &prog, &conn);
-    drop(conn);
-    drop(prog);
-    ctx.report.skip_rest(
-        &ids[..ids.len() - if server { 2 } else { 1 }],
-        &msg!(
-            lang,
-            "non jugé : le programme s'est terminé plus tôt",
-            "not judged: the program ended earlier"
-        ),
-    );
-
-    let Some((prog, conn)) = ctx.restart(ids)? else {
-        return Ok(());
-    };
-    peer_end(ctx, server, &prog, &conn);
-    Ok(())
-}
+use super::left::peer_leaves;
+use super::{fault_text, list, printed};
+use crate::check::judge::Fault;
+use crate::check::peer::Conn;
+use crate::check::procs::{self, Proc};
+use crate::check::program::Program;
+use crate::check::quote::quote;
+use crate::check::report::Verdict::{Fail, Pass, Skip, Warn};
+use crate::check::runner::{Ctx, secs};
+use crate::lang::msg;
 
 /// The conversation's processes: a server's are those started after accept (not the
 /// listener); a client's are all of its processes.
-fn conversation(ctx: &Ctx, server: bool, prog: &Program) -> Vec<Proc> {
+fn conversation(ctx: &Ctx, prog: &Program) -> Vec<Proc> {
+    let server = ctx.listener.is_none();
     prog.procs()
         .into_iter()
         .filter(|p| !p.zombie())
@@ -91,10 +46,9 @@ fn forked(prog: &Program, conn: &Conn) -> (Vec<Proc>, Option<u64>) {
     }
 }
 
-fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) {
+/// fork: after the connection, two processes hold the socket.
+pub fn fork(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     let lang = ctx.lang;
-    let port = ctx.port;
-    // fork
     let (holders, inode) = forked(prog, conn);
     let threads = holders.first().map_or(1, |p| p.threads);
     if inode.is_none() {
@@ -123,42 +77,48 @@ fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) 
     } else {
         ctx.report.add("fork", Fail, msg!(lang, "un seul processus tient la connexion : après connect()/accept(), fork() ; un processus lit le clavier et envoie, l'autre reçoit et affiche", "one process holds the connection: after connect()/accept(), fork(); one process reads the keyboard and sends, the other receives and prints"));
     }
-    // listener (servers): the conversation's processes should not keep the listening socket.
-    if server {
-        // A child closes it first thing after fork: give it half a second to do so.
-        let deadline = Instant::now() + secs(0.5);
-        let keepers = loop {
-            let listening = procs::listening(port);
-            let keepers = list(
-                conversation(ctx, server, prog)
-                    .iter()
-                    .filter(|p| !procs::sockets(p.pid).is_disjoint(&listening))
-                    .map(|p| p.pid),
-            );
-            if keepers.is_empty() || Instant::now() >= deadline {
-                break keepers;
-            }
-            sleep(Duration::from_millis(20));
-        };
-        if keepers.is_empty() {
-            ctx.report.add(
-                "listener",
-                Pass,
-                msg!(
-                    lang,
-                    "les processus de la conversation ne gardent pas la socket d'écoute",
-                    "the conversation's processes do not keep the listening socket"
-                ),
-            );
-        } else {
-            ctx.report.add("listener", Warn, msg!(lang, "le processus fils {keepers} garde la socket d'écoute : fermez-la dans le fils (chacun ferme ce qu'il n'utilise pas)", "the child process {keepers} keeps the listening socket: close it in the child (each closes what it does not use)"));
-        }
-    }
+}
 
-    // from-peer first: a program that waits for the keyboard before reading the socket
-    // is caught here, not rescued by a line typed before.
+/// listener (servers): the conversation's processes should not keep the listening socket.
+pub fn listener(ctx: &mut Ctx, prog: &mut Program, _conn: &Conn) {
+    let lang = ctx.lang;
+    let port = ctx.port;
+    // A child closes it first thing after fork: give it half a second to do so.
+    let deadline = Instant::now() + secs(0.5);
+    let keepers = loop {
+        let listening = procs::listening(port);
+        let keepers = list(
+            conversation(ctx, prog)
+                .iter()
+                .filter(|p| !procs::sockets(p.pid).is_disjoint(&listening))
+                .map(|p| p.pid),
+        );
+        if keepers.is_empty() || Instant::now() >= deadline {
+            break keepers;
+        }
+        sleep(Duration::from_millis(20));
+    };
+    if keepers.is_empty() {
+        ctx.report.add(
+            "listener",
+            Pass,
+            msg!(
+                lang,
+                "les processus de la conversation ne gardent pas la socket d'écoute",
+                "the conversation's processes do not keep the listening socket"
+            ),
+        );
+    } else {
+        ctx.report.add("listener", Warn, msg!(lang, "le processus fils {keepers} garde la socket d'écoute : fermez-la dans le fils (chacun ferme ce qu'il n'utilise pas)", "the child process {keepers} keeps the listening socket: close it in the child (each closes what it does not use)"));
+    }
+}
+
+/// from-peer: a line from the peer is printed while nobody types (judged before to-peer: a
+/// program that waits for the keyboard before reading the socket is caught here, not
+/// rescued by a line typed before).
+pub fn from_peer(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
+    let lang = ctx.lang;
     sleep(Duration::from_millis(150));
-    // from-peer: a line from the peer is printed while nobody types.
     let mark = prog.out.len();
     conn.send("une ligne du pair\n".as_bytes());
     match printed(prog, mark, &["une ligne du pair"], secs(0.5), true) {
@@ -166,7 +126,11 @@ fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) 
         Err(Fault::Missing(_)) => ctx.report.add("from-peer", Fail, msg!(lang, "une ligne du pair ne s'affiche pas en 0,5 s tant que personne ne tape : un processus doit recevoir et afficher, sans attendre le clavier", "a line from the peer is not printed within 0.5 s while nobody types: one process must receive and print, without waiting for the keyboard")),
         Err(f) => ctx.report.add("from-peer", Fail, fault_text(lang, &f)),
     }
-    // to-peer: a typed line goes out while the peer is silent.
+}
+
+/// to-peer: a typed line goes out while the peer is silent.
+pub fn to_peer(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
+    let lang = ctx.lang;
     let mark = conn.got.len();
     prog.type_("une ligne tapee\n".as_bytes());
     let line = "une ligne tapee\n".as_bytes();
@@ -191,23 +155,11 @@ fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) 
             ctx.report.add("to-peer", Fail, msg!(lang, "la ligne tapée ne part pas tant que le pair se tait : un processus doit lire le clavier et envoyer, sans attendre le pair", "the typed line does not go out while the peer is silent: one process must read the keyboard and send, without waiting for the peer"));
         }
     }
+}
 
-    if !prog.running() {
-        let how = prog
-            .crashed_since(0)
-            .unwrap_or_else(|| ended(lang, &prog.end()));
-        ctx.report.skip_rest(
-            &["both-ways", "eof", "half-close"],
-            &msg!(
-                lang,
-                "non jugé : le programme s'est terminé ({how})",
-                "not judged: the program has ended ({how})"
-            ),
-        );
-        return;
-    }
-
-    // both-ways: bursts both ways at once.
+/// both-ways: bursts both ways at once.
+pub fn both_ways(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
+    let lang = ctx.lang;
     let n = 200;
     let (mut typed, mut sent) = (String::new(), String::new());
     let mut sent_lines = Vec::new();
@@ -256,8 +208,12 @@ fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) 
         }
     };
     ctx.report.add("both-ways", verdict, detail);
+}
 
-    // eof: Ctrl-D sends FIN (shutdown), though the other process still holds the socket.
+/// eof: Ctrl-D sends FIN (shutdown), though the other process still holds the socket; then
+/// half-close: after its FIN, what the peer still sends is printed.
+pub fn eof(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
+    let lang = ctx.lang;
     let err_mark = prog.err_mark();
     prog.ctrl_d();
     let fin = conn.got.wait_closed(secs(1.0));
@@ -267,7 +223,6 @@ fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) 
         (true, _) => ctx.report.add("eof", Pass, msg!(lang, "à Ctrl-D un FIN part vers le pair en moins de 1 s", "at Ctrl-D a FIN goes to the peer within 1 s")),
         (false, _) => ctx.report.add("eof", Fail, msg!(lang, "à Ctrl-D aucun FIN n'arrive au pair en 1 s : close() dans un processus n'envoie rien tant que l'autre tient la socket ; shutdown(socket.SHUT_WR) envoie le FIN", "at Ctrl-D no FIN reaches the peer within 1 s: close() in one process sends nothing while the other holds the socket; shutdown(socket.SHUT_WR) sends the FIN")),
     }
-    // half-close: after its FIN, what the peer still sends is printed.
     if !fin {
         ctx.report.add(
             "half-close",
@@ -284,42 +239,48 @@ fn first_conversation(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) 
     }
 }
 
-/// Run 2: the peer closes while the keyboard is still open.
-fn peer_end(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) {
+/// peer-end (a new run, keyboard still open): the peer closes; every process of the
+/// conversation ends within 1 s.
+pub fn peer_end(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
+    judge_peer_end(ctx, prog, conn);
+}
+
+/// peer-end, then zombie: the server reaps the conversation's processes.
+pub fn peer_end_and_zombie(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
+    let (conv, ended) = judge_peer_end(ctx, prog, conn);
+    zombie(ctx, prog, &conv, ended);
+}
+
+/// peer-end; the conversation's processes, and whether they all ended.
+fn judge_peer_end(ctx: &mut Ctx, prog: &Program, conn: &Conn) -> (HashSet<(i32, u64)>, bool) {
     let lang = ctx.lang;
     let port = ctx.port;
+    let server = ctx.listener.is_none();
     forked(prog, conn);
     sleep(Duration::from_millis(100));
-    let conv: HashSet<(i32, u64)> = conversation(ctx, server, prog)
-        .iter()
-        .map(Proc::key)
-        .collect();
+    let conv: HashSet<(i32, u64)> = conversation(ctx, prog).iter().map(Proc::key).collect();
     let mark = prog.out.len();
     conn.send(b"au revoir\n");
     let _ = printed(prog, mark, &["au revoir"], secs(0.5), false);
-    conn.close();
-    let deadline = Instant::now() + secs(1.0);
-    let still = |prog: &Program| -> Vec<Proc> {
+    let still = || -> Vec<Proc> {
         prog.procs()
             .into_iter()
             .filter(|p| conv.contains(&p.key()) && !p.zombie())
             .collect()
     };
-    let listens = |prog: &Program| -> bool {
+    // A server has ended, or listens again for the next client.
+    let settled = || -> bool {
         let l = procs::listening(port);
-        prog.procs()
-            .iter()
-            .any(|p| !p.zombie() && !procs::sockets(p.pid).is_disjoint(&l))
+        !server
+            || !prog.running()
+            || prog
+                .procs()
+                .iter()
+                .any(|p| !p.zombie() && !procs::sockets(p.pid).is_disjoint(&l))
     };
-    let (left, settled) = loop {
-        let left = still(prog);
-        let settled = !server || !prog.running() || listens(prog);
-        if (left.is_empty() && settled) || Instant::now() >= deadline {
-            break (left, settled);
-        }
-        sleep(Duration::from_millis(20));
-    };
-    let crash = prog.crashed_since(0);
+    // Its whole stderr: a crash from the line before the close counts too.
+    let seen = peer_leaves(prog, conn, 0, || still().is_empty() && settled());
+    let (left, settled) = (still(), settled());
     if !left.is_empty() {
         let pids = list(left.iter().map(|p| p.pid));
         ctx.report.add("peer-end", Fail, msg!(lang, "le pair a fermé, mais le processus {pids} tourne encore après 1 s (bloqué à lire le clavier ?) : quand recv() rend b'', arrêtez l'autre processus (os.kill(pid, signal.SIGTERM), puis waitpid)", "the peer has closed, but process {pids} still runs after 1 s (blocked reading the keyboard?): when recv() returns b'', stop the other process (os.kill(pid, signal.SIGTERM), then waitpid)"));
@@ -333,7 +294,7 @@ fn peer_end(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) {
                 "the peer has closed: the server neither exits nor waits for a new client"
             ),
         );
-    } else if let Some(line) = crash {
+    } else if let Some(line) = seen.crash {
         ctx.report.add(
             "peer-end",
             Fail,
@@ -346,10 +307,14 @@ fn peer_end(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) {
     } else {
         ctx.report.add("peer-end", Pass, msg!(lang, "le pair a fermé : tous les processus de la conversation se terminent en moins de 1 s", "the peer has closed: every process of the conversation ends within 1 s"));
     }
-    if !server {
-        return;
-    }
-    // zombie: the finished conversation leaves no process, not even a zombie.
+    (conv, left.is_empty())
+}
+
+/// zombie (servers): the finished conversation (CONV, ENDED when all its processes did)
+/// leaves no process, not even a zombie.
+fn zombie(ctx: &mut Ctx, prog: &Program, conv: &HashSet<(i32, u64)>, ended: bool) {
+    let lang = ctx.lang;
+    let port = ctx.port;
     let zombies = |prog: &Program| -> String {
         list(
             prog.procs()
@@ -358,7 +323,7 @@ fn peer_end(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) {
                 .map(|p| p.pid),
         )
     };
-    if !left.is_empty() {
+    if !ended {
         ctx.report.add(
             "zombie",
             Skip,
@@ -377,17 +342,19 @@ fn peer_end(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) {
     } else {
         sleep(Duration::from_millis(300));
         let mut z = zombies(prog);
-        let mut when = lang.pick(
+        let mut when = msg!(
+            lang,
             "pendant qu'il attend le client suivant",
-            "while it waits for the next client",
+            "while it waits for the next client"
         );
         if z.is_empty() {
             let next = Conn::connect(port, Instant::now() + secs(1.0), || false);
             sleep(Duration::from_millis(400));
             z = zombies(prog);
-            when = lang.pick(
+            when = msg!(
+                lang,
                 "pendant qu'il parle au client suivant",
-                "while it talks to the next client",
+                "while it talks to the next client"
             );
             drop(next);
         }
@@ -405,9 +372,4 @@ fn peer_end(ctx: &mut Ctx, server: bool, prog: &Program, conn: &Conn) {
             ctx.report.add("zombie", Fail, msg!(lang, "le processus {z} de la conversation finie reste zombie {when} : récoltez chaque fils (os.waitpid) quand il se termine", "process {z} of the finished conversation stays a zombie {when}: reap each child (os.waitpid) when it ends"));
         }
     }
-}
-
-/// Pids as a reader wants them: "812" or "812, 813" (empty when none).
-fn list(pids: impl Iterator<Item = i32>) -> String {
-    pids.map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
 }

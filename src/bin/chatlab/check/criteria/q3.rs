@@ -6,40 +6,26 @@
 //! happens when the two sides do not start as agreed.
 
 use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::judge::Fault;
-use super::peer::Conn;
-use super::procs;
-use super::program::Program;
-use super::quote::quote;
-use super::report::Verdict::{Fail, Info, Pass, Skip};
-use super::{Abort, Ctx, ended, fault_text, msg, printed, secs};
-
-pub const IDS: &[&str] = &[
-    "start",
-    "turns",
-    "print",
-    "peer-close",
-    "started-differently",
-];
-pub const SERVER_IDS: &[&str] = &[
-    "start",
-    "listen-all",
-    "turns",
-    "print",
-    "peer-close",
-    "started-differently",
-];
+use super::left::peer_leaves;
+use super::{fault_text, printed};
+use crate::check::judge::Fault;
+use crate::check::peer::Conn;
+use crate::check::procs;
+use crate::check::program::Program;
+use crate::check::quote::quote;
+use crate::check::report::Verdict::{Fail, Info, Pass, Skip};
+use crate::check::runner::{Ctx, secs};
+use crate::lang::msg;
 
 /// How long a line that must NOT be sent yet is watched for.
 const HOLD: Duration = Duration::from_millis(700);
 
-pub fn check_client(ctx: &mut Ctx) -> Result<(), Abort> {
+/// The client's turns, then print: the client starts (types, sends), then waits for the
+/// server's line and prints it.
+pub fn client_turns(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     let lang = ctx.lang;
-    let Some((prog, conn)) = ctx.first_start(IDS)? else {
-        return Ok(());
-    };
     sleep(Duration::from_millis(200));
     // turns: 1 type, 2 send; a second line typed before the reply waits for it.
     let reply = "la reponse du serveur";
@@ -94,15 +80,12 @@ pub fn check_client(ctx: &mut Ctx) -> Result<(), Abort> {
         Ok(()) => ctx.report.add("turns", Pass, msg!(lang, "l'ordre du TD : la ligne tapée part, la suivante attend la réponse du serveur, puis part", "the TD's order: the typed line goes out, the next one waits for the server's reply, then goes")),
         Err(why) => ctx.report.add("turns", Fail, why),
     }
-    judge_print(ctx, &prog, out_mark, reply, replied);
-    peer_close(ctx, &prog, &conn, false);
-    drop(conn);
-    drop(prog);
+    judge_print(ctx, prog, out_mark, reply, replied);
+}
 
-    // Started differently: the server speaks first, the client reads the keyboard first.
-    let Some((prog, conn)) = ctx.restart(IDS)? else {
-        return Ok(());
-    };
+/// Started differently: the server speaks first, the client reads the keyboard first.
+pub fn client_started_differently(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
+    let lang = ctx.lang;
     let mark = prog.out.len();
     conn.send("le serveur parle en premier\n".as_bytes());
     sleep(secs(1.0));
@@ -116,14 +99,12 @@ pub fn check_client(ctx: &mut Ctx) -> Result<(), Abort> {
             msg!(lang, "si le serveur parle en premier, sa ligne attend dans la socket : ce client lit d'abord le clavier, rien ne bouge tant qu'on ne tape pas ; si les deux côtés attendaient d'abord l'autre, rien ne bougerait jamais (interblocage)", "if the server speaks first, its line waits in the socket: this client reads the keyboard first, nothing moves until someone types; had both sides waited for the other first, nothing would ever move (deadlock)")
         },
     );
-    Ok(())
 }
 
-pub fn check_server(ctx: &mut Ctx) -> Result<(), Abort> {
+/// The server's turns, then print: the server waits for the client's line, prints it, then
+/// types and sends.
+pub fn server_turns(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     let lang = ctx.lang;
-    let Some((prog, conn)) = ctx.first_start(SERVER_IDS)? else {
-        return Ok(());
-    };
     sleep(Duration::from_millis(200));
     // turns: a line typed while the client is silent is not sent; the client's line comes,
     // is printed, then the typed line goes.
@@ -167,7 +148,7 @@ pub fn check_server(ctx: &mut Ctx) -> Result<(), Abort> {
         let mark = conn.got.len();
         let out = prog.out.len();
         conn.send("deuxieme question\n".as_bytes());
-        let _ = printed(&prog, out, &["deuxieme question"], secs(1.0), false);
+        let _ = printed(prog, out, &["deuxieme question"], secs(1.0), false);
         prog.type_("deuxieme reponse\n".as_bytes());
         if !conn
             .got
@@ -185,15 +166,12 @@ pub fn check_server(ctx: &mut Ctx) -> Result<(), Abort> {
         Ok(()) => ctx.report.add("turns", Pass, msg!(lang, "l'ordre du TD : rien ne part avant la ligne du client ; elle s'affiche, puis la ligne tapée part", "the TD's order: nothing goes out before the client's line; it is printed, then the typed line goes")),
         Err(why) => ctx.report.add("turns", Fail, why),
     }
-    judge_print(ctx, &prog, out_mark, question, asked);
-    peer_close(ctx, &prog, &conn, true);
-    drop(conn);
-    drop(prog);
+    judge_print(ctx, prog, out_mark, question, asked);
+}
 
-    // Started differently: the client also waits first. Nothing moves.
-    let Some((prog, conn)) = ctx.restart(SERVER_IDS)? else {
-        return Ok(());
-    };
+/// Started differently: the client also waits first. Nothing moves.
+pub fn server_started_differently(ctx: &mut Ctx, _prog: &mut Program, conn: &Conn) {
+    let lang = ctx.lang;
     sleep(secs(1.0));
     let moved = !conn.got.since(0).is_empty();
     ctx.report.add(
@@ -205,8 +183,6 @@ pub fn check_server(ctx: &mut Ctx) -> Result<(), Abort> {
             msg!(lang, "si le client attend d'abord lui aussi, chacun attend la ligne de l'autre : rien ne bouge (1 s observée), c'est l'interblocage ; en alternance stricte, un seul côté commence", "if the client also waits first, each waits for the other's line: nothing moves (1 s observed), a deadlock; in strict alternation exactly one side starts")
         },
     );
-    drop(prog);
-    Ok(())
 }
 
 fn judge_print(ctx: &mut Ctx, prog: &Program, mark: usize, line: &str, sent: bool) {
@@ -228,41 +204,19 @@ fn judge_print(ctx: &mut Ctx, prog: &Program, mark: usize, line: &str, sent: boo
 
 /// peer-close: the other side leaves; the program ends its conversation within 1 s, with no
 /// traceback (a server may instead wait for the next client).
-fn peer_close(ctx: &mut Ctx, prog: &Program, conn: &Conn, server: bool) {
+pub fn peer_close(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     let lang = ctx.lang;
-    if !prog.running() {
-        let how = prog
-            .crashed_since(0)
-            .unwrap_or_else(|| ended(lang, &prog.end()));
-        ctx.report.add(
-            "peer-close",
-            Skip,
-            msg!(
-                lang,
-                "non jugé : le programme s'est terminé plus tôt ({how})",
-                "not judged: the program ended earlier ({how})"
-            ),
-        );
-        return;
-    }
+    let server = ctx.listener.is_none();
     // The other side leaves while the program waits (not while it is between two steps).
     sleep(Duration::from_millis(300));
     let inode = procs::connection(conn.theirs, conn.ours);
-    let err_mark = prog.err_mark();
-    let out_mark = prog.out.len();
-    conn.close();
-    let deadline = Instant::now() + secs(1.0);
     let done = || !prog.running() || (server && inode.is_some_and(|i| prog.holders(i).is_empty()));
-    while !done() && Instant::now() < deadline {
-        sleep(Duration::from_millis(20));
-    }
-    sleep(Duration::from_millis(50));
-    let blanks = prog.out.text_since(out_mark).matches('\n').count();
-    if let Some(line) = prog.crashed_since(err_mark) {
+    let left = peer_leaves(prog, conn, prog.err_mark(), done);
+    if let Some(line) = left.crash {
         ctx.report.add("peer-close", Fail, msg!(lang, "quand l'autre côté part, le programme plante ({line}) : recv() rend b'' (fin du flot) ; terminez proprement", "when the other side leaves, the program crashes ({line}): recv() returns b'' (end of stream); end cleanly"));
-    } else if blanks > 2 {
+    } else if left.blank_lines() {
         ctx.report.add("peer-close", Fail, msg!(lang, "quand l'autre côté part, le programme affiche des lignes vides sans fin : recv() rend b'' à la fin du flot, sortez alors de la boucle", "when the other side leaves, the program prints empty lines forever: recv() returns b'' at the end of the stream, leave the loop then"));
-    } else if done() {
+    } else if left.done {
         ctx.report.add(
             "peer-close",
             Pass,

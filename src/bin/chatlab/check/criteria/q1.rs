@@ -1,64 +1,29 @@
 //! Q1 — a server that prints the lines it receives.
 //!
-//! Run 1: listen-all, lines (plain ASCII), segments, utf8 (the only probe with accents),
-//! then the client leaves (peer-close) and a second one comes (next-client); a probe that
-//! finds the program ended starts it again ([`Ctx::probes`]). Run 2: Ctrl-C while a client is connected (stop): the server closes first,
-//! its port goes to TIME_WAIT. Run 3, at once: it must listen again (reuseaddr).
+//! On one program (started again when a probe finds it ended, see [`On::Again`]): lines
+//! (plain ASCII), segments, utf8 (the only probe with accents), then the client leaves
+//! (peer-close) and a second one comes (next-client). A new run: Ctrl-C while a client is
+//! connected (stop): the server closes first, its port goes to TIME_WAIT; started once more,
+//! at once, it must listen again (reuseaddr).
+//!
+//! [`On::Again`]: crate::check::runner::On::Again
 
-use std::cell::Cell;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use super::judge::Fault;
-use super::program::Program;
-use super::report::Verdict::{Fail, Pass, Skip, Warn};
-use super::{Abort, Ctx, Probe, START, ended, fault_text, msg, printed, procs, secs};
+use super::left::peer_leaves;
+use super::{fault_text, how_ended, printed};
+use crate::check::judge::Fault;
 use crate::check::peer::Conn;
+use crate::check::procs;
+use crate::check::program::Program;
+use crate::check::report::Verdict::{Fail, Pass, Skip, Warn};
+use crate::check::runner::{Ctx, START, secs};
+use crate::lang::msg;
 
-pub const IDS: &[&str] = &[
-    "start",
-    "listen-all",
-    "lines",
-    "segments",
-    "utf8",
-    "peer-close",
-    "next-client",
-    "stop",
-    "reuseaddr",
-];
 /// A server waiting for nothing uses no CPU; one spinning on recv() == b'' gets what the
 /// machine gives it, well above this even with every core busy.
 const BUSY: f64 = 0.10;
-
-pub fn check(ctx: &mut Ctx) -> Result<(), Abort> {
-    let Some(first) = ctx.first_start(IDS)? else {
-        return Ok(());
-    };
-    // Whether lines come out as b'…' (segments and utf8 then say "see lines"), and whether
-    // segments passed (utf8 then forgives a line printed in pieces).
-    let bytes = Cell::new(false);
-    let segments_ok = Cell::new(false);
-    let probes: Vec<Probe> = vec![
-        (
-            &["lines"],
-            Box::new(|ctx: &mut Ctx, p: &Program, c: &Conn| lines(ctx, p, c, &bytes)),
-        ),
-        (
-            &["segments"],
-            Box::new(|ctx: &mut Ctx, p: &Program, c: &Conn| {
-                segments(ctx, p, c, &bytes, &segments_ok)
-            }),
-        ),
-        (
-            &["utf8"],
-            Box::new(|ctx: &mut Ctx, p: &Program, c: &Conn| utf8(ctx, p, c, &bytes, &segments_ok)),
-        ),
-        (&["peer-close", "next-client"], Box::new(peer_close)),
-    ];
-    ctx.probes(Some(first), probes)?;
-    restart(ctx)?;
-    Ok(())
-}
 
 fn see_lines(lang: crate::lang::Lang) -> String {
     msg!(
@@ -69,7 +34,7 @@ fn see_lines(lang: crate::lang::Lang) -> String {
 }
 
 /// lines: three lines of plain ASCII (nothing but lines is tested), each its own segment.
-fn lines(ctx: &mut Ctx, prog: &Program, conn: &Conn, bytes: &Cell<bool>) {
+pub fn lines(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     let lang = ctx.lang;
     let lines = [
         "bonjour",
@@ -82,7 +47,7 @@ fn lines(ctx: &mut Ctx, prog: &Program, conn: &Conn, bytes: &Cell<bool>) {
         sleep(Duration::from_millis(60));
     }
     let verdict = printed(prog, mark, &lines, secs(2.0), true);
-    bytes.set(verdict == Err(Fault::Bytes) || verdict == Err(Fault::Escaped));
+    ctx.lines_as_bytes = verdict == Err(Fault::Bytes) || verdict == Err(Fault::Escaped);
     ctx.report.add(
         "lines",
         if verdict.is_ok() { Pass } else { Fail },
@@ -98,7 +63,7 @@ fn lines(ctx: &mut Ctx, prog: &Program, conn: &Conn, bytes: &Cell<bool>) {
 }
 
 /// segments: three lines in one segment, then one line in two segments.
-fn segments(ctx: &mut Ctx, prog: &Program, conn: &Conn, bytes: &Cell<bool>, ok: &Cell<bool>) {
+pub fn segments(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     let lang = ctx.lang;
     let mark = prog.out.len();
     let err_mark = prog.err_mark();
@@ -114,8 +79,7 @@ fn segments(ctx: &mut Ctx, prog: &Program, conn: &Conn, bytes: &Cell<bool>, ok: 
         secs(1.5),
         false,
     );
-    ok.set(verdict.is_ok());
-    if bytes.get() {
+    if ctx.lines_as_bytes {
         ctx.report.add("segments", Skip, see_lines(lang));
         return;
     }
@@ -131,9 +95,11 @@ fn segments(ctx: &mut Ctx, prog: &Program, conn: &Conn, bytes: &Cell<bool>, ok: 
 
 /// utf8: an accented line whole, then one with a character cut between two segments: the
 /// only probe that sends anything but ASCII.
-fn utf8(ctx: &mut Ctx, prog: &Program, conn: &Conn, bytes: &Cell<bool>, segments_ok: &Cell<bool>) {
+pub fn utf8(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     let lang = ctx.lang;
-    if bytes.get() {
+    // Whether segments passed: then a line printed in pieces is its fault, not this one's.
+    let segments_ok = ctx.report.verdict("segments") == Some(Pass);
+    if ctx.lines_as_bytes {
         ctx.report.add("utf8", Skip, see_lines(lang));
         return;
     }
@@ -173,7 +139,7 @@ fn utf8(ctx: &mut Ctx, prog: &Program, conn: &Conn, bytes: &Cell<bool>, segments
     conn.send(&accented[4..]);
     let mut verdict = printed(prog, mark, &["café crème brûlée"], secs(1.5), false);
     // A program that prints each segment as a line fails segments, not this.
-    if !segments_ok.get() && matches!(verdict, Err(Fault::Split(_))) {
+    if !segments_ok && matches!(verdict, Err(Fault::Split(_))) {
         verdict = Ok(());
     }
     if let Some(line) = prog.crashed_since(err_mark) {
@@ -204,22 +170,12 @@ fn utf8(ctx: &mut Ctx, prog: &Program, conn: &Conn, bytes: &Cell<bool>, segments
 }
 
 /// peer-close: the client leaves; then next-client, on the same program.
-fn peer_close(ctx: &mut Ctx, prog: &Program, conn: &Conn) {
+pub fn peer_close(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     let lang = ctx.lang;
-    let mark = prog.out.len();
-    let err_mark = prog.err_mark();
-    let cpu0 = prog.cpu();
-    let t0 = Instant::now();
-    conn.close();
-    prog.wait_end(secs(1.0));
-    sleep(secs(1.0).saturating_sub(t0.elapsed()));
-    let cpu = (prog.cpu() - cpu0) / t0.elapsed().as_secs_f64();
-    let out = prog.out.text_since(mark);
-    let blanks = out.matches('\n').count();
-    let crash = prog.crashed_since(err_mark);
-    let end = prog.end();
-    let pct = (cpu * 100.0).round();
-    let (verdict, detail) = if let Some(line) = crash {
+    // Watched a whole second, whatever it does: the CPU it uses is measured on that.
+    let left = peer_leaves(prog, conn, prog.err_mark(), || false);
+    let pct = (left.cpu * 100.0).round();
+    let (verdict, detail) = if let Some(line) = left.crash {
         (
             Fail,
             msg!(
@@ -228,7 +184,7 @@ fn peer_close(ctx: &mut Ctx, prog: &Program, conn: &Conn) {
                 "when the client leaves, the program crashes ({line}): recv() returns b'' (end of stream), leave the loop and close"
             ),
         )
-    } else if blanks > 2 {
+    } else if left.blank_lines() {
         (
             Fail,
             msg!(
@@ -237,7 +193,7 @@ fn peer_close(ctx: &mut Ctx, prog: &Program, conn: &Conn) {
                 "when the client leaves, the program prints empty lines forever: recv() returns b'' at the end of the stream, leave the loop then"
             ),
         )
-    } else if prog.running() && cpu > BUSY {
+    } else if left.end.is_none() && left.cpu > BUSY {
         (
             Fail,
             msg!(
@@ -246,10 +202,7 @@ fn peer_close(ctx: &mut Ctx, prog: &Program, conn: &Conn) {
                 "when the client leaves, the program spins ({pct}% CPU): recv() returns b'' at the end of the stream, leave the loop then"
             ),
         )
-    } else if let Some(super::program::End::Exited(c)) = end
-        .as_ref()
-        .filter(|e| **e != super::program::End::Exited(0))
-    {
+    } else if let Some(c) = left.error_status() {
         (
             Fail,
             msg!(
@@ -258,7 +211,7 @@ fn peer_close(ctx: &mut Ctx, prog: &Program, conn: &Conn) {
                 "when the client leaves, the program exits with status {c}: a client leaving is not an error"
             ),
         )
-    } else if end.is_some() {
+    } else if left.end.is_some() {
         (
             Pass,
             msg!(
@@ -277,12 +230,17 @@ fn peer_close(ctx: &mut Ctx, prog: &Program, conn: &Conn) {
             ),
         )
     };
-    let spun = verdict == Fail;
+    let failed = verdict == Fail;
     ctx.report.add("peer-close", verdict, detail);
+    next_client(ctx, prog, failed);
+}
 
-    // next-client: judged by the second client's line being printed (connect() alone
-    // succeeds through the listen backlog).
-    if spun {
+/// next-client, on the program peer-close left (PEER_CLOSE_FAILED: not judged): judged by
+/// the second client's line being printed (connect() alone succeeds through the listen
+/// backlog).
+fn next_client(ctx: &mut Ctx, prog: &Program, peer_close_failed: bool) {
+    let lang = ctx.lang;
+    if peer_close_failed {
         ctx.report.add(
             "next-client",
             Skip,
@@ -317,16 +275,13 @@ fn peer_close(ctx: &mut Ctx, prog: &Program, conn: &Conn) {
     }
 }
 
-/// Runs 2 and 3: Ctrl-C while a client is connected, then restart at once.
-fn restart(ctx: &mut Ctx) -> Result<(), Abort> {
+/// stop, then reuseaddr: Ctrl-C while a client is connected, then started once more at once.
+pub fn stop(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     let lang = ctx.lang;
     let port = ctx.port;
-    let Some((prog, conn)) = ctx.restart(IDS)? else {
-        return Ok(());
-    };
     conn.send(b"derniere ligne\n");
     // Everything read: unread bytes would make the close send RST (and no TIME_WAIT).
-    let _ = printed(&prog, 0, &["derniere ligne"], secs(1.0), false);
+    let _ = printed(prog, 0, &["derniere ligne"], secs(1.0), false);
     sleep(Duration::from_millis(100));
     prog.ctrl_c();
     let stopped = prog.wait_end(secs(1.0)).is_some() && prog.live().is_empty();
@@ -339,26 +294,23 @@ fn restart(ctx: &mut Ctx) -> Result<(), Abort> {
     } else {
         ctx.report.add("stop", Fail, msg!(lang, "Ctrl-C n'arrête pas le serveur en 1 s : ne rattrapez pas KeyboardInterrupt (ou sortez quand vous l'attrapez)", "Ctrl-C does not stop the server within 1 s: do not catch KeyboardInterrupt (or exit when you do)"));
     }
-    drop(prog);
+    // Nothing of it may be left listening: killed now, not when the runner drops it.
+    prog.kill();
     // The server closed first (its FIN); now ours: the server's side goes to TIME_WAIT.
     conn.got.wait_closed(secs(1.0));
-    conn.close();
-    drop(conn);
+    conn.hang_up();
     let deadline = Instant::now() + secs(0.5);
     while !procs::time_wait(port) && Instant::now() < deadline {
         sleep(Duration::from_millis(10));
     }
     if !procs::time_wait(port) {
         ctx.report.add("reuseaddr", Skip, msg!(lang, "non jugé : le port {port} n'est pas passé en TIME_WAIT (la connexion s'est terminée par un RST ?)", "not judged: port {port} did not go to TIME_WAIT (the connection ended with a RST?)"));
-        return Ok(());
+        return;
     }
-    let prog = match super::program::Program::start(&ctx.command, ctx.lang) {
-        Ok(p) => p,
-        Err(_) => {
-            let why = ctx.no_start();
-            ctx.report.add("reuseaddr", Skip, why);
-            return Ok(());
-        }
+    let Ok(prog) = Program::start(&ctx.command, ctx.lang) else {
+        let why = ctx.no_start();
+        ctx.report.add("reuseaddr", Skip, why);
+        return;
     };
     let deadline = Instant::now() + START.min(secs(3.0));
     let listening = loop {
@@ -374,12 +326,9 @@ fn restart(ctx: &mut Ctx) -> Result<(), Abort> {
         ctx.report.add("reuseaddr", Pass, msg!(lang, "relancé aussitôt, le serveur écoute malgré le TIME_WAIT de la connexion précédente (SO_REUSEADDR)", "restarted at once, the server listens despite the previous connection's TIME_WAIT (SO_REUSEADDR)"));
     } else {
         prog.wait_end(secs(0.5));
-        let why = prog
-            .crashed_since(0)
-            .unwrap_or_else(|| ended(lang, &prog.end()));
+        let why = how_ended(lang, &prog);
         ctx.report.add("reuseaddr", Fail, msg!(lang, "relancé aussitôt après Ctrl-C, le serveur n'écoute pas ({why}) : le port est en TIME_WAIT ; posez SO_REUSEADDR avant bind() : s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)", "restarted at once after Ctrl-C, the server does not listen ({why}): the port is in TIME_WAIT; set SO_REUSEADDR before bind(): s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)"));
     }
-    Ok(())
 }
 
 /// The crash seen on stderr since MARK, as a sentence.
