@@ -235,7 +235,7 @@ pub fn run(args: &Args) -> Result<u8, Error> {
             .map_err(|e| Error::new(lang, NotRun::CannotListen(port, e), String::new()))?;
         ctx.listener = Some(listener);
     }
-    if let Err(err) = runner::judge(&mut ctx, spec) {
+    if let Err(err) = runner::judge(&mut ctx, spec.criteria, spec.probes) {
         if args.json {
             print!("{}", not_run(&err, ctx.report, spec).json());
         }

@@ -12,7 +12,6 @@ use super::peer::{Conn, Listener};
 use super::procs;
 use super::program::{End, Program};
 use super::report::{Report, Verdict};
-use super::roles::Spec;
 use super::session::Unstarted;
 use super::{Error, NotRun};
 use crate::lang::{Lang, msg};
@@ -83,9 +82,11 @@ pub enum Start {
     Late(#[allow(dead_code, reason = "kept alive until judged, then killed on drop")] Program),
 }
 
-/// Judge every criterion of SPEC: the first start, then the probes (see [`On`]). An error
-/// when the program cannot be run at all.
-pub fn judge(ctx: &mut Ctx, spec: &Spec) -> Result<(), Error> {
+/// Judge every criterion of a role (a row of [`super::roles`]: its CRITERIA, in the grid's
+/// order, and the PROBES that judge them): the first start, then the probes (see [`On`]).
+/// An error when the program cannot be run at all. (The table uses the runner, not the
+/// other way round.)
+pub fn judge(ctx: &mut Ctx, criteria: &[&'static str], probes: &[Probe]) -> Result<(), Error> {
     let lang = ctx.lang;
     let start = ctx.start()?;
     ctx.judge_start(&start);
@@ -95,13 +96,13 @@ pub fn judge(ctx: &mut Ctx, spec: &Spec) -> Result<(), Error> {
             "non jugé : pas de connexion",
             "not judged: no connection"
         );
-        ctx.report.skip_rest(spec.criteria, &why);
+        ctx.report.skip_rest(criteria, &why);
         return Ok(());
     };
     let mut run = Some((prog, conn));
     // The crash that ended a run, and the criterion whose probe it ended.
     let mut crash: Option<(String, &'static str)> = None;
-    for probe in spec.probes {
+    for probe in probes {
         let gone = !run.as_ref().is_some_and(|(p, _)| p.running());
         let again = match probe.on {
             On::New => true,
