@@ -809,18 +809,45 @@ fn scripts_are_shellcheck_clean() {
 
 /// Start CMD in a process group of its own (as a terminal starts a command), its output
 /// piped; its pid.
-fn spawn_group(cmd: &mut Command) -> std::process::Child {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .expect("spawn the script")
+fn spawn_group(cmd: &mut Command) -> Group {
+    Group(Some(
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("spawn the script"),
+    ))
+}
+
+/// A script running in its own process group. When a test fails before `ctrl_c_twice`,
+/// dropping it stops the group as a student would (Ctrl-C; after 30 s, SIGKILL), so the script
+/// and what it started (a view's container, its probes) do not outlive the test.
+struct Group(Option<std::process::Child>);
+
+impl Group {
+    fn id(&self) -> u32 {
+        self.0.as_ref().expect("running").id()
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let group = Pid::from_raw(child.id() as i32);
+            let _ = killpg(group, Signal::SIGINT);
+            if poll(Duration::from_secs(30), || child.try_wait().ok().flatten()).is_none() {
+                let _ = killpg(group, Signal::SIGKILL);
+                let _ = child.wait();
+            }
+        }
+    }
 }
 
 /// Ctrl-C twice, 0.3 s apart, to CHILD's process group (as a terminal sends it); how long
 /// CHILD took to end after the first, and its status and stderr.
-fn ctrl_c_twice(mut child: std::process::Child) -> (Duration, std::process::ExitStatus, String) {
+fn ctrl_c_twice(mut group: Group) -> (Duration, std::process::ExitStatus, String) {
+    let mut child = group.0.take().expect("running");
     let group = Pid::from_raw(child.id() as i32);
     let first = std::time::Instant::now();
     killpg(group, Signal::SIGINT).unwrap();
