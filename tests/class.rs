@@ -229,6 +229,26 @@ fn a_class_of_six_on_two_nodes() {
     let students = ["alice", "bob", "carol", "dave", "erin", "frank"];
     let nodes = vec![swarm.manager_id(), swarm.node2_id()];
 
+    // 0. A lab's subnet taken by another network (a compose lab's, say): one line, exit 2,
+    // and no lab created.
+    let collide = format!("chatlab-test-collide-{}", std::process::id());
+    kit::run_ok(Command::new("docker").args([
+        "network",
+        "create",
+        "--subnet",
+        "10.100.0.0/24",
+        &collide,
+    ]));
+    let refused = run(
+        class(&dir.0, &["up", roster]).env("LAB_IMAGE", image),
+        LIMIT,
+    );
+    let _ = kit::output(Command::new("docker").args(["network", "rm", &collide]));
+    refused.expect_code(2).expect_one_line_error(&format!(
+        "alice's subnet 10.100.0.0/24 overlaps the network {collide} (10.100.0.0/24)"
+    ));
+    no_class_left(&swarm, &nodes);
+
     // 1. Up: N of M as they come, a summary; the image check found it on both nodes.
     let up = run(
         class(&dir.0, &["up", roster]).env("LAB_IMAGE", image),
