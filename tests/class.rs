@@ -409,7 +409,24 @@ fn a_class_of_six_on_two_nodes() {
         again.report
     );
 
-    // 7. Down one student: when it returns, theirs run no more and only theirs; then the
+    // 7. Grade: each student's files checked by a swarm job on their lab's node (the files
+    // are in that node's volume: a job anywhere else would find none), with lab/check
+    // --class's containment; the grid is the one lab/check --class makes of the same files.
+    grade(&dir, &swarm, &found, alice_node, image);
+    let services = kit::output(Command::new("docker").args([
+        "service",
+        "ls",
+        "-q",
+        "--filter",
+        "label=chatlab.class.grade=1",
+    ]));
+    assert!(
+        services.stdout.is_empty(),
+        "grading jobs left: {}",
+        String::from_utf8_lossy(&services.stdout)
+    );
+
+    // 8. Down one student: when it returns, theirs run no more and only theirs; then the
     // whole class.
     run(&mut class(&dir.0, &["down", "bob"]), LIMIT).expect_success();
     let left = hosts(&swarm, &nodes);
@@ -420,6 +437,114 @@ fn a_class_of_six_on_two_nodes() {
     run(&mut class(&dir.0, &["down", "--purge"]), LIMIT).expect_success();
     no_class_left(&swarm, &nodes);
     drop(swarm);
+}
+
+/// Step 7 of the class of six: files handed in by three students (one on alice's node, two
+/// on the other), `lab/class grade`, and the same files graded by `lab/check --class`.
+fn grade(
+    dir: &Dir,
+    swarm: &Swarm,
+    found: &BTreeMap<(String, String), (String, String)>,
+    alice_node: &str,
+    image: &str,
+) {
+    let corpus = kit::root().join("tests/check");
+    let node_of = |s: &str| found[&(s.to_string(), "server".to_string())].0.clone();
+    let far: Vec<String> = ["bob", "carol", "dave", "erin", "frank"]
+        .iter()
+        .filter(|s| node_of(s) != alice_node)
+        .map(|s| s.to_string())
+        .take(2)
+        .collect();
+    let alice_addr = in_host(
+        swarm,
+        &found[&("alice".into(), "server".into())],
+        "hostname -i",
+    )
+    .expect_success()
+    .stdout();
+    // A program that listens as q1 asks only when it reaches neither another lab's server
+    // nor a machine: the containment of the check decides its verdict.
+    let reach = format!(
+        "for a in {} {} 10.201.0.2; do timeout 2 bash -c \"</dev/tcp/$a/8080\" 2>/dev/null && exit 9; \
+         timeout 2 bash -c \"</dev/tcp/$a/2377\" 2>/dev/null && exit 9; done\nexec python3 /work/good.py\n",
+        alice_addr.trim(),
+        swarm.manager_addr()
+    );
+    let read = |p: &str| fs::read_to_string(corpus.join(p)).unwrap();
+    let handed: Vec<(&str, Vec<(&str, String)>)> = vec![
+        (
+            "alice",
+            vec![("q1.py", read("q1/good.py")), ("q2.py", read("q2/good.py"))],
+        ),
+        (&far[0], vec![("q1.py", read("q1/bytes.py"))]),
+        (
+            &far[1],
+            vec![("good.py", read("q1/good.py")), ("q1.sh", reach)],
+        ),
+    ];
+    let local = dir.0.join("handed-in");
+    for s in ["alice", "bob", "carol", "dave", "erin", "frank"] {
+        fs::create_dir_all(local.join(s)).unwrap();
+    }
+    for (s, files) in &handed {
+        let client = &found[&(s.to_string(), "client".to_string())];
+        for (name, text) in files {
+            assert!(!text.contains("\nEND-OF-FILE\n"));
+            in_host(
+                swarm,
+                client,
+                &format!("cat > /work/{name} <<'END-OF-FILE'\n{text}\nEND-OF-FILE\n"),
+            )
+            .expect_success();
+            fs::write(local.join(s).join(name), format!("{text}\n")).unwrap();
+        }
+    }
+
+    run(&mut class(&dir.0, &["grade", "--roles", "q1,q9"]), LIMIT)
+        .expect_code(2)
+        .expect_one_line_error("unknown role 'q9'");
+    let graded = run(&mut class(&dir.0, &["grade"]), LIMIT).expect_success();
+    let said = graded.stderr();
+    assert!(
+        said.contains("grading 6 students") && said.contains("4 jobs at a time"),
+        "{}",
+        graded.report
+    );
+    for line in [
+        "alice q1: pass".to_string(),
+        format!("{} q1: fail", far[0]),
+        format!("{} q1: pass", far[1]),
+        "graded 6 students".to_string(),
+    ] {
+        assert!(
+            said.contains(&line),
+            "{line:?} expected:\n{}",
+            graded.report
+        );
+    }
+    let grid = fs::read_to_string(dir.0.join("class/grades/report.csv")).unwrap();
+    assert!(dir.0.join("class/grades/report.html").is_file());
+    let checked = run(
+        Command::new(kit::root().join("lab/check"))
+            .args(["--class", local.to_str().unwrap()])
+            .env("LAB_IMAGE", image)
+            .env_remove("LAB_DEBUG"),
+        LIMIT,
+    )
+    .expect_success();
+    let expected = fs::read_to_string(local.join("report.csv")).unwrap();
+    assert_eq!(
+        grid, expected,
+        "lab/class grade and lab/check --class disagree on the same files\n{}\n{}",
+        graded.report, checked.report
+    );
+    let rows: Vec<&str> = grid.lines().collect();
+    assert_eq!(rows.len(), 7, "{grid}");
+    assert!(
+        rows[1].starts_with("alice,pass,pass,pass,"),
+        "alice's q1 passes: {grid}"
+    );
 }
 
 /// Ctrl-C twice during `up` leaves a class that the next `up` completes and `down` removes;
