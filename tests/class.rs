@@ -648,6 +648,77 @@ fn an_interrupted_up_is_completed_by_the_next() {
         "{}",
         join.report
     );
+    // grade, interrupted by Ctrl-C twice while a check runs: no job, network nor container
+    // of the grading is left, on any node.
+    let spin = fs::read(kit::root().join("tests/check/q1/spin.py")).unwrap();
+    kit::run_with_stdin(
+        &mut class(
+            &dir.0,
+            &["exec", "etu03", "client", "sh", "-c", "cat > q1.py"],
+        ),
+        &spin,
+        LIMIT,
+    )
+    .expect_success();
+    let mut cmd = class(&dir.0, &["grade"]);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let child = cmd.spawn().expect("lab/class grade");
+    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let grading = kit::poll(Duration::from_secs(60), || {
+        let out = kit::output(Command::new("docker").args([
+            "ps",
+            "-q",
+            "--filter",
+            "label=chatlab.class.grade=1",
+        ]));
+        (!out.stdout.is_empty()).then_some(())
+    });
+    assert!(grading.is_some(), "no grading job ran in 60 s");
+    for _ in 0..2 {
+        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGINT);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "grade, interrupted: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let gone = kit::poll(Duration::from_secs(30), || {
+        [
+            &[
+                "service",
+                "ls",
+                "-q",
+                "--filter",
+                "label=chatlab.class.grade=1",
+            ][..],
+            &[
+                "network",
+                "ls",
+                "-q",
+                "--filter",
+                "label=chatlab.class.grade=1",
+            ][..],
+            &["ps", "-aq", "--filter", "label=chatlab.class.grade=1"][..],
+        ]
+        .iter()
+        .all(|what| {
+            kit::output(Command::new("docker").args(*what))
+                .stdout
+                .is_empty()
+        })
+        .then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "an interrupted grade left a job, its network or its container"
+    );
+
     run(&mut class(&dir.0, &["down", "--purge"]), LIMIT).expect_success();
     let nodes = vec![swarm.manager_id()];
     no_class_left(&swarm, &nodes);
