@@ -71,7 +71,12 @@ pub trait Source: Send + Sync + 'static {
     fn page(&self) -> String;
     fn state(&self, lang: Lang) -> String;
     fn captures(&self) -> String;
-    fn replay(&self, name: &str, conn: Option<u32>, lang: Lang) -> Result<String, String>;
+    fn replay(
+        &self,
+        name: &str,
+        conn: Option<u32>,
+        lang: Lang,
+    ) -> Result<String, super::replay::Error>;
 }
 
 /// Serve SOURCE on LISTENER until the process ends. PORTS: the ports a browser may name in
@@ -317,7 +322,7 @@ async fn replay(State(app): State<App>, req: Request) -> Response {
         Ok(body) => reply(StatusCode::OK, JSON, body),
         Err(e) => {
             debug!("replay {name:?}: {e}");
-            let body = serde_json::json!({ "error": e }).to_string();
+            let body = serde_json::json!({ "error": e.to_string() }).to_string();
             reply(StatusCode::UNPROCESSABLE_ENTITY, JSON, body)
         }
     })
