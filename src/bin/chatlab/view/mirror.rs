@@ -35,6 +35,8 @@ impl fmt::Display for Error {
     }
 }
 
+impl std::error::Error for Error {}
+
 /// The copy of one record file.
 pub struct Mirror {
     from: Tail,

@@ -401,3 +401,60 @@ impl server::Source for Lab {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_is_its_one_line() {
+        let gone = || io::Error::from(io::ErrorKind::AddrInUse);
+        let cases = [
+            (
+                Error::NoFolder("lab/x".into()).to_string(),
+                "lab/x: no such folder",
+            ),
+            (
+                Error::NoCaptures("caps".into()).to_string(),
+                "--captures caps: no such folder",
+            ),
+            (
+                Error::BadNet("10.80".into()).to_string(),
+                "--net '10.80': give the first three numbers, e.g. 10.80.80",
+            ),
+            (
+                Error::Listen {
+                    addr: "127.0.0.1:8088".parse().unwrap(),
+                    source: gone(),
+                }
+                .to_string(),
+                "cannot listen on 127.0.0.1:8088: address in use (another view? choose another \
+                 port)",
+            ),
+            (Error::Serve(gone()).to_string(), "serving: address in use"),
+            (
+                Error::Write {
+                    to: None,
+                    source: gone(),
+                }
+                .to_string(),
+                "writing to stdout: address in use",
+            ),
+            (
+                Error::Write {
+                    to: Some("d/client.probe".into()),
+                    source: gone(),
+                }
+                .to_string(),
+                "writing d/client.probe: address in use",
+            ),
+            (
+                parse_period("0.01").unwrap_err().to_string(),
+                "'0.01' is not a period in seconds from 0.05 to 60 (e.g. 0.3)",
+            ),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
+    }
+}

@@ -383,6 +383,37 @@ mod tests {
     }
 
     #[test]
+    fn each_error_is_one_line_in_the_contexts_language() {
+        let said = |lang, e: fn(Lang) -> Error| e(lang).to_string();
+        let no_folder = |lang| Error::NoFolder { lang };
+        let no_name = |lang| Error::NoExperiment {
+            name: "05-x".into(),
+            lang,
+        };
+        let no_conn = |lang| Error::NoConnection {
+            name: "05-x".into(),
+            n: 3,
+            total: 2,
+            lang,
+        };
+        assert_eq!(
+            said(Lang::Fr, no_folder),
+            "pas de dossier de captures à rejouer (chatlab view --captures DOSSIER)"
+        );
+        assert_eq!(
+            said(Lang::En, no_folder),
+            "no captures folder to replay (chatlab view --captures FOLDER)"
+        );
+        assert_eq!(said(Lang::Fr, no_name), "05-x: aucune capture de ce nom");
+        assert_eq!(said(Lang::En, no_name), "05-x: no capture of that name");
+        assert_eq!(
+            said(Lang::Fr, no_conn),
+            "05-x: pas de connexion 3 (2 en tout)"
+        );
+        assert_eq!(said(Lang::En, no_conn), "05-x: no connection 3 (2 in all)");
+    }
+
+    #[test]
     fn files_are_grouped_by_experiment() {
         assert_eq!(
             experiment("05-ladder-client.pcap").as_deref(),
