@@ -1010,6 +1010,51 @@ fn connections_over_the_cap_are_closed_and_the_server_lives_on() {
     assert!(answered.is_some(), "no answer once a stream ended");
 }
 
+/// Forty requests at once for the state and the replay, bad queries among them: each is
+/// answered (a bad value says nothing, it is never refused), the work waits its turn on the
+/// server's few threads, and no thread is made for them.
+#[test]
+fn a_burst_of_requests_makes_no_thread_and_bad_queries_are_answered() {
+    let mut server = bare_server("hostile-burst");
+    let port = server.port;
+    let threads = server.threads();
+    let paths = [
+        ("/state", "200"),
+        ("/state?lang=%C3&lang=fr", "200"),
+        ("/replay?name=x&conn=two&lang=fr", "422"),
+        ("/replay?name=%zz&conn=-1&name=y", "422"),
+    ];
+    let (answers, most) = std::thread::scope(|s| {
+        let all: Vec<_> = (0..40)
+            .map(|i| {
+                let (path, want) = paths[i % paths.len()];
+                s.spawn(move || {
+                    let got = status_of(
+                        port,
+                        &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"),
+                    );
+                    (path, want, got)
+                })
+            })
+            .collect();
+        let mut most = 0;
+        while !all.iter().all(|t| t.is_finished()) {
+            most = most.max(server.threads());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let answers: Vec<_> = all.into_iter().map(|t| t.join().unwrap()).collect();
+        (answers, most)
+    });
+    for (path, want, got) in answers {
+        assert!(
+            got.starts_with(&format!("HTTP/1.1 {want}")),
+            "{path}: {got}"
+        );
+    }
+    server.expect_alive();
+    assert_eq!(most, threads, "a thread per request ({threads} at rest)");
+}
+
 /// A request for another name than 127.0.0.1, localhost or [::1] on the server's port (a web
 /// page that made its own name point to 127.0.0.1) gets 403 on every path, in one line.
 #[test]

@@ -4,7 +4,84 @@
 //! `rate 1000` as 1000 bit/s, a classic trap. Every error is one line that names the value and
 //! says what would be accepted.
 
+use std::fmt;
 use std::time::Duration;
+
+/// A value that is not one this module reads: which kind of value, the text given, and why.
+/// Its `Display` is the one line clap prints after « invalid value 'TEXT' for '--OPTION' »
+/// (lab/netem reads it from there).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadValue {
+    pub kind: Kind,
+    pub text: String,
+    pub why: Why,
+}
+
+/// The kinds of values read here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Time,
+    Percent,
+    Rate,
+}
+
+/// What is wrong with a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
+    /// Not a number with a unit of its kind.
+    Unreadable,
+    /// A bare number where a unit is needed (`100` for a time: µs in tc).
+    NoUnit,
+    /// More than the most of its kind.
+    TooBig,
+    /// Less than the least of its kind (a rate under 1 bit/s).
+    TooSmall,
+}
+
+impl BadValue {
+    /// The error of TEXT, a value of KIND, for WHY.
+    fn of(kind: Kind, text: &str, why: Why) -> BadValue {
+        BadValue {
+            kind,
+            text: text.to_string(),
+            why,
+        }
+    }
+}
+
+impl fmt::Display for BadValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = &self.text;
+        match (self.kind, self.why) {
+            (Kind::Time, Why::NoUnit) => write!(
+                f,
+                "bad time '{text}': give a unit: us, ms or s (e.g. {text}ms)"
+            ),
+            (Kind::Time, Why::TooBig) => write!(f, "bad time '{text}': at most 3600s"),
+            (Kind::Time, Why::Unreadable | Why::TooSmall) => write!(
+                f,
+                "bad time '{text}': use a number and a unit: us, ms or s (e.g. 100ms)"
+            ),
+            (Kind::Percent, Why::TooBig) => write!(f, "bad percentage '{text}': at most 100%"),
+            (Kind::Percent, Why::Unreadable | Why::NoUnit | Why::TooSmall) => write!(
+                f,
+                "bad percentage '{text}': use a number from 0 to 100, e.g. 5%"
+            ),
+            (Kind::Rate, Why::NoUnit) => write!(
+                f,
+                "bad rate '{text}': give a unit: kbit, mbit, gbit or kbps, mbps (e.g. {text}kbit)"
+            ),
+            (Kind::Rate, Why::TooBig) => write!(f, "bad rate '{text}': at most 1000tbit"),
+            (Kind::Rate, Why::TooSmall) => write!(f, "bad rate '{text}': must be at least 1bit"),
+            (Kind::Rate, Why::Unreadable) => write!(
+                f,
+                "bad rate '{text}': use a number and a unit: kbit, mbit, gbit (bits/s) or kbps, mbps (bytes/s), e.g. 1mbit"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BadValue {}
 
 /// Split `12.5ms` into (`12.5`, `ms`); the number part may have a fraction.
 fn split_number(text: &str) -> Option<(f64, &str)> {
@@ -21,42 +98,38 @@ fn split_number(text: &str) -> Option<(f64, &str)> {
 
 /// A time: a number with `ns`, `us`, `ms` or `s` (tc's long forms such as `msec`,
 /// `usecs`, `sec` too). `0` alone is accepted.
-pub fn parse_time(text: &str) -> Result<Duration, String> {
-    let bad = || format!("bad time '{text}': use a number and a unit: us, ms or s (e.g. 100ms)");
+pub fn parse_time(text: &str) -> Result<Duration, BadValue> {
+    let bad = |why| BadValue::of(Kind::Time, text, why);
     let text_l = text.trim().to_ascii_lowercase();
-    let (value, unit) = split_number(&text_l).ok_or_else(bad)?;
+    let (value, unit) = split_number(&text_l).ok_or_else(|| bad(Why::Unreadable))?;
     let nanos_per_unit = match unit {
         "" if value == 0.0 => 0.0,
-        "" => {
-            return Err(format!(
-                "bad time '{text}': give a unit: us, ms or s (e.g. {text}ms)"
-            ));
-        }
+        "" => return Err(bad(Why::NoUnit)),
         "ns" | "nsec" | "nsecs" => 1.0,
         "us" | "usec" | "usecs" => 1e3,
         "ms" | "msec" | "msecs" => 1e6,
         "s" | "sec" | "secs" => 1e9,
-        _ => return Err(bad()),
+        _ => return Err(bad(Why::Unreadable)),
     };
     let nanos = value * nanos_per_unit;
     // An hour is far more than any lab needs; it also keeps the arithmetic far from overflow.
     if nanos > 3600e9 {
-        return Err(format!("bad time '{text}': at most 3600s"));
+        return Err(bad(Why::TooBig));
     }
     Ok(Duration::from_nanos(nanos.round() as u64))
 }
 
 /// A probability written as a percentage: `5%`, `0.5%`, or `5` (as tc, a bare number is
 /// percent). Returns a fraction in `0.0..=1.0`.
-pub fn parse_percent(text: &str) -> Result<f64, String> {
-    let bad = || format!("bad percentage '{text}': use a number from 0 to 100, e.g. 5%");
+pub fn parse_percent(text: &str) -> Result<f64, BadValue> {
+    let bad = |why| BadValue::of(Kind::Percent, text, why);
     let trimmed = text.trim();
-    let (value, unit) = split_number(trimmed).ok_or_else(bad)?;
+    let (value, unit) = split_number(trimmed).ok_or_else(|| bad(Why::Unreadable))?;
     if !(unit.is_empty() || unit == "%") {
-        return Err(bad());
+        return Err(bad(Why::Unreadable));
     }
     if value > 100.0 {
-        return Err(format!("bad percentage '{text}': at most 100%"));
+        return Err(bad(Why::TooBig));
     }
     Ok(value / 100.0)
 }
@@ -64,25 +137,19 @@ pub fn parse_percent(text: &str) -> Result<f64, String> {
 /// A rate in bits per second: `bit`, `kbit`, `mbit`, `gbit`, `tbit` (powers of 1000),
 /// `kibit`, `mibit`, `gibit`, `tibit` (powers of 1024), or the same with `bps` for bytes per
 /// second (`kbps` = 8000 bit/s), case-insensitive as in tc. Must be more than 0.
-pub fn parse_rate(text: &str) -> Result<u64, String> {
-    let bad = || {
-        format!(
-            "bad rate '{text}': use a number and a unit: kbit, mbit, gbit (bits/s) or kbps, mbps (bytes/s), e.g. 1mbit"
-        )
-    };
+pub fn parse_rate(text: &str) -> Result<u64, BadValue> {
+    let bad = |why| BadValue::of(Kind::Rate, text, why);
     let text_l = text.trim().to_ascii_lowercase();
-    let (value, unit) = split_number(&text_l).ok_or_else(bad)?;
+    let (value, unit) = split_number(&text_l).ok_or_else(|| bad(Why::Unreadable))?;
     if unit.is_empty() {
-        return Err(format!(
-            "bad rate '{text}': give a unit: kbit, mbit, gbit or kbps, mbps (e.g. {text}kbit)"
-        ));
+        return Err(bad(Why::NoUnit));
     }
     let (prefix, bits_per_unit) = if let Some(p) = unit.strip_suffix("bit") {
         (p, 1.0)
     } else if let Some(p) = unit.strip_suffix("bps") {
         (p, 8.0)
     } else {
-        return Err(bad());
+        return Err(bad(Why::Unreadable));
     };
     let scale = match prefix {
         "" => 1.0,
@@ -94,14 +161,14 @@ pub fn parse_rate(text: &str) -> Result<u64, String> {
         "mi" => 1024.0 * 1024.0,
         "gi" => 1024.0 * 1024.0 * 1024.0,
         "ti" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        _ => return Err(bad()),
+        _ => return Err(bad(Why::Unreadable)),
     };
     let bits = value * scale * bits_per_unit;
     if bits < 1.0 {
-        return Err(format!("bad rate '{text}': must be at least 1bit"));
+        return Err(bad(Why::TooSmall));
     }
     if bits > 1e15 {
-        return Err(format!("bad rate '{text}': at most 1000tbit"));
+        return Err(bad(Why::TooBig));
     }
     Ok(bits.round() as u64)
 }
@@ -163,7 +230,7 @@ mod tests {
 
     #[test]
     fn bad_times_say_why_in_one_line() {
-        let err = parse_time("100").unwrap_err();
+        let err = parse_time("100").unwrap_err().to_string();
         assert!(
             err.contains("give a unit") && err.contains("100ms"),
             "{err}"
@@ -179,12 +246,17 @@ mod tests {
             "10m",
             "5h",
         ] {
-            let err = parse_time(bad).unwrap_err();
+            let err = parse_time(bad).unwrap_err().to_string();
             assert!(err.starts_with("bad time '"), "{bad}: {err}");
             assert!(!err.contains('\n'));
         }
         assert!(parse_time("2h").is_err());
-        assert!(parse_time("3601s").unwrap_err().contains("at most"));
+        assert!(
+            parse_time("3601s")
+                .unwrap_err()
+                .to_string()
+                .contains("at most")
+        );
     }
 
     #[test]
@@ -194,9 +266,14 @@ mod tests {
         assert_eq!(parse_percent("0.5%"), Ok(0.005));
         assert_eq!(parse_percent("100%"), Ok(1.0));
         assert_eq!(parse_percent("0"), Ok(0.0));
-        assert!(parse_percent("101%").unwrap_err().contains("at most 100%"));
+        assert!(
+            parse_percent("101%")
+                .unwrap_err()
+                .to_string()
+                .contains("at most 100%")
+        );
         for bad in ["", "%", "-1%", "5%%", "five", "5 %", "0.05x"] {
-            let err = parse_percent(bad).unwrap_err();
+            let err = parse_percent(bad).unwrap_err().to_string();
             assert!(err.starts_with("bad percentage '"), "{bad}: {err}");
         }
     }
@@ -217,10 +294,20 @@ mod tests {
 
     #[test]
     fn bad_rates_say_why_in_one_line() {
-        assert!(parse_rate("1000").unwrap_err().contains("give a unit"));
-        assert!(parse_rate("0mbit").unwrap_err().contains("at least 1bit"));
+        assert!(
+            parse_rate("1000")
+                .unwrap_err()
+                .to_string()
+                .contains("give a unit")
+        );
+        assert!(
+            parse_rate("0mbit")
+                .unwrap_err()
+                .to_string()
+                .contains("at least 1bit")
+        );
         for bad in ["", "mbit", "1 mbit", "1xbit", "1mb", "fast", "-1mbit"] {
-            let err = parse_rate(bad).unwrap_err();
+            let err = parse_rate(bad).unwrap_err().to_string();
             assert!(err.starts_with("bad rate '"), "{bad}: {err}");
             assert!(!err.contains('\n'));
         }
@@ -237,6 +324,56 @@ mod tests {
         assert_eq!(format_time(Duration::from_millis(1500)), "1.5s");
         for t in ["100ms", "250us", "1.5s"] {
             assert_eq!(format_time(parse_time(t).unwrap()), t);
+        }
+    }
+
+    #[test]
+    fn each_error_is_its_one_line() {
+        let said = |r: Result<(), BadValue>| r.unwrap_err().to_string();
+        let cases = [
+            (
+                said(parse_time("1x").map(drop)),
+                "bad time '1x': use a number and a unit: us, ms or s (e.g. 100ms)",
+            ),
+            (
+                said(parse_time("5").map(drop)),
+                "bad time '5': give a unit: us, ms or s (e.g. 5ms)",
+            ),
+            (
+                said(parse_time("2h").map(drop)),
+                "bad time '2h': use a number and a unit: us, ms or s (e.g. 100ms)",
+            ),
+            (
+                said(parse_time("4000s").map(drop)),
+                "bad time '4000s': at most 3600s",
+            ),
+            (
+                said(parse_percent("5x").map(drop)),
+                "bad percentage '5x': use a number from 0 to 100, e.g. 5%",
+            ),
+            (
+                said(parse_percent("101").map(drop)),
+                "bad percentage '101': at most 100%",
+            ),
+            (
+                said(parse_rate("fast").map(drop)),
+                "bad rate 'fast': use a number and a unit: kbit, mbit, gbit (bits/s) or kbps, mbps (bytes/s), e.g. 1mbit",
+            ),
+            (
+                said(parse_rate("1000").map(drop)),
+                "bad rate '1000': give a unit: kbit, mbit, gbit or kbps, mbps (e.g. 1000kbit)",
+            ),
+            (
+                said(parse_rate("0.5bit").map(drop)),
+                "bad rate '0.5bit': must be at least 1bit",
+            ),
+            (
+                said(parse_rate("2000tbit").map(drop)),
+                "bad rate '2000tbit': at most 1000tbit",
+            ),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
         }
     }
 }

@@ -51,20 +51,37 @@ impl Live {
     /// Read what the captures of DIR (`HOST.pcap`, `HOST.netem.pcap`) gained since the last
     /// call; true when something changed. CTX names the hosts.
     pub fn refresh(&mut self, dir: &Path, ctx: &Ctx) -> bool {
-        let mut changed = false;
-        if let Ok(entries) = fs::read_dir(dir) {
-            for path in entries.flatten().map(|e| e.path()) {
-                if self.files.contains_key(&path) || path.extension().is_none_or(|x| x != "pcap") {
-                    continue;
-                }
-                let Some(role) = ladder::role_of(&path, ctx) else {
-                    continue;
-                };
-                let tail = Tail::new(&path);
-                let file = self.window.file(matches!(role, Role::Entered(_)));
-                self.files.insert(path, Held { tail, role, file });
-            }
+        self.find_new_files(dir, ctx);
+        let changed = self.read_grown();
+        if changed {
+            self.window.keep_newest(CONNECTIONS);
+            self.window.settle();
         }
+        changed
+    }
+
+    /// Follow the captures of DIR not followed yet (CTX says which host took each).
+    fn find_new_files(&mut self, dir: &Path, ctx: &Ctx) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if self.files.contains_key(&path) || path.extension().is_none_or(|x| x != "pcap") {
+                continue;
+            }
+            let Some(role) = ladder::role_of(&path, ctx) else {
+                continue;
+            };
+            let tail = Tail::new(&path);
+            let file = self.window.file(matches!(role, Role::Entered(_)));
+            self.files.insert(path, Held { tail, role, file });
+        }
+    }
+
+    /// Add to the window what each followed capture gained (a capture that started again
+    /// replaces its packets); true when something changed.
+    fn read_grown(&mut self) -> bool {
+        let mut changed = false;
         for (path, held) in &mut self.files {
             match held.tail.read_new() {
                 Ok(grown) => {
@@ -81,10 +98,6 @@ impl Live {
                 Err(e) => log::debug!("{}: {e}", path.display()),
             }
         }
-        if changed {
-            self.window.keep_newest(CONNECTIONS);
-            self.window.settle();
-        }
         changed
     }
 
@@ -95,6 +108,20 @@ impl Live {
 
     /// The ladder of what is kept, as SVG (None while there is no TCP segment).
     pub fn svg(&self, ctx: &Ctx) -> Option<String> {
+        let conns = self.connections();
+        if conns.is_empty() {
+            return None;
+        }
+        let from = conns.len().saturating_sub(CONNECTIONS);
+        let chosen: Vec<(usize, &model::Connection)> =
+            conns.iter().enumerate().skip(from).collect();
+        let mut doc = String::new();
+        svg::draw(&mut doc, ctx, &chosen, conns.len());
+        Some(doc)
+    }
+
+    /// The connections of what is kept, each saying what the window left out of it.
+    fn connections(&self) -> Vec<model::Connection> {
         let mut sources: Vec<Source> = self
             .files
             .values()
@@ -105,20 +132,12 @@ impl Live {
             .collect();
         ladder::keep_recorded_seen(&mut sources);
         let mut conns = model::connections(&sources);
-        if conns.is_empty() {
-            return None;
-        }
         for c in &mut conns {
             if let Some(e) = self.window.elided(&pair_of(c)) {
                 c.set_elided(e);
             }
         }
-        let from = conns.len().saturating_sub(CONNECTIONS);
-        let chosen: Vec<(usize, &model::Connection)> =
-            conns.iter().enumerate().skip(from).collect();
-        let mut doc = String::new();
-        svg::draw(&mut doc, ctx, &chosen, conns.len());
-        Some(doc)
+        conns
     }
 }
 

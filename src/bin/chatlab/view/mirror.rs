@@ -10,16 +10,37 @@
 //! `clear` then a new setting), the record is a new file: its records are appended after the
 //! old ones (the engine always writes the same header), so nothing seen is lost.
 
+use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::Path;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 use crate::ladder::pcap::Tail;
+
+/// Why a step of the copy failed.
+#[derive(Debug)]
+pub enum Error {
+    /// The record cannot be read.
+    Read(crate::ladder::pcap::ReadError),
+    /// The copy cannot be written.
+    Write { to: PathBuf, source: io::Error },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Read(e) => write!(f, "{e}"),
+            Error::Write { to, source } => write!(f, "{}: {source}", to.display()),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
 
 /// The copy of one record file.
 pub struct Mirror {
     from: Tail,
-    to: std::path::PathBuf,
+    to: PathBuf,
     out: Option<File>,
 }
 
@@ -33,12 +54,13 @@ impl Mirror {
     }
 
     /// Copy the whole records added since the last step (nothing while there is no record).
-    pub fn step(&mut self) -> Result<(), String> {
-        let raw = self.from.read_raw().map_err(|e| e.to_string())?;
-        let write = |out: &mut File, bytes: &[u8]| {
-            out.write_all(bytes)
-                .map_err(|e| format!("{}: {e}", self.to.display()))
+    pub fn step(&mut self) -> Result<(), Error> {
+        let raw = self.from.read_raw().map_err(Error::Read)?;
+        let failed = |source| Error::Write {
+            to: self.to.clone(),
+            source,
         };
+        let write = |out: &mut File, bytes: &[u8]| out.write_all(bytes).map_err(failed);
         // The first record file's header starts the copy; a later one's (the engine
         // restarted) is the same and is left out.
         if let (Some(header), None) = (&raw.header, &self.out) {
@@ -47,7 +69,7 @@ impl Mirror {
                 .write(true)
                 .truncate(true)
                 .open(&self.to)
-                .map_err(|e| format!("{}: {e}", self.to.display()))?;
+                .map_err(failed)?;
             write(&mut out, header)?;
             self.out = Some(out);
         }

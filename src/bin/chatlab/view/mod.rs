@@ -32,6 +32,7 @@ pub mod replay;
 pub mod server;
 pub mod state;
 
+use std::fmt;
 use std::fs;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -108,36 +109,99 @@ pub struct Args {
     pub verbose: u8,
 }
 
-fn parse_period(text: &str) -> Result<Duration, String> {
+/// A `--every` that is not a period the probe keeps: the text given.
+#[derive(Debug)]
+pub struct BadPeriod(String);
+
+impl fmt::Display for BadPeriod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = &self.0;
+        write!(
+            f,
+            "'{text}' is not a period in seconds from 0.05 to 60 (e.g. 0.3)"
+        )
+    }
+}
+
+impl std::error::Error for BadPeriod {}
+
+fn parse_period(text: &str) -> Result<Duration, BadPeriod> {
     match text.parse::<f64>() {
         Ok(s) if (0.05..=60.0).contains(&s) => Ok(Duration::from_secs_f64(s)),
-        _ => Err(format!(
-            "'{text}' is not a period in seconds from 0.05 to 60 (e.g. 0.3)"
-        )),
+        _ => Err(BadPeriod(text.to_string())),
+    }
+}
+
+/// What stops `chatlab view`: one line each, for `main` to print.
+#[derive(Debug)]
+pub enum Error {
+    /// DIR is not a folder.
+    NoFolder(PathBuf),
+    /// `--captures FOLDER` is not a folder.
+    NoCaptures(PathBuf),
+    /// `--net` is not the first three numbers of an address.
+    BadNet(String),
+    /// The page's address cannot be listened on.
+    Listen { addr: SocketAddr, source: io::Error },
+    /// The server stopped.
+    Serve(io::Error),
+    /// The probe's snapshot could not be written: to stdout (None) or to its file.
+    Write {
+        to: Option<PathBuf>,
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NoFolder(dir) => write!(f, "{}: no such folder", dir.display()),
+            Error::NoCaptures(dir) => write!(f, "--captures {}: no such folder", dir.display()),
+            Error::BadNet(net) => write!(
+                f,
+                "--net '{net}': give the first three numbers, e.g. 10.80.80"
+            ),
+            Error::Listen { addr, source } => write!(
+                f,
+                "cannot listen on {addr}: {source} (another view? choose another port)"
+            ),
+            Error::Serve(e) => write!(f, "serving: {e}"),
+            Error::Write { to: None, source } => write!(f, "writing to stdout: {source}"),
+            Error::Write {
+                to: Some(path),
+                source,
+            } => write!(f, "writing {}: {source}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Listen { source, .. } | Error::Write { source, .. } | Error::Serve(source) => {
+                Some(source)
+            }
+            Error::NoFolder(_) | Error::NoCaptures(_) | Error::BadNet(_) => None,
+        }
     }
 }
 
 /// Run what ARGS ask for; an error is one line for `main` to print.
-pub fn run(args: &Args) -> Result<(), String> {
+pub fn run(args: &Args) -> Result<(), Error> {
     if args.probe {
         return probe(args);
     }
     let dir = args.dir.clone().expect("clap requires DIR without --probe");
     if !dir.is_dir() {
-        return Err(format!("{}: no such folder", dir.display()));
+        return Err(Error::NoFolder(dir));
     }
     if let Some(captures) = &args.captures
         && !captures.is_dir()
     {
-        return Err(format!("--captures {}: no such folder", captures.display()));
+        return Err(Error::NoCaptures(captures.clone()));
     }
     let ctx = |lang, fold, max| {
-        ladder::Ctx::new(lang, &args.net, fold, max).ok_or_else(|| {
-            format!(
-                "--net '{}': give the first three numbers, e.g. 10.80.80",
-                args.net
-            )
-        })
+        ladder::Ctx::new(lang, &args.net, fold, max).ok_or_else(|| Error::BadNet(args.net.clone()))
     };
     // The page asks in the browser's language: the ladders are drawn in both, on demand.
     let live_ctx = [
@@ -148,11 +212,9 @@ pub fn run(args: &Args) -> Result<(), String> {
         ctx(Lang::Fr, FOLD, REPLAY_MAX)?,
         ctx(Lang::En, FOLD, REPLAY_MAX)?,
     ];
-    let listener = TcpListener::bind(args.listen).map_err(|e| {
-        format!(
-            "cannot listen on {}: {e} (another view? choose another port)",
-            args.listen
-        )
+    let listener = TcpListener::bind(args.listen).map_err(|source| Error::Listen {
+        addr: args.listen,
+        source,
     })?;
     let lab = Lab {
         dir,
@@ -162,15 +224,15 @@ pub fn run(args: &Args) -> Result<(), String> {
         live: Mutex::default(),
     };
     let ports: Vec<u16> = args.public_port.into_iter().collect();
-    server::serve(listener, lab, &ports).map_err(|e| format!("serving: {e}"))
+    server::serve(listener, lab, &ports).map_err(Error::Serve)
 }
 
-fn probe(args: &Args) -> Result<(), String> {
+fn probe(args: &Args) -> Result<(), Error> {
     let Some(out) = &args.out else {
         let text = probe::read(Path::new("/")).to_json();
         return io::stdout()
             .write_all(text.as_bytes())
-            .map_err(|e| format!("writing to stdout: {e}"));
+            .map_err(|source| Error::Write { to: None, source });
     };
     let tmp = out.with_extension("probe-tmp");
     let mut mirror = args
@@ -181,7 +243,10 @@ fn probe(args: &Args) -> Result<(), String> {
         let text = probe::read(Path::new("/")).to_json();
         fs::write(&tmp, text)
             .and_then(|()| fs::rename(&tmp, out))
-            .map_err(|e| format!("writing {}: {e}", out.display()))?;
+            .map_err(|source| Error::Write {
+                to: Some(out.clone()),
+                source,
+            })?;
         if let Some(m) = &mut mirror
             && let Err(e) = m.step()
         {
@@ -327,12 +392,69 @@ impl server::Source for Lab {
         replay::list_json(self.captures.as_deref())
     }
 
-    fn replay(&self, name: &str, conn: Option<u32>, lang: Lang) -> Result<String, String> {
+    fn replay(&self, name: &str, conn: Option<u32>, lang: Lang) -> Result<String, replay::Error> {
         replay::replay(
             self.captures.as_deref(),
             name,
             conn,
             &self.replay_ctx[lang_index(lang)],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_is_its_one_line() {
+        let gone = || io::Error::from(io::ErrorKind::AddrInUse);
+        let cases = [
+            (
+                Error::NoFolder("lab/x".into()).to_string(),
+                "lab/x: no such folder",
+            ),
+            (
+                Error::NoCaptures("caps".into()).to_string(),
+                "--captures caps: no such folder",
+            ),
+            (
+                Error::BadNet("10.80".into()).to_string(),
+                "--net '10.80': give the first three numbers, e.g. 10.80.80",
+            ),
+            (
+                Error::Listen {
+                    addr: "127.0.0.1:8088".parse().unwrap(),
+                    source: gone(),
+                }
+                .to_string(),
+                "cannot listen on 127.0.0.1:8088: address in use (another view? choose another \
+                 port)",
+            ),
+            (Error::Serve(gone()).to_string(), "serving: address in use"),
+            (
+                Error::Write {
+                    to: None,
+                    source: gone(),
+                }
+                .to_string(),
+                "writing to stdout: address in use",
+            ),
+            (
+                Error::Write {
+                    to: Some("d/client.probe".into()),
+                    source: gone(),
+                }
+                .to_string(),
+                "writing d/client.probe: address in use",
+            ),
+            (
+                parse_period("0.01").unwrap_err().to_string(),
+                "'0.01' is not a period in seconds from 0.05 to 60 (e.g. 0.3)",
+            ),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
     }
 }

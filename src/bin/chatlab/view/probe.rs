@@ -145,7 +145,27 @@ fn read_netem(root: &Path) -> Option<Netem> {
 pub fn read(root: &Path) -> Snapshot {
     let proc = root.join("proc");
     let netem = read_netem(root);
-    let mut sockets = tcp::table(&proc).unwrap_or_else(|e| {
+    let sockets = read_sockets(&proc);
+    let tcp: HashSet<u64> = sockets
+        .iter()
+        .filter(|s| s.inode != 0)
+        .map(|s| s.inode)
+        .collect();
+    let all = process::pids(&proc)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|pid| read_process(&proc, pid, &tcp))
+        .collect();
+    Snapshot {
+        sockets,
+        processes: shown(all),
+        netem,
+    }
+}
+
+/// This host's TCP sockets (from PROC), an IPv4 peer of a dual-stack socket named as IPv4.
+fn read_sockets(proc: &Path) -> Vec<Socket> {
+    let mut sockets = tcp::table(proc).unwrap_or_else(|e| {
         log::debug!("{e}");
         Vec::new()
     });
@@ -153,57 +173,62 @@ pub fn read(root: &Path) -> Snapshot {
         s.local = unmapped(s.local);
         s.remote = unmapped(s.remote);
     }
-    let tcp: HashSet<u64> = sockets
-        .iter()
-        .filter(|s| s.inode != 0)
-        .map(|s| s.inode)
-        .collect();
-    let mut all = Vec::new();
-    for pid in process::pids(&proc).unwrap_or_default() {
-        // (A process that ended since the listing is not there any more.)
-        let Ok(Stat {
-            comm, state, ppid, ..
-        }) = Stat::read(&proc, pid)
-        else {
-            continue;
-        };
-        let mut held = Vec::new();
-        // Each open fd: what it is (a TCP socket of ours, the keyboard, something else).
-        let mut fd_kind = HashMap::new();
-        let targets: HashMap<i32, String> = process::fds(&proc, pid).into_iter().collect();
-        for (n, target) in &targets {
-            if let Some(inode) = process::socket_inode(target)
-                && tcp.contains(&inode)
-            {
-                held.push(inode);
-                fd_kind.insert(i64::from(*n), Waits::Socket);
-            }
+    sockets
+}
+
+/// Process PID: which of the TCP sockets (their inodes) it holds and what it waits for; None
+/// when it ended since the listing.
+fn read_process(proc: &Path, pid: i32, tcp: &HashSet<u64>) -> Option<Process> {
+    let Stat {
+        comm, state, ppid, ..
+    } = Stat::read(proc, pid).ok()?;
+    let targets: HashMap<i32, String> = process::fds(proc, pid).into_iter().collect();
+    let (sockets, fd_kind) = fd_kinds(&targets, tcp);
+    let waits = if state == 'S' || state == 'D' {
+        let (syscall, wchan) = process::blocked_in(proc, pid);
+        waits(&syscall, &wchan, |fd| fd_kind.get(&fd).copied())
+    } else {
+        Waits::Other
+    };
+    Some(Process {
+        pid,
+        ppid,
+        comm,
+        args: process::cmdline(proc, pid),
+        state,
+        waits,
+        sockets,
+    })
+}
+
+/// What each open fd of a process is, from its TARGETS (fd → what `/proc/PID/fd/N` links
+/// to): one of this host's TCP sockets (an inode in TCP), the keyboard, or something else (not
+/// in the map); and the inodes of the TCP sockets it holds, in order.
+fn fd_kinds(targets: &HashMap<i32, String>, tcp: &HashSet<u64>) -> (Vec<u64>, HashMap<i64, Waits>) {
+    let mut held = Vec::new();
+    let mut fd_kind = HashMap::new();
+    for (n, target) in targets {
+        if let Some(inode) = process::socket_inode(target)
+            && tcp.contains(&inode)
+        {
+            held.push(inode);
+            fd_kind.insert(i64::from(*n), Waits::Socket);
         }
-        // The keyboard: a terminal, or whatever fd 0 is (a program may read a copy of fd 0).
-        for (n, target) in &targets {
-            let terminal = target.starts_with("/dev/pts/") || target.starts_with("/dev/tty");
-            if terminal || targets.get(&0) == Some(target) {
-                fd_kind.entry(i64::from(*n)).or_insert(Waits::Keyboard);
-            }
-        }
-        held.sort_unstable();
-        let waits = if state == 'S' || state == 'D' {
-            let (syscall, wchan) = process::blocked_in(&proc, pid);
-            waits(&syscall, &wchan, |fd| fd_kind.get(&fd).copied())
-        } else {
-            Waits::Other
-        };
-        all.push(Process {
-            pid,
-            ppid,
-            comm,
-            args: process::cmdline(&proc, pid),
-            state,
-            waits,
-            sockets: held,
-        });
     }
-    // Those that hold a socket, and their zombie children (a conversation not reaped).
+    // The keyboard: a terminal, or whatever fd 0 is (a program may read a copy of fd 0).
+    for (n, target) in targets {
+        let terminal = target.starts_with("/dev/pts/") || target.starts_with("/dev/tty");
+        if terminal || targets.get(&0) == Some(target) {
+            fd_kind.entry(i64::from(*n)).or_insert(Waits::Keyboard);
+        }
+    }
+    held.sort_unstable();
+    (held, fd_kind)
+}
+
+/// Of ALL the processes, those the page shows, by pid: those that hold a socket, and their
+/// zombie children (a conversation not reaped).
+fn shown(all: Vec<Process>) -> Vec<Process> {
     let holders: Vec<i32> = all
         .iter()
         .filter(|p| !p.sockets.is_empty())
@@ -214,11 +239,7 @@ pub fn read(root: &Path) -> Snapshot {
         .filter(|p| !p.sockets.is_empty() || (p.state == 'Z' && holders.contains(&p.ppid)))
         .collect();
     processes.sort_by_key(|p| p.pid);
-    Snapshot {
-        sockets,
-        processes,
-        netem,
-    }
+    processes
 }
 
 /// `[::ffff:10.0.0.2]:80` → `10.0.0.2:80`: an IPv4 peer of a dual-stack socket, named as the
@@ -318,6 +339,52 @@ mod tests {
             ..Snapshot::default()
         };
         assert_eq!(Snapshot::from_json(&snap.to_json()).unwrap(), snap);
+    }
+
+    #[test]
+    fn a_process_holds_its_tcp_sockets_and_reads_the_keyboard_on_fd_0_and_its_copies() {
+        let targets: HashMap<i32, String> = [
+            (0, "/dev/null"),
+            (1, "pipe:[7]"),
+            (3, "socket:[43]"),
+            (4, "socket:[42]"),
+            (5, "/dev/null"),
+            (6, "/dev/pts/1"),
+            (7, "socket:[50]"),
+        ]
+        .into_iter()
+        .map(|(n, t)| (n, t.to_string()))
+        .collect();
+        let (held, kind) = fd_kinds(&targets, &HashSet::from([42, 43, 99]));
+        assert_eq!(held, [42, 43]);
+        let of = |n| kind.get(&n).copied();
+        assert_eq!((of(3), of(4)), (Some(Waits::Socket), Some(Waits::Socket)));
+        for n in [0, 5, 6] {
+            assert_eq!(of(n), Some(Waits::Keyboard), "fd {n}");
+        }
+        assert_eq!((of(1), of(7)), (None, None), "a pipe, a socket not TCP");
+    }
+
+    #[test]
+    fn the_holders_are_shown_and_their_zombies_only() {
+        let p = |pid, ppid, state, sockets: &[u64]| Process {
+            pid,
+            ppid,
+            comm: "chat".into(),
+            args: String::new(),
+            state,
+            waits: Waits::Other,
+            sockets: sockets.to_vec(),
+        };
+        let all = vec![
+            p(30, 10, 'Z', &[]),
+            p(10, 1, 'S', &[42]),
+            p(20, 1, 'S', &[]),
+            p(40, 20, 'Z', &[]),
+            p(11, 10, 'S', &[42]),
+        ];
+        let pids: Vec<i32> = shown(all).iter().map(|p| p.pid).collect();
+        assert_eq!(pids, [10, 11, 30]);
     }
 
     #[test]

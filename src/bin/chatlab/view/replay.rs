@@ -15,6 +15,7 @@
 //! connection beyond them is read on its own), so the cache is too.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -24,12 +25,65 @@ use serde::Serialize;
 
 use crate::ladder::window::Pick;
 use crate::ladder::{self, Ctx, Reading, svg};
+use crate::lang::{Lang, msg};
 
 /// How many experiments' readings are kept.
 pub const CACHED: usize = 4;
 
-/// An experiment's reading: its connections, or the one-line error.
-type Loaded = Result<Arc<Reading>, String>;
+/// An experiment's reading: its connections, or why its files cannot be read (kept as well:
+/// shared, as the reading is).
+type Loaded = Result<Arc<Reading>, Arc<ladder::Error>>;
+
+/// Why an experiment is not replayed: one line for the page, in the language of the ladder's
+/// context.
+#[derive(Debug)]
+pub enum Error {
+    /// The view was started without `--captures`.
+    NoFolder { lang: Lang },
+    /// No experiment of that name in the listing.
+    NoExperiment { name: String, lang: Lang },
+    /// Its files cannot be read (a file that is not a capture names itself), as the ladder
+    /// says it.
+    Unreadable(Arc<ladder::Error>),
+    /// It has fewer connections than the one asked for (from 1), TOTAL in all.
+    NoConnection {
+        name: String,
+        n: usize,
+        total: usize,
+        lang: Lang,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            Error::NoFolder { lang } => msg!(
+                *lang,
+                "pas de dossier de captures à rejouer (chatlab view --captures DOSSIER)",
+                "no captures folder to replay (chatlab view --captures FOLDER)"
+            ),
+            Error::NoExperiment { name, lang } => msg!(
+                *lang,
+                "{name}: aucune capture de ce nom",
+                "{name}: no capture of that name"
+            ),
+            Error::Unreadable(e) => return write!(f, "{e}"),
+            Error::NoConnection {
+                name,
+                n,
+                total,
+                lang,
+            } => msg!(
+                *lang,
+                "{name}: pas de connexion {n} ({total} en tout)",
+                "{name}: no connection {n} ({total} in all)"
+            ),
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for Error {}
 
 /// What a reading depends on: each file (path, size, modification time), the context, and
 /// the connection asked for beyond the first ones.
@@ -45,7 +99,11 @@ fn loaded(paths: &[(PathBuf, String)], ctx: &Ctx, conn: usize) -> Loaded {
         first: ladder::LISTED,
         also: (conn >= ladder::LISTED).then_some(conn),
     };
-    let read = || ladder::load(paths, None, ctx, pick).map(Arc::new);
+    let read = || {
+        ladder::load(paths, None, ctx, pick)
+            .map(Arc::new)
+            .map_err(Arc::new)
+    };
     let files: Option<Vec<(PathBuf, u64, SystemTime)>> = paths
         .iter()
         .map(|(p, _)| {
@@ -164,42 +222,33 @@ fn to_string(value: &impl Serialize) -> String {
 /// The experiment NAME of DIR, read and matched, its connection CONN (default the first)
 /// drawn: `{"name", "files", "connections": [{"n", "title", "segments"}], "total", "conn",
 /// "svg"}` (the connections listed: the first ones, and CONN; "total": how many there are).
-/// An error is one line for the page (a file that is not a capture names itself).
+/// An error is one line for the page ([`Error`]).
 pub fn replay(
     dir: Option<&Path>,
     name: &str,
     conn: Option<u32>,
     ctx: &Ctx,
-) -> Result<String, String> {
-    let l = ctx.lang;
+) -> Result<String, Error> {
+    let lang = ctx.lang;
     let Some(dir) = dir else {
-        return Err(l
-            .pick(
-                "pas de dossier de captures à rejouer (chatlab view --captures DOSSIER)",
-                "no captures folder to replay (chatlab view --captures FOLDER)",
-            )
-            .into());
+        return Err(Error::NoFolder { lang });
     };
     let all = list(dir);
-    let files = all.get(name).ok_or_else(|| {
-        format!(
-            "{name}: {}",
-            l.pick("aucune capture de ce nom", "no capture of that name")
-        )
+    let files = all.get(name).ok_or_else(|| Error::NoExperiment {
+        name: name.to_string(),
+        lang,
     })?;
     let paths: Vec<(PathBuf, String)> = files
         .iter()
         .map(|f| (dir.join(f), format!("captures/{f}")))
         .collect();
     let n = conn.unwrap_or(1).max(1) as usize;
-    let reading = loaded(&paths, ctx, n - 1)?;
-    let c = reading.get(n - 1).ok_or_else(|| {
-        format!(
-            "{name}: {} {n} ({} {})",
-            l.pick("pas de connexion", "no connection"),
-            reading.total,
-            l.pick("en tout", "in all")
-        )
+    let reading = loaded(&paths, ctx, n - 1).map_err(Error::Unreadable)?;
+    let c = reading.get(n - 1).ok_or_else(|| Error::NoConnection {
+        name: name.to_string(),
+        n,
+        total: reading.total,
+        lang,
     })?;
     let mut doc = String::new();
     svg::draw(&mut doc, ctx, &[(n - 1, c)], reading.total);
@@ -329,8 +378,39 @@ mod tests {
             "{svg}"
         );
         let none = replay(Some(&dir), "m", Some(26), &ctx).unwrap_err();
-        assert_eq!(none, "m: no connection 26 (25 in all)");
+        assert_eq!(none.to_string(), "m: no connection 26 (25 in all)");
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn each_error_is_one_line_in_the_contexts_language() {
+        let said = |lang, e: fn(Lang) -> Error| e(lang).to_string();
+        let no_folder = |lang| Error::NoFolder { lang };
+        let no_name = |lang| Error::NoExperiment {
+            name: "05-x".into(),
+            lang,
+        };
+        let no_conn = |lang| Error::NoConnection {
+            name: "05-x".into(),
+            n: 3,
+            total: 2,
+            lang,
+        };
+        assert_eq!(
+            said(Lang::Fr, no_folder),
+            "pas de dossier de captures à rejouer (chatlab view --captures DOSSIER)"
+        );
+        assert_eq!(
+            said(Lang::En, no_folder),
+            "no captures folder to replay (chatlab view --captures FOLDER)"
+        );
+        assert_eq!(said(Lang::Fr, no_name), "05-x: aucune capture de ce nom");
+        assert_eq!(said(Lang::En, no_name), "05-x: no capture of that name");
+        assert_eq!(
+            said(Lang::Fr, no_conn),
+            "05-x: pas de connexion 3 (2 en tout)"
+        );
+        assert_eq!(said(Lang::En, no_conn), "05-x: no connection 3 (2 in all)");
     }
 
     #[test]
@@ -373,13 +453,17 @@ mod tests {
         let got = replay(Some(&dir), "x", None, &ctx).unwrap();
         assert!(got.contains(r#""conn":1"#) && got.contains("<svg"), "{got}");
         assert!(got.contains(r#""segments":"#), "{got}");
-        let bad = replay(Some(&dir), "bad", None, &ctx).unwrap_err();
+        let bad = replay(Some(&dir), "bad", None, &ctx)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             bad,
             "captures/bad-client.pcap: not a capture file (neither pcap nor pcapng)"
         );
         let fr = Ctx::new(Lang::Fr, "10.80.80", 0.5, 1000).unwrap();
-        let bad = replay(Some(&dir), "bad", None, &fr).unwrap_err();
+        let bad = replay(Some(&dir), "bad", None, &fr)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             bad,
             "captures/bad-client.pcap : pas un fichier de capture (ni pcap ni pcapng)"

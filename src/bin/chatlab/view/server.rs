@@ -16,9 +16,10 @@
 //!   after it was accepted, the response written or not; only the event stream lives on, as
 //!   long as the browser reads it (a stream not read for [`STREAM_STALL`] is closed);
 //! - at most [`MAX_CONNECTIONS`] at once: one more is closed at once, without a task;
-//! - the work that reads files and draws (the state, the replay) runs on [`WORKERS`] threads
-//!   started with the server, one job each at a time: no thread is created per client, so
-//!   none can fail to be.
+//! - the work that reads files and draws (the state, the replay) runs on tokio's blocking
+//!   threads, at most [`WORKERS`] (the runtime's `max_blocking_threads`), all started with the
+//!   server and kept for its life, one job each at a time (a semaphore of as many turns): no
+//!   thread is created per client, so none can fail to be.
 //!
 //! One thread serves every connection (a current-thread runtime): the view serves one
 //! browser, a few tabs at most.
@@ -26,13 +27,13 @@
 use std::convert::Infallible;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::thread;
+use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -40,11 +41,12 @@ use axum::routing::get;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use log::{debug, info, warn};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
+use serde::Deserialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 use tower::ServiceExt as _;
 
-use crate::lang::Lang;
+use crate::lang::{Lang, msg};
 
 /// How often the event stream looks for a change (the page updates within this, plus the
 /// probes' own period).
@@ -71,7 +73,12 @@ pub trait Source: Send + Sync + 'static {
     fn page(&self) -> String;
     fn state(&self, lang: Lang) -> String;
     fn captures(&self) -> String;
-    fn replay(&self, name: &str, conn: Option<u32>, lang: Lang) -> Result<String, String>;
+    fn replay(
+        &self,
+        name: &str,
+        conn: Option<u32>,
+        lang: Lang,
+    ) -> Result<String, super::replay::Error>;
 }
 
 /// Serve SOURCE on LISTENER until the process ends. PORTS: the ports a browser may name in
@@ -86,23 +93,50 @@ pub fn serve(
     allowed.extend(ports);
     let app = App {
         source: Arc::new(source),
-        jobs: Workers::start()?,
+        jobs: Jobs::new(),
         hosts: Arc::new(allowed_hosts(&allowed)),
         states: Arc::new([watch::channel(None).0, watch::channel(None).0]),
     };
     listener.set_nonblocking(true)?;
-    // One thread for every connection; the files are read on the workers, never here.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()?;
-    runtime.block_on(async move {
+    runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
+        start_workers().await;
         info!("serving on http://{addr}/");
         tokio::spawn(watch_states(app.clone()));
         accept(listener, router(app)).await;
         Ok(())
     })
+}
+
+/// The server's runtime: one thread serves every connection (the caller's); the files
+/// are read on its blocking threads, never there: at most [`WORKERS`] of them, each kept once
+/// started (a thread that idled would end, and the next job start another).
+fn runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .max_blocking_threads(WORKERS)
+        .thread_keep_alive(Duration::MAX)
+        .thread_name("view-worker")
+        .build()
+}
+
+/// Start the [`WORKERS`] blocking threads now, all of them (each job waits until all run at
+/// once, so each has a thread of its own): the server's threads are then all there from its
+/// first request, and stay (see [`runtime`]).
+async fn start_workers() {
+    let all = Arc::new(Barrier::new(WORKERS));
+    let started: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            let all = Arc::clone(&all);
+            tokio::task::spawn_blocking(move || {
+                all.wait();
+            })
+        })
+        .collect();
+    for s in started {
+        let _ = s.await;
+    }
 }
 
 /// Accept connections until the process ends; over the cap, close them at once.
@@ -184,7 +218,7 @@ async fn connection(stream: tokio::net::TcpStream, router: Router, permit: Owned
 #[derive(Clone)]
 struct App {
     source: Arc<dyn Source>,
-    jobs: Workers,
+    jobs: Jobs,
     /// The `Host:` values accepted, lowercase.
     hosts: Arc<Vec<String>>,
     /// The latest state in each language ([`lang_index`]), while an event stream follows it.
@@ -247,13 +281,11 @@ async fn only_our_hosts(State(app): State<App>, req: Request, next: Next) -> Res
         .and_then(|h| h.to_str().ok())
         .is_some_and(|l| l.trim_start().starts_with("fr"));
     let lang = if french { Lang::Fr } else { Lang::En };
-    let body = format!(
-        "{} http://{}/\n",
-        lang.pick(
-            "adresse refusée : ouvrez la page à",
-            "this address is refused: open the page at"
-        ),
-        app.hosts.first().map_or("127.0.0.1", String::as_str)
+    let ours = app.hosts.first().map_or("127.0.0.1", String::as_str);
+    let body = msg!(
+        lang,
+        "adresse refusée : ouvrez la page à http://{ours}/\n",
+        "this address is refused: open the page at http://{ours}/\n"
     );
     reply(StatusCode::FORBIDDEN, "text/plain; charset=utf-8", body)
 }
@@ -268,14 +300,39 @@ fn reply(code: StatusCode, kind: &'static str, body: String) -> Response {
 
 const JSON: &str = "application/json";
 
-fn lang_of(req: &Request) -> Lang {
-    match param(req.uri().query().unwrap_or_default(), "lang").as_deref() {
-        Some("fr") => Lang::Fr,
-        _ => Lang::En,
+/// What a query string may say (`?lang=fr`, `/replay?name=…&conn=N`), percent-decoded by
+/// axum's [`Query`]. Every value is text, read leniently after: a value that says nothing
+/// usable is as if absent (a bad `conn` is the first connection, a `lang` other than `fr` is
+/// English), never a 400.
+#[derive(Debug, Default, Deserialize)]
+struct Params {
+    lang: Option<String>,
+    name: Option<String>,
+    conn: Option<String>,
+}
+
+impl Params {
+    /// The query's values; none at all when the query cannot be read (a key given twice).
+    fn of(query: Result<Query<Params>, QueryRejection>) -> Params {
+        query.map(|Query(p)| p).unwrap_or_else(|e| {
+            debug!("query: {e}");
+            Params::default()
+        })
+    }
+
+    fn lang(&self) -> Lang {
+        match self.lang.as_deref() {
+            Some("fr") => Lang::Fr,
+            _ => Lang::En,
+        }
+    }
+
+    fn conn(&self) -> Option<u32> {
+        self.conn.as_deref().and_then(|n| n.parse().ok())
     }
 }
 
-/// JOB's answer from a worker, as a response (503 if the workers are gone).
+/// JOB's answer from a blocking thread, as a response (503 if the job panicked).
 async fn on_worker(
     app: &App,
     job: impl FnOnce(&dyn Source) -> Response + Send + 'static,
@@ -299,8 +356,8 @@ async fn page(State(app): State<App>) -> Response {
     )
 }
 
-async fn state(State(app): State<App>, req: Request) -> Response {
-    let lang = lang_of(&req);
+async fn state(State(app): State<App>, query: Result<Query<Params>, QueryRejection>) -> Response {
+    let lang = Params::of(query).lang();
     on_worker(&app, move |s| reply(StatusCode::OK, JSON, s.state(lang))).await
 }
 
@@ -308,42 +365,19 @@ async fn captures(State(app): State<App>) -> Response {
     on_worker(&app, |s| reply(StatusCode::OK, JSON, s.captures())).await
 }
 
-async fn replay(State(app): State<App>, req: Request) -> Response {
-    let lang = lang_of(&req);
-    let query = req.uri().query().unwrap_or_default();
-    let name = param(query, "name").unwrap_or_default();
-    let conn = param(query, "conn").and_then(|n| n.parse().ok());
+async fn replay(State(app): State<App>, query: Result<Query<Params>, QueryRejection>) -> Response {
+    let params = Params::of(query);
+    let (lang, conn) = (params.lang(), params.conn());
+    let name = params.name.unwrap_or_default();
     on_worker(&app, move |s| match s.replay(&name, conn, lang) {
         Ok(body) => reply(StatusCode::OK, JSON, body),
         Err(e) => {
             debug!("replay {name:?}: {e}");
-            let body = serde_json::json!({ "error": e }).to_string();
+            let body = serde_json::json!({ "error": e.to_string() }).to_string();
             reply(StatusCode::UNPROCESSABLE_ENTITY, JSON, body)
         }
     })
     .await
-}
-
-/// The value of KEY in a query string (`a=1&b=x%20y`), percent-decoded; None if absent or not
-/// UTF-8 once decoded.
-pub fn param(query: &str, key: &str) -> Option<String> {
-    let raw = query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))?;
-    let mut bytes = Vec::with_capacity(raw.len());
-    let mut it = raw.bytes();
-    while let Some(b) = it.next() {
-        match b {
-            b'+' => bytes.push(b' '),
-            b'%' => {
-                let hex = [it.next()?, it.next()?];
-                let hex = std::str::from_utf8(&hex).ok()?;
-                bytes.push(u8::from_str_radix(hex, 16).ok()?);
-            }
-            b => bytes.push(b),
-        }
-    }
-    String::from_utf8(bytes).ok()
 }
 
 /// While an event stream follows a language, its state every TICK (computed once for all the
@@ -375,8 +409,12 @@ async fn watch_states(app: App) {
 }
 
 /// The state each time it changes, as SSE `data:` events, while the browser reads them.
-async fn events(State(app): State<App>, req: Request) -> Response {
-    let lang = lang_of(&req);
+async fn events(
+    State(app): State<App>,
+    query: Result<Query<Params>, QueryRejection>,
+    req: Request,
+) -> Response {
+    let lang = Params::of(query).lang();
     let conn = req
         .extensions()
         .get::<Arc<Conn>>()
@@ -422,54 +460,32 @@ async fn events(State(app): State<App>, req: Request) -> Response {
     response
 }
 
-type Job = Box<dyn FnOnce() + Send>;
-
-/// A fixed pool of threads for the blocking work (file reads, drawing), started with the
-/// server; at most one job per thread at a time, the others wait their turn (and give it up
-/// when their connection ends).
+/// The turns of the blocking work (file reads, drawing): at most [`WORKERS`] jobs at a time,
+/// one per blocking thread; the others wait their turn (and give it up when their connection
+/// ends).
 #[derive(Clone)]
-struct Workers {
-    queue: mpsc::SyncSender<Job>,
+struct Jobs {
     turns: Arc<Semaphore>,
 }
 
-impl Workers {
-    fn start() -> io::Result<Workers> {
-        let (queue, jobs) = mpsc::sync_channel::<Job>(WORKERS);
-        let jobs = Arc::new(Mutex::new(jobs));
-        for i in 0..WORKERS {
-            let jobs = Arc::clone(&jobs);
-            thread::Builder::new()
-                .name(format!("view-worker-{i}"))
-                .spawn(move || {
-                    loop {
-                        // (A job that panicked poisoned nothing: the lock is not held then.)
-                        let job = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                        match job {
-                            Ok(job) => job(),
-                            Err(_) => return,
-                        }
-                    }
-                })?;
-        }
-        Ok(Workers {
-            queue,
+impl Jobs {
+    fn new() -> Jobs {
+        Jobs {
             turns: Arc::new(Semaphore::new(WORKERS)),
-        })
+        }
     }
 
-    /// JOB's result, computed on a worker; None if the workers are gone.
+    /// JOB's result, computed on a blocking thread; None if it panicked.
     async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Option<T> {
         // The turn is taken here (a connection that ends meanwhile gives up its place) and
-        // handed to the job: at most WORKERS jobs exist, so the queue never blocks.
+        // handed to the job: at most WORKERS jobs exist, never one waiting for a thread.
         let turn = Arc::clone(&self.turns).acquire_owned().await.ok()?;
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move || {
+        tokio::task::spawn_blocking(move || {
             let _turn = turn;
-            let _ = tx.send(job());
-        });
-        self.queue.try_send(job).ok()?;
-        rx.await.ok()
+            job()
+        })
+        .await
+        .ok()
     }
 }
 
@@ -477,15 +493,66 @@ impl Workers {
 mod tests {
     use super::*;
 
+    fn params(query: &str) -> Params {
+        let uri: axum::http::Uri = format!("/replay?{query}").parse().unwrap();
+        Params::of(Query::try_from_uri(&uri))
+    }
+
     #[test]
-    fn query_values_are_decoded() {
-        let q = "name=05-latence%20%C3%A9t%C3%A9&conn=2&lang=fr&x=a+b";
-        assert_eq!(param(q, "name").as_deref(), Some("05-latence été"));
-        assert_eq!(param(q, "conn").as_deref(), Some("2"));
-        assert_eq!(param(q, "x").as_deref(), Some("a b"));
-        assert_eq!(param(q, "nope"), None);
-        assert_eq!(param("name=%zz", "name"), None);
-        assert_eq!(param("name=%C3", "name"), None, "not UTF-8");
+    fn query_values_are_decoded_and_bad_ones_say_nothing() {
+        let p = params("name=05-latence%20%C3%A9t%C3%A9&conn=2&lang=fr&x=a+b");
+        assert_eq!(p.name.as_deref(), Some("05-latence été"));
+        assert_eq!((p.conn(), p.lang()), (Some(2), Lang::Fr));
+        assert_eq!(params("name=a+b").name.as_deref(), Some("a b"));
+        // What says nothing usable is as if absent: never a refusal.
+        let p = params("conn=two&lang=de&nope");
+        assert_eq!(
+            (p.name.as_deref(), p.conn(), p.lang()),
+            (None, None, Lang::En)
+        );
+        assert_eq!(params("conn=-1").conn(), None);
+        let p = params("lang=fr&lang=fr");
+        assert_eq!(
+            (p.name.as_deref(), p.conn(), p.lang()),
+            (None, None, Lang::En)
+        );
+        assert_eq!(params("").lang(), Lang::En);
+    }
+
+    /// Twenty jobs at once run on WORKERS threads, started before the first, at most WORKERS
+    /// at a time.
+    #[test]
+    fn the_blocking_work_runs_on_the_workers_only() {
+        use std::collections::HashSet;
+        use std::sync::atomic::AtomicUsize;
+        let (threads, most) = runtime().unwrap().block_on(async {
+            start_workers().await;
+            let jobs = Jobs::new();
+            let running = Arc::new(AtomicUsize::new(0));
+            let most = Arc::new(AtomicUsize::new(0));
+            let all: Vec<_> = (0..20)
+                .map(|_| {
+                    let (jobs, running, most) = (jobs.clone(), running.clone(), most.clone());
+                    tokio::spawn(async move {
+                        jobs.run(move || {
+                            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(now, Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(20));
+                            running.fetch_sub(1, Ordering::SeqCst);
+                            std::thread::current().id()
+                        })
+                        .await
+                    })
+                })
+                .collect();
+            let mut threads = HashSet::new();
+            for job in all {
+                threads.insert(job.await.unwrap().expect("the job ran"));
+            }
+            (threads, most.load(Ordering::SeqCst))
+        });
+        assert_eq!(threads.len(), WORKERS, "{threads:?}");
+        assert!(most <= WORKERS, "{most} jobs at once");
     }
 
     #[test]
