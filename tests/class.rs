@@ -120,6 +120,42 @@ fn a_bad_roster_is_one_line_and_creates_nothing() {
         !dir.0.join("class").exists(),
         "a refused roster created the class folder"
     );
+    // An engine too old for swarm jobs' era, and a machine that is a swarm worker: one line
+    // each saying what to do (a stub `docker` first on PATH plays the engine, as rbenv's
+    // tests stub commands; the real worker is refused on the two-node swarm below).
+    let stubs = dir.0.join("stubs");
+    for (engine, state, message) in [
+        (
+            "19.03.15",
+            "inactive false",
+            "Docker 19.03.15 is too old for the class: it needs 20.10 or later",
+        ),
+        (
+            "20.10.24",
+            "active false",
+            "this machine is a swarm worker: run lab/class on a manager",
+        ),
+    ] {
+        fs::create_dir_all(&stubs).unwrap();
+        let stub = stubs.join("docker");
+        fs::write(
+            &stub,
+            format!(
+                "#!/bin/sh\ncase $1 in version) echo {engine} ;; info) echo '{state}' ;; \
+                 *) echo \"unexpected: docker $*\" >&2; exit 99 ;; esac\n"
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&stub, fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", stubs.display(), std::env::var("PATH").unwrap());
+        run(
+            class(&dir.0, &["up", roster.to_str().unwrap()]).env("PATH", path),
+            LIMIT,
+        )
+        .expect_code(1)
+        .expect_one_line_error(message);
+    }
     // Bad commands.
     run(&mut class(&dir.0, &["frobnicate"]), LIMIT)
         .expect_code(2)
@@ -165,6 +201,12 @@ fn in_host(swarm: &Swarm, at: &(String, String), script: &str) -> Ran {
     )
 }
 
+/// The swarm's services FILTER selects, their ids.
+fn services_with(filter: &str) -> String {
+    let out = kit::output(Command::new("docker").args(["service", "ls", "-q", "--filter", filter]));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// Nothing of the class on any node: no service, and (once each node has removed its
 /// stopped containers, seconds after `down`) no container nor network.
 fn no_class_left(swarm: &Swarm, nodes: &[String]) {
@@ -184,18 +226,8 @@ fn no_class_left(swarm: &Swarm, nodes: &[String]) {
         gone.is_some(),
         "containers of the class still there 30 s after down"
     );
-    let services = kit::output(Command::new("docker").args([
-        "service",
-        "ls",
-        "-q",
-        "--filter",
-        "label=chatlab.class=1",
-    ]));
-    assert!(
-        services.stdout.is_empty(),
-        "services left: {}",
-        String::from_utf8_lossy(&services.stdout)
-    );
+    let services = services_with("label=chatlab.class=1");
+    assert!(services.is_empty(), "services left: {services}");
     for node in nodes {
         for what in [
             &["ps", "-aq", "--filter", "label=chatlab.class=1"][..],
@@ -248,6 +280,27 @@ fn a_class_of_six_on_two_nodes() {
         "alice's subnet 10.100.0.0/24 overlaps the network {collide} (10.100.0.0/24)"
     ));
     no_class_left(&swarm, &nodes);
+    // Run on node 2, a worker: refused in one line.
+    run(
+        class(&dir.0, &["up", roster])
+            .env("LAB_IMAGE", image)
+            .env("DOCKER_HOST", swarm.node2_host()),
+        LIMIT,
+    )
+    .expect_code(1)
+    .expect_one_line_error("this machine is a swarm worker: run lab/class on a manager");
+    // Node 2 without the image: named in one line with the remedy, and no lab created.
+    kit::run_ok(&mut swarm.node2(&["image", "rm", image]));
+    let lacking = run(
+        class(&dir.0, &["up", roster]).env("LAB_IMAGE", image),
+        LIMIT,
+    );
+    lacking
+        .expect_code(1)
+        .expect_one_line_error("lack the lab image")
+        .expect_one_line_error("docker load < chatlab-host.tar");
+    no_class_left(&swarm, &nodes);
+    swarm.load_on_node2(image);
 
     // 1. Up: N of M as they come, a summary; the image check found it on both nodes.
     let up = run(
@@ -413,18 +466,8 @@ fn a_class_of_six_on_two_nodes() {
     // are in that node's volume: a job anywhere else would find none), with lab/check
     // --class's containment; the grid is the one lab/check --class makes of the same files.
     grade(&dir, &swarm, &found, alice_node, image);
-    let services = kit::output(Command::new("docker").args([
-        "service",
-        "ls",
-        "-q",
-        "--filter",
-        "label=chatlab.class.grade=1",
-    ]));
-    assert!(
-        services.stdout.is_empty(),
-        "grading jobs left: {}",
-        String::from_utf8_lossy(&services.stdout)
-    );
+    let services = services_with("label=chatlab.class.grade=1");
+    assert!(services.is_empty(), "grading jobs left: {services}");
 
     // 8. Down one student: when it returns, theirs run no more and only theirs; then the
     // whole class.
@@ -547,6 +590,32 @@ fn grade(
     );
 }
 
+/// Run CMD in a process group of its own; once `docker LIST -q --filter FILTER` shows
+/// something (it has begun), two Ctrl-C 0.3 s apart, as a terminal sends them; its output.
+fn ctrl_c_twice(cmd: &mut Command, filter: &str, list: &[&str]) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let child = cmd.spawn().expect("lab/class");
+    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let begun = kit::poll(Duration::from_secs(60), || {
+        let out = kit::output(
+            Command::new("docker")
+                .args(list)
+                .args(["-q", "--filter", filter]),
+        );
+        (!out.stdout.is_empty()).then_some(())
+    });
+    assert!(begun.is_some(), "nothing matched {filter} in 60 s: {cmd:?}");
+    for _ in 0..2 {
+        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGINT);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    child.wait_with_output().expect("wait")
+}
+
 /// Ctrl-C twice during `up` leaves a class that the next `up` completes and `down` removes;
 /// on a machine in no swarm, `up` makes a one-node swarm and says so.
 #[test]
@@ -563,32 +632,11 @@ fn an_interrupted_up_is_completed_by_the_next() {
     let roster = dir.roster("roster.txt", &(names.join("\n") + "\n"));
     let roster = roster.to_str().unwrap();
 
-    let mut cmd = class(&dir.0, &["up", roster]);
-    cmd.env("LAB_IMAGE", image)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    use std::os::unix::process::CommandExt;
-    cmd.process_group(0);
-    let child = cmd.spawn().expect("lab/class up");
-    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-    // Once it has started creating labs, two Ctrl-C 0.3 s apart, as a terminal sends them.
-    let started = kit::poll(Duration::from_secs(60), || {
-        let out = kit::output(Command::new("docker").args([
-            "service",
-            "ls",
-            "-q",
-            "--filter",
-            "label=chatlab.class.host",
-        ]));
-        (!out.stdout.is_empty()).then_some(())
-    });
-    assert!(started.is_some(), "lab/class up created no service in 60 s");
-    for _ in 0..2 {
-        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGINT);
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    let out = child.wait_with_output().expect("wait");
+    let out = ctrl_c_twice(
+        class(&dir.0, &["up", roster]).env("LAB_IMAGE", image),
+        "label=chatlab.class.host",
+        &["service", "ls"],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
         stderr.contains("making it a one-node swarm"),
@@ -660,28 +708,11 @@ fn an_interrupted_up_is_completed_by_the_next() {
         LIMIT,
     )
     .expect_success();
-    let mut cmd = class(&dir.0, &["grade"]);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let child = cmd.spawn().expect("lab/class grade");
-    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let grading = kit::poll(Duration::from_secs(60), || {
-        let out = kit::output(Command::new("docker").args([
-            "ps",
-            "-q",
-            "--filter",
-            "label=chatlab.class.grade=1",
-        ]));
-        (!out.stdout.is_empty()).then_some(())
-    });
-    assert!(grading.is_some(), "no grading job ran in 60 s");
-    for _ in 0..2 {
-        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGINT);
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    let out = child.wait_with_output().expect("wait");
+    let out = ctrl_c_twice(
+        &mut class(&dir.0, &["grade"]),
+        "label=chatlab.class.grade=1",
+        &["ps"],
+    );
     assert_eq!(
         out.status.code(),
         Some(130),

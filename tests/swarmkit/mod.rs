@@ -169,10 +169,7 @@ impl Swarm {
         });
         assert!(ready.is_some(), "node 2 did not become Ready in 60 s");
         // The lab image, by docker save | docker load (no registry).
-        must(Command::new("sh").args([
-            "-c",
-            &format!("docker save '{image}' | timeout 120 docker -H unix://{SOCK} load -q"),
-        ]));
+        swarm.load_on_node2(image);
         Some(swarm)
     }
 
@@ -182,6 +179,19 @@ impl Swarm {
         let mut cmd = Command::new("docker");
         cmd.arg("-H").arg(format!("unix://{SOCK}")).args(args);
         cmd
+    }
+
+    /// Node 2's engine, as DOCKER_HOST names it.
+    pub fn node2_host(&self) -> String {
+        format!("unix://{SOCK}")
+    }
+
+    /// Give node 2 IMAGE (docker save | docker load: no registry).
+    pub fn load_on_node2(&self, image: &str) {
+        must(Command::new("sh").args([
+            "-c",
+            &format!("docker save '{image}' | timeout 120 docker -H unix://{SOCK} load -q"),
+        ]));
     }
 
     /// The swarm node id of node 2.
