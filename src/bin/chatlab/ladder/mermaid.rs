@@ -4,9 +4,9 @@
 
 use std::fmt::Write;
 
-use super::model::{Connection, Fate};
-use super::pcap::Flags;
 use super::{Ctx, duration, label, secs, shown_data};
+use crate::capture::model::{Connection, Fate};
+use crate::capture::pcap::Flags;
 
 /// Mermaid's text escapes: entity codes for what its parser reads as syntax.
 fn esc(s: &str) -> String {
@@ -110,7 +110,7 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ladder::model::{connections, tests::talk};
+    use crate::capture::model::{connections, tests::talk};
     use crate::ladder::text::tests::ctx;
 
     #[test]

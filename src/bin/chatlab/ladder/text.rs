@@ -13,8 +13,8 @@
 
 use std::fmt::Write;
 
-use super::model::{Connection, Fate, Segment};
 use super::{Ctx, duration, label, secs, shown_data};
+use crate::capture::model::{Connection, Fate, Segment};
 
 /// Width of the arrow between the two time columns.
 const W: usize = 78;
@@ -218,19 +218,11 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
 #[cfg(test)]
 pub mod tests {
     use super::*;
-    use crate::ladder::model::{connections, tests::talk};
+    use crate::capture::model::{connections, tests::talk};
     use crate::lang::Lang;
 
     pub fn ctx() -> Ctx {
-        Ctx {
-            lang: Lang::En,
-            hosts: vec![
-                ("10.80.80.10".parse().unwrap(), "server"),
-                ("10.80.80.11".parse().unwrap(), "client"),
-            ],
-            fold: 1_000_000_000,
-            max: 1000,
-        }
+        Ctx::new(Lang::En, "10.80.80", 1.0, 1000).unwrap()
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
-use crate::ladder::pcap::Tail;
+use crate::capture::pcap::Tail;
 
 /// The copy of one record file.
 pub struct Mirror {
@@ -61,7 +61,7 @@ impl Mirror {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ladder::pcap::{self, Flags, Packet, Writer, ip_packet};
+    use crate::capture::pcap::{self, Flags, Packet, Writer, ip_packet};
     use std::fs;
 
     fn packet(i: u8) -> Packet {

@@ -1,13 +1,13 @@
 //! Where everything goes: one ladder's marks as data (positions, words, kinds), computed from
 //! the connection, the look and the words; [`super::xml`] writes them.
 
-use super::super::model::{Connection, Fate, Segment, State};
-use super::super::pcap::{Flags, Ns};
 use super::super::{Ctx, duration, label, secs, shown_data};
 use super::labels::{Labels, Line};
 use super::map::{MS, Map};
 use super::style::{BOLD_W, CHAR_W, Kind, Look, MONO_W};
 use super::words::{Words, words};
+use crate::capture::model::{Connection, Fate, Segment, State};
+use crate::capture::pcap::{Flags, Ns};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Anchor {

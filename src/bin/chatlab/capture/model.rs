@@ -779,7 +779,7 @@ fn states(segments: &[Segment], resume: Option<Ns>) -> ([State; 2], Vec<Change>)
 #[cfg(test)]
 pub mod tests {
     use super::*;
-    use crate::ladder::pcap::Flags as F;
+    use crate::capture::pcap::Flags as F;
 
     pub const C: &str = "10.80.80.11:40000";
     pub const S: &str = "10.80.80.10:8080";
@@ -853,7 +853,7 @@ pub mod tests {
         /// The captures as lab/capture writes them: DIR/NAME-client.pcap, NAME-server.pcap
         /// (and NAME-client.netem.pcap when there is a record).
         pub fn write(&self, dir: &std::path::Path, name: &str) {
-            use crate::ladder::pcap::{Writer, ip_packet};
+            use crate::capture::pcap::{Writer, ip_packet};
             for (host, pk) in [
                 ("client", &self.client),
                 ("server", &self.server),
