@@ -14,7 +14,7 @@
 use std::fmt::Write;
 
 use super::{Ctx, duration, label, secs, shown_data};
-use crate::capture::model::{Connection, Fate, Segment};
+use crate::capture::model::{Connection, Fate, Provenance, Segment};
 
 /// Width of the arrow between the two time columns.
 const W: usize = 78;
@@ -142,26 +142,23 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
     );
     for side in 0..2 {
         let who = ctx.name(c.ends[side]);
-        let note = if c.recorded[side] {
-            l.pick(
+        let note = match c.provenance(side) {
+            Provenance::NetemEntry => l.pick(
                 "départs = entrée dans son netem (enregistrement) : la pente est le vrai délai",
                 "departures = entry into its netem (record): the slant is the real delay",
-            )
-        } else if c.unplaced && !c.captured[side] {
-            l.pick(
+            ),
+            Provenance::Unknown => l.pick(
                 "capture d'un hôte inconnu (nommez-la …-client.pcap ou …-server.pcap) : segments placés quand elle les a vus",
                 "captured by an unknown host (name the file …-client.pcap or …-server.pcap): segments placed when it saw them",
-            )
-        } else if c.captured[side] {
-            l.pick(
+            ),
+            Provenance::AfterNetem => l.pick(
                 "départs = sa capture, APRÈS un éventuel netem (pas d'enregistrement)",
                 "departures = its capture, AFTER any netem (no record)",
-            )
-        } else {
-            l.pick(
+            ),
+            Provenance::NotCaptured => l.pick(
                 "pas capturé : ses segments sont placés à l'autre bout",
                 "not captured: its segments are placed at the other end",
-            )
+            ),
         };
         let _ = writeln!(out, "  {who}{} {note}", l.pick(" :", ":"));
     }
