@@ -17,7 +17,7 @@ use super::model::{self, Connection, Role, Source};
 use super::pcap::{self, Flags, Ns};
 use super::plan::{Plan, host_of};
 use super::window::{self, Census, Pick, Window};
-use crate::lang::Lang;
+use crate::lang::{Lang, msg};
 
 /// What went wrong, for the one-line error.
 pub type Error = String;
@@ -63,7 +63,7 @@ struct Input<'a> {
 impl Input<'_> {
     /// The next segment of PORT (all without), or None at the end of the file, said then.
     fn pull(&mut self, port: Option<u16>, lang: Lang) -> Result<Option<pcap::Packet>, Error> {
-        let colon = lang.pick(" :", ":");
+        let colon = msg!(lang, " :", ":");
         while let Some(p) = self
             .reader
             .next_packet()
@@ -90,31 +90,36 @@ impl Input<'_> {
 
     /// The file is read: say where it stopped early; an error when it gave nothing to draw.
     fn finish(&self, port: Option<u16>, lang: Lang) -> Result<(), Error> {
-        let (shown, colon) = (self.shown, lang.pick(" :", ":"));
+        let (shown, colon) = (self.shown, msg!(lang, " :", ":"));
         match &self.reader.stopped {
             Some((at, pcap::Damage::Cut)) => log::warn!(
                 "{shown}{colon} {} {at}{colon} {}",
-                lang.pick("octet", "offset"),
-                lang.pick(
+                msg!(lang, "octet", "offset"),
+                msg!(
+                    lang,
                     "le dernier paquet est incomplet (capture en cours ?) : lu jusqu'à lui",
                     "the last packet is incomplete (a capture still being written?): read up to it"
                 )
             ),
             Some((at, damage)) => log::warn!(
                 "{shown}{colon} {} {at}{colon} {} {}",
-                lang.pick("octet", "offset"),
-                lang.pick("capture abîmée :", "damaged capture:"),
-                lang.pick(
-                    &format!("{} ; lue jusque-là", damage.say(lang)),
-                    &format!("{}; read up to there", damage.say(lang))
-                )
+                msg!(lang, "octet", "offset"),
+                msg!(lang, "capture abîmée :", "damaged capture:"),
+                {
+                    let damage = damage.say(lang);
+                    msg!(
+                        lang,
+                        "{damage} ; lue jusque-là",
+                        "{damage}; read up to there"
+                    )
+                }
             ),
             None => {}
         }
         if self.all == 0 && !self.record {
             return Err(format!(
                 "{shown}{colon} {} ({})",
-                lang.pick("aucun segment TCP", "no TCP segment"),
+                msg!(lang, "aucun segment TCP", "no TCP segment"),
                 match (self.reader.other(), lang) {
                     (0, Lang::Fr) => "aucun paquet".to_string(),
                     (0, Lang::En) => "no packet at all".to_string(),
@@ -132,8 +137,12 @@ impl Input<'_> {
             let seen: Vec<String> = self.ports.iter().map(u16::to_string).collect();
             return Err(format!(
                 "{shown}{colon} {} {port} ({}: {})",
-                lang.pick("aucun segment TCP sur le port", "no TCP segment on port"),
-                lang.pick("ports vus", "ports seen"),
+                msg!(
+                    lang,
+                    "aucun segment TCP sur le port",
+                    "no TCP segment on port"
+                ),
+                msg!(lang, "ports vus", "ports seen"),
                 seen.join(", ")
             ));
         }
@@ -163,7 +172,7 @@ pub fn load(
     pick: Pick,
 ) -> Result<Reading, Error> {
     // French puts a space before the colon.
-    let colon = lang.pick(" :", ":");
+    let colon = msg!(lang, " :", ":");
     let mut window = Window::new(max / 2, max - max / 2);
     let mut inputs: Vec<Input> = Vec::new();
     for (path, shown) in files {
@@ -241,21 +250,24 @@ pub fn load(
         let (shown, record) = (input.shown, input.record);
         if ip.is_none() {
             let consequence = if record {
-                lang.pick("enregistrement ignoré", "record ignored")
+                msg!(lang, "enregistrement ignoré", "record ignored")
             } else {
-                lang.pick(
+                msg!(
+                    lang,
                     "ses segments sont dessinés à plat, quand elle les a vus",
-                    "its segments are drawn flat, when it saw them",
+                    "its segments are drawn flat, when it saw them"
                 )
             };
             let why = match input.host {
-                Some(_) => lang.pick(
+                Some(_) => msg!(
+                    lang,
                     "quel hôte l'a prise ? Ses paquets ne le disent pas",
-                    "which host took it? Its packets do not say",
+                    "which host took it? Its packets do not say"
                 ),
-                None => lang.pick(
+                None => msg!(
+                    lang,
                     "quel hôte l'a prise ? Le nom du fichier ne le dit pas",
-                    "which host took it? Its name does not say",
+                    "which host took it? Its name does not say"
                 ),
             };
             log::warn!("{shown}{colon} {why} (…-client.pcap, …-server.pcap): {consequence}");
@@ -276,12 +288,11 @@ pub fn load(
     warn_unrelated(&census, &used, lang);
 
     if census.total() == 0 {
-        return Err(lang
-            .pick(
-                "aucun segment TCP dans ces captures",
-                "no TCP segment in these captures",
-            )
-            .into());
+        return Err(msg!(
+            lang,
+            "aucun segment TCP dans ces captures",
+            "no TCP segment in these captures"
+        ));
     }
     let mut groups: Vec<Option<Connection>> = model::connections_within(&sources, &spans)
         .into_iter()
@@ -493,8 +504,9 @@ fn warn_unrelated(census: &Census, used: &[(usize, &str)], lang: Lang) {
             if some && !census.share(*i, *j) {
                 log::warn!(
                     "{a} {} {b} {}",
-                    lang.pick("et", "and"),
-                    lang.pick(
+                    msg!(lang, "et", "and"),
+                    msg!(
+                        lang,
                         "n'ont aucune connexion en commun (deux expériences différentes ?) : chacune est dessinée telle que sa capture l'a vue",
                         "share no connection (two different experiments?): each is drawn as its own capture saw it"
                     )

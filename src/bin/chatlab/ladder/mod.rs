@@ -26,7 +26,7 @@ use crate::capture::pcap::{Flags, Ns};
 use crate::capture::plan::Plan;
 use crate::capture::reading::{self, LISTED};
 use crate::capture::window::Pick;
-use crate::lang::Lang;
+use crate::lang::{Lang, msg};
 
 /// Draw the TCP conversation of captures as a ladder (time-sequence) diagram.
 ///
@@ -151,7 +151,7 @@ pub type Error = String;
 /// Read, match, draw.
 pub fn run(args: &Args) -> Result<(), Error> {
     let lang = Lang::choose(args.lang);
-    let colon = lang.pick(" :", ":");
+    let colon = msg!(lang, " :", ":");
     let ctx = Ctx::new(lang, &args.net, args.fold, args.max).ok_or_else(|| {
         format!(
             "--net '{}': give the first three numbers, e.g. 10.80.80",
@@ -183,8 +183,8 @@ pub fn run(args: &Args) -> Result<(), Error> {
             let c = reading.get(i).ok_or_else(|| {
                 format!(
                     "--conn {n}: {} {}",
-                    lang.pick("ces captures ont", "these captures have"),
-                    plural(total, lang.pick("connexion", "connection"))
+                    msg!(lang, "ces captures ont", "these captures have"),
+                    plural(total, &msg!(lang, "connexion", "connection"))
                 )
             })?;
             vec![(i, c)]
@@ -194,17 +194,17 @@ pub fn run(args: &Args) -> Result<(), Error> {
     // Without --conn, those not drawn; with it, those not listed.
     let more = total.saturating_sub(LISTED);
     let not_drawn = if args.conn.is_none() && more > 0 {
-        lang.pick(
-            &format!("{more} connexions de plus, non dessinées : --conn N en dessine une"),
-            &format!("{more} more connections not drawn: --conn N draws one"),
+        msg!(
+            lang,
+            "{more} connexions de plus, non dessinées : --conn N en dessine une",
+            "{more} more connections not drawn: --conn N draws one",
         )
-        .to_string()
     } else {
-        lang.pick(
-            &format!("{more} connexions de plus, non listées"),
-            &format!("{more} more connections not listed"),
+        msg!(
+            lang,
+            "{more} connexions de plus, non listées",
+            "{more} more connections not listed",
         )
-        .to_string()
     };
 
     let mut out = String::new();
@@ -228,19 +228,21 @@ pub fn run(args: &Args) -> Result<(), Error> {
         }
     }
     if let Some(path) = &args.svg {
-        let mut doc = String::new();
+        let (mut doc, max) = (String::new(), ctx.max);
         for (i, c) in &chosen {
-            if c.segments.len() > ctx.max {
+            if c.segments.len() > max {
                 log::warn!(
                     "{} {}: {}; {} ({})",
-                    lang.pick("connexion", "connection"),
+                    msg!(lang, "connexion", "connection"),
                     i + 1,
                     plural(c.segments.len(), "segment"),
-                    lang.pick(
-                        &format!("le SVG montre les {} premiers", ctx.max),
-                        &format!("the SVG shows the first {}", ctx.max)
+                    msg!(
+                        lang,
+                        "le SVG montre les {max} premiers",
+                        "the SVG shows the first {max}"
                     ),
-                    lang.pick(
+                    msg!(
+                        lang,
                         "--conn N pour une autre, --max N, ou une capture plus courte",
                         "--conn N for another one, --max N, or a shorter capture"
                     )
@@ -250,13 +252,10 @@ pub fn run(args: &Args) -> Result<(), Error> {
         if args.conn.is_none() && more > 0 {
             log::warn!(
                 "SVG{colon} {}",
-                lang.pick(
-                    &format!(
-                        "les {LISTED} premières connexions sur {total} (--conn N pour une autre)"
-                    ),
-                    &format!(
-                        "the first {LISTED} connections of {total} (--conn N for another one)"
-                    )
+                msg!(
+                    lang,
+                    "les {LISTED} premières connexions sur {total} (--conn N pour une autre)",
+                    "the first {LISTED} connections of {total} (--conn N for another one)"
                 )
             );
         }
@@ -269,7 +268,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
         std::fs::write(path, doc).map_err(|e| format!("{}: {e}", path.display()))?;
         log::info!(
             "{} {}",
-            lang.pick("SVG écrit :", "SVG written:"),
+            msg!(lang, "SVG écrit :", "SVG written:"),
             path.display()
         );
     }
