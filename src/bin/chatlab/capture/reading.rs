@@ -10,6 +10,7 @@
 //! receiver).
 
 use std::collections::HashSet;
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
@@ -19,8 +20,84 @@ use super::plan::{Plan, host_of};
 use super::window::{self, Census, Pick, Window};
 use crate::lang::{Lang, msg};
 
-/// What went wrong, for the one-line error.
-pub type Error = String;
+/// Why an experiment's captures give nothing to draw: one line naming the file, in the
+/// language they were read in.
+#[derive(Debug)]
+pub enum Error {
+    /// FILE cannot be read as a capture (or is damaged before its first packet).
+    Unreadable {
+        file: String,
+        error: pcap::ReadError,
+        lang: Lang,
+    },
+    /// FILE holds no TCP segment, and OTHER packets of other protocols.
+    NoTcp {
+        file: String,
+        other: usize,
+        lang: Lang,
+    },
+    /// FILE holds no TCP segment on PORT; SEEN: the ports it does hold (the lower of each
+    /// segment's two).
+    NoneOnPort {
+        file: String,
+        port: u16,
+        seen: Vec<u16>,
+        lang: Lang,
+    },
+    /// None of the captures holds a TCP segment.
+    Empty { lang: Lang },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let line = match self {
+            Error::Unreadable { file, error, lang } => {
+                let why = error.say(*lang);
+                msg!(*lang, "{file} : {why}", "{file}: {why}")
+            }
+            Error::NoTcp { file, other, lang } => {
+                let other = match other {
+                    0 => msg!(*lang, "aucun paquet", "no packet at all"),
+                    1 => msg!(
+                        *lang,
+                        "1 paquet d'un autre protocole",
+                        "1 packet of another protocol"
+                    ),
+                    n => msg!(
+                        *lang,
+                        "{n} paquets d'autres protocoles",
+                        "{n} packets of other protocols"
+                    ),
+                };
+                msg!(
+                    *lang,
+                    "{file} : aucun segment TCP ({other})",
+                    "{file}: no TCP segment ({other})"
+                )
+            }
+            Error::NoneOnPort {
+                file,
+                port,
+                seen,
+                lang,
+            } => {
+                let seen: Vec<String> = seen.iter().map(u16::to_string).collect();
+                let seen = seen.join(", ");
+                msg!(
+                    *lang,
+                    "{file} : aucun segment TCP sur le port {port} (ports vus: {seen})",
+                    "{file}: no TCP segment on port {port} (ports seen: {seen})"
+                )
+            }
+            Error::Empty { lang } => msg!(
+                *lang,
+                "aucun segment TCP dans ces captures",
+                "no TCP segment in these captures"
+            ),
+        };
+        f.write_str(&line)
+    }
+}
 
 /// How many connections are listed, and drawn without `--conn`: the first ones, in the order
 /// the captures first saw them. The others are counted, not kept.
@@ -63,11 +140,14 @@ struct Input<'a> {
 impl Input<'_> {
     /// The next segment of PORT (all without), or None at the end of the file, said then.
     fn pull(&mut self, port: Option<u16>, lang: Lang) -> Result<Option<pcap::Packet>, Error> {
-        let colon = msg!(lang, " :", ":");
         while let Some(p) = self
             .reader
             .next_packet()
-            .map_err(|e| format!("{}{colon} {}", self.shown, e.say(lang)))?
+            .map_err(|error| Error::Unreadable {
+                file: self.shown.to_string(),
+                error,
+                lang,
+            })?
         {
             self.all += 1;
             if let Some(port) = port {
@@ -90,61 +170,46 @@ impl Input<'_> {
 
     /// The file is read: say where it stopped early; an error when it gave nothing to draw.
     fn finish(&self, port: Option<u16>, lang: Lang) -> Result<(), Error> {
-        let (shown, colon) = (self.shown, msg!(lang, " :", ":"));
+        let shown = self.shown;
         match &self.reader.stopped {
             Some((at, pcap::Damage::Cut)) => log::warn!(
-                "{shown}{colon} {} {at}{colon} {}",
-                msg!(lang, "octet", "offset"),
+                "{}",
                 msg!(
                     lang,
-                    "le dernier paquet est incomplet (capture en cours ?) : lu jusqu'à lui",
-                    "the last packet is incomplete (a capture still being written?): read up to it"
+                    "{shown} : octet {at} : le dernier paquet est incomplet (capture en cours ?) : lu jusqu'à lui",
+                    "{shown}: offset {at}: the last packet is incomplete (a capture still being written?): read up to it"
                 )
             ),
-            Some((at, damage)) => log::warn!(
-                "{shown}{colon} {} {at}{colon} {} {}",
-                msg!(lang, "octet", "offset"),
-                msg!(lang, "capture abîmée :", "damaged capture:"),
-                {
-                    let damage = damage.say(lang);
+            Some((at, damage)) => {
+                let damage = damage.say(lang);
+                log::warn!(
+                    "{}",
                     msg!(
                         lang,
-                        "{damage} ; lue jusque-là",
-                        "{damage}; read up to there"
+                        "{shown} : octet {at} : capture abîmée : {damage} ; lue jusque-là",
+                        "{shown}: offset {at}: damaged capture: {damage}; read up to there"
                     )
-                }
-            ),
+                )
+            }
             None => {}
         }
         if self.all == 0 && !self.record {
-            return Err(format!(
-                "{shown}{colon} {} ({})",
-                msg!(lang, "aucun segment TCP", "no TCP segment"),
-                match (self.reader.other(), lang) {
-                    (0, Lang::Fr) => "aucun paquet".to_string(),
-                    (0, Lang::En) => "no packet at all".to_string(),
-                    (1, Lang::Fr) => "1 paquet d'un autre protocole".to_string(),
-                    (1, Lang::En) => "1 packet of another protocol".to_string(),
-                    (n, Lang::Fr) => format!("{n} paquets d'autres protocoles"),
-                    (n, Lang::En) => format!("{n} packets of other protocols"),
-                }
-            ));
+            return Err(Error::NoTcp {
+                file: shown.to_string(),
+                other: self.reader.other(),
+                lang,
+            });
         }
         if let Some(port) = port
             && self.kept == 0
             && !self.record
         {
-            let seen: Vec<String> = self.ports.iter().map(u16::to_string).collect();
-            return Err(format!(
-                "{shown}{colon} {} {port} ({}: {})",
-                msg!(
-                    lang,
-                    "aucun segment TCP sur le port",
-                    "no TCP segment on port"
-                ),
-                msg!(lang, "ports vus", "ports seen"),
-                seen.join(", ")
-            ));
+            return Err(Error::NoneOnPort {
+                file: shown.to_string(),
+                port,
+                seen: self.ports.iter().copied().collect(),
+                lang,
+            });
         }
         log::debug!("{shown}: {} segments", self.kept);
         Ok(())
@@ -154,7 +219,7 @@ impl Input<'_> {
 /// The connections of FILES (each with the name to show in messages), read and matched across
 /// hosts (named by PLAN); PORT keeps only the segments of that TCP port; PICK says which
 /// connections to keep; LANG is the language of the messages, MAX the most segments kept per
-/// connection. An error is one line naming the file.
+/// connection. An [`Error`] is one line, naming the file at fault.
 ///
 /// One pass: the captures are read together, a segment at a time in time order, and a
 /// [`Census`] numbers their connections as it first sees them (a hash lookup per segment).
@@ -177,8 +242,11 @@ pub fn load(
     let mut inputs: Vec<Input> = Vec::new();
     for (path, shown) in files {
         let (host, record) = host_of(path);
-        let reader =
-            pcap::Reader::open(path).map_err(|e| format!("{shown}{colon} {}", e.say(lang)))?;
+        let reader = pcap::Reader::open(path).map_err(|error| Error::Unreadable {
+            file: shown.clone(),
+            error,
+            lang,
+        })?;
         inputs.push(Input {
             shown,
             reader,
@@ -288,11 +356,7 @@ pub fn load(
     warn_unrelated(&census, &used, lang);
 
     if census.total() == 0 {
-        return Err(msg!(
-            lang,
-            "aucun segment TCP dans ces captures",
-            "no TCP segment in these captures"
-        ));
+        return Err(Error::Empty { lang });
     }
     let mut groups: Vec<Option<Connection>> = model::connections_within(&sources, &spans)
         .into_iter()
@@ -513,5 +577,54 @@ fn warn_unrelated(census: &Census, used: &[(usize, &str)], lang: Lang) {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_is_one_line_naming_the_file_in_the_language_asked() {
+        let file = || "f.pcap".to_string();
+        let said = |e: Error| e.to_string();
+        let missing = |lang| Error::Unreadable {
+            file: file(),
+            error: pcap::ReadError::Missing,
+            lang,
+        };
+        assert_eq!(said(missing(Lang::En)), "f.pcap: no such file");
+        assert_eq!(said(missing(Lang::Fr)), "f.pcap : fichier introuvable");
+        let no_tcp = |other, lang| Error::NoTcp {
+            file: file(),
+            other,
+            lang,
+        };
+        assert_eq!(
+            said(no_tcp(0, Lang::Fr)),
+            "f.pcap : aucun segment TCP (aucun paquet)"
+        );
+        assert_eq!(
+            said(no_tcp(2, Lang::En)),
+            "f.pcap: no TCP segment (2 packets of other protocols)"
+        );
+        let port = |lang| Error::NoneOnPort {
+            file: file(),
+            port: 8080,
+            seen: vec![22, 9090],
+            lang,
+        };
+        assert_eq!(
+            said(port(Lang::Fr)),
+            "f.pcap : aucun segment TCP sur le port 8080 (ports vus: 22, 9090)"
+        );
+        assert_eq!(
+            said(port(Lang::En)),
+            "f.pcap: no TCP segment on port 8080 (ports seen: 22, 9090)"
+        );
+        assert_eq!(
+            said(Error::Empty { lang: Lang::Fr }),
+            "aucun segment TCP dans ces captures"
+        );
     }
 }

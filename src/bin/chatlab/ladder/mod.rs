@@ -12,8 +12,8 @@ pub mod mermaid;
 pub mod svg;
 pub mod text;
 
-use std::fmt::Write as _;
-use std::io::Write;
+use std::fmt::{self, Write as _};
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -145,19 +145,55 @@ impl Ctx {
     }
 }
 
-/// What went wrong, for the one-line error.
-pub type Error = String;
+/// Why `chatlab ladder` draws nothing: the one-line error.
+#[derive(Debug)]
+pub enum Error {
+    /// `--net` is not three numbers.
+    Net(String),
+    /// The captures give nothing to draw.
+    Load(reading::Error),
+    /// `--conn N` beyond the TOTAL connections of the captures.
+    Conn { n: u32, total: usize, lang: Lang },
+    /// The SVG file cannot be written.
+    Svg { path: PathBuf, error: io::Error },
+    /// The drawing cannot be written out.
+    Stdout(io::Error),
+}
+
+impl From<reading::Error> for Error {
+    fn from(e: reading::Error) -> Error {
+        Error::Load(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Net(net) => write!(
+                f,
+                "--net '{net}': give the first three numbers, e.g. 10.80.80"
+            ),
+            Error::Load(e) => write!(f, "{e}"),
+            Error::Conn { n, total, lang } => {
+                let have = plural(*total, &msg!(*lang, "connexion", "connection"));
+                f.write_str(&msg!(
+                    *lang,
+                    "--conn {n}: ces captures ont {have}",
+                    "--conn {n}: these captures have {have}"
+                ))
+            }
+            Error::Svg { path, error } => write!(f, "{}: {error}", path.display()),
+            Error::Stdout(e) => write!(f, "stdout: {e}"),
+        }
+    }
+}
 
 /// Read, match, draw.
 pub fn run(args: &Args) -> Result<(), Error> {
     let lang = Lang::choose(args.lang);
     let colon = msg!(lang, " :", ":");
-    let ctx = Ctx::new(lang, &args.net, args.fold, args.max).ok_or_else(|| {
-        format!(
-            "--net '{}': give the first three numbers, e.g. 10.80.80",
-            args.net
-        )
-    })?;
+    let ctx = Ctx::new(lang, &args.net, args.fold, args.max)
+        .ok_or_else(|| Error::Net(args.net.clone()))?;
 
     let files: Vec<(PathBuf, String)> = args
         .captures
@@ -180,13 +216,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
     let chosen: Vec<(usize, &Connection)> = match args.conn {
         Some(n) => {
             let i = n as usize - 1;
-            let c = reading.get(i).ok_or_else(|| {
-                format!(
-                    "--conn {n}: {} {}",
-                    msg!(lang, "ces captures ont", "these captures have"),
-                    plural(total, &msg!(lang, "connexion", "connection"))
-                )
-            })?;
+            let c = reading.get(i).ok_or(Error::Conn { n, total, lang })?;
             vec![(i, c)]
         }
         None => reading.conns.iter().map(|(i, c)| (*i, c)).collect(),
@@ -265,7 +295,10 @@ pub fn run(args: &Args) -> Result<(), Error> {
             svg::Look::Page
         };
         svg::draw_as(&mut doc, &ctx, &chosen, total, look);
-        std::fs::write(path, doc).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(path, doc).map_err(|error| Error::Svg {
+            path: path.clone(),
+            error,
+        })?;
         log::info!(
             "{} {}",
             msg!(lang, "SVG écrit :", "SVG written:"),
@@ -277,7 +310,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
         .write_all(out.as_bytes())
         .and_then(|()| stdout.flush())
     {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {e}")),
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::Stdout(e)),
         _ => Ok(()),
     }
 }

@@ -47,7 +47,11 @@ fn loaded(paths: &[(PathBuf, String)], ctx: &Ctx, conn: usize) -> Loaded {
         first: LISTED,
         also: (conn >= LISTED).then_some(conn),
     };
-    let read = || reading::load(paths, None, &ctx.plan, ctx.lang, ctx.max, pick).map(Arc::new);
+    let read = || {
+        reading::load(paths, None, &ctx.plan, ctx.lang, ctx.max, pick)
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    };
     let files: Option<Vec<(PathBuf, u64, SystemTime)>> = paths
         .iter()
         .map(|(p, _)| {
