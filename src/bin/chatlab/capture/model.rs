@@ -1,6 +1,6 @@
 //! The conversation behind the captures: connections, each segment with its departure and
-//! arrival, its fate, and the TCP states of both ends. No drawing here (the live `view` will
-//! use this model too).
+//! arrival, its fate, and the TCP states of both ends. No drawing here: `ladder` draws this
+//! model, and so does `view`, live and in its replay.
 //!
 //! # Where each time comes from
 //!

@@ -11,7 +11,7 @@
 //! each connection, several pages at once, and one big capture is read once, not once per
 //! request (concurrent requests for one experiment wait for the first one's reading). At most
 //! [`CACHED`] experiments are kept, the least recently asked for goes first; each is bounded
-//! by the ladder's window and its first [`LISTED`] connections (the page's list; a
+//! by the capture window and its first [`LISTED`] connections (the page's list; a
 //! connection beyond them is read on its own), so the cache is too.
 
 use std::collections::{BTreeMap, VecDeque};
