@@ -36,16 +36,6 @@ impl Lang {
             Lang::En
         }
     }
-
-    /// TEXT in this language: `lang.pick("connexion refusée", "connection refused")`. The
-    /// older form, without formatting: new code writes [`msg!`] (instruments still using this
-    /// move to it).
-    pub fn pick<'a>(self, fr: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Lang::Fr => fr,
-            Lang::En => en,
-        }
-    }
 }
 
 /// `msg!(lang, "en français {x}", "in English {x}")`: a sentence in the student's language, as

@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //!
+//! - [`capture`]: the capture model that `ladder` and `view` draw: reading pcap files,
+//!   connections and their TCP states, loading an experiment's captures and netem records.
 //! - [`check`]: `chatlab check`, the conformance runner behind `lab/check`: does a student's
 //!   program answer the TD? (`chatlab check-session` is its hidden helper.)
 //! - [`lang`]: French or English for what the instruments say to students (`--lang`, locale).
@@ -17,11 +19,12 @@
 //! library only where code is truly shared (logging; the line filter and the terminal
 //! sanitizer, for what `check` quotes and `ladder` prints). JSON is written and read with
 //! serde. A module's failures are a type of its own with a hand-written `Display` (an enum
-//! where they differ in kind: [`procfs::Error`], `ladder::pcap::ReadError`), no error crate.
+//! where they differ in kind: [`procfs::Error`], `capture::pcap::ReadError`), no error crate.
 //! Errors are printed once, as `chatlab COMMAND: …`, and mapped to the exit code here: an
 //! instrument's `run` returns `Result<_, Error>` (its own error type, `Display` saying the
 //! line) and prints no error.
 
+mod capture;
 mod check;
 mod ladder;
 mod lang;

@@ -4,9 +4,10 @@
 
 use std::fmt::Write;
 
-use super::model::{Connection, Fate};
-use super::pcap::Flags;
 use super::{Ctx, duration, label, secs, shown_data};
+use crate::capture::model::{Connection, Fate};
+use crate::capture::pcap::Flags;
+use crate::lang::msg;
 
 /// Mermaid's text escapes: entity codes for what its parser reads as syntax.
 fn esc(s: &str) -> String {
@@ -31,7 +32,7 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
     let _ = writeln!(
         out,
         "    %% {} {}/{n}: {} → {}",
-        l.pick("connexion", "connection"),
+        msg!(l, "connexion", "connection"),
         i + 1,
         c.ends[0],
         c.ends[1]
@@ -63,7 +64,7 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
                 out,
                 "    Note over A,B: … {} {} …",
                 e.count,
-                l.pick("segments non montrés", "segments not shown")
+                msg!(l, "segments non montrés", "segments not shown")
             );
         } else if let Some(p) = prev
             && s.start() - p > fold
@@ -89,14 +90,14 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
             text.push_str(&shown_data(s));
         }
         if s.retransmission {
-            text.push_str(l.pick(" (retransmis)", " (retransmission)"));
+            text.push_str(&msg!(l, " (retransmis)", " (retransmission)"));
         }
         if s.dup_ack {
-            text.push_str(l.pick(" (ACK dupliqué)", " (dup ACK)"));
+            text.push_str(&msg!(l, " (ACK dupliqué)", " (dup ACK)"));
         }
         match s.fate {
-            Fate::Lost => text.push_str(l.pick(" (perdu)", " (lost)")),
-            Fate::Dropped => text.push_str(l.pick(" (jeté par netem)", " (dropped by netem)")),
+            Fate::Lost => text.push_str(&msg!(l, " (perdu)", " (lost)")),
+            Fate::Dropped => text.push_str(&msg!(l, " (jeté par netem)", " (dropped by netem)")),
             _ => {}
         }
         let _ = writeln!(out, "    {a}{arrow}{b}: {}", esc(&text));
@@ -110,7 +111,7 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ladder::model::{connections, tests::talk};
+    use crate::capture::model::{connections, tests::talk};
     use crate::ladder::text::tests::ctx;
 
     #[test]

@@ -16,7 +16,7 @@ mod words;
 mod xml;
 
 use super::Ctx;
-use super::model::Connection;
+use crate::capture::model::Connection;
 
 /// What the drawing is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -54,12 +54,12 @@ mod tests {
     use super::map::Map;
     use super::style::PAGE;
     use super::*;
-    use crate::ladder::model::{Fate, Segment};
-    use crate::ladder::model::{
+    use crate::capture::model::{Fate, Segment};
+    use crate::capture::model::{
         connections,
         tests::{MS as NS_MS, Script, talk},
     };
-    use crate::ladder::pcap::{Flags, Ns};
+    use crate::capture::pcap::{Flags, Ns};
     use crate::ladder::text::tests::ctx;
 
     #[test]

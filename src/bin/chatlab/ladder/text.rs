@@ -13,8 +13,9 @@
 
 use std::fmt::Write;
 
-use super::model::{Connection, Fate, Segment};
 use super::{Ctx, duration, label, secs, shown_data};
+use crate::capture::model::{Connection, Fate, Provenance, Segment};
+use crate::lang::msg;
 
 /// Width of the arrow between the two time columns.
 const W: usize = 78;
@@ -25,7 +26,7 @@ const T: usize = 9;
 /// says those not listed.
 pub fn list(out: &mut String, ctx: &Ctx, conns: &[(usize, &Connection)], more: Option<&str>) {
     let l = ctx.lang;
-    let _ = writeln!(out, "{}", l.pick("Connexions :", "Connections:"));
+    let _ = writeln!(out, "{}", msg!(l, "Connexions :", "Connections:"));
     let t0 = conns.iter().map(|(_, c)| c.span().0).min().unwrap_or(0);
     for (i, c) in conns {
         let (a, b) = c.span();
@@ -68,15 +69,15 @@ fn arrow(c: &Connection, s: &Segment, ctx: &Ctx) -> String {
         text.push_str(&shown_data(s));
     }
     if s.retransmission {
-        text.push_str(l.pick(" [retransmis]", " [retransmission]"));
+        text.push_str(&msg!(l, " [retransmis]", " [retransmission]"));
     }
     if s.dup_ack {
-        text.push_str(l.pick(" [ACK dupliqué]", " [dup ACK]"));
+        text.push_str(&msg!(l, " [ACK dupliqué]", " [dup ACK]"));
     }
     let end = match s.fate {
-        Fate::Dropped => l.pick(" ✕ jeté par netem", " ✕ dropped by netem"),
-        Fate::Lost => l.pick(" ✕ perdu", " ✕ lost"),
-        _ => "",
+        Fate::Dropped => msg!(l, " ✕ jeté par netem", " ✕ dropped by netem"),
+        Fate::Lost => msg!(l, " ✕ perdu", " ✕ lost"),
+        _ => String::new(),
     };
     let body = W - 2; // the head and one space
     let text = fit(&text, body - 4 - end.chars().count());
@@ -89,7 +90,7 @@ fn arrow(c: &Connection, s: &Segment, ctx: &Ctx) -> String {
         line.push('▶');
         line.push(' ');
     } else {
-        line.push_str(end);
+        line.push_str(&end);
     }
     let pad = W - line.chars().count();
     if s.from == 0 {
@@ -131,7 +132,7 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
     let _ = writeln!(
         out,
         "{} {}/{n} : {} {} → {} {}, {} segments, {}",
-        l.pick("Connexion", "Connection"),
+        msg!(l, "Connexion", "Connection"),
         i + 1,
         ctx.name(c.ends[0]),
         c.ends[0],
@@ -142,28 +143,29 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
     );
     for side in 0..2 {
         let who = ctx.name(c.ends[side]);
-        let note = if c.recorded[side] {
-            l.pick(
+        let note = match c.provenance(side) {
+            Provenance::NetemEntry => msg!(
+                l,
                 "départs = entrée dans son netem (enregistrement) : la pente est le vrai délai",
-                "departures = entry into its netem (record): the slant is the real delay",
-            )
-        } else if c.unplaced && !c.captured[side] {
-            l.pick(
+                "departures = entry into its netem (record): the slant is the real delay"
+            ),
+            Provenance::Unknown => msg!(
+                l,
                 "capture d'un hôte inconnu (nommez-la …-client.pcap ou …-server.pcap) : segments placés quand elle les a vus",
-                "captured by an unknown host (name the file …-client.pcap or …-server.pcap): segments placed when it saw them",
-            )
-        } else if c.captured[side] {
-            l.pick(
+                "captured by an unknown host (name the file …-client.pcap or …-server.pcap): segments placed when it saw them"
+            ),
+            Provenance::AfterNetem => msg!(
+                l,
                 "départs = sa capture, APRÈS un éventuel netem (pas d'enregistrement)",
-                "departures = its capture, AFTER any netem (no record)",
-            )
-        } else {
-            l.pick(
+                "departures = its capture, AFTER any netem (no record)"
+            ),
+            Provenance::NotCaptured => msg!(
+                l,
                 "pas capturé : ses segments sont placés à l'autre bout",
-                "not captured: its segments are placed at the other end",
-            )
+                "not captured: its segments are placed at the other end"
+            ),
         };
-        let _ = writeln!(out, "  {who}{} {note}", l.pick(" :", ":"));
+        let _ = writeln!(out, "  {who}{} {note}", msg!(l, " :", ":"));
     }
     sides(out, &ctx.name(c.ends[0]), &ctx.name(c.ends[1]));
     sides(out, c.initial[0].name(), c.initial[1].name());
@@ -178,7 +180,7 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
             let mark = format!(
                 "… {} {} …",
                 e.count,
-                l.pick("segments non montrés", "segments not shown")
+                msg!(l, "segments non montrés", "segments not shown")
             );
             let pad = W.saturating_sub(mark.chars().count()) / 2;
             let _ = writeln!(
@@ -218,19 +220,11 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
 #[cfg(test)]
 pub mod tests {
     use super::*;
-    use crate::ladder::model::{connections, tests::talk};
+    use crate::capture::model::{connections, tests::talk};
     use crate::lang::Lang;
 
     pub fn ctx() -> Ctx {
-        Ctx {
-            lang: Lang::En,
-            hosts: vec![
-                ("10.80.80.10".parse().unwrap(), "server"),
-                ("10.80.80.11".parse().unwrap(), "client"),
-            ],
-            fold: 1_000_000_000,
-            max: 1000,
-        }
+        Ctx::new(Lang::En, "10.80.80", 1.0, 1000).unwrap()
     }
 
     #[test]

@@ -44,14 +44,14 @@ const RECORD_MAX: u64 = 200_000;
 /// measures. Dropped packets are recorded too: the ladder knows them by their absence from
 /// the capture of the same host, since the engine lets packets out in the order they came.
 struct Recorder {
-    out: crate::ladder::pcap::Writer<std::io::BufWriter<std::fs::File>>,
+    out: crate::capture::pcap::Writer<std::io::BufWriter<std::fs::File>>,
     written: u64,
 }
 
 impl Recorder {
     fn create(path: &std::path::Path) -> io::Result<Recorder> {
         let file = std::fs::File::create(path)?;
-        let out = crate::ladder::pcap::Writer::new(std::io::BufWriter::new(file), 128)?;
+        let out = crate::capture::pcap::Writer::new(std::io::BufWriter::new(file), 128)?;
         Ok(Recorder { out, written: 0 })
     }
 

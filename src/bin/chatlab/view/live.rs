@@ -13,10 +13,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::ladder::model::{self, Role, Source};
-use crate::ladder::pcap::{Capture, Tail};
-use crate::ladder::window::{Window, pair_of};
-use crate::ladder::{self, Ctx, svg};
+use crate::capture::model::{self, Role, Source};
+use crate::capture::pcap::{Capture, Tail};
+use crate::capture::plan::role_of;
+use crate::capture::reading::keep_recorded_seen;
+use crate::capture::window::{Window, pair_of};
+use crate::ladder::{Ctx, svg};
 
 /// How many connections are kept (the newest).
 pub const CONNECTIONS: usize = 3;
@@ -69,7 +71,7 @@ impl Live {
             if self.files.contains_key(&path) || path.extension().is_none_or(|x| x != "pcap") {
                 continue;
             }
-            let Some(role) = ladder::role_of(&path, ctx) else {
+            let Some(role) = role_of(&path, &ctx.plan) else {
                 continue;
             };
             let tail = Tail::new(&path);
@@ -130,7 +132,7 @@ impl Live {
                 capture: Capture::of(self.window.packets(h.file)),
             })
             .collect();
-        ladder::keep_recorded_seen(&mut sources);
+        keep_recorded_seen(&mut sources);
         let mut conns = model::connections(&sources);
         for c in &mut conns {
             if let Some(e) = self.window.elided(&pair_of(c)) {
@@ -144,7 +146,7 @@ impl Live {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ladder::pcap::{Flags, Ns, Packet, Writer, ip_packet};
+    use crate::capture::pcap::{Flags, Ns, Packet, Writer, ip_packet};
     use crate::lang::Lang;
     use std::net::SocketAddr;
 

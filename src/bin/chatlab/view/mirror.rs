@@ -15,13 +15,13 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::ladder::pcap::Tail;
+use crate::capture::pcap::Tail;
 
 /// Why a step of the copy failed.
 #[derive(Debug)]
 pub enum Error {
     /// The record cannot be read.
-    Read(crate::ladder::pcap::ReadError),
+    Read(crate::capture::pcap::ReadError),
     /// The copy cannot be written.
     Write { to: PathBuf, source: io::Error },
 }
@@ -83,7 +83,7 @@ impl Mirror {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ladder::pcap::{self, Flags, Packet, Writer, ip_packet};
+    use crate::capture::pcap::{self, Flags, Packet, Writer, ip_packet};
     use std::fs;
 
     fn packet(i: u8) -> Packet {

@@ -6,12 +6,12 @@
 //! for an experiment by NAME; only names of this listing are read, never a path from the
 //! browser.
 //!
-//! What an experiment's files gave (its connections, as [`ladder::load`] keeps them) is
+//! What an experiment's files gave (its connections, as [`reading::load`] keeps them) is
 //! cached, keyed by each file's path, size and modification time: the page asks again for
 //! each connection, several pages at once, and one big capture is read once, not once per
 //! request (concurrent requests for one experiment wait for the first one's reading). At most
 //! [`CACHED`] experiments are kept, the least recently asked for goes first; each is bounded
-//! by the ladder's window and its first [`ladder::LISTED`] connections (the page's list; a
+//! by the capture window and its first [`LISTED`] connections (the page's list; a
 //! connection beyond them is read on its own), so the cache is too.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -23,8 +23,10 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::ladder::window::Pick;
-use crate::ladder::{self, Ctx, Reading, svg};
+use crate::capture::plan::file_name;
+use crate::capture::reading::{self, LISTED, Reading};
+use crate::capture::window::Pick;
+use crate::ladder::{Ctx, svg};
 use crate::lang::{Lang, msg};
 
 /// How many experiments' readings are kept.
@@ -32,7 +34,7 @@ pub const CACHED: usize = 4;
 
 /// An experiment's reading: its connections, or why its files cannot be read (kept as well:
 /// shared, as the reading is).
-type Loaded = Result<Arc<Reading>, Arc<ladder::Error>>;
+type Loaded = Result<Arc<Reading>, Arc<reading::Error>>;
 
 /// Why an experiment is not replayed: one line for the page, in the language of the ladder's
 /// context.
@@ -44,7 +46,7 @@ pub enum Error {
     NoExperiment { name: String, lang: Lang },
     /// Its files cannot be read (a file that is not a capture names itself), as the ladder
     /// says it.
-    Unreadable(Arc<ladder::Error>),
+    Unreadable(Arc<reading::Error>),
     /// It has fewer connections than the one asked for (from 1), TOTAL in all.
     NoConnection {
         name: String,
@@ -96,11 +98,11 @@ static CACHE: Mutex<VecDeque<(Key, Arc<OnceLock<Loaded>>)>> = Mutex::new(VecDequ
 /// files do not change.
 fn loaded(paths: &[(PathBuf, String)], ctx: &Ctx, conn: usize) -> Loaded {
     let pick = Pick {
-        first: ladder::LISTED,
-        also: (conn >= ladder::LISTED).then_some(conn),
+        first: LISTED,
+        also: (conn >= LISTED).then_some(conn),
     };
     let read = || {
-        ladder::load(paths, None, ctx, pick)
+        reading::load(paths, None, &ctx.plan, ctx.lang, ctx.max, pick)
             .map(Arc::new)
             .map_err(Arc::new)
     };
@@ -141,7 +143,7 @@ pub fn experiment(file: &str) -> Option<String> {
     if file.starts_with('.') || !is_capture {
         return None;
     }
-    let name = ladder::file_name(file).experiment;
+    let name = file_name(file).experiment;
     (!name.is_empty()).then(|| name.to_string())
 }
 
@@ -281,7 +283,7 @@ pub fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ladder::model::tests::talk;
+    use crate::capture::model::tests::talk;
     use crate::lang::Lang;
 
     #[test]
@@ -309,7 +311,7 @@ mod tests {
         // A file that changed is read again.
         let mut s = talk();
         s.send(
-            30 * crate::ladder::model::tests::MS,
+            30 * crate::capture::model::tests::MS,
             true,
             16,
             9,
@@ -331,7 +333,7 @@ mod tests {
 
     #[test]
     fn of_many_connections_the_page_lists_the_first_ones_and_the_one_asked_for() {
-        use crate::ladder::model::tests::{MS, Script};
+        use crate::capture::model::tests::{MS, Script};
         let dir = std::env::temp_dir().join(format!("chatlab-many-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         // 25 conversations, one every 100 ms, client port 40000 + k.

@@ -1,13 +1,13 @@
 //! Where everything goes: one ladder's marks as data (positions, words, kinds), computed from
 //! the connection, the look and the words; [`super::xml`] writes them.
 
-use super::super::model::{Connection, Fate, Segment, State};
-use super::super::pcap::{Flags, Ns};
 use super::super::{Ctx, duration, label, secs, shown_data};
 use super::labels::{Labels, Line};
 use super::map::{MS, Map};
 use super::style::{BOLD_W, CHAR_W, Kind, Look, MONO_W};
 use super::words::{Words, words};
+use crate::capture::model::{Connection, Fate, Provenance, Segment, State};
+use crate::capture::pcap::{Flags, Ns};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Anchor {
@@ -732,20 +732,15 @@ fn rule(ctx: &Ctx, map: &Map, one_end: bool) -> Vec<String> {
 /// One line: where each side's departures come from.
 fn provenance(ctx: &Ctx, c: &Connection) -> String {
     let w = words(ctx.lang);
-    let source = |side: usize| {
-        if c.recorded[side] {
-            w.from_record
-        } else if c.unplaced && !c.captured[side] {
-            w.from_unknown
-        } else if c.captured[side] {
-            w.from_capture
-        } else {
-            w.not_captured
-        }
+    let source = |side: usize| match c.provenance(side) {
+        Provenance::NetemEntry => w.from_record,
+        Provenance::Unknown => w.from_unknown,
+        Provenance::AfterNetem => w.from_capture,
+        Provenance::NotCaptured => w.not_captured,
     };
     let [a, b] = c.ends.map(|e| ctx.name(e));
-    if source(0) == source(1) {
-        let both = if source(0) == w.from_capture {
+    if c.provenance(0) == c.provenance(1) {
+        let both = if c.provenance(0) == Provenance::AfterNetem {
             w.from_captures
         } else {
             source(0)

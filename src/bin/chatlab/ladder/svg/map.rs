@@ -11,9 +11,9 @@
 //! Arrivals go through the same map, so an arrow's slant is its one-way delay at the scale:
 //! never invented, and zero when both ends saw the segment at once.
 
-use super::super::model::{Elided, Segment};
-use super::super::pcap::Ns;
 use super::style::Look;
+use crate::capture::model::{Elided, Segment};
+use crate::capture::pcap::Ns;
 
 pub const MS: f64 = 1e6;
 

@@ -1,8 +1,8 @@
 //! Sizes and colours: one set for the page (a document read up close and scrolled, in a
 //! browser or the live view) and one for a slide (16:9, read from the back of a room).
 
-use super::super::model::{Fate, Segment, State};
-use super::super::pcap::Flags;
+use crate::capture::model::{Fate, Segment, State};
+use crate::capture::pcap::Flags;
 
 pub const SANS: &str = "DejaVu Sans, Arial, Helvetica, sans-serif";
 pub const MONO: &str = "DejaVu Sans Mono, Menlo, Consolas, monospace";

@@ -251,7 +251,7 @@ impl Conn {
 }
 
 /// A netem record's segment may enter the impairment before the captures begin: this much
-/// earlier is still theirs (as [`super::keep_recorded_seen`] says).
+/// earlier is still theirs (as [`super::reading::keep_recorded_seen`] says).
 pub const RECORD_MARGIN: Ns = 10_000_000_000;
 
 /// Which connections to keep (numbers from 0, in the order the captures first saw them).
@@ -387,7 +387,7 @@ impl Census {
     }
 
     /// Segment P of a netem record FILE (read after the captures, which spanned LO to HI):
-    /// true when it belongs to a connection kept. As [`super::keep_recorded_seen`] keeps a
+    /// true when it belongs to a connection kept. As [`super::reading::keep_recorded_seen`] keeps a
     /// record's segments: those the captures saw go that way, within their time (the record
     /// holds all the host's egress since its engine started).
     pub fn recorded(&mut self, file: usize, p: &Packet, (lo, hi): (Ns, Ns)) -> bool {
@@ -442,7 +442,7 @@ fn join(shared: &mut [u16; 16], g: &mut Gen, file: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ladder::pcap::Flags;
+    use crate::capture::pcap::Flags;
 
     fn seg(t: Ns, from_client: bool, seq: u32) -> Packet {
         let (c, s): (SocketAddr, SocketAddr) = (

@@ -1,11 +1,11 @@
 //! Reading captures: pcap or pcapng (the `pcap-parser` crate), Ethernet, Linux cooked or raw IP
-//! frames, IPv4 or IPv6, TCP (the `etherparse` crate), down to what the ladder needs of each
+//! frames, IPv4 or IPv6, TCP (the `etherparse` crate), down to what the model needs of each
 //! segment. Also a minimal pcap writer (nanosecond timestamps, raw IP), for `chatlab netem
 //! --record` and for the tests' own captures.
 //!
 //! Truncated packets (a snaplen) keep their real TCP length, read from the IP header: only the
 //! shown data is cut. A capture still being written ends in a partial record: the packets
-//! before it are read, and [`Capture::partial_tail`] says so.
+//! before it are read, and [`Reader::stopped`] says so.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};

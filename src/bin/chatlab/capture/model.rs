@@ -1,6 +1,6 @@
 //! The conversation behind the captures: connections, each segment with its departure and
-//! arrival, its fate, and the TCP states of both ends. No drawing here (the live `view` will
-//! use this model too).
+//! arrival, its fate, and the TCP states of both ends. No drawing here: `ladder` draws this
+//! model, and so does `view`, live and in its replay.
 //!
 //! # Where each time comes from
 //!
@@ -180,6 +180,20 @@ pub struct Connection {
     pub elided: Option<Elided>,
 }
 
+/// Where one side's departures come from: the note each drawing words under its ladder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Provenance {
+    /// Its netem record: when each segment entered the impairment, the true departure (the
+    /// slant is the real one-way delay).
+    NetemEntry,
+    /// Its own capture, taken after any netem: a netem delay shows as a late send.
+    AfterNetem,
+    /// A capture whose host is unknown: its segments are placed when it saw them.
+    Unknown,
+    /// Not captured: its segments are placed at the other end.
+    NotCaptured,
+}
+
 /// Segments of a connection that were seen and not kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Elided {
@@ -204,6 +218,19 @@ impl Connection {
     pub fn set_elided(&mut self, e: Elided) {
         self.elided = Some(e);
         (self.initial, self.changes) = states(&self.segments, Some(e.until));
+    }
+
+    /// Where side SIDE's departures come from.
+    pub fn provenance(&self, side: usize) -> Provenance {
+        if self.recorded[side] {
+            Provenance::NetemEntry
+        } else if self.unplaced && !self.captured[side] {
+            Provenance::Unknown
+        } else if self.captured[side] {
+            Provenance::AfterNetem
+        } else {
+            Provenance::NotCaptured
+        }
     }
 
     /// How many segments were seen: those kept, and those left out of the middle.
@@ -779,7 +806,7 @@ fn states(segments: &[Segment], resume: Option<Ns>) -> ([State; 2], Vec<Change>)
 #[cfg(test)]
 pub mod tests {
     use super::*;
-    use crate::ladder::pcap::Flags as F;
+    use crate::capture::pcap::Flags as F;
 
     pub const C: &str = "10.80.80.11:40000";
     pub const S: &str = "10.80.80.10:8080";
@@ -853,7 +880,7 @@ pub mod tests {
         /// The captures as lab/capture writes them: DIR/NAME-client.pcap, NAME-server.pcap
         /// (and NAME-client.netem.pcap when there is a record).
         pub fn write(&self, dir: &std::path::Path, name: &str) {
-            use crate::ladder::pcap::{Writer, ip_packet};
+            use crate::capture::pcap::{Writer, ip_packet};
             for (host, pk) in [
                 ("client", &self.client),
                 ("server", &self.server),
@@ -1156,6 +1183,8 @@ pub mod tests {
         s.client.push(Packet { ts: 102 * MS, ..sa });
         let c = one(&s);
         assert_eq!(c.recorded, [true, false]);
+        let from = [c.provenance(0), c.provenance(1)];
+        assert_eq!(from, [Provenance::NetemEntry, Provenance::AfterNetem]);
         let syn = &c.segments[0];
         assert!(syn.from_record);
         assert_eq!(
@@ -1182,6 +1211,8 @@ pub mod tests {
         srcs.remove(0); // the client's capture
         let c = connections(&srcs).remove(0);
         assert_eq!(c.captured, [false, true]);
+        let from = [c.provenance(0), c.provenance(1)];
+        assert_eq!(from, [Provenance::NotCaptured, Provenance::AfterNetem]);
         for s in &c.segments {
             assert!(!s.both_ends());
             assert_eq!(s.end(), Some(s.start()));
@@ -1207,6 +1238,8 @@ pub mod tests {
         }
         let c = one_of(&srcs);
         assert!(c.unplaced);
+        let from = [c.provenance(0), c.provenance(1)];
+        assert_eq!(from, [Provenance::Unknown, Provenance::Unknown]);
         // The 7 of talk() and both copies of "perdu": the client saw two, the server one.
         assert_eq!(c.segments.len(), 9);
         let re: Vec<_> = c.segments.iter().filter(|s| s.retransmission).collect();
