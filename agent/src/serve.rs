@@ -318,9 +318,15 @@ async fn session(
                     None => break,
                 };
                 idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
-                let frame = AgentFrame::Output { stream, data: data.to_vec() };
-                if tx.send(message(frame.encode())).await.is_err() {
-                    client_gone = true;
+                // (A terminal's output comes as it was read: cut to the frames' bound.)
+                for piece in data.chunks(MAX_FRAME - 1) {
+                    let frame = AgentFrame::Output { stream, data: piece.to_vec() };
+                    if tx.send(message(frame.encode())).await.is_err() {
+                        client_gone = true;
+                        break;
+                    }
+                }
+                if client_gone {
                     break;
                 }
             }
