@@ -119,6 +119,7 @@ fn a_clone_with_autocrlf_keeps_lf_in_scripts_and_image_files() {
         "docker/lab-server",
         "docker/Dockerfile",
         "docker/Dockerfile.offline",
+        "docker/Dockerfile.agent",
         ".ci/run",
         "bench/throughput",
         "compose.yaml",

@@ -1,10 +1,11 @@
 //! `lab/class`: a class of labs on a real Docker Swarm. The roster's errors without Docker;
 //! then, on a swarm of two nodes (this machine's engine and a second one in a network
 //! namespace, from swarmkit), six students' labs: spread over both nodes, each lab's three
-//! hosts on one node, `chat` between client and server in every lab, each lab cut off from
-//! the others and from the machines, `up` again creating nothing, an interrupted `up`
-//! completed by the next, and `down` leaving nothing. Needs root and Docker: fails without
-//! them under CI, skipped elsewhere.
+//! hosts on one node, `chat` between client and server in every lab, `exec` through the
+//! class's agent on both nodes (pipes, exit statuses, a terminal; refusals), each lab cut off
+//! from the others, from the machines and from the agents, `up` again creating nothing, an
+//! interrupted `up` completed by the next, and `down` leaving nothing. Needs root and Docker:
+//! fails without them under CI, skipped elsewhere.
 
 mod kit;
 mod labkit;
@@ -12,14 +13,21 @@ mod swarmkit;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kit::{Ran, run};
 use swarmkit::Swarm;
 
 const LIMIT: Duration = Duration::from_secs(300);
+/// An `up` that may build the class's agent first (cargo, then its image).
+const LIMIT_BUILD: Duration = Duration::from_secs(900);
+/// The class's agent: its image, its port.
+const AGENT_IMAGE: &str = "chatlab-agent:latest";
+const AGENT_PORT: u16 = 7171;
 
 /// A folder of the test's own for the class's files (LAB_CLASS_DIR) and its rosters.
 struct Dir(PathBuf);
@@ -228,6 +236,18 @@ fn no_class_left(swarm: &Swarm, nodes: &[String]) {
     );
     let services = services_with("label=chatlab.class=1");
     assert!(services.is_empty(), "services left: {services}");
+    let secrets = kit::output(Command::new("docker").args([
+        "secret",
+        "ls",
+        "-q",
+        "--filter",
+        "label=chatlab.class=1",
+    ]));
+    assert!(
+        secrets.stdout.is_empty(),
+        "secrets left (the agent's token): {}",
+        String::from_utf8_lossy(&secrets.stdout)
+    );
     for node in nodes {
         for what in [
             &["ps", "-aq", "--filter", "label=chatlab.class=1"][..],
@@ -241,6 +261,41 @@ fn no_class_left(swarm: &Swarm, nodes: &[String]) {
             );
         }
     }
+}
+
+/// `lab/class ARGS` under a terminal (`script`), TYPED on its keyboard once it has started,
+/// the keyboard left open until it ends: its status and what the terminal showed.
+fn in_a_terminal(dir: &Path, args: &str, typed: &str) -> (Option<i32>, String) {
+    let line = format!("{} {args}", kit::root().join("lab/class").display());
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(kit::root())
+        .env("LAB_CLASS_DIR", dir.join("class"))
+        .env_remove("LAB_DEBUG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script (util-linux)");
+    let mut keyboard = child.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    keyboard.write_all(typed.as_bytes()).unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    drop(keyboard);
+    let mut shown = String::new();
+    let _ = child.stdout.take().unwrap().read_to_string(&mut shown);
+    (status, shown)
 }
 
 #[test]
@@ -289,20 +344,28 @@ fn a_class_of_six_on_two_nodes() {
     )
     .expect_code(1)
     .expect_one_line_error("this machine is a swarm worker: run lab/class on a manager");
-    // Node 2 without the image: named in one line with the remedy, and no lab created.
-    kit::run_ok(&mut swarm.node2(&["image", "rm", image]));
-    let lacking = run(
-        class(&dir.0, &["up", roster]).env("LAB_IMAGE", image),
-        LIMIT,
-    );
-    lacking
-        .expect_code(1)
-        .expect_one_line_error("lack the lab image")
-        .expect_one_line_error("docker load < chatlab-host.tar");
-    no_class_left(&swarm, &nodes);
-    swarm.load_on_node2(image);
 
-    // 1. Up: N of M as they come, a summary; the image check found it on both nodes.
+    // 1. Up, first: the class's agent is built here (when missing or older than agent/), and
+    // node 2 lacks its image: one line says how it travels, and no lab is created. Carried
+    // so, up: N of M as they come, a summary; the image checks found both on both nodes.
+    let first = run(
+        class(&dir.0, &["up", roster]).env("LAB_IMAGE", image),
+        LIMIT_BUILD,
+    )
+    .expect_code(1);
+    let last = first.stderr().lines().last().unwrap_or("").to_string();
+    assert!(
+        last.contains(&format!("lack the image {AGENT_IMAGE}"))
+            && last.contains("docker load < chatlab-agent.tar")
+            && last.contains(&format!("docker save {AGENT_IMAGE} > chatlab-agent.tar")),
+        "node 2 lacks the agent's image: the remedy expected:\n{}",
+        first.report
+    );
+    assert!(
+        hosts(&swarm, &nodes).is_empty(),
+        "a lab created without the agent's image on every node"
+    );
+    swarm.give_node2(AGENT_IMAGE);
     let up = run(
         class(&dir.0, &["up", roster]).env("LAB_IMAGE", image),
         LIMIT,
@@ -374,26 +437,138 @@ fn a_class_of_six_on_two_nodes() {
         assert!(logs.is_some(), "{s}'s server never printed {line:?}");
     }
 
-    // exec: on this machine's labs, a command in the host; on node 2's, the line to type
-    // there (the agent that will reach every node is not there yet).
+    // exec, through the agent of the lab's node, the same on both: a command's output, stdin
+    // through a pipe (to the lab's server), the command's exit status, a terminal.
     let manager = swarm.manager_id();
+    let node2 = swarm.node2_id();
     for s in students {
-        let on = &found[&(s.to_string(), "client".to_string())].0;
         let ran = run(
             &mut class(&dir.0, &["exec", s, "client", "hostname"]),
             LIMIT,
-        );
-        if *on == manager {
-            assert_eq!(ran.expect_success().stdout().trim(), "client");
-        } else {
-            ran.expect_code(1).expect_one_line_error("docker exec -it");
-        }
+        )
+        .expect_success();
+        assert_eq!(ran.stdout().trim(), "client", "{}", ran.report);
     }
+    let token = dir.0.join("class/agent.token");
+    let mode = fs::metadata(&token)
+        .expect("class/agent.token")
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the agent's token is the teacher's only"
+    );
+    let on = |node: &String| {
+        *students
+            .iter()
+            .find(|s| &found[&(s.to_string(), "client".to_string())].0 == node)
+            .expect("a lab on each node")
+    };
+    let (on_manager, on_node2) = (on(&manager), on(&node2));
+    for (s, node) in [(on_manager, "the manager"), (on_node2, "node 2")] {
+        let line = format!("par l'agent de {node}, {s}");
+        let sent = kit::run_with_stdin(
+            &mut class(&dir.0, &["exec", s, "client", "chat", "send", "server"]),
+            format!("{line}\n").as_bytes(),
+            LIMIT,
+        )
+        .expect_success();
+        assert!(
+            sent.stderr().contains("connected to"),
+            "chat send, through lab/class exec on {node}:\n{}",
+            sent.report
+        );
+        let server = &found[&(s.to_string(), "server".to_string())];
+        let logs = kit::poll(Duration::from_secs(10), || {
+            let out = kit::output(&mut swarm.on(&server.0, &["logs", &server.1]));
+            String::from_utf8_lossy(&out.stdout)
+                .contains(&line)
+                .then_some(())
+        });
+        assert!(logs.is_some(), "{s}'s server never printed {line:?}");
+        run(
+            &mut class(&dir.0, &["exec", s, "server", "sh", "-c", "exit 7"]),
+            LIMIT,
+        )
+        .expect_code(7);
+        let took = run(&mut class(&dir.0, &["exec", s, "client", "true"]), LIMIT)
+            .expect_success()
+            .took;
+        eprintln!("lab/class exec {s} client true, on {node}: {took:?}");
+        let (status, shown) = in_a_terminal(&dir.0, &format!("exec {s} client"), "tty; exit 3\r");
+        assert!(
+            status == Some(3) && shown.contains("/dev/pts/"),
+            "a shell with a terminal on {node}: status 3 and a /dev/pts path expected, got {status:?}:\n{shown}"
+        );
+    }
+
+    // Refusals, each one line and the client's own status (125): a wrong token (through
+    // lab/class, and straight to node 2's agent); a host that is no class host of that node:
+    // a student not in the class, a lab of the other node, a container that has a lab's
+    // labels but not the class's (the agent's own container cannot even be named: the agent
+    // takes a student and a host, never a container); bad characters.
+    let good = fs::read(&token).unwrap();
+    fs::write(&token, "0".repeat(64)).unwrap();
+    run(
+        &mut class(&dir.0, &["exec", on_node2, "client", "true"]),
+        LIMIT,
+    )
+    .expect_code(125)
+    .expect_one_line_error("refused the token (401)");
+    fs::write(&token, &good).unwrap();
+    let bad_token = dir.roster("bad.token", &"f".repeat(64));
+    let client = dir.0.join("class/chatlab-agent");
+    let agent = |addr: &str, token: &Path, student: &str, host: &str| {
+        let mut cmd = Command::new(&client);
+        cmd.args([
+            "exec",
+            "--agent",
+            &format!("{addr}:{AGENT_PORT}"),
+            "--token-file",
+        ])
+        .arg(token)
+        .args(["--student", student, "--host", host, "--", "hostname"]);
+        run(&mut cmd, LIMIT).expect_code(125)
+    };
+    let (m, n2) = (swarm.manager_addr(), swarm.node2_addr());
+    agent(n2, &bad_token, on_node2, "client").expect_one_line_error("refused the token (401)");
+    agent(m, &bad_token, on_manager, "client").expect_one_line_error("refused the token (401)");
+    agent(n2, &token, "nobody", "client")
+        .expect_one_line_error("(404): no running client of nobody's lab on this node");
+    agent(n2, &token, on_manager, "client")
+        .expect_one_line_error(&format!("(404): no running client of {on_manager}'s lab"));
+    agent(m, &token, on_node2, "server")
+        .expect_one_line_error(&format!("(404): no running server of {on_node2}'s lab"));
+    let intruder = kit::run_ok(Command::new("docker").args([
+        "run",
+        "-d",
+        "--rm",
+        "--label",
+        "chatlab.class.student=intrus",
+        "--label",
+        "chatlab.class.host=client",
+        image,
+        "sleep",
+        "120",
+    ]));
+    let intruder = String::from_utf8_lossy(&intruder.stdout).trim().to_string();
+    let refused = agent(m, &token, "intrus", "client");
+    let _ = kit::output(Command::new("docker").args(["rm", "-f", &intruder]));
+    refused.expect_one_line_error("(404): no running client of intrus's lab");
+    agent(m, &token, "../etc", "client")
+        .expect_one_line_error("(400): '../etc' is not a student ID");
+    agent(n2, &token, "al ice", "client").expect_one_line_error("is not a student ID");
+    agent(n2, &token, on_node2, "agent").expect_one_line_error("(400): unknown host 'agent'");
+    run(&mut class(&dir.0, &["exec", "../etc", "client"]), LIMIT)
+        .expect_code(2)
+        .expect_one_line_error("'../etc' is not a student ID");
 
     // 5. Isolation. From alice's client: the hosts of a lab on the other node and of one on
     // the same node are unreachable (ICMP, TCP), even with a route added by hand (the hosts
     // have NET_ADMIN: their network segment holds nobody else: no ARP answer); so are the
-    // machines (the manager's address, Docker's bridge).
+    // machines (the manager's address, Docker's bridge) and the agents (each node's address,
+    // the agent's port).
     let alice = &found[&("alice".to_string(), "client".to_string())];
     let alice_node = &alice.0;
     let same = students[1..]
@@ -435,10 +610,12 @@ fn a_class_of_six_on_two_nodes() {
         &swarm,
         alice,
         &format!(
-            "for a in {} 172.17.0.1 10.201.0.2; do ping -c 1 -W 1 $a >/dev/null 2>&1 && echo REACHED-$a; \
-             timeout 3 bash -c \"echo x > /dev/tcp/$a/2377\" 2>/dev/null && echo TCP-$a; done; \
+            "for a in {} 172.17.0.1 {}; do ping -c 1 -W 1 $a >/dev/null 2>&1 && echo REACHED-$a; \
+             timeout 3 bash -c \"echo x > /dev/tcp/$a/2377\" 2>/dev/null && echo TCP-$a; \
+             timeout 3 bash -c \"echo x > /dev/tcp/$a/{AGENT_PORT}\" 2>/dev/null && echo AGENT-$a; done; \
              ip route | grep -c default; true",
-            swarm.manager_addr()
+            swarm.manager_addr(),
+            swarm.node2_addr()
         ),
     )
     .expect_success();
@@ -652,7 +829,8 @@ fn an_interrupted_up_is_completed_by_the_next() {
     let status = run(&mut class(&dir.0, &["status"]), LIMIT).expect_success();
     assert_eq!(status.stdout().lines().count(), 8, "{}", status.report);
 
-    // exec: stdin passed through a pipe, the command's exit status, one-line refusals.
+    // exec, through the agent of this one node: stdin passed through a pipe, the command's
+    // exit status, one-line refusals.
     let mut send = class(
         &dir.0,
         &["exec", "etu03", "client", "chat", "send", "server"],
@@ -692,7 +870,8 @@ fn an_interrupted_up_is_completed_by_the_next() {
     let join = run(&mut class(&dir.0, &["join"]), LIMIT).expect_success();
     assert!(
         join.stdout().contains("docker swarm join --token")
-            && join.stdout().contains("docker load -i chatlab-host.tar"),
+            && join.stdout().contains("docker load -i chatlab-host.tar")
+            && join.stdout().contains("docker load -i chatlab-agent.tar"),
         "{}",
         join.report
     );

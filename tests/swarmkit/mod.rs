@@ -9,6 +9,10 @@
 //! veth's address and node 2 joins it as a worker; the lab image reaches it by `docker save |
 //! docker load`. Nothing leaves this machine: the only addresses used are the netns's.
 //!
+//! In node 2's mount namespace, node 2's socket is also bound over `/var/run/docker.sock`: as
+//! on a second machine, a task of node 2 that mounts `/var/run/docker.sock` (the class's agent)
+//! gets node 2's daemon, not this machine's.
+//!
 //! One swarm at a time on a machine: a file lock serialises the test processes that want one,
 //! and a machine already in a swarm (the developer's own class) is never touched: the test is
 //! skipped (it fails under CI, which starts from none). A swarm left by a killed run is torn
@@ -169,7 +173,7 @@ impl Swarm {
         });
         assert!(ready.is_some(), "node 2 did not become Ready in 60 s");
         // The lab image, by docker save | docker load (no registry).
-        swarm.load_on_node2(image);
+        swarm.give_node2(image);
         Some(swarm)
     }
 
@@ -186,14 +190,6 @@ impl Swarm {
         format!("unix://{SOCK}")
     }
 
-    /// Give node 2 IMAGE (docker save | docker load: no registry).
-    pub fn load_on_node2(&self, image: &str) {
-        must(Command::new("sh").args([
-            "-c",
-            &format!("docker save '{image}' | timeout 120 docker -H unix://{SOCK} load -q"),
-        ]));
-    }
-
     /// The swarm node id of node 2.
     pub fn node2_id(&self) -> String {
         must(&mut self.node2(&["info", "-f", "{{.Swarm.NodeID}}"]))
@@ -207,6 +203,19 @@ impl Swarm {
     /// The address of this machine as node 2 sees it (a lab must not reach it).
     pub fn manager_addr(&self) -> &'static str {
         HOST_ADDR
+    }
+
+    /// Node 2's address (its veth's, in its netns).
+    pub fn node2_addr(&self) -> &'static str {
+        NODE_ADDR
+    }
+
+    /// IMAGE given to node 2 as to another machine: `docker save | docker load`.
+    pub fn give_node2(&self, image: &str) {
+        must(Command::new("sh").args([
+            "-c",
+            &format!("docker save '{image}' | timeout 120 docker -H unix://{SOCK} load -q"),
+        ]));
     }
 
     /// `docker ARGS` on the daemon of node NODE_ID (this machine's, or node 2's).
@@ -291,6 +300,20 @@ impl Node2 {
             let log = fs::read_to_string(dir.join("dockerd.log")).unwrap_or_default();
             teardown_node2(&dir, Some(&mut dockerd));
             panic!("node 2's dockerd did not answer in 30 s:\n{log}");
+        }
+        // (dockerd is that child: nsenter, unshare and sh exec'd it. Its containerd and the
+        // containers' mounts are resolved in its mount namespace.)
+        let bound = kit::output(
+            Command::new("nsenter")
+                .arg(format!("--mount=/proc/{}/ns/mnt", dockerd.id()))
+                .args(["mount", "--bind", SOCK, "/var/run/docker.sock"]),
+        );
+        if !bound.status.success() {
+            teardown_node2(&dir, Some(&mut dockerd));
+            panic!(
+                "node 2's socket over /var/run/docker.sock in its mount namespace: {}",
+                String::from_utf8_lossy(&bound.stderr)
+            );
         }
         Node2 { dir, dockerd }
     }

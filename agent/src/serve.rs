@@ -1,0 +1,421 @@
+//! `chatlab-agent serve`: the agent, in its container on every node of the class (a global
+//! swarm service on the node's host network, with the node's Docker socket).
+//!
+//! It holds the node's Docker socket, which can do anything to the node: so it exposes only
+//! the operations lab/class needs where a lab runs ([`crate::protocol`]), on the containers
+//! of the class and no other (found by the labels lab/class gives them: `chatlab.class=1`,
+//! `chatlab.class.student`, `chatlab.class.host`; running; on this daemon), and only to
+//! whoever holds the class's token. Nothing of the Docker API passes through: no container
+//! is named by its id, no image, mount, user or privilege is chosen by the client.
+//!
+//! Bounds: [`MAX_CONNECTIONS`] connections, [`MAX_EXECS`] execs at once (503 past it), a
+//! request head within [`HEAD_TIMEOUT`], a request answered within [`REQUEST_TIMEOUT`], a
+//! frame of at most [`MAX_FRAME`] bytes, an exec closed after [`IDLE_TIMEOUT`] with no byte
+//! either way.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, ResizeExecOptions, StartExecOptions, StartExecResults};
+use bollard::query_parameters::ListContainersOptionsBuilder;
+use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use log::{debug, info, warn};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::protocol::{
+    AgentFrame, ClientFrame, EXEC_PATH, ExecRequest, HEALTH_PATH, MAX_FRAME, STDERR, STDOUT,
+    WORKDIR, Wire, bearer, token_matches,
+};
+
+pub const MAX_CONNECTIONS: usize = 256;
+pub const MAX_EXECS: usize = 64;
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Docker's API version the agent speaks: Docker 20.10's (the class's oldest engine).
+const DOCKER_API: bollard::ClientVersion = bollard::ClientVersion {
+    major_version: 1,
+    minor_version: 41,
+};
+
+pub struct Config {
+    pub listen: SocketAddr,
+    pub token: String,
+    pub docker_socket: String,
+}
+
+#[derive(Clone)]
+struct App {
+    token: Arc<str>,
+    docker: Docker,
+    execs: Arc<Semaphore>,
+}
+
+/// Serve until the process is stopped.
+pub async fn serve(config: Config) -> Result<(), String> {
+    let docker = Docker::connect_with_unix(&config.docker_socket, 120, &DOCKER_API)
+        .map_err(|e| format!("the Docker socket {}: {e}", config.docker_socket))?;
+    docker.ping().await.map_err(|e| {
+        format!(
+            "the Docker daemon at {} does not answer: {e}",
+            config.docker_socket
+        )
+    })?;
+    let app = App {
+        token: config.token.into(),
+        docker,
+        execs: Arc::new(Semaphore::new(MAX_EXECS)),
+    };
+    let router = Router::new()
+        .route(HEALTH_PATH, get(|| async { "ok\n" }))
+        .route(EXEC_PATH, get(exec))
+        .layer(middleware::from_fn_with_state(app.clone(), authorise))
+        .with_state(app);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    info!("listening on {}", config.listen);
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // (EMFILE and the like: wait a moment rather than spin.)
+                warn!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            debug!("{peer}: over {MAX_CONNECTIONS} connections, closed");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(connection(stream, peer, router.clone(), permit));
+    }
+}
+
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    _permit: OwnedSemaphorePermit,
+) {
+    let http = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .max_buf_size(16 * 1024)
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(router))
+        .with_upgrades();
+    if let Err(e) = http.await {
+        debug!("{peer}: {e}");
+    }
+}
+
+/// Every request carries the class's token, or gets 401 and nothing else.
+async fn authorise(State(app): State<App>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer)
+        .unwrap_or("");
+    if !token_matches(app.token.as_bytes(), given.as_bytes()) {
+        return (StatusCode::UNAUTHORIZED, "unauthorized\n").into_response();
+    }
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => refuse(
+            StatusCode::GATEWAY_TIMEOUT,
+            "the Docker daemon did not answer in time",
+        ),
+    }
+}
+
+fn refuse(status: StatusCode, why: &str) -> Response {
+    let mut response = Response::new(Body::from(format!("{why}\n")));
+    *response.status_mut() = status;
+    response
+}
+
+/// `GET /v1/exec`: the host found and its exec created, then the WebSocket.
+async fn exec(
+    State(app): State<App>,
+    RawQuery(query): RawQuery,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let request = match ExecRequest::parse(query.as_deref().unwrap_or("")) {
+        Ok(r) => r,
+        Err(why) => return refuse(StatusCode::BAD_REQUEST, &why.0),
+    };
+    let Ok(ws) = ws else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "exec is a WebSocket: an upgrade is expected",
+        );
+    };
+    let Ok(permit) = Arc::clone(&app.execs).try_acquire_owned() else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("busy: {MAX_EXECS} execs run on this node already"),
+        );
+    };
+    let container = match find_host(&app.docker, &request).await {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                &format!(
+                    "no running {} of {}'s lab on this node",
+                    request.host, request.student
+                ),
+            );
+        }
+        Err(e) => {
+            return refuse(StatusCode::BAD_GATEWAY, &format!("the Docker daemon: {e}"));
+        }
+    };
+    let options = CreateExecOptions {
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        tty: Some(request.tty),
+        cmd: Some(request.command()),
+        working_dir: Some(WORKDIR.to_string()),
+        env: request.tty.then(|| vec!["TERM=xterm".to_string()]),
+        ..Default::default()
+    };
+    let exec_id = match app.docker.create_exec(&container, options).await {
+        Ok(created) => created.id,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_GATEWAY,
+                &one_line(&format!("the exec could not be created: {e}")),
+            );
+        }
+    };
+    info!(
+        "exec {} in {}'s {} ({}): {:?}",
+        &exec_id[..12.min(exec_id.len())],
+        request.student,
+        request.host,
+        &container[..12.min(container.len())],
+        request.command()
+    );
+    ws.max_frame_size(MAX_FRAME)
+        .max_message_size(MAX_FRAME)
+        .on_upgrade(move |socket| async move {
+            session(socket, app.docker, exec_id, request, permit).await;
+        })
+}
+
+/// The container of the request's host: running, of the class, on this daemon; None if none.
+async fn find_host(docker: &Docker, request: &ExecRequest) -> Result<Option<String>, String> {
+    let labels = vec![
+        "chatlab.class=1".to_string(),
+        format!("chatlab.class.student={}", request.student),
+        format!("chatlab.class.host={}", request.host),
+    ];
+    let filters = HashMap::from([
+        ("label".to_string(), labels),
+        ("status".to_string(), vec!["running".to_string()]),
+    ]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(false)
+        .filters(&filters)
+        .build();
+    let found = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(|e| one_line(&e.to_string()))?;
+    // (The filter is the daemon's; checked again here, so that this function alone decides.)
+    Ok(found
+        .into_iter()
+        .find(|c| {
+            let l = c.labels.as_ref();
+            let is = |k: &str, v: &str| l.and_then(|l| l.get(k)).is_some_and(|x| x == v);
+            is("chatlab.class", "1")
+                && is("chatlab.class.student", &request.student)
+                && is("chatlab.class.host", &request.host)
+        })
+        .and_then(|c| c.id))
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn message(wire: Wire) -> Message {
+    match wire {
+        Wire::Binary(b) => Message::Binary(b.into()),
+        Wire::Text(t) => Message::Text(t.into()),
+    }
+}
+
+/// One exec, attached: stdin from the client's frames, output to it, then the exit status.
+async fn session(
+    socket: WebSocket,
+    docker: Docker,
+    exec_id: String,
+    request: ExecRequest,
+    _permit: OwnedSemaphorePermit,
+) {
+    let (mut tx, mut rx) = socket.split();
+    let started = docker
+        .start_exec(
+            &exec_id,
+            Some(StartExecOptions {
+                detach: false,
+                tty: request.tty,
+                output_capacity: Some(MAX_FRAME - 1),
+            }),
+        )
+        .await;
+    let (mut output, mut input) = match started {
+        Ok(StartExecResults::Attached { output, input }) => (output, Some(input)),
+        Ok(StartExecResults::Detached) => unreachable!("started attached"),
+        Err(e) => {
+            let why = one_line(&format!("the exec could not start: {e}"));
+            let _ = tx.send(message(AgentFrame::Error(why).encode())).await;
+            let _ = tx.close().await;
+            return;
+        }
+    };
+    if let (true, Some((cols, rows))) = (request.tty, request.size) {
+        resize(&docker, &exec_id, cols, rows).await;
+    }
+    let idle = tokio::time::sleep(IDLE_TIMEOUT);
+    tokio::pin!(idle);
+    let mut client_gone = false;
+    loop {
+        tokio::select! {
+            out = output.next() => {
+                let (stream, data) = match out {
+                    Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => (STDOUT, message),
+                    Some(Ok(LogOutput::StdErr { message })) => (STDERR, message),
+                    Some(Ok(LogOutput::StdIn { .. })) => continue,
+                    Some(Err(e)) => {
+                        debug!("exec {exec_id}: output: {e}");
+                        break;
+                    }
+                    None => break,
+                };
+                idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
+                // (A terminal's output comes as it was read: cut to the frames' bound.)
+                for piece in data.chunks(MAX_FRAME - 1) {
+                    let frame = AgentFrame::Output { stream, data: piece.to_vec() };
+                    if tx.send(message(frame.encode())).await.is_err() {
+                        client_gone = true;
+                        break;
+                    }
+                }
+                if client_gone {
+                    break;
+                }
+            }
+            msg = rx.next() => {
+                let wire = match msg {
+                    Some(Ok(Message::Binary(b))) => Wire::Binary(b.to_vec()),
+                    Some(Ok(Message::Text(t))) => Wire::Text(t.to_string()),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => {
+                        client_gone = true;
+                        break;
+                    }
+                };
+                idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
+                match ClientFrame::decode(wire) {
+                    Ok(ClientFrame::Stdin(bytes)) => {
+                        if let Some(w) = input.as_mut()
+                            && w.write_all(&bytes).await.and(w.flush().await).is_err()
+                        {
+                            input = None;
+                        }
+                    }
+                    Ok(ClientFrame::Resize(cols, rows)) => {
+                        if request.tty {
+                            resize(&docker, &exec_id, cols, rows).await;
+                        }
+                    }
+                    Ok(ClientFrame::Eof) => {
+                        // The half-close: the command reads the end of its stdin, and its
+                        // output still comes back.
+                        if let Some(mut w) = input.take() {
+                            let _ = w.shutdown().await;
+                        }
+                    }
+                    Err(why) => {
+                        let _ = tx.send(message(AgentFrame::Error(why.0).encode())).await;
+                        client_gone = true;
+                        break;
+                    }
+                }
+            }
+            () = &mut idle => {
+                let why = format!("no byte either way for {} minutes: closed", IDLE_TIMEOUT.as_secs() / 60);
+                let _ = tx.send(message(AgentFrame::Error(why).encode())).await;
+                client_gone = true;
+                break;
+            }
+        }
+    }
+    drop(input);
+    if client_gone {
+        debug!("exec {exec_id}: the client left before the command's end");
+        return;
+    }
+    let frame = match exit_code(&docker, &exec_id).await {
+        Some(code) => AgentFrame::Exit(code),
+        None => AgentFrame::Error("the command's exit status is unknown".into()),
+    };
+    debug!("exec {exec_id}: {frame:?}");
+    let _ = tx.send(message(frame.encode())).await;
+    let _ = tx.close().await;
+}
+
+async fn resize(docker: &Docker, exec_id: &str, cols: u16, rows: u16) {
+    let size = ResizeExecOptions {
+        width: cols,
+        height: rows,
+    };
+    if let Err(e) = docker.resize_exec(exec_id, size).await {
+        debug!("exec {exec_id}: resize: {e}");
+    }
+}
+
+/// The exec's exit status, once Docker has it (its output ends a moment before).
+async fn exit_code(docker: &Docker, exec_id: &str) -> Option<i64> {
+    for _ in 0..100 {
+        match docker.inspect_exec(exec_id).await {
+            Ok(inspect) if inspect.running != Some(true) => {
+                if let Some(code) = inspect.exit_code {
+                    return Some(code);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                debug!("exec {exec_id}: inspect: {e}");
+                return None;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
