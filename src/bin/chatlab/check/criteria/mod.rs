@@ -12,7 +12,9 @@ pub mod q4;
 use std::time::Duration;
 
 use super::judge::{self, Fault};
+use super::peer::Conn;
 use super::program::{End, Program};
+use super::quote::quote;
 use crate::lang::{Lang, msg};
 
 /// How a program ended, in words.
@@ -70,6 +72,16 @@ pub fn fault_text(lang: Lang, fault: &Fault) -> String {
             "a blank line is added to the lines: the data received already holds its '\\n' and print() adds another; print(…, end='')"
         ),
     }
+}
+
+/// A typed line that reaches the peer on CONN without its '\n' (GOT: what arrived).
+pub fn without_newline(lang: Lang, conn: &Conn, got: &[u8]) -> String {
+    let got = quote(lang, got, conn.got.dropped());
+    msg!(
+        lang,
+        "la ligne tapée part sans son '\\n' (« {got} ») : input() l'enlève, ajoutez-le avant d'envoyer",
+        "the typed line goes out without its '\\n' (\"{got}\"): input() strips it, add it back before sending"
+    )
 }
 
 /// Wait until EXPECTED lines are all printed since MARK (at most TIMEOUT), let the output

@@ -9,15 +9,14 @@ use std::thread::sleep;
 use std::time::Duration;
 
 use super::left::peer_leaves;
-use super::{fault_text, printed};
+use super::{fault_text, printed, without_newline};
 use crate::check::judge::Fault;
 use crate::check::peer::Conn;
 use crate::check::procs;
 use crate::check::program::Program;
-use crate::check::quote::quote;
 use crate::check::report::Verdict::{Fail, Info, Pass, Skip};
 use crate::check::runner::{Ctx, secs};
-use crate::lang::msg;
+use crate::lang::{Lang, msg};
 
 /// How long a line that must NOT be sent yet is watched for.
 const HOLD: Duration = Duration::from_millis(700);
@@ -30,27 +29,16 @@ pub fn client_turns(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     // turns: 1 type, 2 send; a second line typed before the reply waits for it.
     let reply = "la reponse du serveur";
     prog.type_("premier tour\n".as_bytes());
-    let first = conn.got.wait_for(0, "premier tour\n".as_bytes(), secs(1.0));
-    let mut turns = if !first {
-        let got = conn.got.since(0);
-        let got_text = String::from_utf8_lossy(&got).into_owned();
-        let got = quote(lang, &got, conn.got.dropped());
-        Err(if got_text.starts_with("premier tour") {
-            msg!(
-                lang,
-                "la ligne tapée part sans son '\\n' (« {got} ») : input() l'enlève, ajoutez-le avant d'envoyer",
-                "the typed line goes out without its '\\n' (\"{got}\"): input() strips it, add it back before sending"
-            )
-        } else {
-            msg!(
-                lang,
-                "le serveur se tait et la première ligne tapée n'arrive pas en 1 s : le client commence (étapes 1-2 : lire le clavier, envoyer)",
-                "with the server silent, the first typed line does not arrive within 1 s: the client starts (steps 1-2: read the keyboard, send)"
-            )
-        })
-    } else {
-        Ok(())
-    };
+    let mut turns = typed_line(
+        lang,
+        conn,
+        "premier tour",
+        msg!(
+            lang,
+            "le serveur se tait et la première ligne tapée n'arrive pas en 1 s : le client commence (étapes 1-2 : lire le clavier, envoyer)",
+            "with the server silent, the first typed line does not arrive within 1 s: the client starts (steps 1-2: read the keyboard, send)"
+        ),
+    );
     let out_mark = prog.out.len();
     if turns.is_ok() {
         let mark = conn.got.len();
@@ -121,27 +109,16 @@ pub fn server_turns(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     let out_mark = prog.out.len();
     if turns.is_ok() {
         conn.send(format!("{question}\n").as_bytes());
-        if !conn
-            .got
-            .wait_for(0, "tape trop tot\n".as_bytes(), secs(1.0))
-        {
-            let got = conn.got.since(0);
-            let got_text = String::from_utf8_lossy(&got).into_owned();
-            let got = quote(lang, &got, conn.got.dropped());
-            turns = Err(if got_text.starts_with("tape trop tot") {
-                msg!(
-                    lang,
-                    "la ligne tapée part sans son '\\n' (« {got} ») : input() l'enlève, ajoutez-le avant d'envoyer",
-                    "the typed line goes out without its '\\n' (\"{got}\"): input() strips it, add it back before sending"
-                )
-            } else {
-                msg!(
-                    lang,
-                    "la ligne du client est arrivée, mais la ligne tapée ne part pas en 1 s : après l'affichage (étape 6), lisez le clavier et envoyez (étapes 7-8)",
-                    "the client's line has arrived, but the typed line does not go out within 1 s: after printing (step 6), read the keyboard and send (steps 7-8)"
-                )
-            });
-        }
+        turns = typed_line(
+            lang,
+            conn,
+            "tape trop tot",
+            msg!(
+                lang,
+                "la ligne du client est arrivée, mais la ligne tapée ne part pas en 1 s : après l'affichage (étape 6), lisez le clavier et envoyez (étapes 7-8)",
+                "the client's line has arrived, but the typed line does not go out within 1 s: after printing (step 6), read the keyboard and send (steps 7-8)"
+            ),
+        );
     }
     // A second round, typed after the client's line this time.
     if turns.is_ok() {
@@ -183,6 +160,23 @@ pub fn server_started_differently(ctx: &mut Ctx, _prog: &mut Program, conn: &Con
             msg!(lang, "si le client attend d'abord lui aussi, chacun attend la ligne de l'autre : rien ne bouge (1 s observée), c'est l'interblocage ; en alternance stricte, un seul côté commence", "if the client also waits first, each waits for the other's line: nothing moves (1 s observed), a deadlock; in strict alternation exactly one side starts")
         },
     );
+}
+
+/// Whether LINE, typed at the program with its '\n', reaches the peer on CONN (from the start
+/// of the connection) within 1 s; if not, why: it came without its '\n', or NOT_SENT.
+fn typed_line(lang: Lang, conn: &Conn, line: &str, not_sent: String) -> Result<(), String> {
+    if conn
+        .got
+        .wait_for(0, format!("{line}\n").as_bytes(), secs(1.0))
+    {
+        return Ok(());
+    }
+    let got = conn.got.since(0);
+    if String::from_utf8_lossy(&got).starts_with(line) {
+        Err(without_newline(lang, conn, &got))
+    } else {
+        Err(not_sent)
+    }
 }
 
 fn judge_print(ctx: &mut Ctx, prog: &Program, mark: usize, line: &str, sent: bool) {

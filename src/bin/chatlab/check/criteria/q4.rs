@@ -12,12 +12,11 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use super::left::peer_leaves;
-use super::{fault_text, list, printed};
+use super::{fault_text, list, printed, without_newline};
 use crate::check::judge::Fault;
 use crate::check::peer::Conn;
 use crate::check::procs::{self, Proc};
 use crate::check::program::Program;
-use crate::check::quote::quote;
 use crate::check::report::Verdict::{Fail, Pass, Skip, Warn};
 use crate::check::runner::{Ctx, secs};
 use crate::lang::msg;
@@ -149,8 +148,8 @@ pub fn to_peer(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     } else {
         let bytes = conn.got.since(mark);
         if !bytes.is_empty() && !bytes.contains(&b'\n') {
-            let got = quote(lang, &bytes, conn.got.dropped());
-            ctx.report.add("to-peer", Fail, msg!(lang, "la ligne tapée part sans son '\\n' (« {got} ») : input() l'enlève, ajoutez-le avant d'envoyer", "the typed line goes out without its '\\n' (\"{got}\"): input() strips it, add it back before sending"));
+            ctx.report
+                .add("to-peer", Fail, without_newline(lang, conn, &bytes));
         } else {
             ctx.report.add("to-peer", Fail, msg!(lang, "la ligne tapée ne part pas tant que le pair se tait : un processus doit lire le clavier et envoyer, sans attendre le pair", "the typed line does not go out while the peer is silent: one process must read the keyboard and send, without waiting for the peer"));
         }
