@@ -15,6 +15,7 @@ use super::judge::{self, Fault};
 use super::peer::Conn;
 use super::program::{End, Program};
 use super::quote::quote;
+use super::report::{Report, Verdict};
 use crate::lang::{Lang, msg};
 
 /// How a program ended, in words.
@@ -100,6 +101,23 @@ pub fn printed(
         std::thread::sleep(Duration::from_millis(100));
     }
     judge::judge(&prog.out.text_since(mark), expected, blank)
+}
+
+/// ID judged on lines printed (VERDICT, as [`printed`] said): a pass worded PASS; a fail
+/// worded MISSING (given the line) when a line is not printed, else by the fault's sentence.
+pub fn add_printed(
+    report: &mut Report,
+    lang: Lang,
+    id: &'static str,
+    verdict: &Result<(), Fault>,
+    pass: String,
+    missing: impl FnOnce(&str) -> String,
+) {
+    match verdict {
+        Ok(()) => report.add(id, Verdict::Pass, pass),
+        Err(Fault::Missing(l)) => report.add(id, Verdict::Fail, missing(l)),
+        Err(f) => report.add(id, Verdict::Fail, fault_text(lang, f)),
+    }
 }
 
 /// Pids as a reader wants them: "812" or "812, 813" (empty when none).

@@ -9,8 +9,7 @@ use std::thread::sleep;
 use std::time::Duration;
 
 use super::left::peer_leaves;
-use super::{fault_text, printed, without_newline};
-use crate::check::judge::Fault;
+use super::{add_printed, printed, without_newline};
 use crate::check::peer::Conn;
 use crate::check::procs;
 use crate::check::program::Program;
@@ -63,12 +62,12 @@ pub fn client_turns(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
             }
         }
     }
-    let replied = turns.is_ok();
-    match turns {
-        Ok(()) => ctx.report.add("turns", Pass, msg!(lang, "l'ordre du TD : la ligne tapée part, la suivante attend la réponse du serveur, puis part", "the TD's order: the typed line goes out, the next one waits for the server's reply, then goes")),
-        Err(why) => ctx.report.add("turns", Fail, why),
-    }
-    judge_print(ctx, prog, out_mark, reply, replied);
+    let pass = msg!(
+        lang,
+        "l'ordre du TD : la ligne tapée part, la suivante attend la réponse du serveur, puis part",
+        "the TD's order: the typed line goes out, the next one waits for the server's reply, then goes"
+    );
+    judge_turns_and_print(ctx, prog, turns, pass, out_mark, reply);
 }
 
 /// Started differently: the server speaks first, the client reads the keyboard first.
@@ -138,12 +137,12 @@ pub fn server_turns(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
             ));
         }
     }
-    let asked = turns.is_ok();
-    match turns {
-        Ok(()) => ctx.report.add("turns", Pass, msg!(lang, "l'ordre du TD : rien ne part avant la ligne du client ; elle s'affiche, puis la ligne tapée part", "the TD's order: nothing goes out before the client's line; it is printed, then the typed line goes")),
-        Err(why) => ctx.report.add("turns", Fail, why),
-    }
-    judge_print(ctx, prog, out_mark, question, asked);
+    let pass = msg!(
+        lang,
+        "l'ordre du TD : rien ne part avant la ligne du client ; elle s'affiche, puis la ligne tapée part",
+        "the TD's order: nothing goes out before the client's line; it is printed, then the typed line goes"
+    );
+    judge_turns_and_print(ctx, prog, turns, pass, out_mark, question);
 }
 
 /// Started differently: the client also waits first. Nothing moves.
@@ -179,8 +178,22 @@ fn typed_line(lang: Lang, conn: &Conn, line: &str, not_sent: String) -> Result<(
     }
 }
 
-fn judge_print(ctx: &mut Ctx, prog: &Program, mark: usize, line: &str, sent: bool) {
+/// turns (TURNS: held, or why not; PASS: its wording), then print: LINE, sent to the program
+/// once the turns held, is printed since MARK.
+fn judge_turns_and_print(
+    ctx: &mut Ctx,
+    prog: &Program,
+    turns: Result<(), String>,
+    pass: String,
+    mark: usize,
+    line: &str,
+) {
     let lang = ctx.lang;
+    let sent = turns.is_ok();
+    match turns {
+        Ok(()) => ctx.report.add("turns", Pass, pass),
+        Err(why) => ctx.report.add("turns", Fail, why),
+    }
     if !sent {
         ctx.report.add(
             "print",
@@ -189,11 +202,19 @@ fn judge_print(ctx: &mut Ctx, prog: &Program, mark: usize, line: &str, sent: boo
         );
         return;
     }
-    match printed(prog, mark, &[line], secs(1.0), true) {
-        Ok(()) => ctx.report.add("print", Pass, msg!(lang, "la ligne reçue s'affiche telle quelle", "the line received is printed as it is")),
-        Err(Fault::Missing(_)) => ctx.report.add("print", Fail, msg!(lang, "la ligne reçue ne s'affiche pas : affichez-la dès sa réception (étape 4 ou 6), sur stdout", "the line received is not printed: print it as soon as it arrives (step 4 or 6), on stdout")),
-        Err(f) => ctx.report.add("print", Fail, fault_text(lang, &f)),
-    }
+    let verdict = printed(prog, mark, &[line], secs(1.0), true);
+    let pass = msg!(
+        lang,
+        "la ligne reçue s'affiche telle quelle",
+        "the line received is printed as it is"
+    );
+    add_printed(&mut ctx.report, lang, "print", &verdict, pass, |_| {
+        msg!(
+            lang,
+            "la ligne reçue ne s'affiche pas : affichez-la dès sa réception (étape 4 ou 6), sur stdout",
+            "the line received is not printed: print it as soon as it arrives (step 4 or 6), on stdout"
+        )
+    });
 }
 
 /// peer-close: the other side leaves; the program ends its conversation within 1 s, with no

@@ -12,8 +12,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use super::left::peer_leaves;
-use super::{fault_text, list, printed, without_newline};
-use crate::check::judge::Fault;
+use super::{add_printed, fault_text, list, printed, without_newline};
 use crate::check::peer::Conn;
 use crate::check::procs::{self, Proc};
 use crate::check::program::Program;
@@ -120,11 +119,19 @@ pub fn from_peer(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     sleep(Duration::from_millis(150));
     let mark = prog.out.len();
     conn.send("une ligne du pair\n".as_bytes());
-    match printed(prog, mark, &["une ligne du pair"], secs(0.5), true) {
-        Ok(()) => ctx.report.add("from-peer", Pass, msg!(lang, "une ligne du pair s'affiche en moins de 0,5 s sans que personne ne tape", "a line from the peer is printed within 0.5 s while nobody types")),
-        Err(Fault::Missing(_)) => ctx.report.add("from-peer", Fail, msg!(lang, "une ligne du pair ne s'affiche pas en 0,5 s tant que personne ne tape : un processus doit recevoir et afficher, sans attendre le clavier", "a line from the peer is not printed within 0.5 s while nobody types: one process must receive and print, without waiting for the keyboard")),
-        Err(f) => ctx.report.add("from-peer", Fail, fault_text(lang, &f)),
-    }
+    let verdict = printed(prog, mark, &["une ligne du pair"], secs(0.5), true);
+    let pass = msg!(
+        lang,
+        "une ligne du pair s'affiche en moins de 0,5 s sans que personne ne tape",
+        "a line from the peer is printed within 0.5 s while nobody types"
+    );
+    add_printed(&mut ctx.report, lang, "from-peer", &verdict, pass, |_| {
+        msg!(
+            lang,
+            "une ligne du pair ne s'affiche pas en 0,5 s tant que personne ne tape : un processus doit recevoir et afficher, sans attendre le clavier",
+            "a line from the peer is not printed within 0.5 s while nobody types: one process must receive and print, without waiting for the keyboard"
+        )
+    });
 }
 
 /// to-peer: a typed line goes out while the peer is silent.
