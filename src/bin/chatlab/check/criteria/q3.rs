@@ -42,24 +42,28 @@ pub fn client_turns(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     if turns.is_ok() {
         let mark = conn.got.len();
         prog.type_("second tour\n".as_bytes());
-        if conn.got.wait_for(mark, b"second tour", HOLD) {
-            turns = Err(msg!(
+        turns = waits(
+            conn,
+            mark,
+            "second tour",
+            msg!(
                 lang,
                 "une deuxième ligne tapée part avant la réponse du serveur : en alternance stricte, après l'envoi, attendez la ligne du serveur (étape 3, recv) avant de relire le clavier",
                 "a second typed line goes out before the server's reply: in strict alternation, after sending, wait for the server's line (step 3, recv) before reading the keyboard again"
-            ));
-        } else {
+            ),
+        );
+        if turns.is_ok() {
             conn.send(format!("{reply}\n").as_bytes());
-            if !conn
-                .got
-                .wait_for(mark, "second tour\n".as_bytes(), secs(1.0))
-            {
-                turns = Err(msg!(
+            turns = goes_out(
+                conn,
+                mark,
+                "second tour",
+                msg!(
                     lang,
                     "la réponse du serveur est arrivée, mais la ligne tapée entre-temps ne part pas en 1 s : après l'affichage (étape 4), relisez le clavier et envoyez",
                     "the server's reply has arrived, but the line typed meanwhile does not go out within 1 s: after printing (step 4), read the keyboard again and send"
-                ));
-            }
+                ),
+            );
         }
     }
     let pass = msg!(
@@ -97,14 +101,16 @@ pub fn server_turns(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     // is printed, then the typed line goes.
     let question = "la question du client";
     prog.type_("tape trop tot\n".as_bytes());
-    let mut turns = Ok(());
-    if conn.got.wait_for(0, "tape trop tot".as_bytes(), HOLD) {
-        turns = Err(msg!(
+    let mut turns = waits(
+        conn,
+        0,
+        "tape trop tot",
+        msg!(
             lang,
             "une ligne tapée part alors que le client n'a rien envoyé : le serveur attend d'abord la ligne du client (étape 5, recv), puis l'affiche, puis lit le clavier",
             "a typed line goes out while the client has sent nothing: the server first waits for the client's line (step 5, recv), prints it, then reads the keyboard"
-        ));
-    }
+        ),
+    );
     let out_mark = prog.out.len();
     if turns.is_ok() {
         conn.send(format!("{question}\n").as_bytes());
@@ -126,16 +132,16 @@ pub fn server_turns(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
         conn.send("deuxieme question\n".as_bytes());
         let _ = printed(prog, out, &["deuxieme question"], secs(1.0), false);
         prog.type_("deuxieme reponse\n".as_bytes());
-        if !conn
-            .got
-            .wait_for(mark, "deuxieme reponse\n".as_bytes(), secs(1.0))
-        {
-            turns = Err(msg!(
+        turns = goes_out(
+            conn,
+            mark,
+            "deuxieme reponse",
+            msg!(
                 lang,
                 "le deuxième tour ne se fait pas : après avoir envoyé, revenez attendre la ligne du client (une boucle sur les étapes 5 à 8)",
                 "the second round does not happen: after sending, go back to waiting for the client's line (a loop over steps 5 to 8)"
-            ));
-        }
+            ),
+        );
     }
     let pass = msg!(
         lang,
@@ -161,21 +167,38 @@ pub fn server_started_differently(ctx: &mut Ctx, _prog: &mut Program, conn: &Con
     );
 }
 
-/// Whether LINE, typed at the program with its '\n', reaches the peer on CONN (from the start
-/// of the connection) within 1 s; if not, why: it came without its '\n', or NOT_SENT.
-fn typed_line(lang: Lang, conn: &Conn, line: &str, not_sent: String) -> Result<(), String> {
-    if conn
-        .got
-        .wait_for(0, format!("{line}\n").as_bytes(), secs(1.0))
-    {
-        return Ok(());
+/// Whether LINE, typed at the program, waits: none of it reaches the peer on CONN since MARK
+/// for [`HOLD`]; if some does, WENT.
+fn waits(conn: &Conn, mark: usize, line: &str, went: String) -> Result<(), String> {
+    if conn.got.wait_for(mark, line.as_bytes(), HOLD) {
+        Err(went)
+    } else {
+        Ok(())
     }
-    let got = conn.got.since(0);
-    if String::from_utf8_lossy(&got).starts_with(line) {
-        Err(without_newline(lang, conn, &got))
+}
+
+/// Whether LINE, typed at the program with its '\n', reaches the peer on CONN since MARK
+/// within 1 s; if not, NOT_SENT.
+fn goes_out(conn: &Conn, mark: usize, line: &str, not_sent: String) -> Result<(), String> {
+    let line = format!("{line}\n");
+    if conn.got.wait_for(mark, line.as_bytes(), secs(1.0)) {
+        Ok(())
     } else {
         Err(not_sent)
     }
+}
+
+/// [`goes_out`] from the start of the connection, a miss told apart: the line came without
+/// its '\n', or NOT_SENT.
+fn typed_line(lang: Lang, conn: &Conn, line: &str, not_sent: String) -> Result<(), String> {
+    goes_out(conn, 0, line, not_sent).map_err(|not_sent| {
+        let got = conn.got.since(0);
+        if String::from_utf8_lossy(&got).starts_with(line) {
+            without_newline(lang, conn, &got)
+        } else {
+            not_sent
+        }
+    })
 }
 
 /// turns (TURNS: held, or why not; PASS: its wording), then print: LINE, sent to the program
