@@ -123,33 +123,25 @@ mod tests {
 
     #[test]
     fn classic_mistakes_are_named() {
-        assert_eq!(
-            judge("b'bonjour\\n'\nb'deux\\n'\n", L, true),
-            Err(Fault::Bytes)
-        );
-        assert_eq!(judge("bonjour\\ndeux\\n\n", L, true), Err(Fault::Escaped));
-        assert_eq!(judge("bonjour\n\ndeux\n\n", L, true), Err(Fault::Blank));
-        assert_eq!(judge("bonjour\n\ndeux\n\n", L, false), Ok(()));
-        assert_eq!(
-            judge("bonjour\nde\nux\n", L, true),
-            Err(Fault::Split("deux".into()))
-        );
-        assert_eq!(
-            judge("bonjour\ndeux", L, true),
-            Err(Fault::NoNewline("deux".into()))
-        );
-        assert_eq!(
-            judge("bonjour\n", L, true),
-            Err(Fault::Missing("deux".into()))
-        );
-        assert_eq!(
-            judge("bonjour\nbonjour\ndeux\n", L, true),
-            Err(Fault::Twice("bonjour".into()))
-        );
-        // Out of order: the second is found, the first after it is missing.
-        assert_eq!(
-            judge("deux\nbonjour\n", L, true),
-            Err(Fault::Missing("deux".into()))
-        );
+        use Fault::*;
+        let cases = [
+            ("b'bonjour\\n'\nb'deux\\n'\n", true, Err(Bytes)),
+            ("bonjour\\ndeux\\n\n", true, Err(Escaped)),
+            ("bonjour\n\ndeux\n\n", true, Err(Blank)),
+            ("bonjour\n\ndeux\n\n", false, Ok(())),
+            ("bonjour\nde\nux\n", true, Err(Split("deux".into()))),
+            ("bonjour\ndeux", true, Err(NoNewline("deux".into()))),
+            ("bonjour\n", true, Err(Missing("deux".into()))),
+            (
+                "bonjour\nbonjour\ndeux\n",
+                true,
+                Err(Twice("bonjour".into())),
+            ),
+            // Out of order: the second is found, the first after it is missing.
+            ("deux\nbonjour\n", true, Err(Missing("deux".into()))),
+        ];
+        for (printed, blank, want) in cases {
+            assert_eq!(judge(printed, L, blank), want, "{printed:?}");
+        }
     }
 }

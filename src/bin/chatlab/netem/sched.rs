@@ -236,6 +236,11 @@ mod tests {
         Impairment::default()
     }
 
+    /// A scheduler for a test whose outcome does not depend on the seed.
+    fn scheduler<T>(imp: Impairment) -> Scheduler<T> {
+        Scheduler::new(imp, 1)
+    }
+
     fn drain_at<T>(s: &mut Scheduler<T>, now: Duration) -> Vec<T> {
         let mut out = Vec::new();
         s.release_due(now, |p| out.push(p));
@@ -244,7 +249,7 @@ mod tests {
 
     #[test]
     fn no_impairment_releases_at_once_in_order() {
-        let mut s = Scheduler::new(imp(), 1);
+        let mut s = scheduler(imp());
         for i in 0..5 {
             assert_eq!(s.arrive(ms(10), i, 1500), Decision::Hold);
         }
@@ -257,13 +262,10 @@ mod tests {
 
     #[test]
     fn delay_holds_each_packet_for_exactly_the_delay() {
-        let mut s = Scheduler::new(
-            Impairment {
-                delay: ms(100),
-                ..imp()
-            },
-            1,
-        );
+        let mut s = scheduler(Impairment {
+            delay: ms(100),
+            ..imp()
+        });
         s.arrive(ms(0), 'a', 100);
         s.arrive(ms(30), 'b', 100);
         assert_eq!(s.next_release(), Some(ms(100)));
@@ -345,8 +347,8 @@ mod tests {
 
     #[test]
     fn loss_zero_and_hundred_percent() {
-        let mut none = Scheduler::new(imp(), 1);
-        let mut all = Scheduler::new(Impairment { loss: 1.0, ..imp() }, 1);
+        let mut none = scheduler(imp());
+        let mut all = scheduler(Impairment { loss: 1.0, ..imp() });
         for i in 0..1000 {
             assert_eq!(none.arrive(ms(0), i, 1), Decision::Hold);
             assert_eq!(all.arrive(ms(0), i, 1), Decision::DropLoss);
@@ -375,14 +377,11 @@ mod tests {
 
     #[test]
     fn limit_drops_the_tail_and_counts_it() {
-        let mut s = Scheduler::new(
-            Impairment {
-                delay: ms(100),
-                limit: 3,
-                ..imp()
-            },
-            1,
-        );
+        let mut s = scheduler(Impairment {
+            delay: ms(100),
+            limit: 3,
+            ..imp()
+        });
         let decisions: Vec<_> = (0..5).map(|i| s.arrive(ms(i), i, 1)).collect();
         use Decision::*;
         assert_eq!(decisions, vec![Hold, Hold, Hold, DropLimit, DropLimit]);
@@ -404,13 +403,10 @@ mod tests {
             serialization_time(1500, 1_000_000_000),
             Duration::from_nanos(12_000)
         );
-        let mut s = Scheduler::new(
-            Impairment {
-                rate: Some(1_000_000),
-                ..imp()
-            },
-            1,
-        );
+        let mut s = scheduler(Impairment {
+            rate: Some(1_000_000),
+            ..imp()
+        });
         // A burst of 4 packets at t=0 leaves at 10, 20, 30, 40 ms.
         for i in 0..4 {
             s.arrive(ms(0), i, 1250);
@@ -428,14 +424,11 @@ mod tests {
 
     #[test]
     fn rate_with_delay_adds_both() {
-        let mut s = Scheduler::new(
-            Impairment {
-                delay: ms(50),
-                rate: Some(1_000_000),
-                ..imp()
-            },
-            1,
-        );
+        let mut s = scheduler(Impairment {
+            delay: ms(50),
+            rate: Some(1_000_000),
+            ..imp()
+        });
         s.arrive(ms(0), 0, 1250);
         s.arrive(ms(0), 1, 1250);
         assert_eq!(s.next_release(), Some(ms(60)));
@@ -445,13 +438,10 @@ mod tests {
 
     #[test]
     fn release_all_empties_in_order_and_counts() {
-        let mut s = Scheduler::new(
-            Impairment {
-                delay: ms(1000),
-                ..imp()
-            },
-            1,
-        );
+        let mut s = scheduler(Impairment {
+            delay: ms(1000),
+            ..imp()
+        });
         for i in 0..10 {
             s.arrive(ms(i), i, 1);
         }

@@ -213,6 +213,10 @@ fn trim_float(value: f64) -> String {
 mod tests {
     use super::*;
 
+    fn said<T: fmt::Debug>(parsed: Result<T, BadValue>) -> String {
+        parsed.unwrap_err().to_string()
+    }
+
     #[test]
     fn times_with_units() {
         assert_eq!(parse_time("100ms"), Ok(Duration::from_millis(100)));
@@ -246,68 +250,56 @@ mod tests {
             "10m",
             "5h",
         ] {
-            let err = parse_time(bad).unwrap_err().to_string();
+            let err = said(parse_time(bad));
             assert!(err.starts_with("bad time '"), "{bad}: {err}");
             assert!(!err.contains('\n'));
         }
         assert!(parse_time("2h").is_err());
-        assert!(
-            parse_time("3601s")
-                .unwrap_err()
-                .to_string()
-                .contains("at most")
-        );
+        assert!(said(parse_time("3601s")).contains("at most"));
     }
 
     #[test]
     fn percentages() {
-        assert_eq!(parse_percent("5%"), Ok(0.05));
-        assert_eq!(parse_percent("5"), Ok(0.05));
-        assert_eq!(parse_percent("0.5%"), Ok(0.005));
-        assert_eq!(parse_percent("100%"), Ok(1.0));
-        assert_eq!(parse_percent("0"), Ok(0.0));
-        assert!(
-            parse_percent("101%")
-                .unwrap_err()
-                .to_string()
-                .contains("at most 100%")
-        );
+        for (text, want) in [
+            ("5%", 0.05),
+            ("5", 0.05),
+            ("0.5%", 0.005),
+            ("100%", 1.0),
+            ("0", 0.0),
+        ] {
+            assert_eq!(parse_percent(text), Ok(want), "{text}");
+        }
+        assert!(said(parse_percent("101%")).contains("at most 100%"));
         for bad in ["", "%", "-1%", "5%%", "five", "5 %", "0.05x"] {
-            let err = parse_percent(bad).unwrap_err().to_string();
+            let err = said(parse_percent(bad));
             assert!(err.starts_with("bad percentage '"), "{bad}: {err}");
         }
     }
 
     #[test]
     fn rates() {
-        assert_eq!(parse_rate("1mbit"), Ok(1_000_000));
-        assert_eq!(parse_rate("1Mbit"), Ok(1_000_000));
-        assert_eq!(parse_rate("100kbit"), Ok(100_000));
-        assert_eq!(parse_rate("1.5gbit"), Ok(1_500_000_000));
-        assert_eq!(parse_rate("64bit"), Ok(64));
-        assert_eq!(parse_rate("1kibit"), Ok(1024));
-        assert_eq!(parse_rate("1mibit"), Ok(1_048_576));
-        assert_eq!(parse_rate("1bps"), Ok(8));
-        assert_eq!(parse_rate("100kbps"), Ok(800_000));
-        assert_eq!(parse_rate("1mbps"), Ok(8_000_000));
+        for (text, want) in [
+            ("1mbit", 1_000_000),
+            ("1Mbit", 1_000_000),
+            ("100kbit", 100_000),
+            ("1.5gbit", 1_500_000_000),
+            ("64bit", 64),
+            ("1kibit", 1024),
+            ("1mibit", 1_048_576),
+            ("1bps", 8),
+            ("100kbps", 800_000),
+            ("1mbps", 8_000_000),
+        ] {
+            assert_eq!(parse_rate(text), Ok(want), "{text}");
+        }
     }
 
     #[test]
     fn bad_rates_say_why_in_one_line() {
-        assert!(
-            parse_rate("1000")
-                .unwrap_err()
-                .to_string()
-                .contains("give a unit")
-        );
-        assert!(
-            parse_rate("0mbit")
-                .unwrap_err()
-                .to_string()
-                .contains("at least 1bit")
-        );
+        assert!(said(parse_rate("1000")).contains("give a unit"));
+        assert!(said(parse_rate("0mbit")).contains("at least 1bit"));
         for bad in ["", "mbit", "1 mbit", "1xbit", "1mb", "fast", "-1mbit"] {
-            let err = parse_rate(bad).unwrap_err().to_string();
+            let err = said(parse_rate(bad));
             assert!(err.starts_with("bad rate '"), "{bad}: {err}");
             assert!(!err.contains('\n'));
         }
@@ -329,51 +321,29 @@ mod tests {
 
     #[test]
     fn each_error_is_its_one_line() {
-        let said = |r: Result<(), BadValue>| r.unwrap_err().to_string();
-        let cases = [
-            (
-                said(parse_time("1x").map(drop)),
-                "bad time '1x': use a number and a unit: us, ms or s (e.g. 100ms)",
-            ),
-            (
-                said(parse_time("5").map(drop)),
-                "bad time '5': give a unit: us, ms or s (e.g. 5ms)",
-            ),
-            (
-                said(parse_time("2h").map(drop)),
-                "bad time '2h': use a number and a unit: us, ms or s (e.g. 100ms)",
-            ),
-            (
-                said(parse_time("4000s").map(drop)),
-                "bad time '4000s': at most 3600s",
-            ),
-            (
-                said(parse_percent("5x").map(drop)),
-                "bad percentage '5x': use a number from 0 to 100, e.g. 5%",
-            ),
-            (
-                said(parse_percent("101").map(drop)),
-                "bad percentage '101': at most 100%",
-            ),
-            (
-                said(parse_rate("fast").map(drop)),
-                "bad rate 'fast': use a number and a unit: kbit, mbit, gbit (bits/s) or kbps, mbps (bytes/s), e.g. 1mbit",
-            ),
-            (
-                said(parse_rate("1000").map(drop)),
-                "bad rate '1000': give a unit: kbit, mbit, gbit or kbps, mbps (e.g. 1000kbit)",
-            ),
-            (
-                said(parse_rate("0.5bit").map(drop)),
-                "bad rate '0.5bit': must be at least 1bit",
-            ),
-            (
-                said(parse_rate("2000tbit").map(drop)),
-                "bad rate '2000tbit': at most 1000tbit",
-            ),
+        // Each line names the value that must produce it, and its kind the parser.
+        let lines = [
+            "bad time '1x': use a number and a unit: us, ms or s (e.g. 100ms)",
+            "bad time '5': give a unit: us, ms or s (e.g. 5ms)",
+            "bad time '2h': use a number and a unit: us, ms or s (e.g. 100ms)",
+            "bad time '4000s': at most 3600s",
+            "bad percentage '5x': use a number from 0 to 100, e.g. 5%",
+            "bad percentage '101': at most 100%",
+            "bad rate 'fast': use a number and a unit: kbit, mbit, gbit (bits/s) or kbps, mbps (bytes/s), e.g. 1mbit",
+            "bad rate '1000': give a unit: kbit, mbit, gbit or kbps, mbps (e.g. 1000kbit)",
+            "bad rate '0.5bit': must be at least 1bit",
+            "bad rate '2000tbit': at most 1000tbit",
         ];
-        for (got, want) in cases {
-            assert_eq!(got, want);
+        for line in lines {
+            let (kind, rest) = line["bad ".len()..].split_once(" '").unwrap();
+            let text = rest.split_once("': ").unwrap().0;
+            let parsed = match kind {
+                "time" => parse_time(text).map(drop),
+                "percentage" => parse_percent(text).map(drop),
+                "rate" => parse_rate(text).map(drop),
+                _ => unreachable!("{line}"),
+            };
+            assert_eq!(said(parsed), line);
         }
     }
 }

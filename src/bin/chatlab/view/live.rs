@@ -202,15 +202,21 @@ mod tests {
         }
     }
 
+    /// A test's own directory (TAG tells tests apart), the lab's context, an empty view, and
+    /// the captures written into that directory.
+    fn start(tag: &str) -> (PathBuf, Ctx, Live, Bulk) {
+        let dir = std::env::temp_dir().join(format!("chatlab-live-{tag}{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let ctx = Ctx::new(Lang::En, "10.80.80", 2.0, 300).unwrap();
+        let b = Bulk::new(&dir);
+        (dir, ctx, Live::default(), b)
+    }
+
     const A: u8 = Flags::ACK;
 
     #[test]
     fn a_bulk_keeps_its_opening_and_latest_segments_and_says_how_many_it_left() {
-        let dir = std::env::temp_dir().join(format!("chatlab-live-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let ctx = Ctx::new(Lang::En, "10.80.80", 2.0, 300).unwrap();
-        let mut live = Live::default();
-        let mut b = Bulk::new(&dir);
+        let (dir, ctx, mut live, mut b) = start("");
         b.send(seg(0, true, Flags::SYN, 99, 0, b""));
         b.send(seg(2 * MS, false, Flags::SYN | A, 499, 100, b""));
         b.send(seg(4 * MS, true, A, 100, 500, b""));
@@ -300,11 +306,7 @@ mod tests {
 
     #[test]
     fn only_the_newest_connections_are_kept() {
-        let dir = std::env::temp_dir().join(format!("chatlab-live-n-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let ctx = Ctx::new(Lang::En, "10.80.80", 2.0, 300).unwrap();
-        let mut live = Live::default();
-        let mut b = Bulk::new(&dir);
+        let (dir, ctx, mut live, mut b) = start("n-");
         for i in 0..5u16 {
             let mut p = seg(Ns::from(i) * 100 * MS, true, Flags::SYN, 1, 0, b"");
             p.src.set_port(40000 + i);

@@ -12,7 +12,10 @@ pub mod q4;
 use std::time::Duration;
 
 use super::judge::{self, Fault};
+use super::peer::Conn;
 use super::program::{End, Program};
+use super::quote::quote;
+use super::report::{Report, Verdict};
 use crate::lang::{Lang, msg};
 
 /// How a program ended, in words.
@@ -72,6 +75,16 @@ pub fn fault_text(lang: Lang, fault: &Fault) -> String {
     }
 }
 
+/// A typed line that reaches the peer on CONN without its '\n' (GOT: what arrived).
+pub fn without_newline(lang: Lang, conn: &Conn, got: &[u8]) -> String {
+    let got = quote(lang, got, conn.got.dropped());
+    msg!(
+        lang,
+        "la ligne tapée part sans son '\\n' (« {got} ») : input() l'enlève, ajoutez-le avant d'envoyer",
+        "the typed line goes out without its '\\n' (\"{got}\"): input() strips it, add it back before sending"
+    )
+}
+
 /// Wait until EXPECTED lines are all printed since MARK (at most TIMEOUT), let the output
 /// settle a moment, then judge it.
 pub fn printed(
@@ -88,6 +101,23 @@ pub fn printed(
         std::thread::sleep(Duration::from_millis(100));
     }
     judge::judge(&prog.out.text_since(mark), expected, blank)
+}
+
+/// ID judged on lines printed (VERDICT, as [`printed`] said): a pass worded PASS; a fail
+/// worded MISSING (given the line) when a line is not printed, else by the fault's sentence.
+pub fn add_printed(
+    report: &mut Report,
+    lang: Lang,
+    id: &'static str,
+    verdict: &Result<(), Fault>,
+    pass: String,
+    missing: impl FnOnce(&str) -> String,
+) {
+    match verdict {
+        Ok(()) => report.add(id, Verdict::Pass, pass),
+        Err(Fault::Missing(l)) => report.add(id, Verdict::Fail, missing(l)),
+        Err(f) => report.add(id, Verdict::Fail, fault_text(lang, f)),
+    }
 }
 
 /// Pids as a reader wants them: "812" or "812, 813" (empty when none).

@@ -12,20 +12,20 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use super::left::peer_leaves;
-use super::{fault_text, how_ended, printed};
+use super::{add_printed, fault_text, how_ended, printed};
 use crate::check::judge::Fault;
 use crate::check::peer::Conn;
 use crate::check::procs;
 use crate::check::program::Program;
 use crate::check::report::Verdict::{Fail, Pass, Skip, Warn};
 use crate::check::runner::{Ctx, START, secs};
-use crate::lang::msg;
+use crate::lang::{Lang, msg};
 
 /// A server waiting for nothing uses no CPU; one spinning on recv() == b'' gets what the
 /// machine gives it, well above this even with every core busy.
 const BUSY: f64 = 0.10;
 
-fn see_lines(lang: crate::lang::Lang) -> String {
+fn see_lines(lang: Lang) -> String {
     msg!(
         lang,
         "non jugé : voir lines (l'affichage des données)",
@@ -48,18 +48,12 @@ pub fn lines(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     }
     let verdict = printed(prog, mark, &lines, secs(2.0), true);
     ctx.lines_as_bytes = verdict == Err(Fault::Bytes) || verdict == Err(Fault::Escaped);
-    ctx.report.add(
-        "lines",
-        if verdict.is_ok() { Pass } else { Fail },
-        match &verdict {
-            Ok(()) => msg!(
-                lang,
-                "chaque ligne envoyée s'affiche telle quelle, une fois, dans l'ordre",
-                "each line sent is printed as it is, once, in order"
-            ),
-            Err(f) => crashed(ctx, prog, 0).unwrap_or_else(|| fault_text(lang, f)),
-        },
+    let pass = msg!(
+        lang,
+        "chaque ligne envoyée s'affiche telle quelle, une fois, dans l'ordre",
+        "each line sent is printed as it is, once, in order"
     );
+    add_lines(ctx, prog, "lines", &verdict, 0, pass);
 }
 
 /// segments: three lines in one segment, then one line in two segments.
@@ -83,14 +77,12 @@ pub fn segments(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
         ctx.report.add("segments", Skip, see_lines(lang));
         return;
     }
-    ctx.report.add(
-        "segments",
-        if verdict.is_ok() { Pass } else { Fail },
-        match &verdict {
-            Ok(()) => msg!(lang, "trois lignes dans un segment, une ligne en deux segments : toujours des lignes entières", "three lines in one segment, one line in two segments: still whole lines"),
-            Err(f) => crashed(ctx, prog, err_mark).unwrap_or_else(|| fault_text(lang, f)),
-        },
+    let pass = msg!(
+        lang,
+        "trois lignes dans un segment, une ligne en deux segments : toujours des lignes entières",
+        "three lines in one segment, one line in two segments: still whole lines"
     );
+    add_lines(ctx, prog, "segments", &verdict, err_mark, pass);
 }
 
 /// utf8: an accented line whole, then one with a character cut between two segments: the
@@ -154,19 +146,18 @@ pub fn utf8(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
         );
         return;
     }
-    ctx.report.add(
-        "utf8",
-        if verdict.is_ok() { Pass } else { Fail },
-        match &verdict {
-            Ok(()) => msg!(lang, "le texte accentué s'affiche juste, même coupé au milieu d'un caractère", "accented text prints right, even cut in the middle of a character"),
-            Err(Fault::Missing(l)) => msg!(
-                lang,
-                "« {l} » ne s'affiche pas juste ; un caractère accentué fait 2 octets en UTF-8, et peut être coupé entre deux segments : décodez des lignes entières (accumulez les octets jusqu'au '\\n')",
-                "\"{l}\" does not print right; an accented character is 2 bytes in UTF-8, and may be cut between two segments: decode whole lines (accumulate bytes up to the '\\n')"
-            ),
-            Err(f) => fault_text(lang, f),
-        },
+    let pass = msg!(
+        lang,
+        "le texte accentué s'affiche juste, même coupé au milieu d'un caractère",
+        "accented text prints right, even cut in the middle of a character"
     );
+    add_printed(&mut ctx.report, lang, "utf8", &verdict, pass, |l| {
+        msg!(
+            lang,
+            "« {l} » ne s'affiche pas juste ; un caractère accentué fait 2 octets en UTF-8, et peut être coupé entre deux segments : décodez des lignes entières (accumulez les octets jusqu'au '\\n')",
+            "\"{l}\" does not print right; an accented character is 2 bytes in UTF-8, and may be cut between two segments: decode whole lines (accumulate bytes up to the '\\n')"
+        )
+    });
 }
 
 /// peer-close: the client leaves; then next-client, on the same program.
@@ -331,9 +322,28 @@ pub fn stop(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     }
 }
 
-/// The crash seen on stderr since MARK, as a sentence.
-fn crashed(ctx: &Ctx, prog: &Program, mark: usize) -> Option<String> {
+/// ID judged on the lines printed (VERDICT): a pass worded PASS, or a fail worded by the crash
+/// seen on stderr since ERR_MARK, else by the fault.
+fn add_lines(
+    ctx: &mut Ctx,
+    prog: &Program,
+    id: &'static str,
+    verdict: &Result<(), Fault>,
+    err_mark: usize,
+    pass: String,
+) {
     let lang = ctx.lang;
+    match verdict {
+        Ok(()) => ctx.report.add(id, Pass, pass),
+        Err(f) => {
+            let why = crashed(lang, prog, err_mark).unwrap_or_else(|| fault_text(lang, f));
+            ctx.report.add(id, Fail, why);
+        }
+    }
+}
+
+/// The crash seen on stderr since MARK, as a sentence.
+fn crashed(lang: Lang, prog: &Program, mark: usize) -> Option<String> {
     let line = prog.crashed_since(mark)?;
     Some(msg!(
         lang,

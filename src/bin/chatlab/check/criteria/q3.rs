@@ -9,15 +9,13 @@ use std::thread::sleep;
 use std::time::Duration;
 
 use super::left::peer_leaves;
-use super::{fault_text, printed};
-use crate::check::judge::Fault;
+use super::{add_printed, printed, without_newline};
 use crate::check::peer::Conn;
 use crate::check::procs;
 use crate::check::program::Program;
-use crate::check::quote::quote;
 use crate::check::report::Verdict::{Fail, Info, Pass, Skip};
 use crate::check::runner::{Ctx, secs};
-use crate::lang::msg;
+use crate::lang::{Lang, msg};
 
 /// How long a line that must NOT be sent yet is watched for.
 const HOLD: Duration = Duration::from_millis(700);
@@ -30,57 +28,50 @@ pub fn client_turns(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     // turns: 1 type, 2 send; a second line typed before the reply waits for it.
     let reply = "la reponse du serveur";
     prog.type_("premier tour\n".as_bytes());
-    let first = conn.got.wait_for(0, "premier tour\n".as_bytes(), secs(1.0));
-    let mut turns = if !first {
-        let got = conn.got.since(0);
-        let got_text = String::from_utf8_lossy(&got).into_owned();
-        let got = quote(lang, &got, conn.got.dropped());
-        Err(if got_text.starts_with("premier tour") {
-            msg!(
-                lang,
-                "la ligne tapée part sans son '\\n' (« {got} ») : input() l'enlève, ajoutez-le avant d'envoyer",
-                "the typed line goes out without its '\\n' (\"{got}\"): input() strips it, add it back before sending"
-            )
-        } else {
-            msg!(
-                lang,
-                "le serveur se tait et la première ligne tapée n'arrive pas en 1 s : le client commence (étapes 1-2 : lire le clavier, envoyer)",
-                "with the server silent, the first typed line does not arrive within 1 s: the client starts (steps 1-2: read the keyboard, send)"
-            )
-        })
-    } else {
-        Ok(())
-    };
+    let mut turns = typed_line(
+        lang,
+        conn,
+        "premier tour",
+        msg!(
+            lang,
+            "le serveur se tait et la première ligne tapée n'arrive pas en 1 s : le client commence (étapes 1-2 : lire le clavier, envoyer)",
+            "with the server silent, the first typed line does not arrive within 1 s: the client starts (steps 1-2: read the keyboard, send)"
+        ),
+    );
     let out_mark = prog.out.len();
     if turns.is_ok() {
         let mark = conn.got.len();
         prog.type_("second tour\n".as_bytes());
-        if conn.got.wait_for(mark, b"second tour", HOLD) {
-            turns = Err(msg!(
+        turns = waits(
+            conn,
+            mark,
+            "second tour",
+            msg!(
                 lang,
                 "une deuxième ligne tapée part avant la réponse du serveur : en alternance stricte, après l'envoi, attendez la ligne du serveur (étape 3, recv) avant de relire le clavier",
                 "a second typed line goes out before the server's reply: in strict alternation, after sending, wait for the server's line (step 3, recv) before reading the keyboard again"
-            ));
-        } else {
+            ),
+        );
+        if turns.is_ok() {
             conn.send(format!("{reply}\n").as_bytes());
-            if !conn
-                .got
-                .wait_for(mark, "second tour\n".as_bytes(), secs(1.0))
-            {
-                turns = Err(msg!(
+            turns = goes_out(
+                conn,
+                mark,
+                "second tour",
+                msg!(
                     lang,
                     "la réponse du serveur est arrivée, mais la ligne tapée entre-temps ne part pas en 1 s : après l'affichage (étape 4), relisez le clavier et envoyez",
                     "the server's reply has arrived, but the line typed meanwhile does not go out within 1 s: after printing (step 4), read the keyboard again and send"
-                ));
-            }
+                ),
+            );
         }
     }
-    let replied = turns.is_ok();
-    match turns {
-        Ok(()) => ctx.report.add("turns", Pass, msg!(lang, "l'ordre du TD : la ligne tapée part, la suivante attend la réponse du serveur, puis part", "the TD's order: the typed line goes out, the next one waits for the server's reply, then goes")),
-        Err(why) => ctx.report.add("turns", Fail, why),
-    }
-    judge_print(ctx, prog, out_mark, reply, replied);
+    let pass = msg!(
+        lang,
+        "l'ordre du TD : la ligne tapée part, la suivante attend la réponse du serveur, puis part",
+        "the TD's order: the typed line goes out, the next one waits for the server's reply, then goes"
+    );
+    judge_turns_and_print(ctx, prog, turns, pass, out_mark, reply);
 }
 
 /// Started differently: the server speaks first, the client reads the keyboard first.
@@ -110,38 +101,29 @@ pub fn server_turns(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     // is printed, then the typed line goes.
     let question = "la question du client";
     prog.type_("tape trop tot\n".as_bytes());
-    let mut turns = Ok(());
-    if conn.got.wait_for(0, "tape trop tot".as_bytes(), HOLD) {
-        turns = Err(msg!(
+    let mut turns = waits(
+        conn,
+        0,
+        "tape trop tot",
+        msg!(
             lang,
             "une ligne tapée part alors que le client n'a rien envoyé : le serveur attend d'abord la ligne du client (étape 5, recv), puis l'affiche, puis lit le clavier",
             "a typed line goes out while the client has sent nothing: the server first waits for the client's line (step 5, recv), prints it, then reads the keyboard"
-        ));
-    }
+        ),
+    );
     let out_mark = prog.out.len();
     if turns.is_ok() {
         conn.send(format!("{question}\n").as_bytes());
-        if !conn
-            .got
-            .wait_for(0, "tape trop tot\n".as_bytes(), secs(1.0))
-        {
-            let got = conn.got.since(0);
-            let got_text = String::from_utf8_lossy(&got).into_owned();
-            let got = quote(lang, &got, conn.got.dropped());
-            turns = Err(if got_text.starts_with("tape trop tot") {
-                msg!(
-                    lang,
-                    "la ligne tapée part sans son '\\n' (« {got} ») : input() l'enlève, ajoutez-le avant d'envoyer",
-                    "the typed line goes out without its '\\n' (\"{got}\"): input() strips it, add it back before sending"
-                )
-            } else {
-                msg!(
-                    lang,
-                    "la ligne du client est arrivée, mais la ligne tapée ne part pas en 1 s : après l'affichage (étape 6), lisez le clavier et envoyez (étapes 7-8)",
-                    "the client's line has arrived, but the typed line does not go out within 1 s: after printing (step 6), read the keyboard and send (steps 7-8)"
-                )
-            });
-        }
+        turns = typed_line(
+            lang,
+            conn,
+            "tape trop tot",
+            msg!(
+                lang,
+                "la ligne du client est arrivée, mais la ligne tapée ne part pas en 1 s : après l'affichage (étape 6), lisez le clavier et envoyez (étapes 7-8)",
+                "the client's line has arrived, but the typed line does not go out within 1 s: after printing (step 6), read the keyboard and send (steps 7-8)"
+            ),
+        );
     }
     // A second round, typed after the client's line this time.
     if turns.is_ok() {
@@ -150,23 +132,23 @@ pub fn server_turns(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
         conn.send("deuxieme question\n".as_bytes());
         let _ = printed(prog, out, &["deuxieme question"], secs(1.0), false);
         prog.type_("deuxieme reponse\n".as_bytes());
-        if !conn
-            .got
-            .wait_for(mark, "deuxieme reponse\n".as_bytes(), secs(1.0))
-        {
-            turns = Err(msg!(
+        turns = goes_out(
+            conn,
+            mark,
+            "deuxieme reponse",
+            msg!(
                 lang,
                 "le deuxième tour ne se fait pas : après avoir envoyé, revenez attendre la ligne du client (une boucle sur les étapes 5 à 8)",
                 "the second round does not happen: after sending, go back to waiting for the client's line (a loop over steps 5 to 8)"
-            ));
-        }
+            ),
+        );
     }
-    let asked = turns.is_ok();
-    match turns {
-        Ok(()) => ctx.report.add("turns", Pass, msg!(lang, "l'ordre du TD : rien ne part avant la ligne du client ; elle s'affiche, puis la ligne tapée part", "the TD's order: nothing goes out before the client's line; it is printed, then the typed line goes")),
-        Err(why) => ctx.report.add("turns", Fail, why),
-    }
-    judge_print(ctx, prog, out_mark, question, asked);
+    let pass = msg!(
+        lang,
+        "l'ordre du TD : rien ne part avant la ligne du client ; elle s'affiche, puis la ligne tapée part",
+        "the TD's order: nothing goes out before the client's line; it is printed, then the typed line goes"
+    );
+    judge_turns_and_print(ctx, prog, turns, pass, out_mark, question);
 }
 
 /// Started differently: the client also waits first. Nothing moves.
@@ -185,8 +167,56 @@ pub fn server_started_differently(ctx: &mut Ctx, _prog: &mut Program, conn: &Con
     );
 }
 
-fn judge_print(ctx: &mut Ctx, prog: &Program, mark: usize, line: &str, sent: bool) {
+/// Whether LINE, typed at the program, waits: none of it reaches the peer on CONN since MARK
+/// for [`HOLD`]; if some does, WENT.
+fn waits(conn: &Conn, mark: usize, line: &str, went: String) -> Result<(), String> {
+    if conn.got.wait_for(mark, line.as_bytes(), HOLD) {
+        Err(went)
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether LINE, typed at the program with its '\n', reaches the peer on CONN since MARK
+/// within 1 s; if not, NOT_SENT.
+fn goes_out(conn: &Conn, mark: usize, line: &str, not_sent: String) -> Result<(), String> {
+    let line = format!("{line}\n");
+    if conn.got.wait_for(mark, line.as_bytes(), secs(1.0)) {
+        Ok(())
+    } else {
+        Err(not_sent)
+    }
+}
+
+/// [`goes_out`] from the start of the connection, a miss told apart: the line came without
+/// its '\n', or NOT_SENT.
+fn typed_line(lang: Lang, conn: &Conn, line: &str, not_sent: String) -> Result<(), String> {
+    goes_out(conn, 0, line, not_sent).map_err(|not_sent| {
+        let got = conn.got.since(0);
+        if String::from_utf8_lossy(&got).starts_with(line) {
+            without_newline(lang, conn, &got)
+        } else {
+            not_sent
+        }
+    })
+}
+
+/// turns (TURNS: held, or why not; PASS: its wording), then print: LINE, sent to the program
+/// once the turns held, is printed since MARK.
+fn judge_turns_and_print(
+    ctx: &mut Ctx,
+    prog: &Program,
+    turns: Result<(), String>,
+    pass: String,
+    mark: usize,
+    line: &str,
+) {
     let lang = ctx.lang;
+    let sent = turns.is_ok();
+    match turns {
+        Ok(()) => ctx.report.add("turns", Pass, pass),
+        Err(why) => ctx.report.add("turns", Fail, why),
+    }
     if !sent {
         ctx.report.add(
             "print",
@@ -195,11 +225,19 @@ fn judge_print(ctx: &mut Ctx, prog: &Program, mark: usize, line: &str, sent: boo
         );
         return;
     }
-    match printed(prog, mark, &[line], secs(1.0), true) {
-        Ok(()) => ctx.report.add("print", Pass, msg!(lang, "la ligne reçue s'affiche telle quelle", "the line received is printed as it is")),
-        Err(Fault::Missing(_)) => ctx.report.add("print", Fail, msg!(lang, "la ligne reçue ne s'affiche pas : affichez-la dès sa réception (étape 4 ou 6), sur stdout", "the line received is not printed: print it as soon as it arrives (step 4 or 6), on stdout")),
-        Err(f) => ctx.report.add("print", Fail, fault_text(lang, &f)),
-    }
+    let verdict = printed(prog, mark, &[line], secs(1.0), true);
+    let pass = msg!(
+        lang,
+        "la ligne reçue s'affiche telle quelle",
+        "the line received is printed as it is"
+    );
+    add_printed(&mut ctx.report, lang, "print", &verdict, pass, |_| {
+        msg!(
+            lang,
+            "la ligne reçue ne s'affiche pas : affichez-la dès sa réception (étape 4 ou 6), sur stdout",
+            "the line received is not printed: print it as soon as it arrives (step 4 or 6), on stdout"
+        )
+    });
 }
 
 /// peer-close: the other side leaves; the program ends its conversation within 1 s, with no

@@ -12,12 +12,10 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use super::left::peer_leaves;
-use super::{fault_text, list, printed};
-use crate::check::judge::Fault;
+use super::{add_printed, fault_text, list, printed, without_newline};
 use crate::check::peer::Conn;
 use crate::check::procs::{self, Proc};
 use crate::check::program::Program;
-use crate::check::quote::quote;
 use crate::check::report::Verdict::{Fail, Pass, Skip, Warn};
 use crate::check::runner::{Ctx, secs};
 use crate::lang::msg;
@@ -121,11 +119,19 @@ pub fn from_peer(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     sleep(Duration::from_millis(150));
     let mark = prog.out.len();
     conn.send("une ligne du pair\n".as_bytes());
-    match printed(prog, mark, &["une ligne du pair"], secs(0.5), true) {
-        Ok(()) => ctx.report.add("from-peer", Pass, msg!(lang, "une ligne du pair s'affiche en moins de 0,5 s sans que personne ne tape", "a line from the peer is printed within 0.5 s while nobody types")),
-        Err(Fault::Missing(_)) => ctx.report.add("from-peer", Fail, msg!(lang, "une ligne du pair ne s'affiche pas en 0,5 s tant que personne ne tape : un processus doit recevoir et afficher, sans attendre le clavier", "a line from the peer is not printed within 0.5 s while nobody types: one process must receive and print, without waiting for the keyboard")),
-        Err(f) => ctx.report.add("from-peer", Fail, fault_text(lang, &f)),
-    }
+    let verdict = printed(prog, mark, &["une ligne du pair"], secs(0.5), true);
+    let pass = msg!(
+        lang,
+        "une ligne du pair s'affiche en moins de 0,5 s sans que personne ne tape",
+        "a line from the peer is printed within 0.5 s while nobody types"
+    );
+    add_printed(&mut ctx.report, lang, "from-peer", &verdict, pass, |_| {
+        msg!(
+            lang,
+            "une ligne du pair ne s'affiche pas en 0,5 s tant que personne ne tape : un processus doit recevoir et afficher, sans attendre le clavier",
+            "a line from the peer is not printed within 0.5 s while nobody types: one process must receive and print, without waiting for the keyboard"
+        )
+    });
 }
 
 /// to-peer: a typed line goes out while the peer is silent.
@@ -149,8 +155,8 @@ pub fn to_peer(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     } else {
         let bytes = conn.got.since(mark);
         if !bytes.is_empty() && !bytes.contains(&b'\n') {
-            let got = quote(lang, &bytes, conn.got.dropped());
-            ctx.report.add("to-peer", Fail, msg!(lang, "la ligne tapée part sans son '\\n' (« {got} ») : input() l'enlève, ajoutez-le avant d'envoyer", "the typed line goes out without its '\\n' (\"{got}\"): input() strips it, add it back before sending"));
+            ctx.report
+                .add("to-peer", Fail, without_newline(lang, conn, &bytes));
         } else {
             ctx.report.add("to-peer", Fail, msg!(lang, "la ligne tapée ne part pas tant que le pair se tait : un processus doit lire le clavier et envoyer, sans attendre le pair", "the typed line does not go out while the peer is silent: one process must read the keyboard and send, without waiting for the peer"));
         }
