@@ -778,8 +778,14 @@ fn grade(
 }
 
 /// Run CMD in a process group of its own; once `docker LIST -q --filter FILTER` shows
-/// something (it has begun), two Ctrl-C 0.3 s apart, as a terminal sends them; its output.
-fn ctrl_c_twice(cmd: &mut Command, filter: &str, list: &[&str]) -> std::process::Output {
+/// something (it has begun, within WITHIN), two Ctrl-C 0.3 s apart, as a terminal sends
+/// them; its output.
+fn ctrl_c_twice(
+    cmd: &mut Command,
+    filter: &str,
+    list: &[&str],
+    within: Duration,
+) -> std::process::Output {
     use std::os::unix::process::CommandExt;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -787,7 +793,7 @@ fn ctrl_c_twice(cmd: &mut Command, filter: &str, list: &[&str]) -> std::process:
         .process_group(0);
     let child = cmd.spawn().expect("lab/class");
     let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let begun = kit::poll(Duration::from_secs(60), || {
+    let begun = kit::poll(within, || {
         let out = kit::output(
             Command::new("docker")
                 .args(list)
@@ -795,7 +801,10 @@ fn ctrl_c_twice(cmd: &mut Command, filter: &str, list: &[&str]) -> std::process:
         );
         (!out.stdout.is_empty()).then_some(())
     });
-    assert!(begun.is_some(), "nothing matched {filter} in 60 s: {cmd:?}");
+    assert!(
+        begun.is_some(),
+        "nothing matched {filter} in {within:?}: {cmd:?}"
+    );
     for _ in 0..2 {
         let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGINT);
         std::thread::sleep(Duration::from_millis(300));
@@ -819,10 +828,12 @@ fn an_interrupted_up_is_completed_by_the_next() {
     let roster = dir.roster("roster.txt", &(names.join("\n") + "\n"));
     let roster = roster.to_str().unwrap();
 
+    // (On a fresh machine this first up builds the class's agent first: minutes.)
     let out = ctrl_c_twice(
         class(&dir.0, &["up", roster]).env("LAB_IMAGE", image),
         "label=chatlab.class.host",
         &["service", "ls"],
+        LIMIT_BUILD,
     );
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
@@ -901,6 +912,7 @@ fn an_interrupted_up_is_completed_by_the_next() {
         &mut class(&dir.0, &["grade"]),
         "label=chatlab.class.grade=1",
         &["ps"],
+        Duration::from_secs(60),
     );
     assert_eq!(
         out.status.code(),
