@@ -65,6 +65,31 @@ lab_say() {
   printf 'lab: %s\n' "$*" >&2
 }
 
+# lab_check_failed ROLE DETAIL: the JSON report of a check of ROLE that gave none (cut off,
+# or never run), one criterion, start, failed with DETAIL: as the grid reads it.
+lab_check_failed() {
+  printf '{"role":"%s","command":"","verdict":"fail","criteria":[{"id":"start","verdict":"fail","detail":"%s"}]}\n' \
+    "$1" "${2//\"/\'}"
+}
+
+# lab_check_verdict STATUS ROLE JSON ERROR: the word for a check of ROLE that ended with
+# STATUS (chatlab check's exit codes), ERROR the first line it wrote on stderr; a check cut off
+# (any other status) gets its report written in JSON. lab/check --class and lab/class grade
+# both say and write their checks this way, so their grids agree.
+lab_check_verdict() {
+  local status=$1 role=$2 json=$3 error
+  error=$(printf '%s' "${4#chatlab check: }" | tr -d '[:cntrl:]')
+  case $status in
+    0) echo pass ;;
+    1) echo fail ;;
+    3) echo "fail (could not run: $error)" ;;
+    *)
+      lab_check_failed "$role" "the check was cut off (status $status: time, memory or process limit)" >"$json"
+      echo "fail (cut off: status $status)"
+      ;;
+  esac
+}
+
 # lab_usage [SCRIPT]: print the "# Usage:" block of SCRIPT (default: the calling script).
 lab_usage() {
   local script=${1:-${BASH_SOURCE[1]:-$0}}
