@@ -18,6 +18,7 @@ use nix::sys::termios::{self, SetArg, Termios};
 use tokio::net::TcpStream;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -82,48 +83,15 @@ fn fail(why: &str) -> i32 {
 
 async fn exec(options: &Options<'_>, token: &str, raw: bool) -> Result<i32, String> {
     let agent = options.agent;
-    let stream = connect(agent).await?;
-    let url = format!("ws://{agent}{EXEC_PATH}?{}", options.request.query());
-    let mut request = url
-        .into_client_request()
-        .map_err(|e| format!("the agent's address '{agent}': {e}"))?;
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {token}")
-            .parse()
-            .map_err(|_| "the token file holds characters a header cannot carry".to_string())?,
-    );
-    let config = WebSocketConfig::default()
-        .max_frame_size(Some(MAX_FRAME))
-        .max_message_size(Some(MAX_FRAME));
-    let handshake = tokio_tungstenite::client_async_with_config(request, stream, Some(config));
-    let ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-        Err(_) => return Err(format!("the agent at {agent} did not answer in time")),
-        Ok(Err(WsError::Http(response))) => {
-            let status = response.status();
-            let body = response
-                .body()
-                .as_deref()
-                .map(|b| {
-                    String::from_utf8_lossy(b)
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                        .to_string()
-                })
-                .unwrap_or_default();
-            return Err(if status.as_u16() == 401 {
-                format!(
-                    "the agent at {agent} refused the token (401): is {} this class's token?",
-                    options.token_file.display()
-                )
-            } else {
-                format!("the agent at {agent} refused ({}): {body}", status.as_u16())
-            });
-        }
-        Ok(Err(e)) => return Err(format!("the agent at {agent}: {e}")),
-        Ok(Ok((ws, _))) => ws,
-    };
+    let ws = open(agent, token, &options.request)
+        .await
+        .map_err(|e| match e {
+            Refused::Token => format!(
+                "the agent at {agent} refused the token (401): is {} this class's token?",
+                options.token_file.display()
+            ),
+            Refused::Other(why) => why,
+        })?;
     let (mut tx, mut rx) = ws.split();
     let mut stdin = stdin_reader();
     let mut stdin_open = true;
@@ -187,6 +155,67 @@ async fn exec(options: &Options<'_>, token: &str, raw: bool) -> Result<i32, Stri
     }
 }
 
+/// Why [`open`] failed.
+#[derive(Debug)]
+pub enum Refused {
+    /// The agent refused the token (401).
+    Token,
+    /// Any other failure, in one line.
+    Other(String),
+}
+
+/// An exec's WebSocket with the agent at AGENT (`ADDRESS:PORT`), handshake done.
+pub async fn open(
+    agent: &str,
+    token: &str,
+    request: &ExecRequest,
+) -> Result<WebSocketStream<TcpStream>, Refused> {
+    let stream = connect(agent).await.map_err(Refused::Other)?;
+    let url = format!("ws://{agent}{EXEC_PATH}?{}", request.query());
+    let mut http = url
+        .into_client_request()
+        .map_err(|e| Refused::Other(format!("the agent's address '{agent}': {e}")))?;
+    http.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().map_err(|_| {
+            Refused::Other("the token holds characters a header cannot carry".to_string())
+        })?,
+    );
+    let config = WebSocketConfig::default()
+        .max_frame_size(Some(MAX_FRAME))
+        .max_message_size(Some(MAX_FRAME));
+    let handshake = tokio_tungstenite::client_async_with_config(http, stream, Some(config));
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        Err(_) => Err(Refused::Other(format!(
+            "the agent at {agent} did not answer in time"
+        ))),
+        Ok(Err(WsError::Http(response))) => {
+            let status = response.status();
+            let body = response
+                .body()
+                .as_deref()
+                .map(|b| {
+                    String::from_utf8_lossy(b)
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            Err(if status.as_u16() == 401 {
+                Refused::Token
+            } else {
+                Refused::Other(format!(
+                    "the agent at {agent} refused ({}): {body}",
+                    status.as_u16()
+                ))
+            })
+        }
+        Ok(Err(e)) => Err(Refused::Other(format!("the agent at {agent}: {e}"))),
+        Ok(Ok((ws, _))) => Ok(ws),
+    }
+}
+
 fn write_flush(out: &mut impl Write, data: &[u8]) -> std::io::Result<()> {
     out.write_all(data)?;
     out.flush()
@@ -207,7 +236,7 @@ async fn recv(s: &mut Option<Signal>) -> Option<()> {
     }
 }
 
-async fn connect(agent: &str) -> Result<TcpStream, String> {
+pub async fn connect(agent: &str) -> Result<TcpStream, String> {
     let until = tokio::time::Instant::now() + CONNECT_RETRY;
     loop {
         match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(agent)).await {

@@ -6,14 +6,13 @@
 //! runs its client, which asks the agent of the lab's node.
 //!
 //! # Layout
+//! - `lib.rs`: the modules below, for the class's web server (it speaks the protocol).
 //! - `protocol.rs`: the requests, the frames, the checks: the whole protocol, no I/O (the
 //!   class's web server will speak it too).
 //! - `serve.rs`: `chatlab-agent serve`, the agent: what it exposes, and why nothing else.
 //! - `client.rs`: `chatlab-agent exec`, the client lab/class runs.
 
-mod client;
-mod protocol;
-mod serve;
+use chatlab_agent::{client, protocol, serve};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

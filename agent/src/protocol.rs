@@ -4,6 +4,9 @@
 //! # Requests (HTTP/1.1, every one with `Authorization: Bearer TOKEN`)
 //!
 //! - `GET /v1/health` → 200 `ok`.
+//! - `GET /v1/labs` → 200, JSON [`Labs`]: the hosts of the class's labs on the agent's node
+//!   (running or not), by student; what the class's web server shows the teacher and how it
+//!   finds the node of a lab.
 //! - `GET /v1/exec?student=ID&host=HOST&tty=0|1&cols=C&rows=R&cmd=ARG&cmd=ARG…`, upgraded to a
 //!   WebSocket: CMD (the `cmd` parameters in order; none: a login shell, `bash -l`) in the
 //!   running container labelled `chatlab.class=1`, `chatlab.class.student=ID`,
@@ -36,6 +39,7 @@ use std::fmt;
 pub const DEFAULT_PORT: u16 = 7171;
 pub const HEALTH_PATH: &str = "/v1/health";
 pub const EXEC_PATH: &str = "/v1/exec";
+pub const LABS_PATH: &str = "/v1/labs";
 /// The most bytes of one WebSocket frame or message, either way.
 pub const MAX_FRAME: usize = 64 * 1024;
 /// Output stream tags: the first byte of an agent's binary frame.
@@ -64,6 +68,26 @@ pub fn valid_student(id: &str) -> bool {
 
 pub fn valid_host(host: &str) -> bool {
     HOSTS.contains(&host)
+}
+
+/// What `GET /v1/labs` answers: the class's lab hosts on one node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Labs {
+    pub hosts: Vec<LabHost>,
+}
+
+/// One host of a lab, as the node's Docker daemon sees its container.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LabHost {
+    pub student: String,
+    /// `server`, `client` or `client2`.
+    pub host: String,
+    /// Docker's state word: `running`, `exited`, `created`, …
+    pub state: String,
+    /// Docker's status sentence: `Up 5 minutes`, `Exited (0) 2 seconds ago`, …
+    pub status: String,
+    /// When the container was created (seconds since the epoch).
+    pub created: i64,
 }
 
 /// What `GET /v1/exec` asks for.

@@ -39,8 +39,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::protocol::{
-    AgentFrame, ClientFrame, EXEC_PATH, ExecRequest, HEALTH_PATH, MAX_FRAME, STDERR, STDOUT,
-    WORKDIR, Wire, bearer, token_matches,
+    AgentFrame, ClientFrame, EXEC_PATH, ExecRequest, HEALTH_PATH, LABS_PATH, LabHost, Labs,
+    MAX_FRAME, STDERR, STDOUT, WORKDIR, Wire, bearer, token_matches, valid_host, valid_student,
 };
 
 pub const MAX_CONNECTIONS: usize = 256;
@@ -85,6 +85,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let router = Router::new()
         .route(HEALTH_PATH, get(|| async { "ok\n" }))
         .route(EXEC_PATH, get(exec))
+        .route(LABS_PATH, get(labs))
         .layer(middleware::from_fn_with_state(app.clone(), authorise))
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -224,6 +225,39 @@ async fn exec(
         .on_upgrade(move |socket| async move {
             session(socket, app.docker, exec_id, request, permit).await;
         })
+}
+
+/// `GET /v1/labs`: every container of a class's lab on this daemon, running or not.
+async fn labs(State(app): State<App>) -> Response {
+    let filters = HashMap::from([("label".to_string(), vec!["chatlab.class=1".to_string()])]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let found = match app.docker.list_containers(Some(options)).await {
+        Ok(found) => found,
+        Err(e) => return refuse(StatusCode::BAD_GATEWAY, &one_line(&e.to_string())),
+    };
+    let mut hosts: Vec<LabHost> = found
+        .into_iter()
+        .filter_map(|c| {
+            let labels = c.labels?;
+            let student = labels.get("chatlab.class.student")?.clone();
+            let host = labels.get("chatlab.class.host")?.clone();
+            // (Only a lab's hosts: the agent's own container and grading jobs have no such pair.)
+            (valid_student(&student) && valid_host(&host)).then(|| LabHost {
+                student,
+                host,
+                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                status: c.status.unwrap_or_default(),
+                created: c.created.unwrap_or(0),
+            })
+        })
+        .collect();
+    hosts.sort_by(|a, b| (&a.student, &a.host, -a.created).cmp(&(&b.student, &b.host, -b.created)));
+    // A swarm task replaced leaves its old container a while: the newest of each host.
+    hosts.dedup_by(|b, a| a.student == b.student && a.host == b.host);
+    axum::Json(Labs { hosts }).into_response()
 }
 
 /// The container of the request's host: running, of the class, on this daemon; None if none.
