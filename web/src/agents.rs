@@ -1,0 +1,240 @@
+//! The labs, through the class's agents (one per node, `agents.txt`): where each student's lab
+//! runs and its hosts' states (`GET /v1/labs` of every agent), and a command run in a host
+//! (`/v1/exec`, the agent's WebSocket: [`chatlab_agent::protocol`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use chatlab_agent::client::{self, Refused};
+use chatlab_agent::protocol::{
+    AgentFrame, ClientFrame, ExecRequest, LABS_PATH, LabHost, Labs, MAX_FRAME, STDOUT, Wire,
+};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::Mutex;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::class::Class;
+
+/// How long the labs' listing is taken as still true.
+const FRESH: Duration = Duration::from_secs(5);
+const ASK_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most bytes a command run for the server may print (a file read whole, a listing).
+pub const MAX_OUTPUT: usize = 1024 * 1024;
+
+/// Each lab host the agents know, with its agent's address.
+pub type Hosts = Vec<(String, LabHost)>;
+
+#[derive(Clone)]
+pub struct Agents {
+    class: Arc<Class>,
+    /// The last listing, and when it was made.
+    seen: Arc<Mutex<Option<(Instant, Hosts)>>>,
+}
+
+/// What a command run in a host gave.
+pub struct Output {
+    pub code: i64,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Agents {
+    pub fn new(class: Arc<Class>) -> Agents {
+        Agents {
+            class,
+            seen: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Every lab host the agents know, with its agent (at most [`FRESH`] old).
+    pub async fn hosts(&self) -> Hosts {
+        let mut seen = self.seen.lock().await;
+        if let Some((when, hosts)) = &*seen
+            && when.elapsed() < FRESH
+        {
+            return hosts.clone();
+        }
+        let hosts = self.ask_all().await;
+        *seen = Some((Instant::now(), hosts.clone()));
+        hosts
+    }
+
+    /// The agent of STUDENT's lab (asking the agents again if it was not seen).
+    pub async fn agent_of(&self, student: &str) -> Option<String> {
+        let find = |hosts: &[(String, LabHost)]| {
+            hosts
+                .iter()
+                .find(|(_, h)| h.student == student && h.state == "running")
+                .map(|(a, _)| a.clone())
+        };
+        if let Some(agent) = find(&self.hosts().await) {
+            return Some(agent);
+        }
+        *self.seen.lock().await = None;
+        find(&self.hosts().await)
+    }
+
+    async fn ask_all(&self) -> Hosts {
+        let Ok(token) = self.class.agent_token() else {
+            log::warn!("no agent token in the class's folder");
+            return Vec::new();
+        };
+        let asks = self.class.agents().into_iter().map(|agent| {
+            let token = token.clone();
+            async move {
+                match tokio::time::timeout(ASK_TIMEOUT, labs_of(&agent, &token)).await {
+                    Ok(Ok(labs)) => labs.hosts.into_iter().map(|h| (agent.clone(), h)).collect(),
+                    Ok(Err(e)) => {
+                        log::warn!("the agent at {agent}: {e}");
+                        Vec::new()
+                    }
+                    Err(_) => {
+                        log::warn!("the agent at {agent} did not answer in time");
+                        Vec::new()
+                    }
+                }
+            }
+        });
+        futures_util::future::join_all(asks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// The exec's WebSocket of REQUEST, with the agent of its lab.
+    pub async fn open(
+        &self,
+        request: &ExecRequest,
+    ) -> Result<WebSocketStream<tokio::net::TcpStream>, String> {
+        let agent = self
+            .agent_of(&request.student)
+            .await
+            .ok_or_else(|| format!("{}'s lab is not running", request.student))?;
+        let token = self.class.agent_token()?;
+        client::open(&agent, &token, request)
+            .await
+            .map_err(|e| match e {
+                Refused::Token => format!("the agent at {agent} refused the class's token"),
+                Refused::Other(why) => why,
+            })
+    }
+
+    /// CMD run in HOST of STUDENT's lab, STDIN given to it whole; its output, at most
+    /// [`MAX_OUTPUT`] bytes of each stream (an error past it).
+    pub async fn run(
+        &self,
+        student: &str,
+        host: &str,
+        cmd: &[&str],
+        stdin: &[u8],
+    ) -> Result<Output, String> {
+        let request = ExecRequest {
+            student: student.to_string(),
+            host: host.to_string(),
+            tty: false,
+            size: None,
+            cmd: cmd.iter().map(|s| s.to_string()).collect(),
+        };
+        let ws = self.open(&request).await?;
+        let (mut tx, mut rx) = ws.split();
+        let feed = async move {
+            for chunk in stdin.chunks(MAX_FRAME / 2) {
+                tx.send(message(ClientFrame::Stdin(chunk.to_vec()).encode()))
+                    .await?;
+            }
+            tx.send(message(ClientFrame::Eof.encode())).await?;
+            Ok::<_, tokio_tungstenite::tungstenite::Error>(tx)
+        };
+        let collect = async move {
+            let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+            while let Some(msg) = rx.next().await {
+                let wire = match msg.map_err(|e| e.to_string())? {
+                    Message::Binary(b) => Wire::Binary(b.to_vec()),
+                    Message::Text(t) => Wire::Text(t.to_string()),
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                match AgentFrame::decode(wire).map_err(|e| e.0)? {
+                    AgentFrame::Output { stream, data } => {
+                        let out = if stream == STDOUT {
+                            &mut stdout
+                        } else {
+                            &mut stderr
+                        };
+                        if out.len() + data.len() > MAX_OUTPUT {
+                            return Err(format!("more than {MAX_OUTPUT} bytes of output"));
+                        }
+                        out.extend_from_slice(&data);
+                    }
+                    AgentFrame::Exit(code) => {
+                        return Ok(Output {
+                            code,
+                            stdout,
+                            stderr,
+                        });
+                    }
+                    AgentFrame::Error(why) => return Err(why),
+                }
+            }
+            Err("the agent closed before the command ended".to_string())
+        };
+        let (fed, output) = tokio::join!(feed, collect);
+        if let Err(e) = fed {
+            log::debug!("stdin of {cmd:?}: {e}");
+        }
+        output
+    }
+}
+
+fn message(wire: Wire) -> Message {
+    match wire {
+        Wire::Binary(b) => Message::Binary(b.into()),
+        Wire::Text(t) => Message::Text(t.into()),
+    }
+}
+
+/// `GET /v1/labs` of the agent at AGENT.
+async fn labs_of(agent: &str, token: &str) -> Result<Labs, String> {
+    let stream = client::connect(agent).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let request = hyper::Request::get(LABS_PATH)
+        .header("host", agent)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = axum::body::to_bytes(Body::new(response.into_body()), MAX_OUTPUT)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!(
+            "{status}: {}",
+            String::from_utf8_lossy(&body).lines().next().unwrap_or("")
+        ));
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("its labs: {e}"))
+}
+
+/// The labs of the class by student: each host's state.
+pub fn by_student(hosts: &[(String, LabHost)]) -> HashMap<String, (String, Vec<LabHost>)> {
+    let mut labs: HashMap<String, (String, Vec<LabHost>)> = HashMap::new();
+    for (agent, host) in hosts {
+        let lab = labs
+            .entry(host.student.clone())
+            .or_insert_with(|| (agent.clone(), Vec::new()));
+        lab.1.push(host.clone());
+    }
+    labs
+}

@@ -1,0 +1,729 @@
+//! HTTPS for the class: axum on tokio, TLS by rustls.
+//!
+//! Every request passes, in this order:
+//! 1. its `Host:` must be one of the server's names (DNS rebinding: a page of another site
+//!    made to resolve to this server is refused);
+//! 2. a lab's routes (`/lab/ID/…`) want the cookie of that student's secret or the teacher's,
+//!    the teacher's routes (`/teacher/…`) the teacher's: else 403, whatever the route, the
+//!    student or the method (a page, a file, a terminal);
+//! 3. what changes something (a terminal's WebSocket, a file saved) must come from the
+//!    server's own pages: `Origin:` is this server (cross-site WebSocket hijacking).
+//!
+//! A secret comes once in a link (`/s/SECRET`, `/t/SECRET`), becomes a cookie (`HttpOnly;
+//! Secure; SameSite=Strict`) and the browser is sent to a clean address: the secret stays
+//! neither in the history nor in the page. Wrong secrets from one address are counted:
+//! past [`MAX_BAD_SECRETS`] a minute, that address gets 429.
+//!
+//! Bounds: [`MAX_CONNECTIONS`] connections, a TLS handshake and a request head each within
+//! [`HEAD_TIMEOUT`], a request body of at most a file's size, a WebSocket frame of at most
+//! the agents' [`MAX_FRAME`], [`MAX_TERMINALS`] terminals per student and [`MAX_ALL_TERMINALS`]
+//! in all.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chatlab_agent::protocol::{
+    AgentFrame, ClientFrame, ExecRequest, MAX_FRAME, Wire, valid_host, valid_student,
+};
+use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use log::{debug, info, warn};
+use serde::Deserialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
+use tokio_tungstenite::tungstenite;
+
+use crate::agents::{self, Agents};
+use crate::class::{Class, Who};
+use crate::files;
+
+pub const MAX_CONNECTIONS: usize = 2048;
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+pub const MAX_TERMINALS: usize = 8;
+pub const MAX_ALL_TERMINALS: usize = 1500;
+pub const MAX_BAD_SECRETS: u32 = 20;
+const STUDENT_COOKIE: &str = "chatlab_student";
+const TEACHER_COOKIE: &str = "chatlab_teacher";
+
+pub struct Config {
+    pub listen: SocketAddr,
+    pub names: Vec<String>,
+    pub tls: Arc<rustls::ServerConfig>,
+}
+
+#[derive(Clone)]
+struct App {
+    class: Arc<Class>,
+    agents: Agents,
+    /// The `Host:` values answered (names, with and without the port).
+    hosts: Arc<Vec<String>>,
+    presence: Arc<Mutex<HashMap<String, Presence>>>,
+    terminals: Arc<Semaphore>,
+    bad_secrets: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
+}
+
+/// A student seen: terminals open now, and when they last typed or opened one.
+#[derive(Clone, Copy)]
+struct Presence {
+    terminals: usize,
+    last: SystemTime,
+}
+
+pub async fn serve(config: Config, class: Class) -> Result<(), String> {
+    let class = Arc::new(class);
+    let port = config.listen.port();
+    let mut hosts = Vec::new();
+    for name in &config.names {
+        let bare = if name.contains(':') && !name.starts_with('[') {
+            format!("[{name}]") // an IPv6 address, as Host: carries it
+        } else {
+            name.clone()
+        };
+        hosts.push(format!("{bare}:{port}"));
+        if port == 443 {
+            hosts.push(bare);
+        }
+    }
+    let app = App {
+        agents: Agents::new(Arc::clone(&class)),
+        class: Arc::clone(&class),
+        hosts: Arc::new(hosts),
+        presence: Arc::default(),
+        terminals: Arc::new(Semaphore::new(MAX_ALL_TERMINALS)),
+        bad_secrets: Arc::default(),
+    };
+    // The roster may grow (lab/class up again): read again when it changes.
+    {
+        let class = Arc::clone(&class);
+        let base = format!("https://{}", app.hosts[0]);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                match class.reload() {
+                    Ok(true) => {
+                        info!("the roster changed: links.csv written again");
+                        if let Err(e) = class.write_links(&base) {
+                            warn!("{e}");
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(e) => warn!("{e}"),
+                }
+            }
+        });
+    }
+    let router = routes(app);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    info!("listening on {}", config.listen);
+    let acceptor = TlsAcceptor::from(config.tls);
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                warn!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            debug!("{peer}: over {MAX_CONNECTIONS} connections, closed");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(connection(
+            stream,
+            peer,
+            acceptor.clone(),
+            router.clone(),
+            permit,
+        ));
+    }
+}
+
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    router: Router,
+    _permit: OwnedSemaphorePermit,
+) {
+    let tls = match tokio::time::timeout(HEAD_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return debug!("{peer}: TLS: {e}"),
+        Err(_) => return debug!("{peer}: no TLS handshake in time"),
+    };
+    let service = router.layer(axum::Extension(ConnectInfo(peer)));
+    let http = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .max_buf_size(32 * 1024)
+        .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
+        .with_upgrades();
+    if let Err(e) = http.await {
+        debug!("{peer}: {e}");
+    }
+}
+
+fn routes(app: App) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/s/{secret}", get(student_link))
+        .route("/t/{secret}", get(teacher_link))
+        .route("/assets/{file}", get(asset))
+        .route("/lab/{id}/", get(student_page))
+        .route("/lab/{id}/me", get(me))
+        .route("/lab/{id}/term/{host}", get(terminal))
+        .route("/lab/{id}/files", get(file_list))
+        .route("/lab/{id}/files/{name}", get(file_read).put(file_write))
+        .route("/teacher/", get(teacher_page))
+        .route("/teacher/labs", get(teacher_labs))
+        .route("/teacher/grades/{file}", get(grades))
+        .layer(DefaultBodyLimit::max(files::MAX_FILE))
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .with_state(app)
+}
+
+fn refuse(status: StatusCode, why: &str) -> Response {
+    let mut response = Response::new(Body::from(format!("{why}\n")));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn forbidden() -> Response {
+    refuse(
+        StatusCode::FORBIDDEN,
+        "forbidden: open the link your teacher gave you (accès refusé : ouvrez le lien que votre enseignant vous a donné)",
+    )
+}
+
+/// Every request: our own `Host:`, then the response's security headers.
+async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if !app.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+        return refuse(
+            StatusCode::MISDIRECTED_REQUEST,
+            "this server answers only to its own names",
+        );
+    }
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    );
+    h.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=86400"),
+    );
+    response
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn is_teacher(app: &App, headers: &HeaderMap) -> bool {
+    cookie(headers, TEACHER_COOKIE).and_then(|s| app.class.who(&s)) == Some(Who::Teacher)
+}
+
+/// Who may open lab ID: that student (their cookie) or the teacher; None: 403.
+fn viewer(app: &App, headers: &HeaderMap, id: &str) -> Option<Who> {
+    if !valid_student(id) || !app.class.has_student(id) {
+        return None;
+    }
+    if cookie(headers, STUDENT_COOKIE).and_then(|s| app.class.who(&s))
+        == Some(Who::Student(id.to_string()))
+    {
+        return Some(Who::Student(id.to_string()));
+    }
+    is_teacher(app, headers).then_some(Who::Teacher)
+}
+
+/// A request that changes something comes from our own page: its Origin is this server.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok());
+    matches!((host, origin), (Some(h), Some(o)) if o == format!("https://{h}"))
+}
+
+fn peer(req_ext: &Option<axum::Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr> {
+    req_ext.as_ref().map(|e| e.0.0.ip())
+}
+
+/// Count a wrong secret from IP; true when IP is over its allowance.
+fn too_many(app: &App, ip: Option<IpAddr>, wrong: bool) -> bool {
+    let Some(ip) = ip else { return false };
+    let mut bad = app.bad_secrets.lock().unwrap();
+    if bad.len() > 10_000 {
+        bad.retain(|_, (since, _)| since.elapsed() < Duration::from_secs(60));
+    }
+    let entry = bad.entry(ip).or_insert((Instant::now(), 0));
+    if entry.0.elapsed() >= Duration::from_secs(60) {
+        *entry = (Instant::now(), 0);
+    }
+    if wrong {
+        entry.1 += 1;
+    }
+    entry.1 > MAX_BAD_SECRETS
+}
+
+fn redirect_with_cookie(location: &str, name: &str, secret: &str) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    let h = r.headers_mut();
+    h.insert(header::LOCATION, HeaderValue::from_str(location).unwrap());
+    h.insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&format!(
+            "{name}={secret}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=2592000"
+        ))
+        .unwrap(),
+    );
+    r
+}
+
+async fn index() -> Response {
+    html(include_str!("../page/index.html"))
+}
+
+async fn student_link(
+    State(app): State<App>,
+    conn: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    Path(secret): Path<String>,
+) -> Response {
+    let ip = peer(&conn);
+    if too_many(&app, ip, false) {
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many wrong links: wait a minute",
+        );
+    }
+    match app.class.who(&secret) {
+        Some(Who::Student(id)) => {
+            redirect_with_cookie(&format!("/lab/{id}/"), STUDENT_COOKIE, &secret)
+        }
+        _ => {
+            too_many(&app, ip, true);
+            forbidden()
+        }
+    }
+}
+
+async fn teacher_link(
+    State(app): State<App>,
+    conn: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    Path(secret): Path<String>,
+) -> Response {
+    let ip = peer(&conn);
+    if too_many(&app, ip, false) {
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many wrong links: wait a minute",
+        );
+    }
+    match app.class.who(&secret) {
+        Some(Who::Teacher) => redirect_with_cookie("/teacher/", TEACHER_COOKIE, &secret),
+        _ => {
+            too_many(&app, ip, true);
+            forbidden()
+        }
+    }
+}
+
+fn html(text: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], text).into_response()
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    let (kind, body): (&str, &'static [u8]) = match file.as_str() {
+        "xterm.js" => (
+            "text/javascript",
+            include_bytes!("../vendor/xterm/xterm.js"),
+        ),
+        "xterm.css" => ("text/css", include_bytes!("../vendor/xterm/xterm.css")),
+        "addon-fit.js" => (
+            "text/javascript",
+            include_bytes!("../vendor/xterm/addon-fit.js"),
+        ),
+        "student.js" => ("text/javascript", include_bytes!("../page/student.js")),
+        "teacher.js" => ("text/javascript", include_bytes!("../page/teacher.js")),
+        "class.css" => ("text/css", include_bytes!("../page/class.css")),
+        _ => return refuse(StatusCode::NOT_FOUND, "no such file"),
+    };
+    ([(header::CONTENT_TYPE, kind)], body).into_response()
+}
+
+async fn student_page(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if viewer(&app, &headers, &id).is_none() {
+        return forbidden();
+    }
+    html(include_str!("../page/student.html"))
+}
+
+async fn me(State(app): State<App>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    let Some(who) = viewer(&app, &headers, &id) else {
+        return forbidden();
+    };
+    let name = app
+        .class
+        .students()
+        .into_iter()
+        .find(|s| s.id == id)
+        .map(|s| s.name)
+        .unwrap_or_default();
+    axum::Json(serde_json::json!({
+        "id": id,
+        "name": name,
+        "teacher": who == Who::Teacher,
+        "max_file": files::MAX_FILE,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct TermSize {
+    cols: Option<u16>,
+    rows: Option<u16>,
+}
+
+async fn terminal(
+    State(app): State<App>,
+    Path((id, host)): Path<(String, String)>,
+    Query(size): Query<TermSize>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let Some(who) = viewer(&app, &headers, &id) else {
+        return forbidden();
+    };
+    if !same_origin(&headers) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "forbidden: not from this server's page",
+        );
+    }
+    if !valid_host(&host) {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "the lab's hosts are server, client and client2",
+        );
+    }
+    let Ok(ws) = ws else {
+        return refuse(StatusCode::BAD_REQUEST, "a terminal is a WebSocket");
+    };
+    let student = matches!(who, Who::Student(_));
+    if student
+        && app
+            .presence
+            .lock()
+            .unwrap()
+            .get(&id)
+            .is_some_and(|p| p.terminals >= MAX_TERMINALS)
+    {
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many terminals open: close one",
+        );
+    }
+    let Ok(permit) = Arc::clone(&app.terminals).try_acquire_owned() else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the class's server has all the terminals it can hold",
+        );
+    };
+    let request = ExecRequest {
+        student: id.clone(),
+        host,
+        tty: true,
+        size: size
+            .cols
+            .zip(size.rows)
+            .filter(|(c, r)| (1..=4096).contains(c) && (1..=4096).contains(r)),
+        cmd: Vec::new(),
+    };
+    // The agent first: its refusal is said before the page's WebSocket opens.
+    let agent = match app.agents.open(&request).await {
+        Ok(agent) => agent,
+        Err(why) => return refuse(StatusCode::BAD_GATEWAY, &why),
+    };
+    ws.max_message_size(MAX_FRAME)
+        .max_frame_size(MAX_FRAME)
+        .on_upgrade(move |socket| async move {
+            if student {
+                app.seen(&id, 1);
+            }
+            relay(&app, socket, agent, student.then_some(id.as_str())).await;
+            if student {
+                app.seen(&id, -1);
+            }
+            drop(permit);
+        })
+}
+
+impl App {
+    fn seen(&self, id: &str, terminals: isize) {
+        let mut presence = self.presence.lock().unwrap();
+        let p = presence.entry(id.to_string()).or_insert(Presence {
+            terminals: 0,
+            last: SystemTime::now(),
+        });
+        p.terminals = p.terminals.saturating_add_signed(terminals);
+        p.last = SystemTime::now();
+    }
+}
+
+/// The page's terminal ↔ the agent's exec, frame for frame: stdin and resizes one way (checked
+/// as the agent's protocol says), output, exit and errors the other.
+async fn relay(
+    app: &App,
+    page: WebSocket,
+    agent: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    student: Option<&str>,
+) {
+    let (mut page_tx, mut page_rx) = page.split();
+    let (mut agent_tx, mut agent_rx) = agent.split();
+    let up = async {
+        while let Some(Ok(msg)) = page_rx.next().await {
+            let wire = match msg {
+                Message::Binary(b) => Wire::Binary(b.to_vec()),
+                Message::Text(t) => Wire::Text(t.to_string()),
+                Message::Close(_) => break,
+                _ => continue,
+            };
+            let Ok(frame) = ClientFrame::decode(wire) else {
+                break;
+            };
+            if let (Some(id), ClientFrame::Stdin(_)) = (student, &frame) {
+                app.seen(id, 0);
+            }
+            let out = match frame.encode() {
+                Wire::Binary(b) => tungstenite::Message::Binary(b.into()),
+                Wire::Text(t) => tungstenite::Message::Text(t.into()),
+            };
+            if agent_tx.send(out).await.is_err() {
+                break;
+            }
+        }
+        let _ = agent_tx.close().await;
+    };
+    let down = async {
+        while let Some(Ok(msg)) = agent_rx.next().await {
+            let wire = match msg {
+                tungstenite::Message::Binary(b) => Wire::Binary(b.to_vec()),
+                tungstenite::Message::Text(t) => Wire::Text(t.to_string()),
+                tungstenite::Message::Close(_) => break,
+                _ => continue,
+            };
+            let Ok(frame) = AgentFrame::decode(wire) else {
+                break;
+            };
+            let last = !matches!(frame, AgentFrame::Output { .. });
+            let out = match frame.encode() {
+                Wire::Binary(b) => Message::Binary(b.into()),
+                Wire::Text(t) => Message::Text(t.into()),
+            };
+            if page_tx.send(out).await.is_err() || last {
+                break;
+            }
+        }
+        let _ = page_tx.close().await;
+    };
+    // Either side gone ends both.
+    tokio::select! {
+        _ = up => {}
+        _ = down => {}
+    }
+}
+
+async fn file_list(State(app): State<App>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    if viewer(&app, &headers, &id).is_none() {
+        return forbidden();
+    }
+    match files::list(&app.agents, &id).await {
+        Ok(entries) => axum::Json(entries).into_response(),
+        Err(e) => file_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct Download {
+    download: Option<String>,
+}
+
+async fn file_read(
+    State(app): State<App>,
+    Path((id, name)): Path<(String, String)>,
+    Query(q): Query<Download>,
+    headers: HeaderMap,
+) -> Response {
+    if viewer(&app, &headers, &id).is_none() {
+        return forbidden();
+    }
+    match files::read(&app.agents, &id, &name).await {
+        Ok(bytes) => {
+            let mut r = Response::new(Body::from(bytes));
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            let disposition = if q.download.is_some() {
+                "attachment"
+            } else {
+                "inline"
+            };
+            // (The name is letters, digits, '.', '_' and '-': nothing to quote.)
+            if let Ok(v) = HeaderValue::from_str(&format!("{disposition}; filename=\"{name}\"")) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            r
+        }
+        Err(e) => file_error(e),
+    }
+}
+
+async fn file_write(
+    State(app): State<App>,
+    Path((id, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if viewer(&app, &headers, &id).is_none() {
+        return forbidden();
+    }
+    if !same_origin(&headers) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "forbidden: not from this server's page",
+        );
+    }
+    match files::write(&app.agents, &id, &name, &body).await {
+        Ok(()) => {
+            if let Some(Who::Student(id)) = viewer(&app, &headers, &id) {
+                app.seen(&id, 0);
+            }
+            refuse(StatusCode::OK, "saved")
+        }
+        Err(e) => file_error(e),
+    }
+}
+
+fn file_error(e: files::Error) -> Response {
+    match e {
+        files::Error::BadName => refuse(
+            StatusCode::BAD_REQUEST,
+            "a file name is letters, digits, '.', '_' and '-' (64 at most, not starting with '.')",
+        ),
+        files::Error::NotFound => refuse(StatusCode::NOT_FOUND, "no such file in work/"),
+        files::Error::TooLarge => refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "a file of work/ opened here is at most {} KiB",
+                files::MAX_FILE / 1024
+            ),
+        ),
+        files::Error::Lab(why) => refuse(StatusCode::BAD_GATEWAY, &why),
+    }
+}
+
+async fn teacher_page(State(app): State<App>, headers: HeaderMap) -> Response {
+    if !is_teacher(&app, &headers) {
+        return forbidden();
+    }
+    html(include_str!("../page/teacher.html"))
+}
+
+/// The class for the teacher: every student of the roster, where their lab runs, its hosts'
+/// states, whether they are online (a terminal open) and when they were last active.
+async fn teacher_labs(State(app): State<App>, headers: HeaderMap) -> Response {
+    if !is_teacher(&app, &headers) {
+        return forbidden();
+    }
+    let hosts = app.agents.hosts().await;
+    let labs = agents::by_student(&hosts);
+    let presence = app.presence.lock().unwrap().clone();
+    let rows: Vec<serde_json::Value> = app
+        .class
+        .students()
+        .into_iter()
+        .map(|s| {
+            let lab = labs.get(&s.id);
+            let p = presence.get(&s.id);
+            serde_json::json!({
+                "id": s.id,
+                "name": s.name,
+                "agent": lab.map(|l| l.0.clone()),
+                "hosts": lab.map(|l| l.1.clone()).unwrap_or_default(),
+                "terminals": p.map_or(0, |p| p.terminals),
+                "last": p.and_then(|p| p.last.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_secs()),
+            })
+        })
+        .collect();
+    axum::Json(serde_json::json!({ "labs": rows })).into_response()
+}
+
+async fn grades(State(app): State<App>, Path(file): Path<String>, headers: HeaderMap) -> Response {
+    if !is_teacher(&app, &headers) {
+        return forbidden();
+    }
+    let Some(path) = app.class.grades_file(&file) else {
+        return refuse(StatusCode::NOT_FOUND, "no grades yet: lab/class grade");
+    };
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => {
+            let kind = if file.ends_with(".csv") {
+                "text/csv; charset=utf-8"
+            } else {
+                "text/html; charset=utf-8"
+            };
+            ([(header::CONTENT_TYPE, kind)], bytes).into_response()
+        }
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
