@@ -15,12 +15,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kit::{Ran, run};
-use swarmkit::Swarm;
+use swarmkit::{Dir, Swarm, class};
 
 const LIMIT: Duration = Duration::from_secs(300);
 /// An `up` that may build the class's agent first (cargo, then its image).
@@ -28,41 +28,6 @@ const LIMIT_BUILD: Duration = Duration::from_secs(900);
 /// The class's agent: its image, its port.
 const AGENT_IMAGE: &str = "chatlab-agent:latest";
 const AGENT_PORT: u16 = 7171;
-
-/// A folder of the test's own for the class's files (LAB_CLASS_DIR) and its rosters.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(test: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("chatlab-class-{test}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
-    }
-
-    fn roster(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `lab/class ARGS` with the class's files in DIR/class.
-fn class(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(kit::root().join("lab/class"));
-    cmd.args(args)
-        .current_dir(kit::root())
-        .env("LAB_CLASS_DIR", dir.join("class"))
-        .env_remove("LAB_DEBUG")
-        .env_remove("LAB_CLASS_NET");
-    cmd
-}
 
 /// The roster's faults: one `lab: …` line naming the file and line, exit 2, and nothing
 /// created (no class folder, no call to Docker needed).

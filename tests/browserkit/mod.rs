@@ -62,6 +62,8 @@ impl Browser {
                 "--hide-scrollbars",
                 "--no-first-run",
                 "--remote-debugging-pipe",
+                // The class's web server's certificate is self-signed (made for the test).
+                "--ignore-certificate-errors",
                 "--window-size=1300,900",
             ])
             .arg(format!("--lang={lang}"))
@@ -238,6 +240,48 @@ impl Browser {
             json!(key)
         );
         self.eval(&js);
+    }
+
+    /// Type TEXT where the focus is, as a keyboard's input would (an IME commit: any
+    /// Unicode, « ça » included).
+    pub fn type_text(&mut self, text: &str) {
+        self.call("Input.insertText", json!({ "text": text }));
+    }
+
+    /// Press and release a key on the focused element as the keyboard does: "Enter", "Tab",
+    /// "ArrowUp", or a letter with Ctrl ("ctrl+c", "ctrl+d").
+    pub fn key(&mut self, key: &str) {
+        let (modifiers, key) = match key.strip_prefix("ctrl+") {
+            Some(k) => (2, k),
+            None => (0, key),
+        };
+        let (code, vk, text) = match key {
+            "Enter" => ("Enter".to_string(), 13, "\r".to_string()),
+            "Tab" => ("Tab".to_string(), 9, "\t".to_string()),
+            "ArrowUp" => ("ArrowUp".to_string(), 38, String::new()),
+            "ArrowDown" => ("ArrowDown".to_string(), 40, String::new()),
+            k if k.len() == 1 && k.as_bytes()[0].is_ascii_lowercase() => (
+                format!("Key{}", k.to_ascii_uppercase()),
+                i64::from(k.to_ascii_uppercase().as_bytes()[0]),
+                if modifiers == 0 {
+                    k.to_string()
+                } else {
+                    String::new()
+                },
+            ),
+            _ => panic!("browserkit: no such key {key}"),
+        };
+        let mut down = json!({ "type": "keyDown", "key": key, "code": code,
+            "windowsVirtualKeyCode": vk, "modifiers": modifiers });
+        if !text.is_empty() {
+            down["text"] = json!(text);
+        }
+        self.call("Input.dispatchKeyEvent", down);
+        self.call(
+            "Input.dispatchKeyEvent",
+            json!({ "type": "keyUp", "key": key, "code": code,
+                "windowsVirtualKeyCode": vk, "modifiers": modifiers }),
+        );
     }
 
     /// A PNG of the page as shown into FILE (the whole page when FULL).

@@ -386,6 +386,12 @@ fn leftovers() {
 }
 
 fn leave_manager() {
+    // The class's web server is a container of this machine, not a swarm service: leaving the
+    // swarm would leave it running.
+    let web = docker(&["ps", "-aq", "--filter", "label=chatlab.class.web"]);
+    for id in String::from_utf8_lossy(&web.stdout).split_whitespace() {
+        quiet(Command::new("docker").args(["rm", "-f", id]));
+    }
     quiet(Command::new("timeout").args(["60", "docker", "swarm", "leave", "--force"]));
     for net in ["docker_gwbridge", "ingress"] {
         quiet(Command::new("timeout").args(["30", "docker", "network", "rm", net]));
@@ -401,4 +407,39 @@ impl Drop for Swarm {
         }
         leave_manager();
     }
+}
+
+/// A folder of the test's own for the class's files (LAB_CLASS_DIR) and its rosters.
+pub struct Dir(pub PathBuf);
+
+impl Dir {
+    pub fn new(test: &str) -> Dir {
+        let dir = std::env::temp_dir().join(format!("chatlab-class-{test}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Dir(dir)
+    }
+
+    pub fn roster(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `lab/class ARGS` with the class's files in DIR/class.
+pub fn class(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(kit::root().join("lab/class"));
+    cmd.args(args)
+        .current_dir(kit::root())
+        .env("LAB_CLASS_DIR", dir.join("class"))
+        .env_remove("LAB_DEBUG")
+        .env_remove("LAB_CLASS_NET");
+    cmd
 }
