@@ -950,6 +950,14 @@ pub mod tests {
         s
     }
 
+    /// [`talk`], then more data from the client at T (reaching the server after DEPARTED;
+    /// None: lost on the way).
+    pub fn talk_then(t: Ns, data: &[u8], departed: Option<Ns>) -> Script {
+        let mut s = talk();
+        s.send(t, true, PA, 9, 7, data, departed);
+        s
+    }
+
     fn timeline(c: &Connection) -> Vec<(usize, &'static str)> {
         c.changes
             .iter()
