@@ -396,8 +396,6 @@ pub fn assert_group_gone(pgid: i32, timeout: Duration, context: &str) {
     }
 }
 
-pub use crate::kit::free_port;
-
 /// Lines of stderr, for checking that an error is one line.
 pub fn stderr_lines(chat: &Chat) -> Vec<String> {
     chat.stderr.text().lines().map(str::to_string).collect()
