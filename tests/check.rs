@@ -2,22 +2,17 @@
 //! (tests/check/ROLE/*.py, each naming its expected verdicts) gets exactly those verdicts.
 //! Every check runs the real `chatlab` binary, which runs the program behind a terminal.
 
+mod kit;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::thread;
 
+use kit::free_port;
+
 const CHAT: &str = env!("CARGO_BIN_EXE_chat");
 const CHATLAB: &str = env!("CARGO_BIN_EXE_chatlab");
-
-/// A port nothing listens on right now (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `chatlab check ROLE --json --port PORT [EXTRA] -- COMMAND…`
 fn check(role: &str, port: u16, extra: &[&str], command: &[&str]) -> Output {

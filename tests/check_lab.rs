@@ -144,14 +144,7 @@ fn lab_check_runs_programs_in_throwaway_hosts_and_grades_a_class() {
     let class = std::env::temp_dir().join(format!("chatlab-class-{}", std::process::id()));
     let _ = fs::remove_dir_all(&class);
     let corpus = kit::root().join("tests/check");
-    for role in [
-        "q1",
-        "q2",
-        "q3-client",
-        "q3-server",
-        "q4-client",
-        "q4-server",
-    ] {
+    for role in labkit::CHECK_ROLES {
         fs::create_dir_all(class.join("alice")).unwrap();
         fs::copy(
             corpus.join(role).join("good.py"),
@@ -165,27 +158,31 @@ fn lab_check_runs_programs_in_throwaway_hosts_and_grades_a_class() {
     let m = class.join("mallory");
     // A fork bomb, a memory bomb, a disk filler, a wiper, a flood of stdout, a file that is
     // not executable.
-    write(
-        &m.join("q1.py"),
-        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
-    );
-    write(
-        &m.join("q2.py"),
-        "x = []\nwhile True:\n    x.append(b'x' * 10_000_000)\n",
-    );
-    write(
-        &m.join("q3-client.py"),
-        "with open('/tmp/big', 'wb') as f:\n    while True:\n        f.write(b'x' * 1_000_000)\n",
-    );
-    write(
-        &m.join("q3-server.sh"),
-        "rm -rf /work/* /work/../* /tmp/* 2>/dev/null\nexec sleep 1000\n",
-    );
-    write(
-        &m.join("q4-client.py"),
-        "import sys\nwhile True:\n    sys.stdout.write('flood ' * 1000 + '\\n')\n",
-    );
-    write(&m.join("q4-server"), "print('not executable')\n");
+    for (name, text) in [
+        (
+            "q1.py",
+            "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+        ),
+        (
+            "q2.py",
+            "x = []\nwhile True:\n    x.append(b'x' * 10_000_000)\n",
+        ),
+        (
+            "q3-client.py",
+            "with open('/tmp/big', 'wb') as f:\n    while True:\n        f.write(b'x' * 1_000_000)\n",
+        ),
+        (
+            "q3-server.sh",
+            "rm -rf /work/* /work/../* /tmp/* 2>/dev/null\nexec sleep 1000\n",
+        ),
+        (
+            "q4-client.py",
+            "import sys\nwhile True:\n    sys.stdout.write('flood ' * 1000 + '\\n')\n",
+        ),
+        ("q4-server", "print('not executable')\n"),
+    ] {
+        write(&m.join(name), text);
+    }
 
     let ran = check(&["--class", class.to_str().unwrap()]);
     assert_eq!(ran.code(), Some(0), "{}", ran.report);

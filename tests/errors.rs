@@ -6,7 +6,8 @@ mod kit;
 
 use std::net::TcpListener;
 
-use chatkit::{Chat, Input, free_port, secs, stderr_lines};
+use chatkit::{Chat, Input, secs, stderr_lines};
+use kit::free_port;
 
 fn run(args: &[&str]) -> Chat {
     let mut chat = Chat::start(args, Input::Bytes(Vec::new()));

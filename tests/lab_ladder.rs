@@ -90,12 +90,7 @@ fn ladder_of_a_delayed_conversation_slants_one_way_and_follows_both_close_orders
     thread::sleep(Duration::from_secs(1));
 
     // 1. The client closes first: chat send to the lab's server (chat recv).
-    let mut client = lab.spawn("client", &["chat", "send", "server"]);
-    client.send(b"bonjour\n");
-    lab.wait_logs("server", "bonjour\n");
-    client.send("ça va ?\n".as_bytes());
-    lab.wait_logs("server", "ça va ?\n");
-    assert!(client.finish().status.success());
+    lab.send_two_lines();
 
     // 2. The server closes first: chat duplex on port 9090, the server's input ends first.
     let mut server = lab.spawn("server", &["chat", "duplex", "--listen", "--port", "9090"]);

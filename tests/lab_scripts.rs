@@ -379,12 +379,7 @@ fn capture_shows_and_saves_the_exchange() {
     let file = kit::root().join("captures").join(format!("{name}.pcap"));
     poll(Duration::from_secs(20), || file.exists().then_some(())).expect("no capture file");
     thread::sleep(Duration::from_secs(1));
-    let mut client = lab.spawn("client", &["chat", "send", "server"]);
-    client.send(b"bonjour\n");
-    lab.wait_logs("server", "bonjour\n");
-    client.send("ça va ?\n".as_bytes());
-    lab.wait_logs("server", "ça va ?\n");
-    assert!(client.finish().status.success());
+    lab.send_two_lines();
     let ran = capture.join().unwrap().expect_success();
 
     let view = ran.stdout();

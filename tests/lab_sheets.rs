@@ -36,7 +36,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use kit::run;
-use labkit::Lab;
+use labkit::{CHECK_ROLES, Lab};
 use labscripts::{remove_capture, script, shell};
 use ladderkit::{Event, Ladder, TextArrow};
 use sheetkit::{Block, Kind, Segment, blocks, data, parse_view, sheets_dir, show};
@@ -52,16 +52,6 @@ const SHEETS: [&str; 6] = [
     "03-alternance.md",
     "04-duplex-fork.md",
     "05-latence.md",
-];
-
-/// The roles of `lab/check ROLE -- COMMAND` (one per program of the TD).
-const CHECK_ROLES: [&str; 6] = [
-    "q1",
-    "q2",
-    "q3-client",
-    "q3-server",
-    "q4-client",
-    "q4-server",
 ];
 
 /// A command line without what makes it non-interactive: `-T`, `timeout N`, `--retry N`.

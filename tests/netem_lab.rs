@@ -92,6 +92,17 @@ fn assert_rtts(rtts: &[f64], count: usize, low: f64, high: f64, context: &str) {
     );
 }
 
+/// lab/netem ARGS failed as a usage error (status 2): one line, `lab: …` containing NEEDLE.
+fn assert_usage_error(args: &[&str], out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+    assert!(
+        err.starts_with("lab: ") && err.contains(needle),
+        "{args:?}: {err}"
+    );
+}
+
 /// Nothing of lab/netem is left in HOST: no netem qdisc, no NFQUEUE or notrack rule, no engine.
 fn assert_clean(lab: &Lab, host: &str) {
     let check = "tc qdisc show dev eth0 root | grep netem; \
@@ -124,13 +135,7 @@ fn delay_on_client_then_on_both_then_clear() {
         (&["client", "delay", "1ms", "limit", "0"], "limit:"),
     ] {
         let out = netem(&lab, args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
-        assert!(
-            err.starts_with("lab: ") && err.contains(needle),
-            "{args:?}: {err}"
-        );
+        assert_usage_error(args, &out, needle);
     }
     assert_clean(&lab, "client");
     let has_netem = kernel_has_netem(&lab);
@@ -249,12 +254,6 @@ fn bad_arguments_and_unknown_hosts_are_one_line_errors() {
         (&["client"], "what to do with client"),
     ] {
         let out = output(Command::new(root().join("lab/netem")).args(args));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
-        assert!(
-            err.starts_with("lab: ") && err.contains(needle),
-            "{args:?}: {err}"
-        );
+        assert_usage_error(args, &out, needle);
     }
 }

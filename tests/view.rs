@@ -16,7 +16,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kit::{poll, root};
+use kit::{free_port, poll, root};
 use labkit::Lab;
 use labscripts::script;
 use nix::sys::signal::{Signal, kill};
@@ -30,15 +30,6 @@ fn get(port: u16, path: &str) -> Option<String> {
     let mut all = String::new();
     s.read_to_string(&mut all).ok()?;
     all.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
-}
-
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// lab/view running in the background; stopped with Ctrl-C's signal when dropped.

@@ -396,15 +396,6 @@ pub fn assert_group_gone(pgid: i32, timeout: Duration, context: &str) {
     }
 }
 
-/// A port nothing listens on right now (bound then released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Lines of stderr, for checking that an error is one line.
 pub fn stderr_lines(chat: &Chat) -> Vec<String> {
     chat.stderr.text().lines().map(str::to_string).collect()

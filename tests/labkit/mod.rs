@@ -37,6 +37,16 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// The roles of `lab/check ROLE -- COMMAND` (one per program of the TD).
+pub const CHECK_ROLES: [&str; 6] = [
+    "q1",
+    "q2",
+    "q3-client",
+    "q3-server",
+    "q4-client",
+    "q4-server",
+];
+
 /// How long a lab may take to do what a test waits for (a line to arrive, a host to be ready).
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -370,6 +380,17 @@ impl Lab {
     /// Wait until SERVICE's logs contain NEEDLE; return the logs.
     pub fn wait_logs(&self, service: &str, needle: &str) -> String {
         self.wait_logs_n(service, needle, 1)
+    }
+
+    /// The client's `chat send server` sends two lines, "bonjour" and "ça va ?", each seen in
+    /// the server's logs before the next (the server runs `chat recv`), and ends well.
+    pub fn send_two_lines(&self) {
+        let mut client = self.spawn("client", &["chat", "send", "server"]);
+        client.send(b"bonjour\n");
+        self.wait_logs("server", "bonjour\n");
+        client.send("ça va ?\n".as_bytes());
+        self.wait_logs("server", "ça va ?\n");
+        assert!(client.finish().status.success());
     }
 
     /// `docker exec -i` in SERVICE: run ARGS with STDIN, to the end.

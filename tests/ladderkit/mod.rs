@@ -14,6 +14,8 @@
 
 #![allow(dead_code)] // each test binary uses a part of the kit
 
+mod pcapng;
+
 /// The TCP states a ladder writes.
 pub const STATES: [&str; 11] = [
     "CLOSED",
@@ -519,39 +521,11 @@ pub fn tiny_capture(conns: impl IntoIterator<Item = usize>, pairs: usize, side: 
 /// A pcapng (one little-endian section, one raw-IP interface with µs timestamps) of
 /// (seconds, IP packet) records, each an Enhanced Packet Block.
 pub fn pcapng(records: &[(f64, Vec<u8>)]) -> Vec<u8> {
-    fn block(f: &mut Vec<u8>, ty: u32, body: &[u8]) {
-        let len = 12 + body.len().div_ceil(4) * 4;
-        f.extend_from_slice(&ty.to_le_bytes());
-        f.extend_from_slice(&(len as u32).to_le_bytes());
-        f.extend_from_slice(body);
-        f.resize(f.len() + (4 - body.len() % 4) % 4, 0);
-        f.extend_from_slice(&(len as u32).to_le_bytes());
-    }
-    let mut f = Vec::new();
-    let mut shb = 0x1a2b_3c4du32.to_le_bytes().to_vec();
-    shb.extend_from_slice(&[1, 0, 0, 0]);
-    shb.extend_from_slice(&(-1i64).to_le_bytes());
-    block(&mut f, 0x0a0d_0d0a, &shb);
-    let mut idb = 101u16.to_le_bytes().to_vec();
-    idb.extend_from_slice(&[0, 0]);
-    idb.extend_from_slice(&65535u32.to_le_bytes());
-    block(&mut f, 1, &idb);
-    for (t, p) in records {
-        let us = (t * 1e6).round() as u64;
-        let mut epb = Vec::new();
-        for v in [
-            0,
-            (us >> 32) as u32,
-            us as u32,
-            p.len() as u32,
-            p.len() as u32,
-        ] {
-            epb.extend_from_slice(&v.to_le_bytes());
-        }
-        epb.extend_from_slice(p);
-        block(&mut f, 6, &epb);
-    }
-    f
+    let frames: Vec<(u64, &[u8])> = records
+        .iter()
+        .map(|(t, p)| ((t * 1e6).round() as u64, &p[..]))
+        .collect();
+    pcapng::pcapng_frames(101, &frames)
 }
 
 /// [`tiny_capture`] of connections 0 to N - 1, written to PATH as it is made: memory stays

@@ -950,6 +950,14 @@ pub mod tests {
         s
     }
 
+    /// [`talk`], then more data from the client at T (reaching the server after DEPARTED;
+    /// None: lost on the way).
+    pub fn talk_then(t: Ns, data: &[u8], departed: Option<Ns>) -> Script {
+        let mut s = talk();
+        s.send(t, true, PA, 9, 7, data, departed);
+        s
+    }
+
     fn timeline(c: &Connection) -> Vec<(usize, &'static str)> {
         c.changes
             .iter()
@@ -961,6 +969,20 @@ pub mod tests {
         let mut conns = connections(&s.sources());
         assert_eq!(conns.len(), 1);
         conns.remove(0)
+    }
+
+    /// The changes of state after [`talk`]'s handshake once SENDS have gone too (no data,
+    /// each departing `departed` before it is seen), as "side STATE" joined by ", ".
+    fn closing(departed: Ns, sends: &[(Ns, bool, u8, u32, u32)]) -> String {
+        let mut s = talk();
+        for &(t, from_client, flags, seq, ack) in sends {
+            s.send(t, from_client, flags, seq, ack, b"", Some(departed));
+        }
+        let changes = timeline(&one(&s))[4..]
+            .iter()
+            .map(|(side, state)| format!("{side} {state}"))
+            .collect::<Vec<_>>();
+        changes.join(", ")
     }
 
     #[test]
@@ -994,74 +1016,49 @@ pub mod tests {
 
     #[test]
     fn the_client_closes_first() {
-        let mut s = talk();
-        let d = Some(MS);
-        s.send(30 * MS, true, FA, 9, 7, b"", d)
-            .send(32 * MS, false, A, 7, 10, b"", d)
-            .send(40 * MS, false, FA, 7, 10, b"", d)
-            .send(42 * MS, true, A, 10, 8, b"", d);
-        let c = one(&s);
+        let sends = [
+            (30 * MS, true, FA, 9, 7),
+            (32 * MS, false, A, 7, 10),
+            (40 * MS, false, FA, 7, 10),
+            (42 * MS, true, A, 10, 8),
+        ];
         assert_eq!(
-            timeline(&c)[4..],
-            [
-                (0, "FIN_WAIT_1"),
-                (1, "CLOSE_WAIT"),
-                (0, "FIN_WAIT_2"),
-                (1, "LAST_ACK"),
-                (0, "TIME_WAIT"),
-                (1, "CLOSED")
-            ]
+            closing(MS, &sends),
+            "0 FIN_WAIT_1, 1 CLOSE_WAIT, 0 FIN_WAIT_2, 1 LAST_ACK, 0 TIME_WAIT, 1 CLOSED"
         );
     }
 
     #[test]
     fn the_server_closes_first_with_fin_and_ack_together() {
-        let mut s = talk();
-        let d = Some(MS);
-        s.send(30 * MS, false, FA, 7, 9, b"", d)
-            .send(40 * MS, true, FA, 9, 8, b"", d)
-            .send(42 * MS, false, A, 8, 10, b"", d);
-        let c = one(&s);
+        let sends = [
+            (30 * MS, false, FA, 7, 9),
+            (40 * MS, true, FA, 9, 8),
+            (42 * MS, false, A, 8, 10),
+        ];
         assert_eq!(
-            timeline(&c)[4..],
-            [
-                (1, "FIN_WAIT_1"),
-                (0, "CLOSE_WAIT"),
-                (0, "LAST_ACK"),
-                (1, "TIME_WAIT"),
-                (0, "CLOSED")
-            ]
+            closing(MS, &sends),
+            "1 FIN_WAIT_1, 0 CLOSE_WAIT, 0 LAST_ACK, 1 TIME_WAIT, 0 CLOSED"
         );
     }
 
     #[test]
     fn simultaneous_close() {
-        let mut s = talk();
-        let d = Some(5 * MS);
-        s.send(30 * MS, true, FA, 9, 7, b"", d)
-            .send(31 * MS, false, FA, 7, 9, b"", d)
-            .send(36 * MS, true, A, 10, 8, b"", d)
-            .send(37 * MS, false, A, 8, 10, b"", d);
-        let c = one(&s);
+        let sends = [
+            (30 * MS, true, FA, 9, 7),
+            (31 * MS, false, FA, 7, 9),
+            (36 * MS, true, A, 10, 8),
+            (37 * MS, false, A, 8, 10),
+        ];
         assert_eq!(
-            timeline(&c)[4..],
-            [
-                (0, "FIN_WAIT_1"),
-                (1, "FIN_WAIT_1"),
-                (1, "CLOSING"),
-                (0, "CLOSING"),
-                (1, "TIME_WAIT"),
-                (0, "TIME_WAIT")
-            ]
+            closing(5 * MS, &sends),
+            "0 FIN_WAIT_1, 1 FIN_WAIT_1, 1 CLOSING, 0 CLOSING, 1 TIME_WAIT, 0 TIME_WAIT"
         );
     }
 
     #[test]
     fn a_reset_closes_both() {
-        let mut s = talk();
-        s.send(30 * MS, true, RA, 9, 7, b"", Some(MS));
-        let c = one(&s);
-        assert_eq!(timeline(&c)[4..], [(0, "CLOSED"), (1, "CLOSED")]);
+        let sends = [(30 * MS, true, RA, 9, 7)];
+        assert_eq!(closing(MS, &sends), "0 CLOSED, 1 CLOSED");
     }
 
     #[test]

@@ -777,8 +777,42 @@ pub fn ip_packet(p: &Packet) -> Vec<u8> {
     ip
 }
 
+/// A segment of the tests' one connection, client 10.80.80.11:40000 to server
+/// 10.80.80.10:8080 (`from_client`) or back, at `t`, window 500.
+#[cfg(test)]
+pub fn test_segment(
+    t: Ns,
+    from_client: bool,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    data: &[u8],
+) -> Packet {
+    let (c, s): (SocketAddr, SocketAddr) = (
+        "10.80.80.11:40000".parse().unwrap(),
+        "10.80.80.10:8080".parse().unwrap(),
+    );
+    let (src, dst) = if from_client { (c, s) } else { (s, c) };
+    Packet {
+        ts: t,
+        src,
+        dst,
+        flags: Flags(flags),
+        seq,
+        ack,
+        win: 500,
+        len: data.len() as u32,
+        data: data.to_vec(),
+    }
+}
+
+#[cfg(test)]
+#[path = "../../../../tests/ladderkit/pcapng.rs"]
+mod pcapng_fixture;
+
 #[cfg(test)]
 mod tests {
+    use super::pcapng_fixture::pcapng_frames;
     use super::*;
 
     fn pkt(src: &str, dst: &str, data: &[u8]) -> Packet {
@@ -887,34 +921,7 @@ mod tests {
         let mut frame = vec![0u8; 12];
         frame.extend_from_slice(&[0x08, 0x00]);
         frame.extend_from_slice(&ip_packet(&p));
-        let mut f = Vec::new();
-        let block = |f: &mut Vec<u8>, ty: u32, body: &[u8]| {
-            let len = 12 + body.len().div_ceil(4) * 4;
-            f.extend_from_slice(&ty.to_le_bytes());
-            f.extend_from_slice(&(len as u32).to_le_bytes());
-            f.extend_from_slice(body);
-            f.resize(f.len() + (4 - body.len() % 4) % 4, 0);
-            f.extend_from_slice(&(len as u32).to_le_bytes());
-        };
-        let mut shb = Vec::new();
-        shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
-        shb.extend_from_slice(&[1, 0, 0, 0]);
-        shb.extend_from_slice(&(-1i64).to_le_bytes());
-        block(&mut f, 0x0a0d_0d0a, &shb);
-        let mut idb = Vec::new();
-        idb.extend_from_slice(&1u16.to_le_bytes());
-        idb.extend_from_slice(&0u16.to_le_bytes());
-        idb.extend_from_slice(&65535u32.to_le_bytes());
-        block(&mut f, 1, &idb);
-        let us = (p.ts / 1000) as u64;
-        let mut epb = Vec::new();
-        epb.extend_from_slice(&0u32.to_le_bytes());
-        epb.extend_from_slice(&((us >> 32) as u32).to_le_bytes());
-        epb.extend_from_slice(&(us as u32).to_le_bytes());
-        epb.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        epb.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        epb.extend_from_slice(&frame);
-        block(&mut f, 6, &epb);
+        let f = pcapng_frames(1, &[((p.ts / 1000) as u64, &frame)]);
         let cap = read(&f[..]).unwrap();
         assert_eq!(cap.packets.len(), 1);
         assert_eq!(cap.packets[0].ts, p.ts / 1000 * 1000);

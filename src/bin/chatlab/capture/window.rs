@@ -442,25 +442,11 @@ fn join(shared: &mut [u16; 16], g: &mut Gen, file: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::pcap::Flags;
+    use crate::capture::pcap::{Flags, test_segment};
 
+    /// A data segment of 10 bytes.
     fn seg(t: Ns, from_client: bool, seq: u32) -> Packet {
-        let (c, s): (SocketAddr, SocketAddr) = (
-            "10.80.80.11:40000".parse().unwrap(),
-            "10.80.80.10:8080".parse().unwrap(),
-        );
-        let (src, dst) = if from_client { (c, s) } else { (s, c) };
-        Packet {
-            ts: t,
-            src,
-            dst,
-            flags: Flags(Flags::ACK),
-            seq,
-            ack: 0,
-            win: 500,
-            len: 10,
-            data: vec![b'x'; 10],
-        }
+        test_segment(t, from_client, Flags::ACK, seq, 0, &[b'x'; 10])
     }
 
     #[test]

@@ -2,12 +2,14 @@
 
 use std::fmt::Write as _;
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 use super::quote;
 use crate::lang::{Lang, msg};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Written as its [`Verdict::word`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
     Fail,
@@ -25,12 +27,6 @@ impl Verdict {
             Verdict::Skip => "skip",
             Verdict::Info => "info",
         }
-    }
-}
-
-impl Serialize for Verdict {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.word())
     }
 }
 
@@ -158,6 +154,22 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_verdict_is_written_as_its_word() {
+        for v in [
+            Verdict::Pass,
+            Verdict::Fail,
+            Verdict::Warn,
+            Verdict::Skip,
+            Verdict::Info,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&v).unwrap(),
+                format!("\"{}\"", v.word())
+            );
+        }
+    }
 
     #[test]
     fn a_warning_does_not_fail() {

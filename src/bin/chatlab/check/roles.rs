@@ -9,7 +9,7 @@
 use clap::ValueEnum;
 
 use super::criteria::{q1, q2, q3, q4};
-use super::runner::{On, Probe};
+use super::runner::{Judge, On, Probe};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Role {
@@ -45,9 +45,61 @@ pub struct Spec {
 }
 
 /// A probe: the criteria it judges, on which program, by which function.
-const fn probe(ids: &'static [&'static str], on: On, judge: super::runner::Judge) -> Probe {
+const fn probe(ids: &'static [&'static str], on: On, judge: Judge) -> Probe {
     Probe { ids, on, judge }
 }
+
+/// The parts joined end to end, N items in all (at compile time: a wrong N does not build).
+const fn join<T: Copy, const N: usize>(parts: &[&[T]]) -> [T; N] {
+    let mut out = [parts[0][0]; N];
+    let (mut n, mut p) = (0, 0);
+    while p < parts.len() {
+        let mut i = 0;
+        while i < parts[p].len() {
+            out[n] = parts[p][i];
+            n += 1;
+            i += 1;
+        }
+        p += 1;
+    }
+    assert!(n == N, "join: N is not the parts' total length");
+    out
+}
+
+/// Q3's criteria, the same for the client and the server (after `start`, and the server's
+/// `listen-all`).
+const Q3_CRITERIA: [&str; 4] = ["turns", "print", "peer-close", "started-differently"];
+
+/// Q3's probes: one row for both sides, with each side's own judges of its turns and of a
+/// peer started the other way round.
+const fn q3_probes(turns: Judge, started_differently: Judge) -> [Probe; 3] {
+    [
+        probe(&["turns", "print"], On::Same, turns),
+        probe(&["peer-close"], On::AliveEarlier, q3::peer_close),
+        probe(&["started-differently"], On::New, started_differently),
+    ]
+}
+
+/// Q4's exchange, one for the client and the server (the server has its `listener` before
+/// it, and its `zombie` after): its criteria, in the order of the class grid's columns.
+const Q4_EXCHANGE: [&str; 6] = [
+    "to-peer",
+    "from-peer",
+    "both-ways",
+    "eof",
+    "half-close",
+    "peer-end",
+];
+
+/// The probes of Q4's exchange but its end (`peer-end`, with the server's `zombie`).
+const Q4_EXCHANGE_PROBES: [Probe; 4] = [
+    // from-peer before to-peer: a program that waits for the keyboard before reading
+    // the socket is caught there, not rescued by a line typed before.
+    probe(&["from-peer"], On::Same, q4::from_peer),
+    probe(&["to-peer"], On::Same, q4::to_peer),
+    probe(&["both-ways"], On::Alive, q4::both_ways),
+    probe(&["eof", "half-close"], On::Alive, q4::eof),
+];
 
 pub const ROLES: [Spec; 6] = [
     Spec {
@@ -89,96 +141,48 @@ pub const ROLES: [Spec; 6] = [
         role: Role::Q3Client,
         name: "q3-client",
         server: false,
-        criteria: &[
-            "start",
-            "turns",
-            "print",
-            "peer-close",
-            "started-differently",
-        ],
-        probes: &[
-            probe(&["turns", "print"], On::Same, q3::client_turns),
-            probe(&["peer-close"], On::AliveEarlier, q3::peer_close),
-            probe(
-                &["started-differently"],
-                On::New,
-                q3::client_started_differently,
-            ),
-        ],
+        criteria: &join::<_, 5>(&[&["start"], &Q3_CRITERIA]),
+        probes: &q3_probes(q3::client_turns, q3::client_started_differently),
     },
     Spec {
         role: Role::Q3Server,
         name: "q3-server",
         server: true,
-        criteria: &[
-            "start",
-            "listen-all",
-            "turns",
-            "print",
-            "peer-close",
-            "started-differently",
-        ],
-        probes: &[
-            probe(&["turns", "print"], On::Same, q3::server_turns),
-            probe(&["peer-close"], On::AliveEarlier, q3::peer_close),
-            probe(
-                &["started-differently"],
-                On::New,
-                q3::server_started_differently,
-            ),
-        ],
+        criteria: &join::<_, 6>(&[&["start", "listen-all"], &Q3_CRITERIA]),
+        probes: &q3_probes(q3::server_turns, q3::server_started_differently),
     },
     Spec {
         role: Role::Q4Client,
         name: "q4-client",
         server: false,
-        criteria: &[
-            "start",
-            "fork",
-            "to-peer",
-            "from-peer",
-            "both-ways",
-            "eof",
-            "half-close",
-            "peer-end",
-        ],
-        probes: &[
-            probe(&["fork"], On::Same, q4::fork),
-            // from-peer before to-peer: a program that waits for the keyboard before reading
-            // the socket is caught there, not rescued by a line typed before.
-            probe(&["from-peer"], On::Same, q4::from_peer),
-            probe(&["to-peer"], On::Same, q4::to_peer),
-            probe(&["both-ways"], On::Alive, q4::both_ways),
-            probe(&["eof", "half-close"], On::Alive, q4::eof),
-            probe(&["peer-end"], On::New, q4::peer_end),
-        ],
+        criteria: &join::<_, 8>(&[&["start", "fork"], &Q4_EXCHANGE]),
+        probes: &join::<_, 6>(&[
+            &[probe(&["fork"], On::Same, q4::fork)],
+            &Q4_EXCHANGE_PROBES,
+            &[probe(&["peer-end"], On::New, q4::peer_end)],
+        ]),
     },
     Spec {
         role: Role::Q4Server,
         name: "q4-server",
         server: true,
-        criteria: &[
-            "start",
-            "listen-all",
-            "fork",
-            "listener",
-            "to-peer",
-            "from-peer",
-            "both-ways",
-            "eof",
-            "half-close",
-            "peer-end",
-            "zombie",
-        ],
-        probes: &[
-            probe(&["fork"], On::Same, q4::fork),
-            probe(&["listener"], On::Same, q4::listener),
-            probe(&["from-peer"], On::Same, q4::from_peer),
-            probe(&["to-peer"], On::Same, q4::to_peer),
-            probe(&["both-ways"], On::Alive, q4::both_ways),
-            probe(&["eof", "half-close"], On::Alive, q4::eof),
-            probe(&["peer-end", "zombie"], On::New, q4::peer_end_and_zombie),
-        ],
+        criteria: &join::<_, 11>(&[
+            &["start", "listen-all", "fork", "listener"],
+            &Q4_EXCHANGE,
+            &["zombie"],
+        ]),
+        probes: &join::<_, 7>(&[
+            &[
+                probe(&["fork"], On::Same, q4::fork),
+                probe(&["listener"], On::Same, q4::listener),
+            ],
+            &Q4_EXCHANGE_PROBES,
+            &[probe(
+                &["peer-end", "zombie"],
+                On::New,
+                q4::peer_end_and_zombie,
+            )],
+        ]),
     },
 ];
 

@@ -28,6 +28,7 @@ pub fn secs(s: f64) -> Duration {
 pub type Judge = fn(&mut Ctx, &mut Program, &Conn);
 
 /// One probe of a role: the criteria it judges, on which program, by which function.
+#[derive(Clone, Copy)]
 pub struct Probe {
     pub ids: &'static [&'static str],
     pub on: On,

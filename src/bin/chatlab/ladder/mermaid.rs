@@ -4,25 +4,23 @@
 
 use std::fmt::Write;
 
-use super::{Ctx, duration, label, secs, shown_data};
+use super::{Ctx, duration, escape, label, push_data_and_marks, secs};
 use crate::capture::model::{Connection, Fate};
 use crate::capture::pcap::Flags;
 use crate::lang::msg;
 
 /// Mermaid's text escapes: entity codes for what its parser reads as syntax.
 fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '#' => o.push_str("#35;"),
-            ';' => o.push_str("#59;"),
-            '<' => o.push_str("#lt;"),
-            '>' => o.push_str("#gt;"),
-            '"' => o.push_str("#quot;"),
-            c => o.push(c),
-        }
-    }
-    o
+    escape(
+        s,
+        &[
+            ('#', "#35;"),
+            (';', "#59;"),
+            ('<', "#lt;"),
+            ('>', "#gt;"),
+            ('"', "#quot;"),
+        ],
+    )
 }
 
 pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
@@ -85,16 +83,7 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
         {
             let _ = write!(text, " → {}", secs(t, t0));
         }
-        if s.len > 0 {
-            text.push(' ');
-            text.push_str(&shown_data(s));
-        }
-        if s.retransmission {
-            text.push_str(&msg!(l, " (retransmis)", " (retransmission)"));
-        }
-        if s.dup_ack {
-            text.push_str(&msg!(l, " (ACK dupliqué)", " (dup ACK)"));
-        }
+        push_data_and_marks(&mut text, s, l, ("(", ")"));
         match s.fate {
             Fate::Lost => text.push_str(&msg!(l, " (perdu)", " (lost)")),
             Fate::Dropped => text.push_str(&msg!(l, " (jeté par netem)", " (dropped by netem)")),

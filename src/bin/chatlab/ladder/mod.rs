@@ -385,6 +385,35 @@ pub fn shown_data(s: &Segment) -> String {
     format!("\"{text}{cut}\"")
 }
 
+/// After a segment's label: a space and its data (if any), then its marks (retransmission,
+/// dup ACK), each after a space in the drawing's brackets (OPEN, CLOSE).
+pub fn push_data_and_marks(text: &mut String, s: &Segment, l: Lang, (open, close): (&str, &str)) {
+    if s.len > 0 {
+        text.push(' ');
+        text.push_str(&shown_data(s));
+    }
+    if s.retransmission {
+        let mark = msg!(l, "retransmis", "retransmission");
+        let _ = write!(text, " {open}{mark}{close}");
+    }
+    if s.dup_ack {
+        let mark = msg!(l, "ACK dupliqué", "dup ACK");
+        let _ = write!(text, " {open}{mark}{close}");
+    }
+}
+
+/// S with each character CODES names written as its code: a drawing's escapes.
+pub fn escape(s: &str, codes: &[(char, &str)]) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match codes.iter().find(|(k, _)| *k == c) {
+            Some((_, code)) => o.push_str(code),
+            None => o.push(c),
+        }
+    }
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

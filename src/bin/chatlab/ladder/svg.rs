@@ -57,24 +57,15 @@ mod tests {
     use crate::capture::model::{Fate, Segment};
     use crate::capture::model::{
         connections,
-        tests::{MS as NS_MS, Script, talk},
+        tests::{MS as NS_MS, Script, talk, talk_then},
     };
     use crate::capture::pcap::{Flags, Ns};
     use crate::ladder::text::tests::ctx;
 
     #[test]
     fn the_map_is_monotone_proportional_and_folds_pauses() {
-        let mut s = talk();
         // A pause of 10 s, then one more segment.
-        s.send(
-            10_000 * NS_MS,
-            true,
-            Flags::PSH | Flags::ACK,
-            9,
-            7,
-            b"x",
-            Some(NS_MS),
-        );
+        let s = talk_then(10_000 * NS_MS, b"x", Some(NS_MS));
         let c = connections(&s.sources()).remove(0);
         let segs: Vec<&Segment> = c.segments.iter().collect();
         let map = Map::new(&segs, 0.0, 1_000 * NS_MS, None, &PAGE, 1.0);
@@ -278,17 +269,8 @@ mod tests {
 
     #[test]
     fn the_svg_is_well_formed_xml_whose_arrows_labels_and_states_match_the_segments() {
-        let mut s = talk();
-        s.send(
-            30 * NS_MS,
-            true,
-            Flags::PSH | Flags::ACK,
-            9,
-            7,
-            b"<perdu> & \x1b",
-            None,
-        )
-        .send(40 * NS_MS, false, Flags::ACK, 7, 9, b"", Some(NS_MS));
+        let mut s = talk_then(30 * NS_MS, b"<perdu> & \x1b", None);
+        s.send(40 * NS_MS, false, Flags::ACK, 7, 9, b"", Some(NS_MS));
         let c = connections(&s.sources()).remove(0);
         let mut out = String::new();
         draw(&mut out, &ctx(), &[(0, &c)], 1);

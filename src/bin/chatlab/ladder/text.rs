@@ -13,7 +13,7 @@
 
 use std::fmt::Write;
 
-use super::{Ctx, duration, label, secs, shown_data};
+use super::{Ctx, duration, label, push_data_and_marks, secs};
 use crate::capture::model::{Connection, Fate, Provenance, Segment};
 use crate::lang::msg;
 
@@ -64,16 +64,7 @@ fn fit(s: &str, n: usize) -> String {
 fn arrow(c: &Connection, s: &Segment, ctx: &Ctx) -> String {
     let l = ctx.lang;
     let mut text = label(c, s);
-    if s.len > 0 {
-        text.push(' ');
-        text.push_str(&shown_data(s));
-    }
-    if s.retransmission {
-        text.push_str(&msg!(l, " [retransmis]", " [retransmission]"));
-    }
-    if s.dup_ack {
-        text.push_str(&msg!(l, " [ACK dupliqué]", " [dup ACK]"));
-    }
+    push_data_and_marks(&mut text, s, l, ("[", "]"));
     let end = match s.fate {
         Fate::Dropped => msg!(l, " ✕ jeté par netem", " ✕ dropped by netem"),
         Fate::Lost => msg!(l, " ✕ perdu", " ✕ lost"),

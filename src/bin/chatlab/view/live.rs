@@ -146,30 +146,10 @@ impl Live {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::pcap::{Flags, Ns, Packet, Writer, ip_packet};
+    use crate::capture::pcap::{Flags, Ns, Packet, Writer, ip_packet, test_segment as seg};
     use crate::lang::Lang;
-    use std::net::SocketAddr;
 
     const MS: Ns = 1_000_000;
-
-    fn seg(t: Ns, from_client: bool, flags: u8, seq: u32, ack: u32, data: &[u8]) -> Packet {
-        let (c, s): (SocketAddr, SocketAddr) = (
-            "10.80.80.11:40000".parse().unwrap(),
-            "10.80.80.10:8080".parse().unwrap(),
-        );
-        let (src, dst) = if from_client { (c, s) } else { (s, c) };
-        Packet {
-            ts: t,
-            src,
-            dst,
-            flags: Flags(flags),
-            seq,
-            ack,
-            win: 500,
-            len: data.len() as u32,
-            data: data.to_vec(),
-        }
-    }
 
     /// A bulk from client to server, N data segments of 100 bytes, each seen leaving client
     /// and arriving at server 1 ms later; then client's FIN and server's. Written to DIR's

@@ -18,14 +18,16 @@ use std::fs;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::procfs::process::{self, Stat};
 use crate::procfs::tcp;
 pub use crate::procfs::tcp::{Socket, TcpState};
 
 /// What a process is blocked on, when that can be seen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Written as its name in lower case; a name this build does not know reads as `Other`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Waits {
     /// `read` on fd 0 when it is a terminal or a pipe: the keyboard.
     Keyboard,
@@ -35,43 +37,8 @@ pub enum Waits {
     Child,
     Several,
     /// Running, or blocked in something else.
+    #[serde(other)]
     Other,
-}
-
-impl Waits {
-    const ALL: [Waits; 5] = [
-        Waits::Keyboard,
-        Waits::Socket,
-        Waits::Child,
-        Waits::Several,
-        Waits::Other,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Waits::Keyboard => "keyboard",
-            Waits::Socket => "socket",
-            Waits::Child => "child",
-            Waits::Several => "several",
-            Waits::Other => "other",
-        }
-    }
-}
-
-impl Serialize for Waits {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
-impl<'de> Deserialize<'de> for Waits {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        Ok(Waits::ALL
-            .into_iter()
-            .find(|w| w.name() == name)
-            .unwrap_or(Waits::Other))
-    }
 }
 
 /// A process that holds a TCP socket of this host (or is a zombie child of one that does).
@@ -306,6 +273,14 @@ fn waits(syscall: &str, wchan: &str, fd_kind: impl Fn(i64) -> Option<Waits>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_is_written_as_its_name_and_an_unknown_name_reads_as_other() {
+        let json = serde_json::to_string(&[Waits::Keyboard, Waits::Several, Waits::Other]).unwrap();
+        assert_eq!(json, r#"["keyboard","several","other"]"#);
+        let back: Vec<Waits> = serde_json::from_str(r#"["socket","child","sleeping"]"#).unwrap();
+        assert_eq!(back, [Waits::Socket, Waits::Child, Waits::Other]);
+    }
 
     #[test]
     fn an_ipv4_peer_of_a_dual_stack_socket_is_named_as_ipv4() {

@@ -9,6 +9,7 @@ use std::fmt::Write;
 
 use super::layout::{ArrowMark, Ladder, Legend, Scale, Swatch};
 use super::style::{HELD, Kind, Look, MONO, MUTED, SANS, state_pen};
+use crate::ladder::escape;
 
 /// The document of LADDERS, WIDTH × HEIGHT.
 pub fn document(out: &mut String, look: &Look, ladders: &[Ladder], (width, height): (f64, f64)) {
@@ -361,16 +362,14 @@ fn legend(o: &mut String, look: &Look, l: &Legend) {
 }
 
 fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
+    escape(
+        s,
+        &[
+            ('&', "&amp;"),
+            ('<', "&lt;"),
+            ('>', "&gt;"),
+            ('"', "&quot;"),
+            ('\'', "&#39;"),
+        ],
+    )
 }
