@@ -130,29 +130,10 @@ pub async fn serve(config: Config, class: Class) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     info!("listening on {}", config.listen);
     let acceptor = TlsAcceptor::from(config.tls);
-    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                warn!("accept: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
-            debug!("{peer}: over {MAX_CONNECTIONS} connections, closed");
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(connection(
-            stream,
-            peer,
-            acceptor.clone(),
-            router.clone(),
-            permit,
-        ));
-    }
+    chatlab_agent::serve::accept_each(listener, MAX_CONNECTIONS, move |stream, peer, permit| {
+        connection(stream, peer, acceptor.clone(), router.clone(), permit)
+    })
+    .await
 }
 
 async fn connection(
@@ -182,8 +163,7 @@ async fn connection(
 fn routes(app: App) -> Router {
     Router::new()
         .route("/", get(index))
-        .route("/s/{secret}", get(student_link))
-        .route("/t/{secret}", get(teacher_link))
+        .route("/{kind}/{secret}", get(link))
         .route("/assets/{file}", get(asset))
         .route("/lab/{id}/", get(student_page))
         .route("/lab/{id}/me", get(me))
@@ -328,10 +308,12 @@ async fn index() -> Response {
     html(include_str!("../page/index.html"))
 }
 
-async fn student_link(
+/// `/s/SECRET` (a student's link) and `/t/SECRET` (the teacher's): the secret becomes a
+/// cookie, and the browser goes to the clean address of what it opens.
+async fn link(
     State(app): State<App>,
     conn: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
-    Path(secret): Path<String>,
+    Path((kind, secret)): Path<(String, String)>,
 ) -> Response {
     let ip = peer(&conn);
     if too_many(&app, ip, false) {
@@ -340,31 +322,11 @@ async fn student_link(
             "too many wrong links: wait a minute",
         );
     }
-    match app.class.who(&secret) {
-        Some(Who::Student(id)) => {
+    match (kind.as_str(), app.class.who(&secret)) {
+        ("s", Some(Who::Student(id))) => {
             redirect_with_cookie(&format!("/lab/{id}/"), STUDENT_COOKIE, &secret)
         }
-        _ => {
-            too_many(&app, ip, true);
-            forbidden()
-        }
-    }
-}
-
-async fn teacher_link(
-    State(app): State<App>,
-    conn: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
-    Path(secret): Path<String>,
-) -> Response {
-    let ip = peer(&conn);
-    if too_many(&app, ip, false) {
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many wrong links: wait a minute",
-        );
-    }
-    match app.class.who(&secret) {
-        Some(Who::Teacher) => redirect_with_cookie("/teacher/", TEACHER_COOKIE, &secret),
+        ("t", Some(Who::Teacher)) => redirect_with_cookie("/teacher/", TEACHER_COOKIE, &secret),
         _ => {
             too_many(&app, ip, true);
             forbidden()
