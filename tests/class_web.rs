@@ -6,7 +6,8 @@
 //! their link (the secret becomes a cookie, the address a clean one), types in server's and
 //! client's terminals and sees the lines cross (« ça » included), Ctrl-C reaches the program,
 //! edits and saves `work/q1.py` (the file is in the lab), comes back after closing the tab;
-//! the teacher's page shows the class, that student online. `down` leaves nothing. Needs root,
+//! the teacher's page shows the class, that student online, and the student's page says when
+//! the teacher opens their lab. `down` leaves nothing. Needs root,
 //! Docker and Chromium: fails without them under CI, skipped elsewhere.
 
 mod browserkit;
@@ -464,7 +465,19 @@ fn the_class_in_a_browser() {
         Duration::from_secs(20),
     );
     t.screenshot(&shots.join("teacher.png"), false);
+    // The teacher opens alice's tab: alice's page says the teacher is there, until they leave.
+    t.goto(&format!("{BASE}/lab/alice/"));
+    wait_screen(&mut t, "client", "/work#", 1);
+    b.wait_for(
+        "!document.querySelector('#teacher-here').hidden && \
+         document.querySelector('#teacher-here').textContent.includes('enseignant est dans')",
+        Duration::from_secs(20),
+    );
     drop(t);
+    b.wait_for(
+        "document.querySelector('#teacher-here').hidden",
+        Duration::from_secs(20),
+    );
 
     // 5. The tab closed and opened again: the lab as it was (its files), new shells.
     b.goto("about:blank");

@@ -9,13 +9,13 @@ const T = FR ? {
   save: "Enregistrer", download: "Télécharger", saved: "enregistré", loading: "ouverture…",
   ended: "terminé, code", lost: "connexion perdue", reconnect: "rouvrir", error: "erreur",
   badname: "nom : lettres, chiffres, . _ - (64 au plus)", toolarge: "fichier trop gros",
-  teacher: "l'enseignant regarde ce lab", empty: "(aucun fichier)",
+  teacher: "l'enseignant est dans ce lab", teacher_view: "vue de l'enseignant", empty: "(aucun fichier)",
 } : {
   files: "Your files (work/)", refresh: "Refresh", create: "New", upload: "Upload a file…",
   save: "Save", download: "Download", saved: "saved", loading: "opening…",
   ended: "ended, status", lost: "connection lost", reconnect: "reopen", error: "error",
   badname: "name: letters, digits, . _ - (64 at most)", toolarge: "file too large",
-  teacher: "the teacher is looking at this lab", empty: "(no files)",
+  teacher: "the teacher is in this lab", teacher_view: "the teacher's view", empty: "(no files)",
 };
 document.documentElement.lang = FR ? "fr" : "en";
 
@@ -149,12 +149,15 @@ function setup() {
   refresh();
 }
 
-fetch(`${base}/me`).then((r) => r.json()).then((m) => {
+// Who this page is for; and, every 5 s, whether the teacher has a terminal in this lab (the
+// student sees it: the teacher is there).
+async function whoami() {
+  const m = await (await fetch(`${base}/me`)).json();
   me = m;
   $("#who").textContent = `${m.name} (${m.id})`;
   document.title = `chatlab — ${m.name}`;
-  if (m.teacher) {
-    $("#teacher-here").textContent = T.teacher;
-    $("#teacher-here").hidden = false;
-  }
-}).finally(setup);
+  $("#teacher-here").textContent = m.teacher ? T.teacher_view : T.teacher;
+  $("#teacher-here").hidden = !(m.teacher || m.teacher_here);
+}
+whoami().finally(setup);
+setInterval(() => whoami().catch(() => {}), 5000);

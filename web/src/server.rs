@@ -70,6 +70,8 @@ struct App {
     /// The `Host:` values answered (names, with and without the port).
     hosts: Arc<Vec<String>>,
     presence: Arc<Mutex<HashMap<String, Presence>>>,
+    /// The teacher's terminals open in each lab (its student's page says so).
+    teacher_in: Arc<Mutex<HashMap<String, usize>>>,
     terminals: Arc<Semaphore>,
     bad_secrets: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
 }
@@ -101,6 +103,7 @@ pub async fn serve(config: Config, class: Class) -> Result<(), String> {
         class: Arc::clone(&class),
         hosts: Arc::new(hosts),
         presence: Arc::default(),
+        teacher_in: Arc::default(),
         terminals: Arc::new(Semaphore::new(MAX_ALL_TERMINALS)),
         bad_secrets: Arc::default(),
     };
@@ -383,6 +386,7 @@ async fn me(State(app): State<App>, Path(id): Path<String>, headers: HeaderMap) 
         "id": id,
         "name": name,
         "teacher": who == Who::Teacher,
+        "teacher_here": app.teacher_in.lock().unwrap().get(&id).is_some_and(|n| *n > 0),
         "max_file": files::MAX_FILE,
     }))
     .into_response()
@@ -457,18 +461,25 @@ async fn terminal(
     ws.max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
         .on_upgrade(move |socket| async move {
-            if student {
-                app.seen(&id, 1);
-            }
+            app.opened(&id, student, 1);
             relay(&app, socket, agent, student.then_some(id.as_str())).await;
-            if student {
-                app.seen(&id, -1);
-            }
+            app.opened(&id, student, -1);
             drop(permit);
         })
 }
 
 impl App {
+    /// A terminal of lab ID opened (1) or closed (-1), by its student or the teacher.
+    fn opened(&self, id: &str, student: bool, change: isize) {
+        if student {
+            self.seen(id, change);
+        } else {
+            let mut teacher = self.teacher_in.lock().unwrap();
+            let n = teacher.entry(id.to_string()).or_default();
+            *n = n.saturating_add_signed(change);
+        }
+    }
+
     fn seen(&self, id: &str, terminals: isize) {
         let mut presence = self.presence.lock().unwrap();
         let p = presence.entry(id.to_string()).or_insert(Presence {
