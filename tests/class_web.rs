@@ -83,11 +83,17 @@ fn wait_screen(b: &mut Browser, host: &str, needle: &str, count: usize) {
     let ok = kit::poll(Duration::from_secs(20), || {
         (screen(b, host).matches(needle).count() >= count).then_some(())
     });
-    assert!(
-        ok.is_some(),
-        "{host}'s terminal never showed {needle:?} ({count}×); it shows:\n{}",
-        screen(b, host)
-    );
+    if ok.is_none() {
+        let page = b.eval(
+            "JSON.stringify({ at: location.href, terms: Object.keys(window.terms || {}), \
+             ws: Object.fromEntries(Object.entries(window.terms || {}).map(([h, t]) => [h, t.ws && t.ws.readyState])), \
+             text: document.body.innerText.slice(0, 500) })",
+        );
+        panic!(
+            "{host}'s terminal never showed {needle:?} ({count}×); it shows:\n{}\nthe page: {page}",
+            screen(b, host)
+        );
+    }
 }
 
 /// Type LINE then Enter in HOST's terminal.
@@ -466,7 +472,9 @@ fn the_class_in_a_browser() {
     );
     t.screenshot(&shots.join("teacher.png"), false);
     // The teacher opens alice's tab: alice's page says the teacher is there, until they leave.
-    t.goto(&format!("{BASE}/lab/alice/"));
+    // (At the teacher's link's own address: its cookie is that host's.)
+    let origin = teacher.split("/t/").next().unwrap();
+    t.goto(&format!("{origin}/lab/alice/"));
     wait_screen(&mut t, "client", "/work#", 1);
     b.wait_for(
         "!document.querySelector('#teacher-here').hidden && \

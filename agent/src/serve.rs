@@ -43,8 +43,9 @@ use crate::protocol::{
     MAX_FRAME, STDERR, STDOUT, WORKDIR, Wire, bearer, token_matches, valid_host, valid_student,
 };
 
-pub const MAX_CONNECTIONS: usize = 256;
-pub const MAX_EXECS: usize = 64;
+pub const MAX_CONNECTIONS: usize = 640;
+/// (A class's web server holds one a terminal open: three per student, 170 students a node.)
+pub const MAX_EXECS: usize = 512;
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
