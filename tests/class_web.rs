@@ -398,7 +398,9 @@ fn the_class_in_a_browser() {
         LIMIT,
     );
     assert_eq!(probe.stdout().trim(), "cut", "{}", probe.report);
-    // 3. In a browser: alice's link, her lab.
+    // 3. In a browser: alice's link, her lab. (Screenshots for the README.)
+    let shots = kit::root().join("target/class-web");
+    fs::create_dir_all(&shots).unwrap();
     let Some(mut b) = Browser::open(TEST, &format!("{BASE}/s/{}", secrets["alice"]), "fr") else {
         return;
     };
@@ -423,9 +425,32 @@ fn the_class_in_a_browser() {
     wait_screen(&mut b, "server", "bonjour, ça va ?", 1);
     type_line(&mut b, "server", "très bien");
     wait_screen(&mut b, "client", "très bien", 1);
+    // The lab's live view (lab/view's page, its state made in the lab), in another tab: the
+    // two chat processes of each side and their connection, established.
+    let Some(mut v) = Browser::open(TEST, &format!("{BASE}/s/{}", secrets["alice"]), "fr") else {
+        return;
+    };
+    v.wait_for(
+        "location.pathname === '/lab/alice/'",
+        Duration::from_secs(20),
+    );
+    v.goto(&format!("{BASE}/lab/alice/view/"));
+    v.wait_for(
+        "document.querySelector('#summary').textContent.includes('ESTABLISHED') && \
+         document.querySelector('#hosts').textContent.includes('chat')",
+        Duration::from_secs(60),
+    );
+    // The probes started with the lab's first terminal: the ladder holds the line typed.
+    v.wait_for(
+        "document.querySelector('#ladder').textContent.includes('bonjour')",
+        Duration::from_secs(30),
+    );
+    v.screenshot(&shots.join("view.png"), false);
+    drop(v);
     // Ctrl-C reaches the program: the client's chat ends, its shell answers again.
     b.eval("window.terms.client.term.focus()");
     b.key("ctrl+c");
+    wait_screen(&mut b, "client", "/work#", 2);
     type_line(&mut b, "client", "echo fin-$((6*7))");
     wait_screen(&mut b, "client", "fin-42", 1);
 
@@ -451,8 +476,6 @@ fn the_class_in_a_browser() {
     )
     .expect_success();
     assert_eq!(cat.stdout(), "print('ça marche')\n");
-    let shots = kit::root().join("target/class-web");
-    fs::create_dir_all(&shots).unwrap();
     b.screenshot(&shots.join("student.png"), false);
 
     // 4. The teacher's page, in another browser: both students, alice online.

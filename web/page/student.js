@@ -9,13 +9,13 @@ const T = FR ? {
   save: "Enregistrer", download: "Télécharger", saved: "enregistré", loading: "ouverture…",
   ended: "terminé, code", lost: "connexion perdue", reconnect: "rouvrir", error: "erreur",
   badname: "nom : lettres, chiffres, . _ - (64 au plus)", toolarge: "fichier trop gros",
-  teacher: "l'enseignant est dans ce lab", teacher_view: "vue de l'enseignant", empty: "(aucun fichier)",
+  view: "Vue en direct du lab ↗", teacher: "l'enseignant est dans ce lab", teacher_view: "vue de l'enseignant", empty: "(aucun fichier)",
 } : {
   files: "Your files (work/)", refresh: "Refresh", create: "New", upload: "Upload a file…",
   save: "Save", download: "Download", saved: "saved", loading: "opening…",
   ended: "ended, status", lost: "connection lost", reconnect: "reopen", error: "error",
   badname: "name: letters, digits, . _ - (64 at most)", toolarge: "file too large",
-  teacher: "the teacher is in this lab", teacher_view: "the teacher's view", empty: "(no files)",
+  view: "The lab, live ↗", teacher: "the teacher is in this lab", teacher_view: "the teacher's view", empty: "(no files)",
 };
 document.documentElement.lang = FR ? "fr" : "en";
 
@@ -122,6 +122,8 @@ async function save(name, body) {
 const validName = (n) => /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(n);
 
 function setup() {
+  $("#view-link").href = `${base}/view/`;
+  $("#view-link").textContent = T.view;
   $("#files-title").textContent = T.files;
   $("#refresh").textContent = T.refresh;
   $("#new").textContent = T.create;

@@ -12,6 +12,7 @@
 //! - `agents.rs`: the labs found through the agents, and a command run in a host.
 //! - `server.rs`: HTTPS, the checks every request passes (host, origin, secret), the routes.
 //! - `files.rs`: a student's `work/` folder, by names confined to it.
+//! - `view.rs`: a lab's live view: `chatlab view`'s page, its state made in the lab.
 //! - `page/`: the pages (HTML, CSS, JavaScript), and `vendor/xterm/` the terminal emulator.
 
 mod agents;
@@ -19,6 +20,7 @@ mod class;
 mod files;
 mod server;
 mod tls;
+mod view;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -48,12 +48,14 @@ use tokio_tungstenite::tungstenite;
 use crate::agents::{self, Agents};
 use crate::class::{Class, Who};
 use crate::files;
+use crate::view;
 
 pub const MAX_CONNECTIONS: usize = 2048;
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_TERMINALS: usize = 8;
 pub const MAX_ALL_TERMINALS: usize = 1500;
 pub const MAX_BAD_SECRETS: u32 = 20;
+pub const MAX_VIEWS: usize = 400;
 const STUDENT_COOKIE: &str = "chatlab_student";
 const TEACHER_COOKIE: &str = "chatlab_teacher";
 
@@ -72,6 +74,11 @@ struct App {
     presence: Arc<Mutex<HashMap<String, Presence>>>,
     /// The teacher's terminals open in each lab (its student's page says so).
     teacher_in: Arc<Mutex<HashMap<String, usize>>>,
+    /// The live views open (each a command in its lab, relayed).
+    views: Arc<Semaphore>,
+    /// The labs whose view's probes this server has started (at their first terminal, so that
+    /// the live ladder holds the conversation from its first segment).
+    probed: Arc<Mutex<std::collections::HashSet<String>>>,
     terminals: Arc<Semaphore>,
     bad_secrets: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
 }
@@ -104,6 +111,8 @@ pub async fn serve(config: Config, class: Class) -> Result<(), String> {
         hosts: Arc::new(hosts),
         presence: Arc::default(),
         teacher_in: Arc::default(),
+        views: Arc::new(Semaphore::new(MAX_VIEWS)),
+        probed: Arc::default(),
         terminals: Arc::new(Semaphore::new(MAX_ALL_TERMINALS)),
         bad_secrets: Arc::default(),
     };
@@ -173,6 +182,12 @@ fn routes(app: App) -> Router {
         .route("/lab/{id}/term/{host}", get(terminal))
         .route("/lab/{id}/files", get(file_list))
         .route("/lab/{id}/files/{name}", get(file_read).put(file_write))
+        .route("/lab/{id}/view/", get(view_page))
+        .route("/lab/{id}/view/page.js", get(view_script))
+        .route("/lab/{id}/view/state", get(view_state))
+        .route("/lab/{id}/view/events", get(view_events))
+        .route("/lab/{id}/view/captures", get(view_captures))
+        .route("/lab/{id}/view/replay", get(view_replay))
         .route("/teacher/", get(teacher_page))
         .route("/teacher/labs", get(teacher_labs))
         .route("/teacher/grades/{file}", get(grades))
@@ -458,6 +473,15 @@ async fn terminal(
         Ok(agent) => agent,
         Err(why) => return refuse(StatusCode::BAD_GATEWAY, &why),
     };
+    if app.probed.lock().unwrap().insert(id.clone()) {
+        let (agents, probed, id) = (app.agents.clone(), Arc::clone(&app.probed), id.clone());
+        tokio::spawn(async move {
+            if let Err(why) = view::start_probes(&agents, &id).await {
+                warn!("{id}'s view: {why}");
+                probed.lock().unwrap().remove(&id);
+            }
+        });
+    }
     ws.max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
         .on_upgrade(move |socket| async move {
@@ -699,4 +723,151 @@ async fn grades(State(app): State<App>, Path(file): Path<String>, headers: Heade
         }
         Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
+}
+
+// --- A lab's live view (view.rs) -----------------------------------------------------------
+
+#[derive(Deserialize)]
+struct ViewLang {
+    lang: Option<String>,
+}
+
+impl ViewLang {
+    fn lang(&self) -> &'static str {
+        if self.lang.as_deref() == Some("fr") {
+            "fr"
+        } else {
+            "en"
+        }
+    }
+}
+
+async fn view_page(State(app): State<App>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    if viewer(&app, &headers, &id).is_none() {
+        return forbidden();
+    }
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        view::page(),
+    )
+        .into_response()
+}
+
+async fn view_script(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if viewer(&app, &headers, &id).is_none() {
+        return forbidden();
+    }
+    ([(header::CONTENT_TYPE, "text/javascript")], view::script()).into_response()
+}
+
+/// The lab's state now: the first line of its stream.
+async fn view_state(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Query(q): Query<ViewLang>,
+    headers: HeaderMap,
+) -> Response {
+    if viewer(&app, &headers, &id).is_none() {
+        return forbidden();
+    }
+    let Ok(_permit) = Arc::clone(&app.views).try_acquire_owned() else {
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "too many views open");
+    };
+    if let Err(why) = view::start_probes(&app.agents, &id).await {
+        return refuse(StatusCode::BAD_GATEWAY, &why);
+    }
+    let mut first = None;
+    let got = tokio::time::timeout(
+        Duration::from_secs(15),
+        view::stream(&app.agents, &id, q.lang(), |line| {
+            first = Some(line);
+            false
+        }),
+    )
+    .await;
+    match (got, first) {
+        (_, Some(line)) => ([(header::CONTENT_TYPE, "application/json")], line).into_response(),
+        (Ok(Err(why)), None) => refuse(StatusCode::BAD_GATEWAY, &why),
+        _ => refuse(StatusCode::GATEWAY_TIMEOUT, "the lab's view did not answer"),
+    }
+}
+
+/// The lab's state each time it changes, as the page's event stream (SSE).
+async fn view_events(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Query(q): Query<ViewLang>,
+    headers: HeaderMap,
+) -> Response {
+    if viewer(&app, &headers, &id).is_none() {
+        return forbidden();
+    }
+    let Ok(permit) = Arc::clone(&app.views).try_acquire_owned() else {
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "too many views open");
+    };
+    if let Err(why) = view::start_probes(&app.agents, &id).await {
+        return refuse(StatusCode::BAD_GATEWAY, &why);
+    }
+    // The newest state wins: a page that reads slowly skips states, never piles them up.
+    let (tx, rx) = tokio::sync::watch::channel(None::<String>);
+    let lang = q.lang();
+    let agents = app.agents.clone();
+    tokio::spawn(async move {
+        let _permit = permit;
+        if let Err(why) = view::stream(&agents, &id, lang, |line| tx.send(Some(line)).is_ok()).await
+        {
+            debug!("{id}'s view: {why}");
+        }
+    });
+    let first = Bytes::from_static(b"retry: 1000\n\n");
+    let stream = futures_util::stream::unfold((Some(first), rx), |(next, mut rx)| async move {
+        let chunk = match next {
+            Some(chunk) => chunk,
+            None => loop {
+                tokio::select! {
+                    changed = rx.changed() => {
+                        changed.ok()?; // the lab's stream ended
+                        let Some(state) = rx.borrow_and_update().clone() else { continue };
+                        break Bytes::from(format!("data: {state}\n\n"));
+                    }
+                    () = tokio::time::sleep(Duration::from_secs(15)) => {
+                        break Bytes::from_static(b": keep-alive\n\n");
+                    }
+                }
+            },
+        };
+        Some((Ok::<_, std::convert::Infallible>(chunk), (None, rx)))
+    });
+    (
+        [(header::CONTENT_TYPE, "text/event-stream")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+/// The replay of saved captures is not in the class's tab yet: an empty list.
+async fn view_captures(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if viewer(&app, &headers, &id).is_none() {
+        return forbidden();
+    }
+    axum::Json(serde_json::json!({ "captures": [] })).into_response()
+}
+
+async fn view_replay(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if viewer(&app, &headers, &id).is_none() {
+        return forbidden();
+    }
+    refuse(StatusCode::NOT_FOUND, "no replay in the class's tab yet")
 }

@@ -87,6 +87,15 @@ pub struct Args {
     #[arg(long, value_name = "PREFIX", default_value = "10.80.80")]
     pub net: String,
 
+    /// Instead of serving the page, print its state (the JSON of its /state) on stdout, one
+    /// line each time it changes, until stdout closes: the class's web server relays it
+    #[arg(long, conflicts_with = "probe")]
+    pub stream: bool,
+
+    /// With --stream: in this language (else the locale's)
+    #[arg(long, value_enum, requires = "stream")]
+    pub lang: Option<Lang>,
+
     /// Probe this host instead: its TCP sockets and the processes holding them, from /proc
     #[arg(long)]
     pub probe: bool,
@@ -212,10 +221,6 @@ pub fn run(args: &Args) -> Result<(), Error> {
         ctx(Lang::Fr, FOLD, REPLAY_MAX)?,
         ctx(Lang::En, FOLD, REPLAY_MAX)?,
     ];
-    let listener = TcpListener::bind(args.listen).map_err(|source| Error::Listen {
-        addr: args.listen,
-        source,
-    })?;
     let lab = Lab {
         dir,
         captures: args.captures.clone(),
@@ -223,8 +228,34 @@ pub fn run(args: &Args) -> Result<(), Error> {
         replay_ctx,
         live: Mutex::default(),
     };
+    if args.stream {
+        return stream(&lab, Lang::choose(args.lang));
+    }
+    let listener = TcpListener::bind(args.listen).map_err(|source| Error::Listen {
+        addr: args.listen,
+        source,
+    })?;
     let ports: Vec<u16> = args.public_port.into_iter().collect();
     server::serve(listener, lab, &ports).map_err(Error::Serve)
+}
+
+/// `--stream`: the page's state, a line each time it changes (looked at as often as the
+/// page's server looks), until stdout is closed (the reader gone: not an error).
+fn stream(lab: &Lab, lang: Lang) -> Result<(), Error> {
+    use server::Source;
+    let mut out = io::stdout().lock();
+    let mut last = String::new();
+    loop {
+        let now = lab.state(lang);
+        if now != last {
+            match writeln!(out, "{now}").and_then(|()| out.flush()) {
+                Ok(()) => last = now,
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(source) => return Err(Error::Write { to: None, source }),
+            }
+        }
+        thread::sleep(server::TICK);
+    }
 }
 
 fn probe(args: &Args) -> Result<(), Error> {

@@ -50,7 +50,7 @@ use crate::lang::{Lang, msg};
 
 /// How often the event stream looks for a change (the page updates within this, plus the
 /// probes' own period).
-const TICK: Duration = Duration::from_millis(200);
+pub const TICK: Duration = Duration::from_millis(200);
 /// An SSE comment this often keeps proxies and the browser from closing an idle stream.
 const KEEPALIVE: Duration = Duration::from_secs(10);
 /// The most a request's head may take, all of it: a browser sends it in one go.

@@ -1,0 +1,152 @@
+//! A lab's live view, for its student's tab: the page `lab/view` serves (`chatlab view`'s
+//! page.html, the same file), its state made in the lab by `chatlab view --stream`, run by the
+//! agent in the lab's server host and relayed as the page's event stream.
+//!
+//! As `lab/view` does, each host runs `chatlab view --probe` (every 0.3 s) and `tcpdump`,
+//! writing into the captures folder the lab's hosts share (`/captures/.class-view/`); they are
+//! started the first time a view of the lab is opened, and run as long as the lab (nothing is
+//! sent on the lab's network).
+//!
+//! The page's one inline script is served as a file of its own (`page.js`), so that the
+//! server's policy still allows no inline script.
+
+use chatlab_agent::protocol::{AgentFrame, ExecRequest, HOSTS, STDOUT, Wire};
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::agents::Agents;
+
+/// The view's page, as `chatlab view` serves it.
+const PAGE: &str = include_str!("../../src/bin/chatlab/view/page.html");
+const DIR: &str = "/captures/.class-view";
+/// The longest state line relayed (a ladder drawn is hundreds of kilobytes).
+const MAX_LINE: usize = 8 << 20;
+
+/// The page, its inline script replaced by `page.js`.
+pub fn page() -> String {
+    match split() {
+        Some((before, _, after)) => format!("{before}<script src=\"page.js\"></script>{after}"),
+        None => PAGE.to_string(),
+    }
+}
+
+/// The page's script.
+pub fn script() -> &'static str {
+    split().map_or("", |(_, script, _)| script)
+}
+
+fn split() -> Option<(&'static str, &'static str, &'static str)> {
+    let start = PAGE.find("<script>")?;
+    let end = PAGE[start..].find("</script>")? + start;
+    Some((
+        &PAGE[..start],
+        &PAGE[start + "<script>".len()..end],
+        &PAGE[end + "</script>".len()..],
+    ))
+}
+
+/// The probe and tcpdump in each host of STUDENT's lab, started if they are not running.
+pub async fn start_probes(agents: &Agents, student: &str) -> Result<(), String> {
+    // $1: the view's folder. The capture interface: the host's one network (its default route).
+    let script = r#"d=$1; mkdir -p "$d" && chmod 755 "$d" || exit 1
+pgrep -f "chatlab view --probe --out $d/" >/dev/null && exit 0
+h=$(hostname); i=$(ip -o route show default 2>/dev/null | awk '{print $5; exit}')
+[ -n "$i" ] || i=$(ip -o link show | awk -F': ' '$2 != "lo" {print $2; exit}' | cut -d@ -f1)
+setsid chatlab view --probe --out "$d/$h.probe" --every 0.3 </dev/null >/dev/null 2>&1 &
+setsid tcpdump -i "$i" -s 256 -U --immediate-mode -w "$d/$h.pcap" tcp </dev/null >/dev/null 2>&1 &
+exit 0"#;
+    for host in HOSTS {
+        let out = agents
+            .run(student, host, &["sh", "-c", script, "sh", DIR], b"")
+            .await?;
+        if out.code != 0 {
+            return Err(format!(
+                "the view's probe in {host}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The command that prints the lab's state in LANG, each time it changes (`--stream`), in the
+/// lab's server host; the host names from the lab's own subnet.
+fn stream_command(lang: &str) -> Vec<String> {
+    let script = r#"net=$(hostname -i | awk '{print $1}' | cut -d. -f1-3)
+exec chatlab view "$1" --stream --lang "$2" --net "$net""#;
+    ["sh", "-c", script, "sh", DIR, lang]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// The lab's state lines, as they come, until the page or the lab goes: each line is sent to
+/// SEND; the first error ends it.
+pub async fn stream(
+    agents: &Agents,
+    student: &str,
+    lang: &str,
+    mut send: impl FnMut(String) -> bool,
+) -> Result<(), String> {
+    let request = ExecRequest {
+        student: student.to_string(),
+        host: "server".to_string(),
+        tty: false,
+        size: None,
+        cmd: stream_command(lang),
+    };
+    let ws = agents.open(&request).await?;
+    let (_tx, mut rx) = ws.split();
+    let mut line = Vec::new();
+    while let Some(msg) = rx.next().await {
+        let wire = match msg.map_err(|e| e.to_string())? {
+            Message::Binary(b) => Wire::Binary(b.to_vec()),
+            Message::Text(t) => Wire::Text(t.to_string()),
+            Message::Close(_) => break,
+            _ => continue,
+        };
+        match AgentFrame::decode(wire).map_err(|e| e.0)? {
+            AgentFrame::Output { stream, data } if stream == STDOUT => {
+                for chunk in data.split_inclusive(|b| *b == b'\n') {
+                    line.extend_from_slice(chunk);
+                    if line.len() > MAX_LINE {
+                        return Err(format!("a state of more than {MAX_LINE} bytes"));
+                    }
+                    if line.ends_with(b"\n") {
+                        line.pop();
+                        let text = String::from_utf8_lossy(&line).into_owned();
+                        line.clear();
+                        if !send(text) {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            AgentFrame::Output { data, .. } => {
+                log::debug!(
+                    "{student}'s view: {}",
+                    String::from_utf8_lossy(&data).trim()
+                );
+            }
+            AgentFrame::Exit(code) => return Err(format!("the view's state ended ({code})")),
+            AgentFrame::Error(why) => return Err(why),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_page_is_the_views_with_its_script_apart() {
+        let page = super::page();
+        assert!(page.contains("<script src=\"page.js\"></script>"));
+        assert!(!page.contains("<script>"), "an inline script left");
+        let script = super::script();
+        assert!(
+            script.contains("EventSource(`events?lang="),
+            "relative URLs: {script:.200}"
+        );
+        assert!(super::PAGE.contains(script));
+    }
+}
