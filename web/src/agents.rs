@@ -151,14 +151,8 @@ impl Agents {
         };
         let collect = async move {
             let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-            while let Some(msg) = rx.next().await {
-                let wire = match msg.map_err(|e| e.to_string())? {
-                    Message::Binary(b) => Wire::Binary(b.to_vec()),
-                    Message::Text(t) => Wire::Text(t.to_string()),
-                    Message::Close(_) => break,
-                    _ => continue,
-                };
-                match AgentFrame::decode(wire).map_err(|e| e.0)? {
+            while let Some(frame) = next_frame(&mut rx).await {
+                match frame? {
                     AgentFrame::Output { stream, data } => {
                         let out = if stream == STDOUT {
                             &mut stdout
@@ -187,6 +181,23 @@ impl Agents {
             log::debug!("stdin of {cmd:?}: {e}");
         }
         output
+    }
+}
+
+/// The agent's next frame on RX, decoded; None once it has closed.
+pub async fn next_frame<S>(rx: &mut S) -> Option<Result<AgentFrame, String>>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        let wire = match rx.next().await? {
+            Err(e) => return Some(Err(e.to_string())),
+            Ok(Message::Binary(b)) => Wire::Binary(b.to_vec()),
+            Ok(Message::Text(t)) => Wire::Text(t.to_string()),
+            Ok(Message::Close(_)) => return None,
+            Ok(_) => continue,
+        };
+        return Some(AgentFrame::decode(wire).map_err(|e| e.0));
     }
 }
 

@@ -173,10 +173,8 @@ async fn connection(
 }
 
 fn routes(app: App) -> Router {
-    Router::new()
-        .route("/", get(index))
-        .route("/{kind}/{secret}", get(link))
-        .route("/assets/{file}", get(asset))
+    // A lab's routes: its student's cookie or the teacher's (lab_guard), else 403.
+    let lab = Router::new()
         .route("/lab/{id}/", get(student_page))
         .route("/lab/{id}/me", get(me))
         .route("/lab/{id}/term/{host}", get(terminal))
@@ -188,12 +186,44 @@ fn routes(app: App) -> Router {
         .route("/lab/{id}/view/events", get(view_events))
         .route("/lab/{id}/view/captures", get(view_captures))
         .route("/lab/{id}/view/replay", get(view_replay))
+        .route_layer(middleware::from_fn_with_state(app.clone(), lab_guard));
+    // The teacher's routes: the teacher's cookie (teacher_guard), else 403.
+    let teacher = Router::new()
         .route("/teacher/", get(teacher_page))
         .route("/teacher/labs", get(teacher_labs))
         .route("/teacher/grades/{file}", get(grades))
+        .route_layer(middleware::from_fn_with_state(app.clone(), teacher_guard));
+    Router::new()
+        .route("/", get(index))
+        .route("/{kind}/{secret}", get(link))
+        .route("/assets/{file}", get(asset))
+        .merge(lab)
+        .merge(teacher)
         .layer(DefaultBodyLimit::max(files::MAX_FILE))
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
+}
+
+/// Every route of lab ID (`/lab/ID/…`), whatever the method: that student's cookie or the
+/// teacher's, else 403; who it is goes to the handler (an extension).
+async fn lab_guard(State(app): State<App>, mut req: Request, next: Next) -> Response {
+    let id = req.uri().path().split('/').nth(2).unwrap_or("").to_string();
+    match viewer(&app, req.headers(), &id) {
+        Some(who) => {
+            req.extensions_mut().insert(who);
+            next.run(req).await
+        }
+        None => forbidden(),
+    }
+}
+
+/// Every route of the teacher: the teacher's cookie, else 403.
+async fn teacher_guard(State(app): State<App>, req: Request, next: Next) -> Response {
+    if is_teacher(&app, req.headers()) {
+        next.run(req).await
+    } else {
+        forbidden()
+    }
 }
 
 fn refuse(status: StatusCode, why: &str) -> Response {
@@ -375,21 +405,15 @@ async fn asset(Path(file): Path<String>) -> Response {
     ([(header::CONTENT_TYPE, kind)], body).into_response()
 }
 
-async fn student_page(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if viewer(&app, &headers, &id).is_none() {
-        return forbidden();
-    }
+async fn student_page() -> Response {
     html(include_str!("../page/student.html"))
 }
 
-async fn me(State(app): State<App>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    let Some(who) = viewer(&app, &headers, &id) else {
-        return forbidden();
-    };
+async fn me(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    axum::Extension(who): axum::Extension<Who>,
+) -> Response {
     let name = app
         .class
         .students()
@@ -416,13 +440,11 @@ struct TermSize {
 async fn terminal(
     State(app): State<App>,
     Path((id, host)): Path<(String, String)>,
+    axum::Extension(who): axum::Extension<Who>,
     Query(size): Query<TermSize>,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let Some(who) = viewer(&app, &headers, &id) else {
-        return forbidden();
-    };
     if !same_origin(&headers) {
         return refuse(
             StatusCode::FORBIDDEN,
@@ -578,10 +600,7 @@ async fn relay(
     }
 }
 
-async fn file_list(State(app): State<App>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    if viewer(&app, &headers, &id).is_none() {
-        return forbidden();
-    }
+async fn file_list(State(app): State<App>, Path(id): Path<String>) -> Response {
     match files::list(&app.agents, &id).await {
         Ok(entries) => axum::Json(entries).into_response(),
         Err(e) => file_error(e),
@@ -597,11 +616,7 @@ async fn file_read(
     State(app): State<App>,
     Path((id, name)): Path<(String, String)>,
     Query(q): Query<Download>,
-    headers: HeaderMap,
 ) -> Response {
-    if viewer(&app, &headers, &id).is_none() {
-        return forbidden();
-    }
     match files::read(&app.agents, &id, &name).await {
         Ok(bytes) => {
             let mut r = Response::new(Body::from(bytes));
@@ -628,12 +643,10 @@ async fn file_read(
 async fn file_write(
     State(app): State<App>,
     Path((id, name)): Path<(String, String)>,
+    axum::Extension(who): axum::Extension<Who>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if viewer(&app, &headers, &id).is_none() {
-        return forbidden();
-    }
     if !same_origin(&headers) {
         return refuse(
             StatusCode::FORBIDDEN,
@@ -642,7 +655,7 @@ async fn file_write(
     }
     match files::write(&app.agents, &id, &name, &body).await {
         Ok(()) => {
-            if let Some(Who::Student(id)) = viewer(&app, &headers, &id) {
+            if let Who::Student(id) = who {
                 app.seen(&id, 0);
             }
             refuse(StatusCode::OK, "saved")
@@ -669,19 +682,13 @@ fn file_error(e: files::Error) -> Response {
     }
 }
 
-async fn teacher_page(State(app): State<App>, headers: HeaderMap) -> Response {
-    if !is_teacher(&app, &headers) {
-        return forbidden();
-    }
+async fn teacher_page() -> Response {
     html(include_str!("../page/teacher.html"))
 }
 
 /// The class for the teacher: every student of the roster, where their lab runs, its hosts'
 /// states, whether they are online (a terminal open) and when they were last active.
-async fn teacher_labs(State(app): State<App>, headers: HeaderMap) -> Response {
-    if !is_teacher(&app, &headers) {
-        return forbidden();
-    }
+async fn teacher_labs(State(app): State<App>) -> Response {
     let hosts = app.agents.hosts().await;
     let labs = agents::by_student(&hosts);
     let presence = app.presence.lock().unwrap().clone();
@@ -705,10 +712,7 @@ async fn teacher_labs(State(app): State<App>, headers: HeaderMap) -> Response {
     axum::Json(serde_json::json!({ "labs": rows })).into_response()
 }
 
-async fn grades(State(app): State<App>, Path(file): Path<String>, headers: HeaderMap) -> Response {
-    if !is_teacher(&app, &headers) {
-        return forbidden();
-    }
+async fn grades(State(app): State<App>, Path(file): Path<String>) -> Response {
     let Some(path) = app.class.grades_file(&file) else {
         return refuse(StatusCode::NOT_FOUND, "no grades yet: lab/class grade");
     };
@@ -742,10 +746,7 @@ impl ViewLang {
     }
 }
 
-async fn view_page(State(app): State<App>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    if viewer(&app, &headers, &id).is_none() {
-        return forbidden();
-    }
+async fn view_page() -> Response {
     (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
         view::page(),
@@ -753,15 +754,23 @@ async fn view_page(State(app): State<App>, Path(id): Path<String>, headers: Head
         .into_response()
 }
 
-async fn view_script(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if viewer(&app, &headers, &id).is_none() {
-        return forbidden();
-    }
+async fn view_script() -> Response {
     ([(header::CONTENT_TYPE, "text/javascript")], view::script()).into_response()
+}
+
+/// A view of lab ID: one of the views allowed, the lab's probes running (started if they are
+/// not); else the refusal.
+async fn view_open(app: &App, id: &str) -> Result<OwnedSemaphorePermit, Response> {
+    let Ok(permit) = Arc::clone(&app.views).try_acquire_owned() else {
+        return Err(refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many views open",
+        ));
+    };
+    view::start_probes(&app.agents, id)
+        .await
+        .map_err(|why| refuse(StatusCode::BAD_GATEWAY, &why))?;
+    Ok(permit)
 }
 
 /// The lab's state now: the first line of its stream.
@@ -769,17 +778,11 @@ async fn view_state(
     State(app): State<App>,
     Path(id): Path<String>,
     Query(q): Query<ViewLang>,
-    headers: HeaderMap,
 ) -> Response {
-    if viewer(&app, &headers, &id).is_none() {
-        return forbidden();
-    }
-    let Ok(_permit) = Arc::clone(&app.views).try_acquire_owned() else {
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, "too many views open");
+    let _permit = match view_open(&app, &id).await {
+        Ok(permit) => permit,
+        Err(refused) => return refused,
     };
-    if let Err(why) = view::start_probes(&app.agents, &id).await {
-        return refuse(StatusCode::BAD_GATEWAY, &why);
-    }
     let mut first = None;
     let got = tokio::time::timeout(
         Duration::from_secs(15),
@@ -801,17 +804,11 @@ async fn view_events(
     State(app): State<App>,
     Path(id): Path<String>,
     Query(q): Query<ViewLang>,
-    headers: HeaderMap,
 ) -> Response {
-    if viewer(&app, &headers, &id).is_none() {
-        return forbidden();
-    }
-    let Ok(permit) = Arc::clone(&app.views).try_acquire_owned() else {
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, "too many views open");
+    let permit = match view_open(&app, &id).await {
+        Ok(permit) => permit,
+        Err(refused) => return refused,
     };
-    if let Err(why) = view::start_probes(&app.agents, &id).await {
-        return refuse(StatusCode::BAD_GATEWAY, &why);
-    }
     // The newest state wins: a page that reads slowly skips states, never piles them up.
     let (tx, rx) = tokio::sync::watch::channel(None::<String>);
     let lang = q.lang();
@@ -850,24 +847,10 @@ async fn view_events(
 }
 
 /// The replay of saved captures is not in the class's tab yet: an empty list.
-async fn view_captures(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if viewer(&app, &headers, &id).is_none() {
-        return forbidden();
-    }
+async fn view_captures() -> Response {
     axum::Json(serde_json::json!({ "captures": [] })).into_response()
 }
 
-async fn view_replay(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if viewer(&app, &headers, &id).is_none() {
-        return forbidden();
-    }
+async fn view_replay() -> Response {
     refuse(StatusCode::NOT_FOUND, "no replay in the class's tab yet")
 }

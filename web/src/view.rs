@@ -10,11 +10,10 @@
 //! The page's one inline script is served as a file of its own (`page.js`), so that the
 //! server's policy still allows no inline script.
 
-use chatlab_agent::protocol::{AgentFrame, ExecRequest, HOSTS, STDOUT, Wire};
+use chatlab_agent::protocol::{AgentFrame, ExecRequest, HOSTS, STDOUT};
 use futures_util::StreamExt;
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::agents::Agents;
+use crate::agents::{self, Agents};
 
 /// The view's page, as `chatlab view` serves it.
 const PAGE: &str = include_str!("../../src/bin/chatlab/view/page.html");
@@ -98,14 +97,8 @@ pub async fn stream(
     let ws = agents.open(&request).await?;
     let (_tx, mut rx) = ws.split();
     let mut line = Vec::new();
-    while let Some(msg) = rx.next().await {
-        let wire = match msg.map_err(|e| e.to_string())? {
-            Message::Binary(b) => Wire::Binary(b.to_vec()),
-            Message::Text(t) => Wire::Text(t.to_string()),
-            Message::Close(_) => break,
-            _ => continue,
-        };
-        match AgentFrame::decode(wire).map_err(|e| e.0)? {
+    while let Some(frame) = agents::next_frame(&mut rx).await {
+        match frame? {
             AgentFrame::Output { stream, data } if stream == STDOUT => {
                 for chunk in data.split_inclusive(|b| *b == b'\n') {
                     line.extend_from_slice(chunk);
