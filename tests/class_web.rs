@@ -115,6 +115,13 @@ fn the_class_in_a_browser() {
         kit::skip_unless_ci(TEST, "chromium is not installed (apt-get install chromium)");
         return;
     }
+    if Command::new("musl-gcc").arg("--version").output().is_err() {
+        kit::skip_unless_ci(
+            TEST,
+            "musl-gcc is not installed (apt-get install musl-tools): the class's web server cannot be built",
+        );
+        return;
+    }
     let Some(swarm) = Swarm::up(TEST, 2, image) else {
         return;
     };
