@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 use std::time::SystemTime;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chatlab_agent::protocol::{token_of_file, valid_student};
 use ring::digest::{SHA256, digest};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -40,6 +42,9 @@ pub struct Student {
 pub struct Class {
     dir: PathBuf,
     state: RwLock<State>,
+    /// The agents' token (agent.token), read once: lab/class makes it before it starts this
+    /// server, and a new token comes only with a new class, and so a new server.
+    token: Result<String, String>,
 }
 
 #[derive(Default)]
@@ -65,9 +70,14 @@ impl Class {
                 dir.display()
             ));
         }
+        let file = dir.join("agent.token");
+        let token = fs::read_to_string(&file)
+            .map_err(|e| format!("{}: {e}", file.display()))
+            .and_then(|t| token_of_file(&t));
         let class = Class {
             dir: dir.to_path_buf(),
             state: RwLock::new(State::default()),
+            token,
         };
         class.reload()?;
         Ok(class)
@@ -160,10 +170,7 @@ impl Class {
 
     /// The agents' token.
     pub fn agent_token(&self) -> Result<String, String> {
-        let file = self.dir.join("agent.token");
-        fs::read_to_string(&file)
-            .map_err(|e| format!("{}: {e}", file.display()))
-            .and_then(|t| token_of_file(&t))
+        self.token.clone()
     }
 
     /// The agents' addresses (agents.txt), one per node.
@@ -256,19 +263,7 @@ fn new_secret() -> Result<String, String> {
     SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| "no random numbers from the system".to_string())?;
-    Ok(base64url(&bytes))
-}
-
-fn base64url(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().fold(0u32, |n, b| (n << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
-        for i in 0..=chunk.len() {
-            out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 fn csv_field(text: &str) -> String {
@@ -282,16 +277,6 @@ fn csv_field(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64url_is_rfc4648s_url_alphabet_without_padding() {
-        assert_eq!(base64url(b""), "");
-        assert_eq!(base64url(b"f"), "Zg");
-        assert_eq!(base64url(b"fo"), "Zm8");
-        assert_eq!(base64url(b"foo"), "Zm9v");
-        assert_eq!(base64url(b"foob"), "Zm9vYg");
-        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
-    }
 
     #[test]
     fn secrets_are_192_bits_and_differ() {
