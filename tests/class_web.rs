@@ -7,7 +7,7 @@
 //! client's terminals and sees the lines cross (« ça » included), Ctrl-C reaches the program,
 //! edits and saves `work/q1.py` (the file is in the lab), comes back after closing the tab;
 //! the teacher's page shows the class, that student online, and the student's page says when
-//! the teacher opens their lab. `down` leaves nothing. Needs root,
+//! the teacher opens their lab. `down --purge` leaves nothing, the students' volumes included. Needs root,
 //! Docker and Chromium: fails without them under CI, skipped elsewhere.
 
 mod browserkit;
@@ -324,7 +324,7 @@ fn the_class_in_a_browser() {
                 "alice",
                 "server",
                 "ln",
-                "-s",
+                "-sfn",
                 "/etc/passwd",
                 "/work/link",
             ],
@@ -548,7 +548,8 @@ fn the_class_in_a_browser() {
     assert_eq!(code, 200);
 
     // 7. down: the web server goes with the class.
-    run(&mut class(&dir.0, &["down"]), LIMIT).expect_success();
+    // (--purge: the students' files too, so that no later run finds this one's.)
+    run(&mut class(&dir.0, &["down", "--purge"]), LIMIT).expect_success();
     let left = kit::output(Command::new("docker").args([
         "ps",
         "-aq",
@@ -556,5 +557,17 @@ fn the_class_in_a_browser() {
         "label=chatlab.class.web",
     ]));
     assert!(left.stdout.is_empty(), "the web server is left after down");
+    let volumes = kit::output(Command::new("docker").args([
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        "label=chatlab.class=1",
+    ]));
+    assert!(
+        volumes.stdout.is_empty(),
+        "the students' volumes are left after down --purge: {}",
+        String::from_utf8_lossy(&volumes.stdout)
+    );
     drop(swarm);
 }
