@@ -802,6 +802,62 @@ fn the_replay_steps_through_a_saved_capture_and_says_what_is_wrong() {
 
 /// A page whose server goes away says so, and comes back by itself when the server does;
 /// browsers that leave end their connections in the server (nothing is left open for them).
+/// `--list-captures` and `--replay NAME` print, once, what the page's server answers at
+/// /captures and /replay (the class's web server relays them from a lab): the same JSON, the
+/// same code; a name that is no capture is one line on stderr and status 1.
+#[test]
+fn the_replay_is_printed_once_as_the_page_gets_it() {
+    let live = scratch("replay-once-live");
+    let captures = scratch("replay-once-captures");
+    write_talk(&captures, "talk", &TALK);
+    let once = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_chatlab"))
+            .arg("view")
+            .arg(&live)
+            .arg("--captures")
+            .arg(&captures)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run chatlab view")
+    };
+    let server = Server::start(&live, &captures, free_port());
+    let list = once(&["--list-captures"]);
+    assert!(list.status.success());
+    let served = get(server.port, "/captures").unwrap();
+    assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), served.trim());
+    assert!(served.contains("\"talk\""), "{served}");
+    for lang in ["fr", "en"] {
+        let replay = once(&["--replay=talk", "--lang", lang]);
+        assert!(replay.status.success(), "{replay:?}");
+        let served = get(server.port, &format!("/replay?name=talk&lang={lang}")).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&replay.stdout).trim(),
+            served.trim()
+        );
+        assert!(served.contains("\"segments\":11"), "{served}");
+    }
+    let conn = once(&["--replay=talk", "--conn", "1", "--lang", "en"]);
+    assert!(conn.status.success());
+    for (args, says) in [
+        (
+            &["--replay=nope", "--lang", "en"][..],
+            "nope: no capture of that name",
+        ),
+        (
+            &["--replay=talk", "--conn", "2", "--lang", "en"][..],
+            "talk",
+        ),
+    ] {
+        let out = once(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(says), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
 #[test]
 fn the_page_survives_its_server_and_its_browsers_come_and_go() {
     let live = scratch("reconnect-live");

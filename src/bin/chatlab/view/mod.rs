@@ -55,6 +55,7 @@ use crate::lang::Lang;
 ///   chatlab view --probe --out F --every 0.3      rewrite F with them, every 0.3 s
 ///   chatlab view DIR --listen 127.0.0.1:8088      serve the page for DIR/*.probe, DIR/*.pcap
 ///   chatlab view DIR --captures captures          … and replay captures/*.pcap on the page
+///   chatlab view DIR --captures C --replay NAME   print the page's replay of NAME, once
 #[derive(Debug, Parser)]
 #[command(name = "view", verbatim_doc_comment)]
 pub struct Args {
@@ -92,9 +93,28 @@ pub struct Args {
     #[arg(long, conflicts_with = "probe")]
     pub stream: bool,
 
-    /// With --stream: in this language (else the locale's)
-    #[arg(long, value_enum, requires = "stream")]
+    /// With --stream or --replay: in this language (else the locale's)
+    #[arg(long, value_enum)]
     pub lang: Option<Lang>,
+
+    /// Instead of serving the page, print the list of --captures's saved captures (the JSON
+    /// of its /captures) on stdout, once: the class's web server relays it
+    #[arg(long, requires = "captures", conflicts_with_all = ["probe", "stream", "replay"])]
+    pub list_captures: bool,
+
+    /// Instead of serving the page, print the replay of --captures's experiment NAME (the
+    /// JSON of its /replay?name=NAME) on stdout, once: the class's web server relays it
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "captures",
+        conflicts_with_all = ["probe", "stream"]
+    )]
+    pub replay: Option<String>,
+
+    /// With --replay: only its connection N (from 1)
+    #[arg(long, value_name = "N", requires = "replay")]
+    pub conn: Option<u32>,
 
     /// Probe this host instead: its TCP sockets and the processes holding them, from /proc
     #[arg(long)]
@@ -154,6 +174,8 @@ pub enum Error {
     Listen { addr: SocketAddr, source: io::Error },
     /// The server stopped.
     Serve(io::Error),
+    /// `--replay`: no such experiment, or it cannot be drawn (said in the page's words).
+    Replay(replay::Error),
     /// The probe's snapshot could not be written: to stdout (None) or to its file.
     Write {
         to: Option<PathBuf>,
@@ -166,6 +188,7 @@ impl fmt::Display for Error {
         match self {
             Error::NoFolder(dir) => write!(f, "{}: no such folder", dir.display()),
             Error::NoCaptures(dir) => write!(f, "--captures {}: no such folder", dir.display()),
+            Error::Replay(e) => write!(f, "{e}"),
             Error::BadNet(net) => write!(
                 f,
                 "--net '{net}': give the first three numbers, e.g. 10.80.80"
@@ -190,7 +213,7 @@ impl std::error::Error for Error {
             Error::Listen { source, .. } | Error::Write { source, .. } | Error::Serve(source) => {
                 Some(source)
             }
-            Error::NoFolder(_) | Error::NoCaptures(_) | Error::BadNet(_) => None,
+            Error::NoFolder(_) | Error::NoCaptures(_) | Error::BadNet(_) | Error::Replay(_) => None,
         }
     }
 }
@@ -230,6 +253,17 @@ pub fn run(args: &Args) -> Result<(), Error> {
     };
     if args.stream {
         return stream(&lab, Lang::choose(args.lang));
+    }
+    if args.list_captures || args.replay.is_some() {
+        use server::Source;
+        let json = match &args.replay {
+            Some(name) => lab
+                .replay(name, args.conn, Lang::choose(args.lang))
+                .map_err(Error::Replay)?,
+            None => lab.captures(),
+        };
+        return writeln!(io::stdout(), "{json}")
+            .map_err(|source| Error::Write { to: None, source });
     }
     let listener = TcpListener::bind(args.listen).map_err(|source| Error::Listen {
         addr: args.listen,
