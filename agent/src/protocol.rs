@@ -12,6 +12,16 @@
 //!   running container labelled `chatlab.class=1`, `chatlab.class.student=ID`,
 //!   `chatlab.class.host=HOST` on the agent's own node, working directory `/work`, with a
 //!   terminal when `tty=1` (of C columns and R rows when given).
+//! - `GET /v1/check?student=ID&role=ROLE[&file=NAME][&lang=fr|en]` → 200, JSON [`CheckResult`]:
+//!   ID's file for ROLE checked by `chatlab check` in a container of its own, made for it and
+//!   removed after, from the image of ID's lab, with ID's `work/` read-only and
+//!   `lab/check`'s containment (no network but its loopback, no capability, memory,
+//!   processes and CPU bounded, [`CHECK_WALL`] seconds); [`CHECKS_AT_ONCE`] at a time on the
+//!   node, the others wait their turn. What `lab/class grade` does as swarm jobs, for one file:
+//!   the class's web page's check button.
+//! - `POST /v1/reset?student=ID` → 200, JSON `{"reset":N}`: the N running hosts of ID's lab on
+//!   this node killed, for the swarm to start them again, fresh (their volumes, `work/` and
+//!   `captures/`, stay); 404 when none runs here. The teacher's « reset ».
 //!
 //! Refusals are plain HTTP, before any upgrade, with a one-line body: 401 (no or a wrong
 //! token: nothing else is said), 400 (a bad parameter: ID is letters, digits, `-` and `_`, at
@@ -40,6 +50,20 @@ pub const DEFAULT_PORT: u16 = 7171;
 pub const HEALTH_PATH: &str = "/v1/health";
 pub const EXEC_PATH: &str = "/v1/exec";
 pub const LABS_PATH: &str = "/v1/labs";
+pub const CHECK_PATH: &str = "/v1/check";
+pub const RESET_PATH: &str = "/v1/reset";
+/// The TD's roles a check knows (`chatlab check ROLE`).
+pub const ROLES: [&str; 6] = [
+    "q1",
+    "q2",
+    "q3-client",
+    "q3-server",
+    "q4-client",
+    "q4-server",
+];
+/// How long a check's program may run (`lab/check`'s wall), and checks at once on a node.
+pub const CHECK_WALL: u64 = 120;
+pub const CHECKS_AT_ONCE: usize = 2;
 /// The most bytes of one WebSocket frame or message, either way.
 pub const MAX_FRAME: usize = 64 * 1024;
 /// Output stream tags: the first byte of an agent's binary frame.
@@ -325,6 +349,173 @@ impl AgentFrame {
     }
 }
 
+/// A file of a student's `work/`, as the class names one: letters, digits, `.`, `_` and `-`,
+/// 1 to 64 of them, never hidden (so never `.` or `..`), never a path.
+pub fn valid_file_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// What `GET /v1/check` asks for: the check of one student's file for one role of the TD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRequest {
+    pub student: String,
+    /// One of [`ROLES`].
+    pub role: String,
+    /// A file of `work/`; None: the role's own (`ROLE.py`, `ROLE.sh` or `ROLE`).
+    pub file: Option<String>,
+    /// `fr` or `en`; None: the checker's default.
+    pub lang: Option<String>,
+}
+
+impl CheckRequest {
+    /// The request of a query string (without its `?`); every parameter checked.
+    pub fn parse(query: &str) -> Result<CheckRequest, BadRequest> {
+        let (mut student, mut role, mut file, mut lang) = (None, None, None, None);
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            let slot = match &*key {
+                "student" => &mut student,
+                "role" => &mut role,
+                "file" => &mut file,
+                "lang" => &mut lang,
+                _ => return Err(bad(format!("unknown parameter '{}'", printable(&key)))),
+            };
+            if slot.replace(value.into_owned()).is_some() {
+                return Err(bad(format!("'{key}' is given twice")));
+            }
+        }
+        let student = student.ok_or_else(|| bad("which student? (student=ID)"))?;
+        if !valid_student(&student) {
+            return Err(bad(format!(
+                "'{}' is not a student ID: letters, digits, - and _, at most {ID_MAX}",
+                printable(&student)
+            )));
+        }
+        let role = role.ok_or_else(|| bad("which role? (role=q1|q2|…)"))?;
+        if !ROLES.contains(&role.as_str()) {
+            return Err(bad(format!(
+                "unknown role '{}': one of {}",
+                printable(&role),
+                ROLES.join(", ")
+            )));
+        }
+        if let Some(f) = &file
+            && !valid_file_name(f)
+        {
+            return Err(bad(format!(
+                "'{}' is not a file of work/: letters, digits, . _ -, at most 64, not hidden",
+                printable(f)
+            )));
+        }
+        if let Some(l) = &lang
+            && l != "fr"
+            && l != "en"
+        {
+            return Err(bad("lang is fr or en"));
+        }
+        Ok(CheckRequest {
+            student,
+            role,
+            file,
+            lang,
+        })
+    }
+
+    /// The query string of this request (what [`parse`](Self::parse) reads back).
+    pub fn query(&self) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("student", &self.student)
+            .append_pair("role", &self.role);
+        if let Some(f) = &self.file {
+            q.append_pair("file", f);
+        }
+        if let Some(l) = &self.lang {
+            q.append_pair("lang", l);
+        }
+        q.finish()
+    }
+}
+
+/// The student of a `POST /v1/reset` query string (`student=ID`, and nothing else).
+pub fn reset_student(query: &str) -> Result<String, BadRequest> {
+    let mut student = None;
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        if key != "student" {
+            return Err(bad(format!("unknown parameter '{}'", printable(&key))));
+        }
+        if student.replace(value.into_owned()).is_some() {
+            return Err(bad("'student' is given twice"));
+        }
+    }
+    let student = student.ok_or_else(|| bad("which student? (student=ID)"))?;
+    if !valid_student(&student) {
+        return Err(bad(format!(
+            "'{}' is not a student ID: letters, digits, - and _, at most {ID_MAX}",
+            printable(&student)
+        )));
+    }
+    Ok(student)
+}
+
+/// What `GET /v1/check` answers (200, JSON) once the check has run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CheckResult {
+    pub role: String,
+    /// The file checked; None: there was none (no `ROLE.py`, `ROLE.sh` or `ROLE`, or the one
+    /// asked for is not there).
+    pub file: Option<String>,
+    /// The checker's exit status (0 no criterion fails, 1 one fails, 2 bad command line,
+    /// 3 the program could not be run, 137 cut at the wall); None: no file, or cut short.
+    pub status: Option<i32>,
+    /// The checker's report (`chatlab check --json`), when it wrote one.
+    pub report: Option<serde_json::Value>,
+    /// The first line the checker wrote on stderr, or why the check could not run.
+    pub error: String,
+}
+
+impl CheckResult {
+    /// The result of a check's stdout: its `chatlab-grade` line (agent/src/grade-job.sh).
+    pub fn of_job(role: &str, file: Option<&str>, stdout: &str) -> CheckResult {
+        use base64::Engine;
+        let decode = |s: &str| {
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .ok()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        };
+        let mut result = CheckResult {
+            role: role.to_string(),
+            file: file.map(str::to_string),
+            status: None,
+            report: None,
+            error: String::new(),
+        };
+        let Some(line) = stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("chatlab-grade "))
+        else {
+            result.error = "the check ended before its verdicts (cut short)".to_string();
+            return result;
+        };
+        let words: Vec<&str> = line.split(' ').collect();
+        match words[..] {
+            [_, r, "none"] if r == role => result.file = None,
+            [_, r, file, status, json, err] if r == role => {
+                result.file = Some(file.to_string());
+                result.status = status.parse().ok();
+                result.report = decode(json).and_then(|j| serde_json::from_str(&j).ok());
+                result.error = decode(err).unwrap_or_default().trim_end().to_string();
+            }
+            _ => result.error = format!("an unexpected line from the check: {}", printable(line)),
+        }
+        result
+    }
+}
+
 /// The token of an `Authorization` header's value (`Bearer TOKEN`).
 pub fn bearer(header: &str) -> Option<&str> {
     header
@@ -515,5 +706,83 @@ mod tests {
         );
         assert!(token_of_file("short\n").is_err());
         assert!(token_of_file("").is_err());
+    }
+
+    #[test]
+    fn a_check_request_travels_and_bad_ones_are_refused() {
+        let r = CheckRequest {
+            student: "alice".into(),
+            role: "q4-server".into(),
+            file: Some("mon_serveur.py".into()),
+            lang: Some("fr".into()),
+        };
+        assert_eq!(CheckRequest::parse(&r.query()), Ok(r.clone()));
+        let bare = CheckRequest {
+            file: None,
+            lang: None,
+            ..r
+        };
+        assert_eq!(CheckRequest::parse(&bare.query()), Ok(bare));
+        for (q, why) in [
+            ("role=q1", "which student?"),
+            ("student=alice", "which role?"),
+            ("student=alice&role=q5", "unknown role 'q5'"),
+            (
+                "student=alice&role=q1&file=../etc/passwd",
+                "not a file of work/",
+            ),
+            ("student=alice&role=q1&file=.bashrc", "not a file of work/"),
+            ("student=alice&role=q1&file=a%2Fb", "not a file of work/"),
+            ("student=alice&role=q1&lang=de", "lang is fr or en"),
+            ("student=alice&role=q1&role=q2", "given twice"),
+            ("student=a/b&role=q1", "not a student ID"),
+            ("student=alice&role=q1&image=x", "unknown parameter 'image'"),
+        ] {
+            let e = CheckRequest::parse(q).expect_err(q);
+            assert!(e.0.contains(why), "{q}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_reset_names_one_student() {
+        assert_eq!(reset_student("student=alice_2").unwrap(), "alice_2");
+        for (q, why) in [
+            ("", "which student?"),
+            ("student=a%2Fb", "not a student ID"),
+            ("student=a&student=b", "twice"),
+            ("student=a&host=server", "unknown parameter 'host'"),
+        ] {
+            assert!(reset_student(q).expect_err(q).0.contains(why), "{q}");
+        }
+    }
+
+    #[test]
+    fn a_check_job_line_is_read_back() {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let report = r#"{"role":"q1","verdict":"fail","criteria":[]}"#;
+        let out = format!(
+            "noise\nchatlab-grade q1 q1.py 1 {} {}\n",
+            b64(report),
+            b64("Traceback (most recent call last):\n")
+        );
+        let r = CheckResult::of_job("q1", None, &out);
+        assert_eq!(r.file.as_deref(), Some("q1.py"));
+        assert_eq!(r.status, Some(1));
+        assert_eq!(r.report.unwrap()["verdict"], "fail");
+        assert_eq!(r.error, "Traceback (most recent call last):");
+        // No error line: its word is empty.
+        let r = CheckResult::of_job(
+            "q1",
+            None,
+            &format!("chatlab-grade q1 q1.py 0 {} ", b64(report)),
+        );
+        assert_eq!((r.status, r.error.as_str()), (Some(0), ""));
+        let r = CheckResult::of_job("q2", Some("x.py"), "chatlab-grade q2 none\n");
+        assert_eq!((r.file, r.status, r.report), (None, None, None));
+        let r = CheckResult::of_job("q2", None, "");
+        assert!(r.error.contains("cut short"), "{}", r.error);
+        let r = CheckResult::of_job("q2", None, "chatlab-grade q1 none");
+        assert!(r.error.contains("unexpected"), "{}", r.error);
     }
 }

@@ -26,7 +26,7 @@ use axum::extract::{RawQuery, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, ResizeExecOptions, StartExecOptions, StartExecResults};
@@ -39,8 +39,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::protocol::{
-    AgentFrame, ClientFrame, EXEC_PATH, ExecRequest, HEALTH_PATH, LABS_PATH, LabHost, Labs,
-    MAX_FRAME, STDERR, STDOUT, WORKDIR, Wire, bearer, token_matches, valid_host, valid_student,
+    AgentFrame, CHECK_PATH, CHECK_WALL, CHECKS_AT_ONCE, CheckRequest, CheckResult, ClientFrame,
+    EXEC_PATH, ExecRequest, HEALTH_PATH, LABS_PATH, LabHost, Labs, MAX_FRAME, RESET_PATH, STDERR,
+    STDOUT, WORKDIR, Wire, bearer, reset_student, token_matches, valid_host, valid_student,
 };
 
 pub const MAX_CONNECTIONS: usize = 640;
@@ -66,6 +67,9 @@ struct App {
     token: Arc<str>,
     docker: Docker,
     execs: Arc<Semaphore>,
+    /// Checks running ([`CHECKS_AT_ONCE`]), and waiting for their turn.
+    checks: Arc<Semaphore>,
+    checks_waiting: Arc<Semaphore>,
 }
 
 /// Serve until the process is stopped.
@@ -82,11 +86,16 @@ pub async fn serve(config: Config) -> Result<(), String> {
         token: config.token.into(),
         docker,
         execs: Arc::new(Semaphore::new(MAX_EXECS)),
+        checks: Arc::new(Semaphore::new(CHECKS_AT_ONCE)),
+        checks_waiting: Arc::new(Semaphore::new(MAX_CHECKS_WAITING)),
     };
+    remove_leftover_checks(&app.docker).await;
     let router = Router::new()
         .route(HEALTH_PATH, get(|| async { "ok\n" }))
         .route(EXEC_PATH, get(exec))
         .route(LABS_PATH, get(labs))
+        .route(CHECK_PATH, get(check))
+        .route(RESET_PATH, post(reset))
         .layer(middleware::from_fn_with_state(app.clone(), authorise))
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -154,6 +163,10 @@ async fn authorise(State(app): State<App>, req: Request, next: Next) -> Response
         .unwrap_or("");
     if !token_matches(app.token.as_bytes(), given.as_bytes()) {
         return (StatusCode::UNAUTHORIZED, "unauthorized\n").into_response();
+    }
+    if req.uri().path() == CHECK_PATH {
+        // (A check waits its turn, then runs up to its wall: it bounds its own time.)
+        return next.run(req).await;
     }
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
         Ok(response) => response,
@@ -272,6 +285,325 @@ async fn labs(State(app): State<App>) -> Response {
     // A swarm task replaced leaves its old container a while: the newest of each host.
     hosts.dedup_by(|b, a| a.student == b.student && a.host == b.host);
     axum::Json(Labs { hosts }).into_response()
+}
+
+/// `POST /v1/reset?student=ID`: the running hosts of ID's lab on this node killed (the swarm
+/// starts them again, fresh).
+async fn reset(State(app): State<App>, RawQuery(query): RawQuery) -> Response {
+    let student = match reset_student(query.as_deref().unwrap_or("")) {
+        Ok(student) => student,
+        Err(why) => return refuse(StatusCode::BAD_REQUEST, &why.0),
+    };
+    let filters = HashMap::from([
+        (
+            "label".to_string(),
+            vec![
+                "chatlab.class=1".to_string(),
+                format!("chatlab.class.student={student}"),
+            ],
+        ),
+        ("status".to_string(), vec!["running".to_string()]),
+    ]);
+    let options = ListContainersOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let found = match app.docker.list_containers(Some(options)).await {
+        Ok(found) => found,
+        Err(e) => return refuse(StatusCode::BAD_GATEWAY, &one_line(&e.to_string())),
+    };
+    // (The daemon's filter, checked again: only the hosts of that lab, never a check's.)
+    let hosts: Vec<String> = found
+        .into_iter()
+        .filter(|c| {
+            let l = c.labels.as_ref();
+            let get = |k: &str| l.and_then(|l| l.get(k)).map(String::as_str);
+            get("chatlab.class") == Some("1")
+                && get("chatlab.class.student") == Some(student.as_str())
+                && get("chatlab.class.host").is_some_and(valid_host)
+        })
+        .filter_map(|c| c.id)
+        .collect();
+    if hosts.is_empty() {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            &format!("no running host of {student}'s lab on this node"),
+        );
+    }
+    for id in &hosts {
+        let options = bollard::query_parameters::KillContainerOptionsBuilder::default()
+            .signal("KILL")
+            .build();
+        if let Err(e) = app.docker.kill_container(id, Some(options)).await {
+            return refuse(StatusCode::BAD_GATEWAY, &one_line(&e.to_string()));
+        }
+    }
+    info!("{student}'s lab reset: {} hosts killed", hosts.len());
+    axum::Json(serde_json::json!({ "reset": hosts.len() })).into_response()
+}
+
+/// What a check runs in its container: one copy, also lab/class's grading jobs'.
+const GRADE_JOB: &str = include_str!("grade-job.sh");
+/// Checks waiting for their turn on this node, past which one more gets 503.
+pub const MAX_CHECKS_WAITING: usize = 256;
+/// How long a check may wait for its turn.
+pub const CHECK_QUEUE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// The most bytes of a check's output kept (its report is a few KiB).
+const MAX_CHECK_OUTPUT: usize = 4 * 1024 * 1024;
+/// The label of a check's container (found and removed by it, by the agent at its start, and
+/// by `lab/class down`).
+const CHECK_LABEL: &str = "chatlab.class.check";
+
+/// `GET /v1/check`: the student's lab found, a turn waited for, then the check in a container
+/// of its own, in a task of its own (so that a client gone does not leave the container).
+async fn check(State(app): State<App>, RawQuery(query): RawQuery) -> Response {
+    let request = match CheckRequest::parse(query.as_deref().unwrap_or("")) {
+        Ok(r) => r,
+        Err(why) => return refuse(StatusCode::BAD_REQUEST, &why.0),
+    };
+    let lab = match tokio::time::timeout(REQUEST_TIMEOUT, lab_of(&app.docker, &request.student))
+        .await
+    {
+        Ok(Ok(Some(lab))) => lab,
+        Ok(Ok(None)) => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                &format!("no lab of {} on this node", request.student),
+            );
+        }
+        Ok(Err(e)) => return refuse(StatusCode::BAD_GATEWAY, &format!("the Docker daemon: {e}")),
+        Err(_) => {
+            return refuse(
+                StatusCode::GATEWAY_TIMEOUT,
+                "the Docker daemon did not answer in time",
+            );
+        }
+    };
+    let Ok(_waiting) = Arc::clone(&app.checks_waiting).try_acquire_owned() else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("busy: {MAX_CHECKS_WAITING} checks wait on this node already"),
+        );
+    };
+    let turn =
+        tokio::time::timeout(CHECK_QUEUE_TIMEOUT, Arc::clone(&app.checks).acquire_owned()).await;
+    let Ok(Ok(permit)) = turn else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy: no turn for this check in 15 minutes",
+        );
+    };
+    let task = tokio::spawn(run_check(app.docker.clone(), lab, request, permit));
+    match task.await {
+        Ok(Ok(result)) => axum::Json(result).into_response(),
+        Ok(Err(e)) => refuse(StatusCode::BAD_GATEWAY, &one_line(&e)),
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// A student's lab as a check needs it: the image its hosts run (by id) and the volume of its
+/// `work/`, read from its server host (running or not; the newest).
+struct Lab {
+    image: String,
+    work: String,
+}
+
+async fn lab_of(docker: &Docker, student: &str) -> Result<Option<Lab>, String> {
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![
+            "chatlab.class=1".to_string(),
+            format!("chatlab.class.student={student}"),
+            "chatlab.class.host=server".to_string(),
+        ],
+    )]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let mut found = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(|e| one_line(&e.to_string()))?;
+    found.sort_by_key(|c| -c.created.unwrap_or(0));
+    let Some(id) = found.into_iter().find_map(|c| {
+        let l = c.labels.as_ref()?;
+        (l.get("chatlab.class.student").map(String::as_str) == Some(student)
+            && l.get("chatlab.class.host").map(String::as_str) == Some("server"))
+        .then_some(c.id)?
+    }) else {
+        return Ok(None);
+    };
+    let inspected = docker
+        .inspect_container(&id, None)
+        .await
+        .map_err(|e| one_line(&e.to_string()))?;
+    let work = inspected
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|m| {
+            (m.destination.as_deref() == Some(WORKDIR) && m.typ.as_deref() == Some("volume"))
+                .then_some(m.name)?
+        });
+    Ok(inspected
+        .image
+        .zip(work)
+        .map(|(image, work)| Lab { image, work }))
+}
+
+/// The check of REQUEST in a container of LAB's image, removed after whatever happens.
+async fn run_check(
+    docker: Docker,
+    lab: Lab,
+    request: CheckRequest,
+    _turn: OwnedSemaphorePermit,
+) -> Result<CheckResult, String> {
+    use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, MountVolumeOptions};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let name = format!(
+        "chatlab-check-{}-{}-{nanos:08x}",
+        request.student, request.role
+    );
+    let mut cmd = vec![
+        "bash".to_string(),
+        "-c".to_string(),
+        GRADE_JOB.to_string(),
+        "grade".to_string(),
+        request.role.clone(),
+    ];
+    cmd.extend(request.file.clone());
+    let limit = |name: &str, n: i64| bollard::models::ResourcesUlimits {
+        name: Some(name.to_string()),
+        soft: Some(n),
+        hard: Some(n),
+    };
+    // lab/check's containment, as lab/class grade's jobs have it.
+    let host_config = HostConfig {
+        network_mode: Some("none".to_string()),
+        extra_hosts: Some(vec!["server:127.0.0.1".to_string()]),
+        cap_drop: Some(vec!["ALL".to_string()]),
+        security_opt: Some(vec!["no-new-privileges".to_string()]),
+        readonly_rootfs: Some(true),
+        tmpfs: Some(HashMap::from([(
+            "/tmp".to_string(),
+            "rw,size=16m,mode=1777".to_string(),
+        )])),
+        memory: Some(256 << 20),
+        memory_swap: Some(256 << 20),
+        pids_limit: Some(128),
+        nano_cpus: Some(1_000_000_000),
+        ulimits: Some(vec![limit("nofile", 1024), limit("fsize", 16 << 20)]),
+        init: Some(true),
+        mounts: Some(vec![Mount {
+            target: Some(WORKDIR.to_string()),
+            source: Some(lab.work.clone()),
+            typ: Some(MountType::VOLUME),
+            read_only: Some(true),
+            volume_options: Some(MountVolumeOptions {
+                no_copy: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    let body = ContainerCreateBody {
+        image: Some(lab.image.clone()),
+        cmd: Some(cmd),
+        env: Some(vec![
+            "HOME=/tmp".to_string(),
+            format!("GRADE_WALL={CHECK_WALL}"),
+            format!("GRADE_LANG={}", request.lang.as_deref().unwrap_or("")),
+        ]),
+        working_dir: Some(WORKDIR.to_string()),
+        labels: Some(HashMap::from([
+            ("chatlab.class".to_string(), "1".to_string()),
+            (CHECK_LABEL.to_string(), "1".to_string()),
+            ("chatlab.class.student".to_string(), request.student.clone()),
+        ])),
+        host_config: Some(host_config),
+        ..Default::default()
+    };
+    let options = bollard::query_parameters::CreateContainerOptionsBuilder::default()
+        .name(&name)
+        .build();
+    let created = docker
+        .create_container(Some(options), body)
+        .await
+        .map_err(|e| format!("the check's container could not be made: {e}"))?;
+    info!(
+        "check of {}'s {} ({})",
+        request.student,
+        request.role,
+        request.file.as_deref().unwrap_or("its own file")
+    );
+    let output = check_output(&docker, &created.id).await;
+    let remove = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .build();
+    if let Err(e) = docker.remove_container(&created.id, Some(remove)).await {
+        warn!("the check's container {name} could not be removed: {e}");
+    }
+    let stdout = output?;
+    Ok(CheckResult::of_job(
+        &request.role,
+        request.file.as_deref(),
+        &stdout,
+    ))
+}
+
+/// The container ID started, waited for (at most the wall and a margin), and its stdout.
+async fn check_output(docker: &Docker, id: &str) -> Result<String, String> {
+    docker
+        .start_container(id, None)
+        .await
+        .map_err(|e| format!("the check could not start: {e}"))?;
+    let waited = tokio::time::timeout(
+        Duration::from_secs(CHECK_WALL + 30),
+        docker.wait_container(id, None).next(),
+    )
+    .await;
+    if waited.is_err() {
+        return Err(format!("the check did not end in {} s", CHECK_WALL + 30));
+    }
+    let options = bollard::query_parameters::LogsOptionsBuilder::default()
+        .stdout(true)
+        .build();
+    let mut logs = docker.logs(id, Some(options));
+    let mut stdout = Vec::new();
+    while let Some(chunk) = logs.next().await {
+        let chunk = chunk.map_err(|e| format!("the check's output: {e}"))?;
+        if let LogOutput::StdOut { message } = chunk
+            && stdout.len() + message.len() <= MAX_CHECK_OUTPUT
+        {
+            stdout.extend_from_slice(&message);
+        }
+    }
+    Ok(String::from_utf8_lossy(&stdout).into_owned())
+}
+
+/// The checks' containers a former agent left (killed in the middle of one).
+async fn remove_leftover_checks(docker: &Docker) {
+    let filters = HashMap::from([("label".to_string(), vec![format!("{CHECK_LABEL}=1")])]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let Ok(found) = docker.list_containers(Some(options)).await else {
+        return;
+    };
+    let remove = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .build();
+    for id in found.into_iter().filter_map(|c| c.id) {
+        info!(
+            "a former check's container removed: {}",
+            &id[..12.min(id.len())]
+        );
+        let _ = docker.remove_container(&id, Some(remove.clone())).await;
+    }
 }
 
 /// The container of the request's host: running, of the class, on this daemon; None if none.
