@@ -160,7 +160,7 @@ impl Class {
         for s in &state.students {
             csv.push_str(&format!(
                 "{},{},{base}/s/{}\n",
-                s.id,
+                csv_field(&s.id),
                 csv_field(&s.name),
                 state.secrets[&s.id]
             ));
@@ -182,6 +182,11 @@ impl Class {
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
             .map(str::to_string)
             .collect()
+    }
+
+    /// A file of the server's own in the class's folder (`web/NAME`).
+    pub fn web_file(&self, name: &str) -> PathBuf {
+        self.dir.join("web").join(name)
     }
 
     /// A file of the class's folder that the teacher may download (the grades).
@@ -266,17 +271,34 @@ fn new_secret() -> Result<String, String> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
+/// TEXT as one CSV field: quoted when it must be, and never a spreadsheet's formula (a leading
+/// `=`, `+`, `-` or `@` gets a `'`, as the checker's report does).
+pub fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
     } else {
         text.to_string()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_fields_are_never_formulas() {
+        assert_eq!(csv_field("Élodie Martin"), "Élodie Martin");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("+33"), "'+33");
+        assert_eq!(csv_field("-x"), "'-x");
+        assert_eq!(csv_field("@A1"), "'@A1");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+    }
 
     #[test]
     fn secrets_are_192_bits_and_differ() {
