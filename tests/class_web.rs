@@ -5,9 +5,12 @@
 //! wrong secrets are rate-limited. Then in a real browser (headless Chromium): a student opens
 //! their link (the secret becomes a cookie, the address a clean one), types in server's and
 //! client's terminals and sees the lines cross (« ça » included), Ctrl-C reaches the program,
-//! edits and saves `work/q1.py` (the file is in the lab), comes back after closing the tab;
-//! the teacher's page shows the class, that student online, and the student's page says when
-//! the teacher opens their lab. `down --purge` leaves nothing, the students' volumes included. Needs root,
+//! edits and saves `work/q1.py` (the file is in the lab), checks it and reads the verdicts (the
+//! failing ones first), comes back after closing the tab to the same shells (a program still
+//! running in one); the teacher's page shows the class, that student online, their verdict,
+//! « grade all » with its progress and every student's verdicts; the teacher watches the
+//! student's terminal read-only, takes the keyboard (the student's page says so) and gives it
+//! back, and the student's page says when the teacher opens their lab. `down --purge` leaves nothing, the students' volumes included. Needs root,
 //! Docker and Chromium: fails without them under CI, skipped elsewhere.
 
 mod browserkit;
@@ -243,6 +246,7 @@ fn the_class_in_a_browser() {
                 "/files",
                 "/files/q1.py",
                 "/files/q1.py?download=1",
+                "/view/captures",
             ] {
                 let (code, body) = curl(&["-b", &c, &format!("{BASE}/lab/{lab}{path}")]);
                 if allowed {
@@ -268,6 +272,19 @@ fn the_class_in_a_browser() {
                 if allowed { 200 } else { 403 },
                 "{who} saves in {lab}"
             );
+            if !allowed {
+                // (An allowed one would run a check: the browser's part does, below.)
+                let (code, _) = curl(&[
+                    "-X",
+                    "POST",
+                    "-b",
+                    &c,
+                    "-H",
+                    &format!("Origin: {BASE}"),
+                    &format!("{BASE}/lab/{lab}/check?role=q1"),
+                ]);
+                assert_eq!(code, 403, "{who} checks in {lab}");
+            }
             let opened = upgrade(&c, &format!("/lab/{lab}/term/client"), BASE);
             assert_eq!(
                 opened,
@@ -277,10 +294,35 @@ fn the_class_in_a_browser() {
         }
         // The teacher's routes: the teacher only.
         for who in ["alice", "bob", "none", "forged", "alice-as-teacher"] {
-            for path in ["/teacher/", "/teacher/labs", "/teacher/grades/report.csv"] {
+            for path in [
+                "/teacher/",
+                "/teacher/labs",
+                "/teacher/grades/report.csv",
+                "/teacher/verdicts.csv",
+            ] {
                 let (code, _) = curl(&["-b", &cookie(who), &format!("{BASE}{path}")]);
                 assert_eq!(code, 403, "{who} on {path}");
             }
+            let (code, _) = curl(&[
+                "-X",
+                "POST",
+                "-b",
+                &cookie(who),
+                "-H",
+                &format!("Origin: {BASE}"),
+                &format!("{BASE}/teacher/grade"),
+            ]);
+            assert_eq!(code, 403, "{who} grades the class");
+            let (code, _) = curl(&[
+                "-X",
+                "POST",
+                "-b",
+                &cookie(who),
+                "-H",
+                &format!("Origin: {BASE}"),
+                &format!("{BASE}/teacher/reset/alice"),
+            ]);
+            assert_eq!(code, 403, "{who} resets alice's lab");
         }
     }
     let (code, body) = curl(&[
@@ -368,7 +410,32 @@ fn the_class_in_a_browser() {
         &format!("{BASE}/lab/alice/files/q3.py"),
     ]);
     assert_eq!(code, 403, "a save without Origin");
-    // Too large a file: refused, nothing written.
+    // A check: from this server's page only; a role of the TD; a file of work/.
+    let check = |query: &str, origin: bool| {
+        let mut args = vec!["-X", "POST", "-b"];
+        let c = cookie("alice");
+        let o = format!("Origin: {BASE}");
+        args.push(&c);
+        if origin {
+            args.extend(["-H", &o]);
+        }
+        let url = format!("{BASE}/lab/alice/check?{query}");
+        args.extend(["--max-time", "5", &url]);
+        curl(&args)
+    };
+    assert_eq!(check("role=q1", false).0, 403, "a check without Origin");
+    for bad in [
+        "role=q9",
+        "role=q1&file=..%2F..%2Fetc%2Fpasswd",
+        "role=q1&file=.bashrc",
+        "role=q1&lang=de",
+    ] {
+        let (code, body) = check(bad, true);
+        assert_eq!(code, 400, "{bad}: {body}");
+    }
+    // Too large a file: refused by its length, before its body is sent (`Expect:
+    // 100-continue`: read and cut at the bound instead, the connection closed on bytes
+    // unread, and its reset lost the answer: curl saw 100, then nothing), nothing written.
     let big = dir.0.join("big");
     fs::write(&big, vec![b'x'; 300 * 1024]).unwrap();
     let (code, _) = curl(&[
@@ -376,6 +443,8 @@ fn the_class_in_a_browser() {
         "PUT",
         "-b",
         &cookie("alice"),
+        "-H",
+        "Expect: 100-continue",
         "-H",
         &format!("Origin: {BASE}"),
         "--data-binary",
@@ -453,6 +522,56 @@ fn the_class_in_a_browser() {
         Duration::from_secs(30),
     );
     v.screenshot(&shots.join("view.png"), false);
+    // The replay: the student's own captures (/captures of the lab, as lab/capture names
+    // them), one drawn segment by segment — by the code lab/view runs, in the lab.
+    let sample = kit::root().join("lab/exercices/enseignants/echelles");
+    for side in ["client", "server"] {
+        let pcap = fs::read(sample.join(format!("02-timewait-{side}.pcap"))).unwrap();
+        kit::run_with_stdin(
+            &mut class(
+                &dir.0,
+                &[
+                    "exec",
+                    "alice",
+                    side,
+                    "sh",
+                    "-c",
+                    &format!("cat > /captures/essai-{side}.pcap"),
+                ],
+            ),
+            &pcap,
+            LIMIT,
+        )
+        .expect_success();
+    }
+    v.click("#tab-replay");
+    v.wait_for(
+        "[...document.querySelectorAll('#capture option')].some(o => o.value === 'essai')",
+        Duration::from_secs(20),
+    );
+    v.select("#capture", "essai");
+    v.wait_for(
+        "document.querySelector('#replay-summary').textContent.includes('0/11')",
+        Duration::from_secs(30),
+    );
+    v.click("#next");
+    v.wait_for(
+        "document.querySelector('#replay-summary').textContent.includes('1/11')",
+        Duration::from_secs(10),
+    );
+    let (code, body) = curl(&[
+        "-b",
+        &cookie("alice"),
+        &format!("{BASE}/lab/alice/view/replay?name=nope&lang=en"),
+    ]);
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("no capture of that name"), "{body}");
+    let (code, _) = curl(&[
+        "-b",
+        &cookie("bob"),
+        &format!("{BASE}/lab/alice/view/replay?name=essai"),
+    ]);
+    assert_eq!(code, 403, "bob replays alice's capture");
     drop(v);
     // Ctrl-C reaches the program: the client's chat ends, its shell answers again.
     b.eval("window.terms.client.term.focus()");
@@ -483,6 +602,52 @@ fn the_class_in_a_browser() {
     )
     .expect_success();
     assert_eq!(cat.stdout(), "print('ça marche')\n");
+    // A check of q1.py, which prints but does not listen: verdicts, the failing ones first.
+    let verdicts = |b: &mut Browser| {
+        b.eval("[...document.querySelectorAll('#verdicts li')].map(l => l.className).join(',')")
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let rank = |v: &str| {
+        ["fail", "warn", "pass", "info", "skip"]
+            .iter()
+            .position(|r| *r == v)
+    };
+    b.eval("document.querySelector('#check-role').value = 'q1'");
+    b.click("#check");
+    b.wait_for(
+        "document.querySelector('#check-status').textContent.startsWith('q1.py :')",
+        Duration::from_secs(180),
+    );
+    let shown = verdicts(&mut b);
+    let ranks: Vec<_> = shown.split(',').map(rank).collect();
+    assert!(
+        shown.starts_with("fail") && ranks.iter().all(Option::is_some) && ranks.is_sorted(),
+        "the verdicts, the failing ones first: {shown}"
+    );
+    // The TD's server, right: every criterion passes.
+    let good = fs::read_to_string(kit::root().join("tests/check/q1/good_loop.py")).unwrap();
+    b.eval(&format!(
+        "document.querySelector('#editor').value = {}",
+        serde_json::to_string(&good).unwrap()
+    ));
+    b.click("#save");
+    b.wait_for(
+        "document.querySelector('#status').textContent.includes('enregistré')",
+        Duration::from_secs(20),
+    );
+    b.eval("document.querySelector('#check-file').value = 'q1.py'");
+    b.click("#check");
+    b.wait_for(
+        "document.querySelector('#check-status').textContent.includes('0 échoué(s)')",
+        Duration::from_secs(180),
+    );
+    let shown = verdicts(&mut b);
+    assert!(
+        !shown.is_empty() && shown.split(',').all(|v| v == "pass" || v == "info"),
+        "{shown}"
+    );
     b.screenshot(&shots.join("student.png"), false);
 
     // 4. The teacher's page, in another browser: both students, alice online.
@@ -500,26 +665,149 @@ fn the_class_in_a_browser() {
          return !!r && r.textContent.includes('non'); })()",
         Duration::from_secs(20),
     );
+    // alice's check is in the grid; « grade all » checks every role of both, with progress.
+    t.wait_for(
+        "document.querySelector('tr[data-id=\"alice\"] td[data-role=\"q1\"] .v.pass') !== null",
+        Duration::from_secs(20),
+    );
+    t.click("#grade");
+    t.wait_for(
+        "document.querySelector('#grading').textContent.includes('notation finie (12')",
+        Duration::from_secs(600),
+    );
+    for (id, role, verdict) in [
+        ("alice", "q1", "pass"),
+        ("bob", "q1", "fail"),
+        ("alice", "q4-server", "none"),
+        ("bob", "q3-client", "none"),
+    ] {
+        t.wait_for(
+            &format!(
+                "document.querySelector('tr[data-id=\"{id}\"] td[data-role=\"{role}\"] .v.{verdict}') !== null"
+            ),
+            Duration::from_secs(10),
+        );
+    }
+    let (code, csv) = curl(&[
+        "-b",
+        &cookie("teacher"),
+        &format!("{BASE}/teacher/verdicts.csv"),
+    ]);
+    assert_eq!(code, 200);
+    assert!(
+        csv.contains("\nalice,q1,pass,") && csv.contains("\nbob,q1,fail,"),
+        "{csv}"
+    );
+    // No check's container is left on either node.
+    let ps = ["ps", "-aq", "--filter", "label=chatlab.class.check=1"];
+    for mut docker in [Command::new("docker"), swarm.node2(&[])] {
+        let left = kit::output(docker.args(ps));
+        assert!(left.stdout.is_empty(), "a check's container is left");
+    }
     t.screenshot(&shots.join("teacher.png"), false);
+    // The teacher resets bob's lab (two clicks): fresh hosts (new containers), his files kept.
+    let bob_server = |swarm: &Swarm| {
+        let filter = [
+            "ps",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            "label=chatlab.class.student=bob",
+            "--filter",
+            "label=chatlab.class.host=server",
+        ];
+        [Command::new("docker"), swarm.node2(&[])]
+            .into_iter()
+            .map(|mut docker| {
+                String::from_utf8_lossy(&kit::output(docker.args(filter)).stdout)
+                    .trim()
+                    .to_string()
+            })
+            .collect::<String>()
+    };
+    let before = bob_server(&swarm);
+    assert!(!before.is_empty(), "bob's server is not running");
+    t.click("tr[data-id=\"bob\"] button.reset");
+    t.click("tr[data-id=\"bob\"] button.reset");
+    t.wait_for(
+        "document.querySelector('tr[data-id=\"bob\"] button.reset').textContent === 'réinitialisé'",
+        Duration::from_secs(30),
+    );
+    let after = kit::poll(Duration::from_secs(90), || {
+        let now = bob_server(&swarm);
+        (!now.is_empty() && now != before).then_some(now)
+    });
+    assert!(after.is_some(), "bob's server was not started again");
+    let cat = kit::poll(Duration::from_secs(60), || {
+        let ran = run(
+            &mut class(&dir.0, &["exec", "bob", "server", "cat", "/work/q1.py"]),
+            LIMIT,
+        );
+        (ran.code() == Some(0)).then_some(ran)
+    })
+    .expect("bob's reset lab answers");
+    assert_eq!(cat.stdout(), "print('bob')\n", "bob's files are kept");
     // The teacher opens alice's tab: alice's page says the teacher is there, until they leave.
     // (At the teacher's link's own address: its cookie is that host's.)
     let origin = teacher.split("/t/").next().unwrap();
     t.goto(&format!("{origin}/lab/alice/"));
-    wait_screen(&mut t, "client", "/work#", 1);
+    // The same shell as alice's (her screen so far), read-only for the teacher.
+    wait_screen(&mut t, "client", "fin-42", 1);
     b.wait_for(
         "!document.querySelector('#teacher-here').hidden && \
          document.querySelector('#teacher-here').textContent.includes('enseignant est dans')",
         Duration::from_secs(20),
     );
+    let label = |host: &str| {
+        format!("document.querySelector('section[data-host=\"{host}\"] .keyboard').textContent")
+    };
+    t.wait_for(
+        &format!("{}.includes('lecture seule')", label("client")),
+        Duration::from_secs(20),
+    );
+    type_line(&mut t, "client", "echo prof-$((40+2))");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !screen(&mut b, "client").contains("prof-42"),
+        "the teacher typed in alice's shell without the keyboard"
+    );
+    // The teacher takes the keyboard: alice's page says so; the teacher's line runs in her
+    // shell, hers does not; given back, hers does again.
+    t.click("section[data-host=\"client\"] .take");
+    b.wait_for(
+        &format!("{}.includes('enseignant a le clavier')", label("client")),
+        Duration::from_secs(20),
+    );
+    type_line(&mut b, "client", "echo eleve-$((1+1))");
+    type_line(&mut t, "client", "echo prof-$((40+2))");
+    wait_screen(&mut b, "client", "prof-42", 1);
+    assert!(!screen(&mut t, "client").contains("eleve-2"));
+    t.click("section[data-host=\"client\"] .take");
+    b.wait_for(
+        &format!("{}.trim() === ''", label("client")),
+        Duration::from_secs(20),
+    );
+    type_line(&mut b, "client", "echo eleve-$((1+1))");
+    wait_screen(&mut t, "client", "eleve-2", 1);
     drop(t);
     b.wait_for(
         "document.querySelector('#teacher-here').hidden",
         Duration::from_secs(20),
     );
 
-    // 5. The tab closed and opened again: the lab as it was (its files), new shells.
+    // 5. The tab closed and opened again: the lab as it was — its files, and its shells with
+    // what runs in them (a cat, in client2's), their screens so far.
+    type_line(&mut b, "client2", "cat");
+    type_line(&mut b, "client2", "avant-fermeture");
+    wait_screen(&mut b, "client2", "avant-fermeture", 2);
     b.goto("about:blank");
+    std::thread::sleep(Duration::from_secs(2));
     b.goto(&format!("{BASE}/lab/alice/"));
+    wait_screen(&mut b, "client2", "avant-fermeture", 2);
+    type_line(&mut b, "client2", "apres-reouverture");
+    wait_screen(&mut b, "client2", "apres-reouverture", 2);
+    b.eval("window.terms.client2.term.focus()");
+    b.key("ctrl+c");
     wait_screen(&mut b, "client", "/work#", 1);
     b.wait_for(
         "document.querySelector('#file-list li[data-name=\"q1.py\"]') !== null",

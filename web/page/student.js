@@ -1,6 +1,7 @@
 // One student's lab: a terminal into each of its three hosts (xterm.js, the agent's exec
 // protocol relayed by the server: binary frames are keystrokes one way and a stream tag then
-// output the other; text frames are JSON: resize, exit, error), and the files of work/.
+// output the other; text frames are JSON: resize, exit, error), the files of work/, and the
+// checker's verdicts on one of them.
 "use strict";
 
 const FR = (navigator.language || "en").toLowerCase().startsWith("fr");
@@ -10,12 +11,26 @@ const T = FR ? {
   ended: "terminé, code", lost: "connexion perdue", reconnect: "rouvrir", error: "erreur",
   badname: "nom : lettres, chiffres, . _ - (64 au plus)", toolarge: "fichier trop gros",
   view: "Vue en direct du lab ↗", teacher: "l'enseignant est dans ce lab", teacher_view: "vue de l'enseignant", empty: "(aucun fichier)",
+  check: "Vérifier", check_title: "Vérifier :", role_file: "(le fichier du rôle)", checking: "vérification en cours (jusqu'à 2 min)…",
+  nofile: (r) => `aucun fichier ${r}.py, ${r}.sh ou ${r} dans work/`,
+  summary: (f, p, x, w) => `${f} : ${p} réussi(s), ${x} échoué(s), ${w} avertissement(s)`,
+  couldnot: "la vérification n'a pas pu aller au bout",
+  words: { pass: "OK", fail: "ÉCHEC", warn: "ATTENTION", skip: "SAUTÉ", info: "INFO" },
+  kb_teacher: "⌨ l'enseignant a le clavier", kb_watch: "lecture seule", kb_mine: "⌨ vous avez le clavier",
+  take: "prendre le clavier", give: "rendre le clavier",
 } : {
   files: "Your files (work/)", refresh: "Refresh", create: "New", upload: "Upload a file…",
   save: "Save", download: "Download", saved: "saved", loading: "opening…",
   ended: "ended, status", lost: "connection lost", reconnect: "reopen", error: "error",
   badname: "name: letters, digits, . _ - (64 at most)", toolarge: "file too large",
   view: "The lab, live ↗", teacher: "the teacher is in this lab", teacher_view: "the teacher's view", empty: "(no files)",
+  check: "Check", check_title: "Check:", role_file: "(the role's file)", checking: "checking (up to 2 min)…",
+  nofile: (r) => `no file ${r}.py, ${r}.sh or ${r} in work/`,
+  summary: (f, p, x, w) => `${f}: ${p} passed, ${x} failed, ${w} warning(s)`,
+  couldnot: "the check could not finish",
+  words: { pass: "PASS", fail: "FAIL", warn: "WARN", skip: "SKIP", info: "INFO" },
+  kb_teacher: "⌨ the teacher has the keyboard", kb_watch: "read-only", kb_mine: "⌨ you have the keyboard",
+  take: "take the keyboard", give: "give the keyboard back",
 };
 document.documentElement.lang = FR ? "fr" : "en";
 
@@ -49,9 +64,12 @@ function openTerminal(section) {
   const ws = new WebSocket(`wss://${location.host}${base}/term/${host}?cols=${term.cols}&rows=${term.rows}`);
   ws.binaryType = "arraybuffer";
   t.ws = ws;
+  // The host's shell is kept by the server: its screen so far comes first, on a clean one.
+  ws.onopen = () => term.reset();
   ws.onmessage = (e) => {
     if (typeof e.data === "string") {
       const m = JSON.parse(e.data);
+      if ("keyboard" in m) return keyboard(section, t, m.keyboard);
       if ("exit" in m) term.write(`\r\n\x1b[2m[${T.ended} ${m.exit}]\x1b[0m\r\n`);
       if ("error" in m) term.write(`\r\n\x1b[31m[${T.error}: ${m.error}]\x1b[0m\r\n`);
       return;
@@ -66,6 +84,23 @@ function openTerminal(section) {
     button.hidden = false;
   };
   term.focus();
+}
+
+// Who holds this terminal's keyboard: the student's, unless the teacher takes it (the
+// teacher's pages are read-only until then).
+function keyboard(section, t, holder) {
+  t.keyboard = holder;
+  const label = section.querySelector(".keyboard");
+  const take = section.querySelector(".take");
+  if (me.teacher) {
+    label.textContent = holder === "teacher" ? T.kb_mine : T.kb_watch;
+    take.textContent = holder === "teacher" ? T.give : T.take;
+    take.hidden = false;
+    take.onclick = () => send(t, JSON.stringify({ keyboard: holder === "teacher" ? "give" : "take" }));
+  } else {
+    label.textContent = holder === "teacher" ? T.kb_teacher : "";
+  }
+  label.className = `keyboard ${holder}`;
 }
 
 function send(t, data) {
@@ -92,6 +127,55 @@ async function refresh() {
     ul.append(li);
   }
   if (!list.length) ul.textContent = T.empty;
+  // The check's file choice: the role's own, or any file of work/.
+  const pick = $("#check-file");
+  const chosen = pick.value;
+  pick.replaceChildren(new Option(T.role_file, ""));
+  for (const f of list) pick.append(new Option(f.name, f.name));
+  pick.value = list.some((f) => f.name === chosen) ? chosen : "";
+}
+
+// --- Checks: the checker's verdicts on the student's own program, failing ones first ------
+const ROLES = ["q1", "q2", "q3-client", "q3-server", "q4-client", "q4-server"];
+const RANK = { fail: 0, warn: 1, pass: 2, info: 3, skip: 4 };
+
+async function check() {
+  const role = $("#check-role").value;
+  const file = $("#check-file").value;
+  const q = new URLSearchParams({ role, lang: FR ? "fr" : "en" });
+  if (file) q.set("file", file);
+  $("#check").disabled = true;
+  $("#check-status").textContent = T.checking;
+  $("#verdicts").replaceChildren();
+  try {
+    const r = await fetch(`${base}/check?${q}`, { method: "POST" });
+    if (!r.ok) return void ($("#check-status").textContent = `${T.error}: ${(await r.text()).trim()}`);
+    showVerdicts(await r.json());
+  } catch (e) {
+    $("#check-status").textContent = `${T.error}: ${e}`;
+  } finally {
+    $("#check").disabled = false;
+  }
+}
+
+function showVerdicts(result) {
+  const ul = $("#verdicts");
+  ul.replaceChildren();
+  if (!result.file && !result.error) return void ($("#check-status").textContent = T.nofile(result.role));
+  const criteria = (result.report && result.report.criteria) || [];
+  const n = (v) => criteria.filter((c) => c.verdict === v).length;
+  let line = criteria.length ? T.summary(result.file, n("pass"), n("fail"), n("warn")) : T.couldnot;
+  if (result.error) line += ` — ${result.error}`;
+  $("#check-status").textContent = line;
+  const sorted = criteria.map((c, i) => [c, i]).sort(([a, i], [b, j]) => (RANK[a.verdict] - RANK[b.verdict]) || (i - j));
+  for (const [c] of sorted) {
+    const li = document.createElement("li");
+    li.className = c.verdict;
+    const word = document.createElement("b");
+    word.textContent = T.words[c.verdict] || c.verdict;
+    li.append(word, ` ${c.id} — ${c.detail}`);
+    ul.append(li);
+  }
 }
 
 async function openFile(name) {
@@ -130,6 +214,10 @@ function setup() {
   $("#upload-label").textContent = T.upload;
   $("#save").textContent = T.save;
   $("#refresh").onclick = refresh;
+  $("#check-title").textContent = T.check_title;
+  $("#check").textContent = T.check;
+  for (const r of ROLES) $("#check-role").append(new Option(r, r));
+  $("#check").onclick = check;
   $("#save").onclick = () => open && save(open, $("#editor").value);
   $("#new").onclick = async () => {
     const name = $("#new-name").value.trim();

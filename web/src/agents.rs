@@ -1,6 +1,7 @@
 //! The labs, through the class's agents (one per node, `agents.txt`): where each student's lab
 //! runs and its hosts' states (`GET /v1/labs` of every agent), and a command run in a host
-//! (`/v1/exec`, the agent's WebSocket: [`chatlab_agent::protocol`]).
+//! (`/v1/exec`, the agent's WebSocket: [`chatlab_agent::protocol`]), and a check of a
+//! student's file (`/v1/check`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +10,8 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use chatlab_agent::client::{self, Refused};
 use chatlab_agent::protocol::{
-    AgentFrame, ClientFrame, ExecRequest, LABS_PATH, LabHost, Labs, MAX_FRAME, STDOUT, Wire,
+    AgentFrame, CHECK_PATH, CheckRequest, CheckResult, ClientFrame, ExecRequest, LABS_PATH,
+    LabHost, Labs, MAX_FRAME, RESET_PATH, STDOUT, Wire,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::Mutex;
@@ -123,14 +125,44 @@ impl Agents {
             })
     }
 
-    /// CMD run in HOST of STUDENT's lab, STDIN given to it whole; its output, at most
-    /// [`MAX_OUTPUT`] bytes of each stream (an error past it).
+    /// The check of REQUEST, by the agent of its student's lab (`/v1/check`): it waits its
+    /// turn there, then runs up to the checker's wall.
+    pub async fn check(&self, request: &CheckRequest) -> Result<CheckResult, String> {
+        let agent = self
+            .agent_of(&request.student)
+            .await
+            .ok_or_else(|| format!("{}'s lab is not running", request.student))?;
+        let token = self.class.agent_token()?;
+        let path = format!("{CHECK_PATH}?{}", request.query());
+        let body = ask(&agent, &token, "GET", &path).await?;
+        serde_json::from_slice(&body).map_err(|e| format!("the check's result: {e}"))
+    }
+
+    /// STUDENT's lab reset by the agent of its node (`/v1/reset`: its hosts killed, started
+    /// again fresh by the swarm); how many hosts.
+    pub async fn reset(&self, student: &str) -> Result<u64, String> {
+        let agent = self
+            .agent_of(student)
+            .await
+            .ok_or_else(|| format!("{student}'s lab is not running"))?;
+        let token = self.class.agent_token()?;
+        let query = form_urlencoded_student(student);
+        let body = ask(&agent, &token, "POST", &format!("{RESET_PATH}?{query}")).await?;
+        *self.seen.lock().await = None;
+        let value: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| format!("the reset's answer: {e}"))?;
+        Ok(value["reset"].as_u64().unwrap_or(0))
+    }
+
+    /// CMD run in HOST of STUDENT's lab, STDIN given to it whole; its output, at most LIMIT
+    /// bytes of each stream (an error past it).
     pub async fn run(
         &self,
         student: &str,
         host: &str,
         cmd: &[&str],
         stdin: &[u8],
+        limit: usize,
     ) -> Result<Output, String> {
         let request = ExecRequest {
             student: student.to_string(),
@@ -159,8 +191,8 @@ impl Agents {
                         } else {
                             &mut stderr
                         };
-                        if out.len() + data.len() > MAX_OUTPUT {
-                            return Err(format!("more than {MAX_OUTPUT} bytes of output"));
+                        if out.len() + data.len() > limit {
+                            return Err(format!("more than {limit} bytes of output"));
                         }
                         out.extend_from_slice(&data);
                     }
@@ -210,13 +242,27 @@ fn message(wire: Wire) -> Message {
 
 /// `GET /v1/labs` of the agent at AGENT.
 async fn labs_of(agent: &str, token: &str) -> Result<Labs, String> {
+    let body = ask(agent, token, "GET", LABS_PATH).await?;
+    serde_json::from_slice(&body).map_err(|e| format!("its labs: {e}"))
+}
+
+/// The body of `METHOD PATH_AND_QUERY` of the agent at AGENT (at most [`MAX_OUTPUT`] bytes),
+/// or its status and first line.
+async fn ask(
+    agent: &str,
+    token: &str,
+    method: &str,
+    path_and_query: &str,
+) -> Result<axum::body::Bytes, String> {
     let stream = client::connect(agent).await?;
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
             .await
             .map_err(|e| e.to_string())?;
     tokio::spawn(connection);
-    let request = hyper::Request::get(LABS_PATH)
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(path_and_query)
         .header("host", agent)
         .header("authorization", format!("Bearer {token}"))
         .body(Body::empty())
@@ -235,7 +281,7 @@ async fn labs_of(agent: &str, token: &str) -> Result<Labs, String> {
             String::from_utf8_lossy(&body).lines().next().unwrap_or("")
         ));
     }
-    serde_json::from_slice(&body).map_err(|e| format!("its labs: {e}"))
+    Ok(body)
 }
 
 /// The labs of the class by student: each host's state.
@@ -248,4 +294,10 @@ pub fn by_student(hosts: &[(String, LabHost)]) -> HashMap<String, (String, Vec<L
         lab.1.push(host.clone());
     }
     labs
+}
+
+/// `student=ID` (an ID is letters, digits, `-` and `_`: nothing to escape; checked again by
+/// the agent).
+fn form_urlencoded_student(student: &str) -> String {
+    format!("student={student}")
 }

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::agents::Agents;
+use crate::agents::{Agents, MAX_OUTPUT};
 
 /// The largest file the page opens or saves.
 pub const MAX_FILE: usize = 256 * 1024;
@@ -30,14 +30,8 @@ pub enum Error {
     Lab(String),
 }
 
-/// Whether NAME may name a file of `work/`.
-pub fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
+/// Whether NAME may name a file of `work/` (the agent's rule: a check names one too).
+pub use chatlab_agent::protocol::valid_file_name as valid_name;
 
 pub async fn list(agents: &Agents, student: &str) -> Result<Vec<Entry>, Error> {
     let out = agents
@@ -57,6 +51,7 @@ pub async fn list(agents: &Agents, student: &str) -> Result<Vec<Entry>, Error> {
                 "%f\\t%s\\t%T@\\n",
             ],
             b"",
+            MAX_OUTPUT,
         )
         .await
         .map_err(Error::Lab)?;
@@ -92,7 +87,13 @@ pub async fn read(agents: &Agents, student: &str, name: &str) -> Result<Vec<u8>,
     }
     let max = MAX_FILE.to_string();
     let out = agents
-        .run(student, HOST, &["sh", "-c", READ, "sh", name, &max], b"")
+        .run(
+            student,
+            HOST,
+            &["sh", "-c", READ, "sh", name, &max],
+            b"",
+            MAX_OUTPUT,
+        )
         .await
         .map_err(Error::Lab)?;
     match out.code {
@@ -113,7 +114,13 @@ pub async fn write(agents: &Agents, student: &str, name: &str, bytes: &[u8]) -> 
         return Err(Error::TooLarge);
     }
     let out = agents
-        .run(student, HOST, &["sh", "-c", WRITE, "sh", name], bytes)
+        .run(
+            student,
+            HOST,
+            &["sh", "-c", WRITE, "sh", name],
+            bytes,
+            MAX_OUTPUT,
+        )
         .await
         .map_err(Error::Lab)?;
     match out.code {

@@ -3,22 +3,28 @@
 //! link shows the whole class. It runs on the swarm's manager (lab/class web starts it) and
 //! reaches the labs only through the class's agents, with the class's token: it holds no
 //! Docker socket, and exposes nothing but a login shell in one of a student's three hosts,
-//! that student's files, and the class's summary to the teacher.
+//! that student's files, checks of them, and the class's summary to the teacher.
 //!
 //! # Layout
 //! - `class.rs`: the class's files it reads and writes (the roster, the secrets, the links,
 //!   the agents' addresses), and who a secret is.
 //! - `tls.rs`: the certificate, the teacher's or one made at the first start.
 //! - `agents.rs`: the labs found through the agents, and a command run in a host.
+//! - `terms.rs`: the labs' shells, shared by the pages that show them and kept while none
+//!   does; the keyboard, the student's or the teacher's.
 //! - `server.rs`: HTTPS, the checks every request passes (host, origin, secret), the routes.
 //! - `files.rs`: a student's `work/` folder, by names confined to it.
+//! - `checks.rs`: checks of a student's files (by the agents), the latest verdicts, the
+//!   teacher's « grade all ».
 //! - `view.rs`: a lab's live view: `chatlab view`'s page, its state made in the lab.
 //! - `page/`: the pages (HTML, CSS, JavaScript), and `vendor/xterm/` the terminal emulator.
 
 mod agents;
+mod checks;
 mod class;
 mod files;
 mod server;
+mod terms;
 mod tls;
 mod view;
 
@@ -49,6 +55,10 @@ struct Cli {
     /// The key of --cert (PEM).
     #[arg(long, requires = "cert")]
     key: Option<PathBuf>,
+    /// How long a lab's shell is kept, in seconds, once no page shows it (a tab closed finds it
+    /// again, with what runs in it); 0: closed with its last page.
+    #[arg(long, default_value_t = 1800, value_name = "SECONDS")]
+    keep_terminals: u64,
 }
 
 fn main() -> ExitCode {
@@ -98,6 +108,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         listen: cli.listen,
         names: cli.names,
         tls: cert.server_config()?,
+        terminals: terms::Config {
+            keep: std::time::Duration::from_secs(cli.keep_terminals),
+        },
     };
     server::serve(config, class).await
 }

@@ -6,8 +6,9 @@
 //! 2. a lab's routes (`/lab/ID/…`) want the cookie of that student's secret or the teacher's,
 //!    the teacher's routes (`/teacher/…`) the teacher's: else 403, whatever the route, the
 //!    student or the method (a page, a file, a terminal);
-//! 3. what changes something (a terminal's WebSocket, a file saved) must come from the
-//!    server's own pages: `Origin:` is this server (cross-site WebSocket hijacking).
+//! 3. what changes something or costs (a terminal's WebSocket, a file saved, a check, the
+//!    teacher's « grade all ») must come from the server's own pages: `Origin:` is this
+//!    server (cross-site WebSocket hijacking, cross-site requests).
 //!
 //! A secret comes once in a link (`/s/SECRET`, `/t/SECRET`), becomes a cookie (`HttpOnly;
 //! Secure; SameSite=Strict`) and the browser is sent to a clean address: the secret stays
@@ -32,22 +33,23 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chatlab_agent::protocol::{
-    AgentFrame, ClientFrame, ExecRequest, MAX_FRAME, Wire, valid_host, valid_student,
+    CheckRequest, ClientFrame, ExecRequest, MAX_FRAME, Wire, valid_host, valid_student,
 };
 use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use log::{debug, info, warn};
 use serde::Deserialize;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
 use tokio_rustls::TlsAcceptor;
-use tokio_tungstenite::tungstenite;
 
 use crate::agents::{self, Agents};
+use crate::checks::{self, Checks};
 use crate::class::{Class, Who};
 use crate::files;
+use crate::terms::{self, Terminals};
 use crate::view;
 
 pub const MAX_CONNECTIONS: usize = 2048;
@@ -63,6 +65,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub names: Vec<String>,
     pub tls: Arc<rustls::ServerConfig>,
+    pub terminals: terms::Config,
 }
 
 #[derive(Clone)]
@@ -80,6 +83,10 @@ struct App {
     /// the live ladder holds the conversation from its first segment).
     probed: Arc<Mutex<std::collections::HashSet<String>>>,
     terminals: Arc<Semaphore>,
+    /// The checks asked from the pages, and the latest verdicts.
+    checks: Arc<Checks>,
+    /// The labs' shells, kept while no page shows them.
+    terms: Terminals,
     bad_secrets: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
 }
 
@@ -114,6 +121,8 @@ pub async fn serve(config: Config, class: Class) -> Result<(), String> {
         views: Arc::new(Semaphore::new(MAX_VIEWS)),
         probed: Arc::default(),
         terminals: Arc::new(Semaphore::new(MAX_ALL_TERMINALS)),
+        checks: Arc::new(Checks::open(class.web_file("verdicts.json"))),
+        terms: Terminals::new(config.terminals),
         bad_secrets: Arc::default(),
     };
     // The roster may grow (lab/class up again): read again when it changes.
@@ -180,6 +189,7 @@ fn routes(app: App) -> Router {
         .route("/lab/{id}/term/{host}", get(terminal))
         .route("/lab/{id}/files", get(file_list))
         .route("/lab/{id}/files/{name}", get(file_read).put(file_write))
+        .route("/lab/{id}/check", post(check))
         .route("/lab/{id}/view/", get(view_page))
         .route("/lab/{id}/view/page.js", get(view_script))
         .route("/lab/{id}/view/state", get(view_state))
@@ -192,6 +202,9 @@ fn routes(app: App) -> Router {
         .route("/teacher/", get(teacher_page))
         .route("/teacher/labs", get(teacher_labs))
         .route("/teacher/grades/{file}", get(grades))
+        .route("/teacher/grade", post(grade_all))
+        .route("/teacher/reset/{id}", post(reset))
+        .route("/teacher/verdicts.csv", get(verdicts_csv))
         .route_layer(middleware::from_fn_with_state(app.clone(), teacher_guard));
     Router::new()
         .route("/", get(index))
@@ -254,6 +267,19 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         return refuse(
             StatusCode::MISDIRECTED_REQUEST,
             "this server answers only to its own names",
+        );
+    }
+    // A body said to be too large is refused before any of it is read (a client that waits
+    // for `100 Continue` sends none); read and cut at the bound, the connection would close
+    // on bytes unread, and its reset could lose this answer.
+    let length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if length.is_some_and(|n| n > files::MAX_FILE as u64) {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("a body is at most {} KiB", files::MAX_FILE / 1024),
         );
     }
     let mut response = next.run(req).await;
@@ -490,9 +516,10 @@ async fn terminal(
             .filter(|(c, r)| (1..=4096).contains(c) && (1..=4096).contains(r)),
         cmd: Vec::new(),
     };
-    // The agent first: its refusal is said before the page's WebSocket opens.
-    let agent = match app.agents.open(&request).await {
-        Ok(agent) => agent,
+    // The host's shell (kept, or opened through the agent) first: a refusal is said before
+    // the page's WebSocket opens.
+    let view = match app.terms.open(&app.agents, &request, !student).await {
+        Ok(view) => view,
         Err(why) => return refuse(StatusCode::BAD_GATEWAY, &why),
     };
     if app.probed.lock().unwrap().insert(id.clone()) {
@@ -508,7 +535,7 @@ async fn terminal(
         .max_frame_size(MAX_FRAME)
         .on_upgrade(move |socket| async move {
             app.opened(&id, student, 1);
-            relay(&app, socket, agent, student.then_some(id.as_str())).await;
+            relay(&app, socket, view, student.then_some(id.as_str())).await;
             app.opened(&id, student, -1);
             drop(permit);
         })
@@ -537,16 +564,30 @@ impl App {
     }
 }
 
-/// The page's terminal ↔ the agent's exec, frame for frame: stdin and resizes one way (checked
-/// as the agent's protocol says), output, exit and errors the other.
-async fn relay(
-    app: &App,
-    page: WebSocket,
-    agent: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
-    student: Option<&str>,
-) {
+/// A page ↔ its lab host's terminal: first who holds the keyboard and the screen so far, then
+/// the output as it comes; the page's keystrokes and resizes (checked as the agent's protocol
+/// says) to the shell while it holds the keyboard, and the teacher's `{"keyboard":"take"}` or
+/// `{"keyboard":"give"}`.
+async fn relay(app: &App, page: WebSocket, mut view: terms::View, student: Option<&str>) {
     let (mut page_tx, mut page_rx) = page.split();
-    let (mut agent_tx, mut agent_rx) = agent.split();
+    let Some(mut out) = view.out.take() else {
+        return;
+    };
+    let mut first = vec![keyboard_message(view.keyboard)];
+    for chunk in view.backlog.chunks(MAX_FRAME - 1) {
+        first.push(Message::Binary(terms::output_frame(chunk).into()));
+    }
+    first.extend(view.ended.as_ref().map(|end| message(end.encode())));
+    for msg in first {
+        if page_tx.send(msg).await.is_err() {
+            return;
+        }
+    }
+    if view.ended.is_some() {
+        let _ = page_tx.close().await;
+        return;
+    }
+    let view = &view;
     let up = async {
         while let Some(Ok(msg)) = page_rx.next().await {
             let wire = match msg {
@@ -555,48 +596,68 @@ async fn relay(
                 Message::Close(_) => break,
                 _ => continue,
             };
+            if let Wire::Text(text) = &wire
+                && let Some(take) = keyboard_request(text)
+            {
+                view.keyboard(take);
+                continue;
+            }
             let Ok(frame) = ClientFrame::decode(wire) else {
                 break;
             };
             if let (Some(id), ClientFrame::Stdin(_)) = (student, &frame) {
                 app.seen(id, 0);
             }
-            let out = match frame.encode() {
-                Wire::Binary(b) => tungstenite::Message::Binary(b.into()),
-                Wire::Text(t) => tungstenite::Message::Text(t.into()),
-            };
-            if agent_tx.send(out).await.is_err() {
+            if !view.send(frame).await {
                 break;
             }
         }
-        let _ = agent_tx.close().await;
     };
     let down = async {
-        while let Some(Ok(msg)) = agent_rx.next().await {
-            let wire = match msg {
-                tungstenite::Message::Binary(b) => Wire::Binary(b.to_vec()),
-                tungstenite::Message::Text(t) => Wire::Text(t.to_string()),
-                tungstenite::Message::Close(_) => break,
-                _ => continue,
+        loop {
+            let msg = match out.recv().await {
+                Ok(terms::Out::Output(data)) => Message::Binary(terms::output_frame(&data).into()),
+                Ok(terms::Out::Keyboard(k)) => keyboard_message(k),
+                Ok(terms::Out::End(end)) => {
+                    let _ = page_tx.send(message(end.encode())).await;
+                    break;
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => Message::Binary(
+                    terms::output_frame(format!("\r\n[… {n} …]\r\n").as_bytes()).into(),
+                ),
+                Err(broadcast::error::RecvError::Closed) => break,
             };
-            let Ok(frame) = AgentFrame::decode(wire) else {
-                break;
-            };
-            let last = !matches!(frame, AgentFrame::Output { .. });
-            let out = match frame.encode() {
-                Wire::Binary(b) => Message::Binary(b.into()),
-                Wire::Text(t) => Message::Text(t.into()),
-            };
-            if page_tx.send(out).await.is_err() || last {
+            if page_tx.send(msg).await.is_err() {
                 break;
             }
         }
         let _ = page_tx.close().await;
     };
-    // Either side gone ends both.
+    // Either side gone ends both (the shell stays: terms.rs).
     tokio::select! {
         _ = up => {}
         _ = down => {}
+    }
+}
+
+fn message(wire: Wire) -> Message {
+    match wire {
+        Wire::Binary(b) => Message::Binary(b.into()),
+        Wire::Text(t) => Message::Text(t.into()),
+    }
+}
+
+fn keyboard_message(holder: terms::Keyboard) -> Message {
+    Message::Text(serde_json::json!({ "keyboard": holder }).to_string().into())
+}
+
+/// `{"keyboard":"take"}` (true) or `{"keyboard":"give"}` (false); None: another frame.
+fn keyboard_request(text: &str) -> Option<bool> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    match value.get("keyboard")?.as_str()? {
+        "take" => Some(true),
+        "give" => Some(false),
+        _ => None,
     }
 }
 
@@ -682,6 +743,119 @@ fn file_error(e: files::Error) -> Response {
     }
 }
 
+// --- Checks (checks.rs) ----------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct CheckParams {
+    role: String,
+    file: Option<String>,
+    lang: Option<String>,
+}
+
+/// `POST /lab/ID/check?role=R[&file=F][&lang=fr|en]`: the check of that file (by default the
+/// role's own) by the agent of the lab; its result (the checker's report) as JSON.
+async fn check(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    axum::Extension(who): axum::Extension<Who>,
+    Query(params): Query<CheckParams>,
+    headers: HeaderMap,
+) -> Response {
+    if !same_origin(&headers) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "forbidden: not from this server's page",
+        );
+    }
+    let asked = CheckRequest {
+        student: id,
+        role: params.role,
+        file: params.file.filter(|f| !f.is_empty()),
+        lang: params.lang,
+    };
+    // (Checked here as the agent checks it: a bad request is this server's 400.)
+    let request = match CheckRequest::parse(&asked.query()) {
+        Ok(request) => request,
+        Err(why) => return refuse(StatusCode::BAD_REQUEST, &why.0),
+    };
+    if let Who::Student(id) = &who {
+        app.seen(id, 0);
+    }
+    match app.checks.run(&app.agents, &request, false).await {
+        Ok(result) => axum::Json(result).into_response(),
+        Err(e @ checks::Error::Busy) => refuse(StatusCode::CONFLICT, &e.to_string()),
+        Err(e) => refuse(StatusCode::BAD_GATEWAY, &e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct GradeParams {
+    lang: Option<String>,
+}
+
+/// `POST /teacher/grade[?lang=fr|en]`: every role of every student with a lab, checked in the
+/// background (202); 409 while a grading runs. Its progress is in `/teacher/labs`.
+async fn grade_all(
+    State(app): State<App>,
+    Query(params): Query<GradeParams>,
+    headers: HeaderMap,
+) -> Response {
+    if !same_origin(&headers) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "forbidden: not from this server's page",
+        );
+    }
+    let lang = params.lang.filter(|l| l == "fr" || l == "en");
+    let hosts = app.agents.hosts().await;
+    let labs = agents::by_student(&hosts);
+    let students: Vec<(String, String)> = app
+        .class
+        .students()
+        .into_iter()
+        .filter_map(|s| labs.get(&s.id).map(|(agent, _)| (s.id, agent.clone())))
+        .collect();
+    if students.is_empty() {
+        return refuse(StatusCode::CONFLICT, "no lab is up: nothing to grade");
+    }
+    if app.checks.grade_all(app.agents.clone(), students, lang) {
+        refuse(StatusCode::ACCEPTED, "grading")
+    } else {
+        refuse(StatusCode::CONFLICT, "a grading runs already")
+    }
+}
+
+/// `POST /teacher/reset/ID`: ID's lab started again fresh (its hosts killed by the agent of its
+/// node, started again by the swarm; their files stay). Its shells end; its view's probes are
+/// started again with its next terminal.
+async fn reset(State(app): State<App>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    if !same_origin(&headers) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "forbidden: not from this server's page",
+        );
+    }
+    if !valid_student(&id) || !app.class.has_student(&id) {
+        return refuse(StatusCode::NOT_FOUND, "no such student in the class");
+    }
+    match app.agents.reset(&id).await {
+        Ok(n) => {
+            app.probed.lock().unwrap().remove(&id);
+            info!("{id}'s lab reset ({n} hosts)");
+            refuse(StatusCode::OK, &format!("reset: {n} hosts"))
+        }
+        Err(why) => refuse(StatusCode::BAD_GATEWAY, &why),
+    }
+}
+
+async fn verdicts_csv(State(app): State<App>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+        app.checks.csv(),
+    )
+        .into_response()
+}
+
 async fn teacher_page() -> Response {
     html(include_str!("../page/teacher.html"))
 }
@@ -692,6 +866,7 @@ async fn teacher_labs(State(app): State<App>) -> Response {
     let hosts = app.agents.hosts().await;
     let labs = agents::by_student(&hosts);
     let presence = app.presence.lock().unwrap().clone();
+    let verdicts = app.checks.latest();
     let rows: Vec<serde_json::Value> = app
         .class
         .students()
@@ -706,10 +881,16 @@ async fn teacher_labs(State(app): State<App>) -> Response {
                 "hosts": lab.map(|l| l.1.clone()).unwrap_or_default(),
                 "terminals": p.map_or(0, |p| p.terminals),
                 "last": p.and_then(|p| p.last.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_secs()),
+                "verdicts": verdicts.get(&s.id),
             })
         })
         .collect();
-    axum::Json(serde_json::json!({ "labs": rows })).into_response()
+    axum::Json(serde_json::json!({
+        "labs": rows,
+        "roles": chatlab_agent::protocol::ROLES,
+        "grading": app.checks.progress(),
+    }))
+    .into_response()
 }
 
 async fn grades(State(app): State<App>, Path(file): Path<String>) -> Response {
@@ -847,10 +1028,37 @@ async fn view_events(
 }
 
 /// The replay of saved captures is not in the class's tab yet: an empty list.
-async fn view_captures() -> Response {
-    axum::Json(serde_json::json!({ "captures": [] })).into_response()
+/// The student's saved captures, as the view's page lists them.
+async fn view_captures(State(app): State<App>, Path(id): Path<String>) -> Response {
+    match view::captures(&app.agents, &id).await {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(why) => refuse(StatusCode::BAD_GATEWAY, &why),
+    }
 }
 
-async fn view_replay() -> Response {
-    refuse(StatusCode::NOT_FOUND, "no replay in the class's tab yet")
+#[derive(Deserialize)]
+struct ReplayParams {
+    name: Option<String>,
+    conn: Option<u32>,
+    lang: Option<String>,
+}
+
+/// One of the student's captures drawn for the replay (the view's `/replay`): 422 and the
+/// view's sentence when it cannot be.
+async fn view_replay(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Query(params): Query<ReplayParams>,
+) -> Response {
+    let lang = ViewLang { lang: params.lang }.lang();
+    let name = params.name.unwrap_or_default();
+    match view::replay(&app.agents, &id, &name, params.conn, lang).await {
+        Ok(Ok(json)) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Ok(Err(why)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(serde_json::json!({ "error": why })),
+        )
+            .into_response(),
+        Err(why) => refuse(StatusCode::BAD_GATEWAY, &why),
+    }
 }

@@ -7,6 +7,10 @@
 //! started the first time a view of the lab is opened, and run as long as the lab (nothing is
 //! sent on the lab's network).
 //!
+//! The page's replay lists the student's own captures (`/captures/*.pcap` in the lab, as
+//! `lab/capture` names them: NAME-client.pcap, NAME-server.pcap…) and draws one, by `chatlab
+//! view --list-captures` and `--replay` in the lab's server host: the code `lab/view` runs.
+//!
 //! The page's one inline script is served as a file of its own (`page.js`), so that the
 //! server's policy still allows no inline script.
 
@@ -18,6 +22,10 @@ use crate::agents::{self, Agents};
 /// The view's page, as `chatlab view` serves it.
 const PAGE: &str = include_str!("../../src/bin/chatlab/view/page.html");
 const DIR: &str = "/captures/.class-view";
+/// The student's saved captures, in every host of their lab.
+const CAPTURES: &str = "/captures";
+/// The largest replay relayed (its ladder drawn: up to a thousand segments).
+const MAX_REPLAY: usize = 8 << 20;
 /// The longest state line relayed (a ladder drawn is hundreds of kilobytes).
 const MAX_LINE: usize = 8 << 20;
 
@@ -56,7 +64,13 @@ setsid tcpdump -i "$i" -s 256 -U --immediate-mode -w "$d/$h.pcap" tcp </dev/null
 exit 0"#;
     for host in HOSTS {
         let out = agents
-            .run(student, host, &["sh", "-c", script, "sh", DIR], b"")
+            .run(
+                student,
+                host,
+                &["sh", "-c", script, "sh", DIR],
+                b"",
+                agents::MAX_OUTPUT,
+            )
             .await?;
         if out.code != 0 {
             return Err(format!(
@@ -77,6 +91,68 @@ exec chatlab view "$1" --stream --lang "$2" --net "$net""#;
         .iter()
         .map(|s| s.to_string())
         .collect()
+}
+
+/// The student's saved captures (`/captures/*.pcap` of their lab, grouped by experiment): the
+/// JSON of the page's `/captures`, printed in the lab's server host by `chatlab view
+/// --list-captures`.
+pub async fn captures(agents: &Agents, student: &str) -> Result<String, String> {
+    let cmd = [
+        "chatlab",
+        "view",
+        CAPTURES,
+        "--captures",
+        CAPTURES,
+        "--list-captures",
+    ];
+    let out = agents
+        .run(student, "server", &cmd, b"", agents::MAX_OUTPUT)
+        .await?;
+    if out.code != 0 {
+        return Err(first_line(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The replay of experiment NAME (connection CONN) of the student's captures in LANG: the JSON
+/// of the page's `/replay`, printed by `chatlab view --replay` in the lab's server host (its
+/// host names from the lab's own subnet); Ok(Err(line)) when the view says what is wrong with it.
+pub async fn replay(
+    agents: &Agents,
+    student: &str,
+    name: &str,
+    conn: Option<u32>,
+    lang: &str,
+) -> Result<Result<String, String>, String> {
+    let script = r#"net=$(hostname -i | awk '{print $1}' | cut -d. -f1-3)
+d=$1; shift
+exec chatlab view "$d" --captures "$d" --net "$net" "$@""#;
+    let replay = format!("--replay={name}");
+    let conn = conn.map(|n| n.to_string());
+    let mut cmd = vec!["sh", "-c", script, "sh", CAPTURES, &replay, "--lang", lang];
+    if let Some(n) = &conn {
+        cmd.extend(["--conn", n]);
+    }
+    let out = agents.run(student, "server", &cmd, b"", MAX_REPLAY).await?;
+    Ok(match out.code {
+        0 => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
+        1 => Err(first_line(&out.stderr)),
+        code => {
+            return Err(format!(
+                "the replay ended ({code}): {}",
+                first_line(&out.stderr)
+            ));
+        }
+    })
+}
+
+fn first_line(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let line = text.lines().next().unwrap_or("").trim();
+    // (chatlab says "chatlab view: WHAT": the page wants WHAT.)
+    line.strip_prefix("chatlab view: ")
+        .unwrap_or(line)
+        .to_string()
 }
 
 /// The lab's state lines, as they come, until the page or the lab goes: each line is sent to
