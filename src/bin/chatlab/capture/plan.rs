@@ -19,8 +19,12 @@ pub struct Plan {
 
 impl Plan {
     /// The plan of the lab whose subnet starts with NET (`10.80.80`: .10 server, .11 client,
-    /// .12 client2); None when NET is not three numbers.
+    /// .12 client2), or whose hosts' addresses NET says (`server=10.100.0.2,client=…`: a
+    /// class's lab, where the swarm gives the addresses); None when NET is neither.
     pub fn new(net: &str) -> Option<Plan> {
+        if net.contains('=') {
+            return Plan::of_hosts(net);
+        }
         let prefix: Vec<u8> = net
             .split('.')
             .map(|o| o.parse::<u8>())
@@ -35,6 +39,20 @@ impl Plan {
             })
             .collect();
         Some(Plan { hosts })
+    }
+
+    /// `HOST=IP,…`: each a host of the lab, once, with its address.
+    fn of_hosts(list: &str) -> Option<Plan> {
+        let mut hosts: Vec<(IpAddr, &'static str)> = Vec::new();
+        for item in list.split(',').filter(|i| !i.is_empty()) {
+            let (name, ip) = item.split_once('=')?;
+            let (host, _) = HOSTS.iter().find(|(h, _)| *h == name)?;
+            if hosts.iter().any(|(_, h)| h == host) {
+                return None;
+            }
+            hosts.push((ip.parse().ok()?, host));
+        }
+        (!hosts.is_empty()).then_some(Plan { hosts })
     }
 
     /// The address of a lab host (server, client, client2).
@@ -127,6 +145,30 @@ pub fn role_of(path: &Path, plan: &Plan) -> Option<Role> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plan_is_a_subnet_or_the_hosts_addresses() {
+        let at = |ip: &str| SocketAddr::new(ip.parse().unwrap(), 8080);
+        let lab = Plan::new("10.80.80").unwrap();
+        assert_eq!(lab.name(at("10.80.80.11")), "client");
+        let class = Plan::new("server=10.100.0.2,client=10.100.0.3,client2=10.100.0.4").unwrap();
+        assert_eq!(class.name(at("10.100.0.2")), "server");
+        assert_eq!(class.name(at("10.100.0.3")), "client");
+        assert_eq!(class.name(at("10.100.0.11")), "10.100.0.11");
+        assert_eq!(class.ip_of("client2"), Some("10.100.0.4".parse().unwrap()));
+        // A host left out (not resolved) is named by its address.
+        let some = Plan::new("server=10.100.0.2,").unwrap();
+        assert_eq!(some.name(at("10.100.0.3")), "10.100.0.3");
+        for bad in [
+            "10.80",
+            "server=x",
+            "router=10.0.0.1",
+            "server=10.0.0.1,server=10.0.0.2",
+            "=",
+        ] {
+            assert!(Plan::new(bad).is_none(), "{bad}");
+        }
+    }
 
     #[test]
     fn the_capturing_host_is_read_from_the_file_name() {

@@ -76,7 +76,8 @@ pub struct Args {
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
 
-    /// The lab's subnet, to name hosts: PREFIX.10 server, .11 client, .12 client2
+    /// The lab's subnet, to name hosts: PREFIX.10 server, .11 client, .12 client2; or each
+    /// host's address: server=IP,client=IP,client2=IP (a class's lab)
     #[arg(long, value_name = "PREFIX", default_value = "10.80.80")]
     pub net: String,
 
@@ -171,7 +172,7 @@ impl fmt::Display for Error {
         match self {
             Error::Net(net) => write!(
                 f,
-                "--net '{net}': give the first three numbers, e.g. 10.80.80"
+                "--net '{net}': give the first three numbers, e.g. 10.80.80, or the hosts' addresses, e.g. server=10.100.0.2,client=10.100.0.3"
             ),
             Error::Load(e) => write!(f, "{e}"),
             Error::Conn { n, total, lang } => {

@@ -84,7 +84,8 @@ pub struct Args {
     #[arg(long, value_name = "FOLDER", conflicts_with = "probe")]
     pub captures: Option<PathBuf>,
 
-    /// The lab's subnet, its first three numbers (as LAB_NET): how addresses get host names
+    /// The lab's subnet, its first three numbers (as LAB_NET): how addresses get host names;
+    /// or each host's address, server=IP,client=IP,client2=IP (a class's lab)
     #[arg(long, value_name = "PREFIX", default_value = "10.80.80")]
     pub net: String,
 
@@ -191,7 +192,7 @@ impl fmt::Display for Error {
             Error::Replay(e) => write!(f, "{e}"),
             Error::BadNet(net) => write!(
                 f,
-                "--net '{net}': give the first three numbers, e.g. 10.80.80"
+                "--net '{net}': give the first three numbers, e.g. 10.80.80, or the hosts' addresses, e.g. server=10.100.0.2,client=10.100.0.3"
             ),
             Error::Listen { addr, source } => write!(
                 f,
@@ -485,7 +486,7 @@ mod tests {
             ),
             (
                 Error::BadNet("10.80".into()).to_string(),
-                "--net '10.80': give the first three numbers, e.g. 10.80.80",
+                "--net '10.80': give the first three numbers, e.g. 10.80.80, or the hosts' addresses, e.g. server=10.100.0.2,client=10.100.0.3",
             ),
             (
                 Error::Listen {
