@@ -45,6 +45,19 @@ fn curl(args: &[&str]) -> (u16, String) {
     (code.trim().parse().unwrap_or(0), body.to_string())
 }
 
+/// A POST to PATH with COOKIE, from the server's own page (its Origin): status, body.
+fn post(cookie: &str, path: &str) -> (u16, String) {
+    curl(&[
+        "-X",
+        "POST",
+        "-b",
+        cookie,
+        "-H",
+        &format!("Origin: {BASE}"),
+        &format!("{BASE}{path}"),
+    ])
+}
+
 /// A WebSocket handshake for a terminal: its status (101 when opened).
 fn upgrade(cookie: &str, path: &str, origin: &str) -> u16 {
     curl(&[
@@ -274,15 +287,7 @@ fn the_class_in_a_browser() {
             );
             if !allowed {
                 // (An allowed one would run a check: the browser's part does, below.)
-                let (code, _) = curl(&[
-                    "-X",
-                    "POST",
-                    "-b",
-                    &c,
-                    "-H",
-                    &format!("Origin: {BASE}"),
-                    &format!("{BASE}/lab/{lab}/check?role=q1"),
-                ]);
+                let (code, _) = post(&c, &format!("/lab/{lab}/check?role=q1"));
                 assert_eq!(code, 403, "{who} checks in {lab}");
             }
             let opened = upgrade(&c, &format!("/lab/{lab}/term/client"), BASE);
@@ -303,26 +308,10 @@ fn the_class_in_a_browser() {
                 let (code, _) = curl(&["-b", &cookie(who), &format!("{BASE}{path}")]);
                 assert_eq!(code, 403, "{who} on {path}");
             }
-            let (code, _) = curl(&[
-                "-X",
-                "POST",
-                "-b",
-                &cookie(who),
-                "-H",
-                &format!("Origin: {BASE}"),
-                &format!("{BASE}/teacher/grade"),
-            ]);
-            assert_eq!(code, 403, "{who} grades the class");
-            let (code, _) = curl(&[
-                "-X",
-                "POST",
-                "-b",
-                &cookie(who),
-                "-H",
-                &format!("Origin: {BASE}"),
-                &format!("{BASE}/teacher/reset/alice"),
-            ]);
-            assert_eq!(code, 403, "{who} resets alice's lab");
+            for path in ["/teacher/grade", "/teacher/reset/alice"] {
+                let (code, _) = post(&cookie(who), path);
+                assert_eq!(code, 403, "{who} posts {path}");
+            }
         }
     }
     let (code, body) = curl(&[
@@ -520,6 +509,12 @@ fn the_class_in_a_browser() {
     v.wait_for(
         "document.querySelector('#ladder').textContent.includes('bonjour')",
         Duration::from_secs(30),
+    );
+    // The hosts by their names (the addresses the swarm chose, as the lab resolves them).
+    let ladder = v.text("#ladder");
+    assert!(
+        ladder.contains("client 10.") && ladder.contains("→ server 10."),
+        "the ladder names the hosts: {ladder:.300}"
     );
     v.screenshot(&shots.join("view.png"), false);
     // The replay: the student's own captures (/captures of the lab, as lab/capture names

@@ -82,12 +82,22 @@ exit 0"#;
     Ok(())
 }
 
+/// Sets `net` in a lab's host: each host's address as the lab resolves its name
+/// (`server=IP,client=IP,client2=IP`: the swarm chose them), so that the ladders name the
+/// hosts; else the host's own subnet.
+const NET: &str = r#"net=
+for h in server client client2; do
+  ip=$(getent hosts "$h" | awk '{print $1; exit}')
+  [ -n "$ip" ] && net="$net$h=$ip,"
+done
+[ -n "$net" ] || net=$(hostname -i | awk '{print $1}' | cut -d. -f1-3)
+"#;
+
 /// The command that prints the lab's state in LANG, each time it changes (`--stream`), in the
-/// lab's server host; the host names from the lab's own subnet.
+/// lab's server host.
 fn stream_command(lang: &str) -> Vec<String> {
-    let script = r#"net=$(hostname -i | awk '{print $1}' | cut -d. -f1-3)
-exec chatlab view "$1" --stream --lang "$2" --net "$net""#;
-    ["sh", "-c", script, "sh", DIR, lang]
+    let script = format!(r#"{NET}exec chatlab view "$1" --stream --lang "$2" --net "$net""#);
+    ["sh", "-c", &script, "sh", DIR, lang]
         .iter()
         .map(|s| s.to_string())
         .collect()
@@ -116,7 +126,7 @@ pub async fn captures(agents: &Agents, student: &str) -> Result<String, String> 
 
 /// The replay of experiment NAME (connection CONN) of the student's captures in LANG: the JSON
 /// of the page's `/replay`, printed by `chatlab view --replay` in the lab's server host (its
-/// host names from the lab's own subnet); Ok(Err(line)) when the view says what is wrong with it.
+/// host names as the lab resolves them); Ok(Err(line)) when the view says what is wrong with it.
 pub async fn replay(
     agents: &Agents,
     student: &str,
@@ -124,12 +134,13 @@ pub async fn replay(
     conn: Option<u32>,
     lang: &str,
 ) -> Result<Result<String, String>, String> {
-    let script = r#"net=$(hostname -i | awk '{print $1}' | cut -d. -f1-3)
-d=$1; shift
-exec chatlab view "$d" --captures "$d" --net "$net" "$@""#;
+    let script = format!(
+        r#"{NET}d=$1; shift
+exec chatlab view "$d" --captures "$d" --net "$net" "$@""#
+    );
     let replay = format!("--replay={name}");
     let conn = conn.map(|n| n.to_string());
-    let mut cmd = vec!["sh", "-c", script, "sh", CAPTURES, &replay, "--lang", lang];
+    let mut cmd = vec!["sh", "-c", &script, "sh", CAPTURES, &replay, "--lang", lang];
     if let Some(n) = &conn {
         cmd.extend(["--conn", n]);
     }
