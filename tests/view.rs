@@ -858,6 +858,30 @@ fn the_replay_is_printed_once_as_the_page_gets_it() {
     }
 }
 
+/// `--summary`: the page's state without its ladder, once — the hosts' probes as they are
+/// (here this machine's, written by the probe itself) and the conversations.
+#[test]
+fn the_summary_is_the_state_without_the_ladder() {
+    let dir = scratch("summary");
+    let probe = Command::new(env!("CARGO_BIN_EXE_chatlab"))
+        .args(["view", "--probe", "--out"])
+        .arg(dir.join("server.probe"))
+        .status()
+        .unwrap();
+    assert!(probe.success());
+    let out = Command::new(env!("CARGO_BIN_EXE_chatlab"))
+        .arg("view")
+        .arg(&dir)
+        .arg("--summary")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let state: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(state["hosts"]["server"]["processes"].is_array(), "{state}");
+    assert!(state["conversations"].is_array(), "{state}");
+    assert!(state["ladder"].is_null(), "{state}");
+}
+
 #[test]
 fn the_page_survives_its_server_and_its_browsers_come_and_go() {
     let live = scratch("reconnect-live");

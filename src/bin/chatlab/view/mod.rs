@@ -56,6 +56,7 @@ use crate::lang::Lang;
 ///   chatlab view DIR --listen 127.0.0.1:8088      serve the page for DIR/*.probe, DIR/*.pcap
 ///   chatlab view DIR --captures captures          … and replay captures/*.pcap on the page
 ///   chatlab view DIR --captures C --replay NAME   print the page's replay of NAME, once
+///   chatlab view DIR --summary                    print the hosts and conversations, once
 #[derive(Debug, Parser)]
 #[command(name = "view", verbatim_doc_comment)]
 pub struct Args {
@@ -112,6 +113,11 @@ pub struct Args {
         conflicts_with_all = ["probe", "stream"]
     )]
     pub replay: Option<String>,
+
+    /// Instead of serving the page, print its state without the ladder (the hosts' probes and
+    /// the conversations, deadlocks said) on stdout, once: the class's teacher's page sums it up
+    #[arg(long, conflicts_with_all = ["probe", "stream", "replay", "list_captures"])]
+    pub summary: bool,
 
     /// With --replay: only its connection N (from 1)
     #[arg(long, value_name = "N", requires = "replay")]
@@ -254,6 +260,11 @@ pub fn run(args: &Args) -> Result<(), Error> {
     };
     if args.stream {
         return stream(&lab, Lang::choose(args.lang));
+    }
+    if args.summary {
+        let json = state::to_json(&lab.hosts(), &serde_json::value::RawValue::NULL.to_owned());
+        return writeln!(io::stdout(), "{json}")
+            .map_err(|source| Error::Write { to: None, source });
     }
     if args.list_captures || args.replay.is_some() {
         use server::Source;
