@@ -645,6 +645,11 @@ fn the_class_in_a_browser() {
     );
     b.screenshot(&shots.join("student.png"), false);
 
+    // A deadlock, as sheet 3 makes one: both sides start by waiting for the other's line.
+    type_line(&mut b, "server", "chat alternate --listen --first receive");
+    std::thread::sleep(Duration::from_millis(500));
+    type_line(&mut b, "client", "chat alternate server --first receive");
+
     // 4. The teacher's page, in another browser: both students, alice online.
     let Some(mut t) = Browser::open(TEST, &teacher, "fr") else {
         return;
@@ -659,6 +664,13 @@ fn the_class_in_a_browser() {
         "(() => { const r = document.querySelector('tr[data-id=\"bob\"]'); \
          return !!r && r.textContent.includes('non'); })()",
         Duration::from_secs(20),
+    );
+    // What runs in alice's lab, and the deadlock, in her row.
+    t.wait_for(
+        "(() => { const c = document.querySelector('tr[data-id=\"alice\"] td.inlab'); \
+         return !!c && c.textContent.includes('interblocage') && c.textContent.includes('chat') \
+         && c.textContent.includes('ESTABLISHED'); })()",
+        Duration::from_secs(40),
     );
     // alice's check is in the grid; « grade all » checks every role of both, with progress.
     t.wait_for(
@@ -742,6 +754,17 @@ fn the_class_in_a_browser() {
     })
     .expect("bob's reset lab answers");
     assert_eq!(cat.stdout(), "print('bob')\n", "bob's files are kept");
+    // The deadlock ended (Ctrl-C on both sides): the banner goes.
+    for host in ["client", "server"] {
+        b.eval(&format!("window.terms.{host}.term.focus()"));
+        b.key("ctrl+c");
+    }
+    type_line(&mut b, "client", "echo apres-$((3*3))");
+    wait_screen(&mut b, "client", "apres-9", 1);
+    t.wait_for(
+        "!document.querySelector('tr[data-id=\"alice\"] td.inlab').textContent.includes('interblocage')",
+        Duration::from_secs(40),
+    );
     // The teacher opens alice's tab: alice's page says the teacher is there, until they leave.
     // (At the teacher's link's own address: its cookie is that host's.)
     let origin = teacher.split("/t/").next().unwrap();

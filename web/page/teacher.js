@@ -11,6 +11,7 @@ const T = FR ? {
   grade: "Tout noter", grading: (d, t) => `notation : ${d}/${t}`, graded: (t) => `notation finie (${t} vérifications)`,
   verdicts_csv: "derniers verdicts (CSV)", nofile: "pas de fichier", error: "la vérification n'a pas abouti",
   counts: (p, x, w) => `${p} réussi(s), ${x} échoué(s), ${w} avertissement(s)`,
+  inlab: "Dans le lab", deadlock: "⚠ interblocage",
   reset: "réinitialiser", confirm: "confirmer ?", resetting: "réinitialisation…",
   reset_done: "réinitialisé", reset_title: "relancer les trois hôtes à neuf (les fichiers restent)",
 } : {
@@ -20,12 +21,13 @@ const T = FR ? {
   grade: "Grade all", grading: (d, t) => `grading: ${d}/${t}`, graded: (t) => `grading done (${t} checks)`,
   verdicts_csv: "latest verdicts (CSV)", nofile: "no file", error: "the check did not finish",
   counts: (p, x, w) => `${p} passed, ${x} failed, ${w} warning(s)`,
+  inlab: "In the lab", deadlock: "⚠ deadlock",
   reset: "reset", confirm: "confirm?", resetting: "resetting…",
   reset_done: "reset done", reset_title: "start the three hosts again, fresh (the files stay)",
 };
 document.documentElement.lang = FR ? "fr" : "en";
 const $ = (sel) => document.querySelector(sel);
-for (const k of ["student", "node", "hosts", "online", "last"]) $(`#h-${k}`).textContent = T[k];
+for (const k of ["student", "node", "hosts", "online", "last", "inlab"]) $(`#h-${k}`).textContent = T[k];
 $("#grades-csv").textContent = T.grades_csv;
 $("#verdicts-csv").textContent = T.verdicts_csv;
 $("#grade").textContent = T.grade;
@@ -35,6 +37,35 @@ $("#grade").onclick = async () => {
   if (!r.ok) $("#grading").textContent = (await r.text()).trim();
   update();
 };
+// What runs in each lab whose probes run (programs holding TCP sockets, their states, a
+// deadlock), every 10 s: asking the labs costs an exec each.
+let summaries = {};
+async function summarise() {
+  const r = await fetch("/teacher/summaries");
+  if (r.ok) summaries = await r.json();
+}
+summarise().then(update);
+setInterval(() => summarise().catch(() => {}), 10000);
+
+function inLab(id) {
+  const s = summaries[id];
+  const span = document.createElement("span");
+  if (!s) return span;
+  if (s.deadlock) {
+    const b = document.createElement("b");
+    b.className = "deadlock";
+    b.textContent = T.deadlock;
+    span.append(b, " ");
+  }
+  for (const [host, h] of Object.entries(s.hosts)) {
+    if (!h.programs.length && !h.states.length) continue;
+    const line = document.createElement("div");
+    line.textContent = `${host}: ${h.programs.join(", ")}${h.states.length ? " · " + h.states.join(" ") : ""}`;
+    span.append(line);
+  }
+  return span;
+}
+
 const MARK = { pass: "✓", warn: "!", fail: "✗", none: "–", error: "?" };
 // A lab's reset: a first click arms it (5 s), a second resets; the state outlives the redraws.
 const resets = {};
@@ -118,6 +149,7 @@ async function update() {
     cell(tr, on).append(lab.terminals > 0 ? `${T.yes} (${lab.terminals})` : T.no);
     if (lab.terminals > 0) online++;
     cell(tr, since(lab.last));
+    cell(tr, inLab(lab.id)).className = "inlab";
     for (const role of roles) {
       const v = (lab.verdicts || {})[role];
       const span = document.createElement("span");

@@ -3,12 +3,13 @@
 //! Every request passes, in this order:
 //! 1. its `Host:` must be one of the server's names (DNS rebinding: a page of another site
 //!    made to resolve to this server is refused);
-//! 2. a lab's routes (`/lab/ID/…`) want the cookie of that student's secret or the teacher's,
+//! 2. what changes something or costs (any method but GET and HEAD, and a WebSocket: a
+//!    terminal, a file saved, a check, the teacher's « grade all » and reset) must come from
+//!    the server's own pages: `Origin:` is this server (cross-site WebSocket hijacking,
+//!    cross-site requests);
+//! 3. a lab's routes (`/lab/ID/…`) want the cookie of that student's secret or the teacher's,
 //!    the teacher's routes (`/teacher/…`) the teacher's: else 403, whatever the route, the
-//!    student or the method (a page, a file, a terminal);
-//! 3. what changes something or costs (a terminal's WebSocket, a file saved, a check, the
-//!    teacher's « grade all ») must come from the server's own pages: `Origin:` is this
-//!    server (cross-site WebSocket hijacking, cross-site requests).
+//!    student or the method (a page, a file, a terminal).
 //!
 //! A secret comes once in a link (`/s/SECRET`, `/t/SECRET`), becomes a cookie (`HttpOnly;
 //! Secure; SameSite=Strict`) and the browser is sent to a clean address: the secret stays
@@ -30,7 +31,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -87,6 +88,8 @@ struct App {
     checks: Arc<Checks>,
     /// The labs' shells, kept while no page shows them.
     terms: Terminals,
+    /// The labs' summaries for the teacher, and when they were made.
+    summaries: Arc<tokio::sync::Mutex<Option<(Instant, serde_json::Value)>>>,
     bad_secrets: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
 }
 
@@ -123,6 +126,7 @@ pub async fn serve(config: Config, class: Class) -> Result<(), String> {
         terminals: Arc::new(Semaphore::new(MAX_ALL_TERMINALS)),
         checks: Arc::new(Checks::open(class.web_file("verdicts.json"))),
         terms: Terminals::new(config.terminals),
+        summaries: Arc::default(),
         bad_secrets: Arc::default(),
     };
     // The roster may grow (lab/class up again): read again when it changes.
@@ -201,6 +205,7 @@ fn routes(app: App) -> Router {
     let teacher = Router::new()
         .route("/teacher/", get(teacher_page))
         .route("/teacher/labs", get(teacher_labs))
+        .route("/teacher/summaries", get(summaries))
         .route("/teacher/grades/{file}", get(grades))
         .route("/teacher/grade", post(grade_all))
         .route("/teacher/reset/{id}", post(reset))
@@ -267,6 +272,17 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         return refuse(
             StatusCode::MISDIRECTED_REQUEST,
             "this server answers only to its own names",
+        );
+    }
+    // What changes something or costs (any method but GET and HEAD, and a WebSocket: a
+    // terminal) comes from this server's own pages: cross-site requests and cross-site
+    // WebSocket hijacking are refused, whatever the route.
+    let changes = !matches!(*req.method(), Method::GET | Method::HEAD)
+        || req.headers().contains_key(header::UPGRADE);
+    if changes && !same_origin(req.headers()) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "forbidden: not from this server's page",
         );
     }
     // A body said to be too large is refused before any of it is read (a client that waits
@@ -468,15 +484,8 @@ async fn terminal(
     Path((id, host)): Path<(String, String)>,
     axum::Extension(who): axum::Extension<Who>,
     Query(size): Query<TermSize>,
-    headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if !same_origin(&headers) {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "forbidden: not from this server's page",
-        );
-    }
     if !valid_host(&host) {
         return refuse(
             StatusCode::NOT_FOUND,
@@ -705,15 +714,8 @@ async fn file_write(
     State(app): State<App>,
     Path((id, name)): Path<(String, String)>,
     axum::Extension(who): axum::Extension<Who>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !same_origin(&headers) {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "forbidden: not from this server's page",
-        );
-    }
     match files::write(&app.agents, &id, &name, &body).await {
         Ok(()) => {
             if let Who::Student(id) = who {
@@ -759,14 +761,7 @@ async fn check(
     Path(id): Path<String>,
     axum::Extension(who): axum::Extension<Who>,
     Query(params): Query<CheckParams>,
-    headers: HeaderMap,
 ) -> Response {
-    if !same_origin(&headers) {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "forbidden: not from this server's page",
-        );
-    }
     let asked = CheckRequest {
         student: id,
         role: params.role,
@@ -795,17 +790,7 @@ struct GradeParams {
 
 /// `POST /teacher/grade[?lang=fr|en]`: every role of every student with a lab, checked in the
 /// background (202); 409 while a grading runs. Its progress is in `/teacher/labs`.
-async fn grade_all(
-    State(app): State<App>,
-    Query(params): Query<GradeParams>,
-    headers: HeaderMap,
-) -> Response {
-    if !same_origin(&headers) {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "forbidden: not from this server's page",
-        );
-    }
+async fn grade_all(State(app): State<App>, Query(params): Query<GradeParams>) -> Response {
     let lang = params.lang.filter(|l| l == "fr" || l == "en");
     let hosts = app.agents.hosts().await;
     let labs = agents::by_student(&hosts);
@@ -828,13 +813,7 @@ async fn grade_all(
 /// `POST /teacher/reset/ID`: ID's lab started again fresh (its hosts killed by the agent of its
 /// node, started again by the swarm; their files stay). Its shells end; its view's probes are
 /// started again with its next terminal.
-async fn reset(State(app): State<App>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    if !same_origin(&headers) {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "forbidden: not from this server's page",
-        );
-    }
+async fn reset(State(app): State<App>, Path(id): Path<String>) -> Response {
     if !valid_student(&id) || !app.class.has_student(&id) {
         return refuse(StatusCode::NOT_FOUND, "no such student in the class");
     }
@@ -891,6 +870,46 @@ async fn teacher_labs(State(app): State<App>) -> Response {
         "grading": app.checks.progress(),
     }))
     .into_response()
+}
+
+/// How long the labs' summaries are taken as still true, and how many are asked at once.
+const SUMMARIES_FRESH: Duration = Duration::from_secs(5);
+const SUMMARIES_AT_ONCE: usize = 16;
+
+/// `GET /teacher/summaries`: `{ID: summary}` of every lab whose view's probes run (a terminal
+/// or its view was opened): its programs, sockets' states, deadlock ([`view::sum_up`]).
+async fn summaries(State(app): State<App>) -> Response {
+    let mut cache = app.summaries.lock().await;
+    if let Some((when, json)) = &*cache
+        && when.elapsed() < SUMMARIES_FRESH
+    {
+        return axum::Json(json.clone()).into_response();
+    }
+    let labs: Vec<String> = app.probed.lock().unwrap().iter().cloned().collect();
+    let agents = app.agents.clone();
+    let found: serde_json::Map<String, serde_json::Value> = futures_util::stream::iter(labs)
+        .map(|id| {
+            let agents = agents.clone();
+            async move {
+                let sum =
+                    tokio::time::timeout(Duration::from_secs(5), view::summary(&agents, &id)).await;
+                match sum {
+                    Ok(Ok(sum)) => Some((id, sum)),
+                    Ok(Err(why)) => {
+                        debug!("{id}'s summary: {why}");
+                        None
+                    }
+                    Err(_) => None,
+                }
+            }
+        })
+        .buffer_unordered(SUMMARIES_AT_ONCE)
+        .filter_map(|x| async move { x })
+        .collect()
+        .await;
+    let json = serde_json::Value::Object(found);
+    *cache = Some((Instant::now(), json.clone()));
+    axum::Json(json).into_response()
 }
 
 async fn grades(State(app): State<App>, Path(file): Path<String>) -> Response {

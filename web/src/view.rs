@@ -157,6 +157,60 @@ exec chatlab view "$d" --captures "$d" --net "$net" "$@""#
     })
 }
 
+/// The lab as its teacher's grid sums it up, from `chatlab view --summary` in its server host
+/// (what its probes see, once they run): [`sum_up`].
+pub async fn summary(agents: &Agents, student: &str) -> Result<serde_json::Value, String> {
+    let cmd = ["chatlab", "view", DIR, "--summary"];
+    let out = agents
+        .run(student, "server", &cmd, b"", agents::MAX_OUTPUT)
+        .await?;
+    if out.code != 0 {
+        return Err(first_line(&out.stderr));
+    }
+    let state = serde_json::from_slice(&out.stdout).map_err(|e| format!("its summary: {e}"))?;
+    Ok(sum_up(&state))
+}
+
+/// `{"hosts": {HOST: {"programs": ["chat ×2"], "states": ["ESTABLISHED"]}}, "deadlock": B}`
+/// of the view's STATE: per host, the programs that hold a TCP socket (how many of each) and
+/// the states of its sockets; whether a conversation is the deadlock the view shows.
+pub fn sum_up(state: &serde_json::Value) -> serde_json::Value {
+    let mut hosts = serde_json::Map::new();
+    for (name, snap) in state["hosts"].as_object().into_iter().flatten() {
+        let mut programs: Vec<(String, usize)> = Vec::new();
+        for p in snap["processes"].as_array().into_iter().flatten() {
+            if p["sockets"].as_array().is_none_or(|s| s.is_empty()) {
+                continue;
+            }
+            let comm = p["comm"].as_str().unwrap_or("?").to_string();
+            match programs.iter_mut().find(|(c, _)| *c == comm) {
+                Some((_, n)) => *n += 1,
+                None => programs.push((comm, 1)),
+            }
+        }
+        let mut states: Vec<&str> = snap["sockets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["state"].as_str())
+            .collect();
+        states.sort_unstable();
+        states.dedup();
+        let programs: Vec<String> = programs
+            .into_iter()
+            .map(|(c, n)| if n > 1 { format!("{c} ×{n}") } else { c })
+            .collect();
+        hosts.insert(
+            name.clone(),
+            serde_json::json!({ "programs": programs, "states": states }),
+        );
+    }
+    let deadlock = state["conversations"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|c| c["deadlock"] == true));
+    serde_json::json!({ "hosts": hosts, "deadlock": deadlock })
+}
+
 fn first_line(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let line = text.lines().next().unwrap_or("").trim();
@@ -217,6 +271,38 @@ pub async fn stream(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_summary_says_programs_states_and_the_deadlock() {
+        let state = serde_json::json!({
+            "hosts": {
+                "server": {
+                    "sockets": [{"state": "LISTEN"}, {"state": "ESTABLISHED"}],
+                    "processes": [
+                        {"comm": "chat", "sockets": [7]},
+                        {"comm": "chat", "sockets": [7]},
+                        {"comm": "bash", "sockets": []}
+                    ]
+                },
+                "client2": null
+            },
+            "conversations": [{"deadlock": false}, {"deadlock": true}],
+            "ladder": null
+        });
+        let sum = super::sum_up(&state);
+        assert_eq!(
+            sum["hosts"]["server"]["programs"],
+            serde_json::json!(["chat ×2"])
+        );
+        assert_eq!(
+            sum["hosts"]["server"]["states"],
+            serde_json::json!(["ESTABLISHED", "LISTEN"])
+        );
+        assert_eq!(sum["hosts"]["client2"]["programs"], serde_json::json!([]));
+        assert_eq!(sum["deadlock"], true);
+        let calm = serde_json::json!({"hosts": {}, "conversations": [{"deadlock": false}]});
+        assert_eq!(super::sum_up(&calm)["deadlock"], false);
+    }
+
     #[test]
     fn the_page_is_the_views_with_its_script_apart() {
         let page = super::page();
