@@ -173,7 +173,7 @@ pub async fn summary(agents: &Agents, student: &str) -> Result<serde_json::Value
 
 /// `{"hosts": {HOST: {"programs": ["chat ×2"], "states": ["ESTABLISHED"]}}, "deadlock": B}`
 /// of the view's STATE: per host, the programs that hold a TCP socket (how many of each) and
-/// the states of its sockets; whether a conversation is the deadlock the view shows.
+/// the states of its sockets but those of its loopback; whether a conversation is the deadlock the view shows.
 pub fn sum_up(state: &serde_json::Value) -> serde_json::Value {
     let mut hosts = serde_json::Map::new();
     for (name, snap) in state["hosts"].as_object().into_iter().flatten() {
@@ -188,10 +188,15 @@ pub fn sum_up(state: &serde_json::Value) -> serde_json::Value {
                 None => programs.push((comm, 1)),
             }
         }
+        // (Not the host's own loopback: Docker's name server listens there in every host.)
         let mut states: Vec<&str> = snap["sockets"]
             .as_array()
             .into_iter()
             .flatten()
+            .filter(|s| {
+                let local = s["local"].as_str().unwrap_or("");
+                !(local.starts_with("127.") || local.starts_with("[::1]"))
+            })
             .filter_map(|s| s["state"].as_str())
             .collect();
         states.sort_unstable();
@@ -276,7 +281,12 @@ mod tests {
         let state = serde_json::json!({
             "hosts": {
                 "server": {
-                    "sockets": [{"state": "LISTEN"}, {"state": "ESTABLISHED"}],
+                    "sockets": [
+                        {"state": "LISTEN", "local": "0.0.0.0:8080"},
+                        {"state": "ESTABLISHED", "local": "10.0.0.2:8080"},
+                        {"state": "LISTEN", "local": "127.0.0.11:40000"},
+                        {"state": "TIME_WAIT", "local": "[::1]:9"}
+                    ],
                     "processes": [
                         {"comm": "chat", "sockets": [7]},
                         {"comm": "chat", "sockets": [7]},
