@@ -802,6 +802,195 @@ fn the_replay_steps_through_a_saved_capture_and_says_what_is_wrong() {
 
 /// A page whose server goes away says so, and comes back by itself when the server does;
 /// browsers that leave end their connections in the server (nothing is left open for them).
+/// `lab/view --terminals`: the class's tab for the compose lab — its link, with a secret, on
+/// 127.0.0.1 only; nothing opens without it; in a real browser, a terminal into each host (a
+/// line typed runs in client, as in `docker compose exec`), the student's files (saved in the
+/// lab's work/); Ctrl-C leaves nothing: no container, no folder, no probe.
+#[test]
+fn the_lab_in_one_tab_with_terminals_and_a_secret_link() {
+    const TEST: &str = "view --terminals";
+    if Command::new("chromium").arg("--version").output().is_err() {
+        return kit::skip_unless_ci(TEST, "chromium is not installed (apt-get install chromium)");
+    }
+    if Command::new("musl-gcc").arg("--version").output().is_err() {
+        return kit::skip_unless_ci(
+            TEST,
+            "musl-gcc is not installed (apt-get install musl-tools): the web server cannot be built",
+        );
+    }
+    let Some(lab) = Lab::up("view-terminals", &[]) else {
+        return;
+    };
+    let state = scratch("terminals-state");
+    let (port, web_port) = (free_port(), free_port());
+    let mut child = script(
+        Some(&lab),
+        "view",
+        &[
+            "--port",
+            &port.to_string(),
+            "--terminals",
+            "--web-port",
+            &web_port.to_string(),
+        ],
+    )
+    .env("XDG_STATE_HOME", &state)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("start lab/view --terminals");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+    let view = View { child, port };
+    let mut link = String::new();
+    // (The first time, the class's images are built: minutes.)
+    stdout.read_line(&mut link).expect("the link on stdout");
+    let link = link.trim().to_string();
+    let base = format!("https://127.0.0.1:{web_port}");
+    assert!(
+        link.starts_with(&format!("{base}/s/")) && link.len() > base.len() + 30,
+        "{link:?}"
+    );
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args([
+                "-k",
+                "-s",
+                "--max-time",
+                "5",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    // Without the link's secret, nothing; the server is on 127.0.0.1 only.
+    for path in ["/lab/lab/", "/lab/lab/files", "/lab/lab/view/state"] {
+        assert_eq!(curl(&[&format!("{base}{path}")]), "403", "{path}");
+    }
+    assert_eq!(
+        curl(&[&format!("{base}/s/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]),
+        "403"
+    );
+    // Its listening socket (the container is on this machine's network): 127.0.0.1 only.
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap()
+        + &std::fs::read_to_string("/proc/net/tcp6").unwrap_or_default();
+    let listening: Vec<&str> = table
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let local = *f.get(1)?;
+            (f.get(3) == Some(&"0A") && local.ends_with(&format!(":{web_port:04X}")))
+                .then_some(local)
+        })
+        .collect();
+    assert_eq!(
+        listening,
+        [format!("0100007F:{web_port:04X}")],
+        "where the tab's server listens"
+    );
+    // The check button's path: the agent checks in a container of its own, the lab's work/
+    // read-only (the folder compose binds), and leaves none.
+    let jar = state.join("cookies");
+    let jar = jar.to_str().unwrap();
+    assert_eq!(curl(&["-c", jar, &link]), "303");
+    let checked = Command::new("curl")
+        .args(["-k", "-s", "--max-time", "150", "-b", jar, "-X", "POST"])
+        .args(["-H", &format!("Origin: {base}")])
+        .arg(format!("{base}/lab/lab/check?role=q1&file=nope.py&lang=en"))
+        .output()
+        .unwrap();
+    let checked = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked.contains(r#""role":"q1""#) && checked.contains(r#""file":null"#),
+        "{checked}"
+    );
+    let server = lab.container("server");
+    let left = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=chatlab.lab.check={server}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(left.stdout.is_empty(), "a check's container is left");
+    let Some(mut b) = browserkit::Browser::open(TEST, &link, "fr") else {
+        return;
+    };
+    b.wait_for("location.pathname === '/lab/lab/'", Duration::from_secs(20));
+    let screen = |b: &mut browserkit::Browser, host: &str| {
+        b.eval(&format!(
+            "(() => {{ const t = window.terms && window.terms[{host:?}]; if (!t) return ''; \
+             const b = t.term.buffer.active; let s = ''; \
+             for (let i = 0; i < b.length; i++) s += b.getLine(i).translateToString(true) + '\\n'; \
+             return s; }})()"
+        ))
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    };
+    for host in ["server", "client", "client2"] {
+        let shown = poll(Duration::from_secs(20), || {
+            screen(&mut b, host).contains("/work#").then_some(())
+        });
+        assert!(
+            shown.is_some(),
+            "{host}'s terminal: {}",
+            screen(&mut b, host)
+        );
+    }
+    b.eval("window.terms.client.term.focus()");
+    b.type_text("echo ok-$((40+2)) $(hostname)");
+    b.key("Enter");
+    let ran = poll(Duration::from_secs(20), || {
+        screen(&mut b, "client")
+            .contains("ok-42 client")
+            .then_some(())
+    });
+    assert!(ran.is_some(), "{}", screen(&mut b, "client"));
+    // A file saved from the page is in the lab's work/.
+    let name = format!("essai-{}.py", std::process::id());
+    b.eval(&format!(
+        "document.querySelector('#new-name').value = {name:?}"
+    ));
+    b.click("#new");
+    b.wait_for(
+        &format!("document.querySelector('#open-name').textContent === {name:?}"),
+        Duration::from_secs(20),
+    );
+    b.eval("document.querySelector('#editor').value = 'print(1)\\n'");
+    b.click("#save");
+    b.wait_for(
+        "document.querySelector('#status').textContent.includes('enregistré')",
+        Duration::from_secs(20),
+    );
+    let saved = lab.exec("server", &["cat", &format!("/work/{name}")], b"");
+    assert_eq!(String::from_utf8_lossy(&saved.stdout), "print(1)\n");
+    let _ = lab.exec("server", &["rm", "-f", &format!("/work/{name}")], b"");
+    drop(b);
+    // Ctrl-C: nothing left.
+    let err = view.stop();
+    let tag = format!("view-{}", &lab.container("server")[..12]);
+    for name in [format!("chatlab-{tag}-web"), format!("chatlab-{tag}-agent")] {
+        let left = Command::new("docker")
+            .args(["inspect", &name])
+            .output()
+            .unwrap();
+        assert!(!left.status.success(), "{name} is left: {err}");
+    }
+    assert!(
+        !state.join("chatlab").join(&tag).exists(),
+        "the tab's folder (its secrets) is left"
+    );
+    expect_no_view_process(&lab);
+}
+
 /// `--list-captures` and `--replay NAME` print, once, what the page's server answers at
 /// /captures and /replay (the class's web server relays them from a lab): the same JSON, the
 /// same code; a name that is no capture is one line on stderr and status 1.

@@ -44,6 +44,11 @@ enum Command {
         /// The node's Docker socket.
         #[arg(long, default_value = "/var/run/docker.sock")]
         docker: String,
+        /// One lab instead of the class's: its three hosts' containers,
+        /// server=ID,client=ID,client2=ID (lab/view --terminals, for a compose lab); its
+        /// student is `lab`, and nothing else is reached.
+        #[arg(long, value_name = "HOST=ID,...", value_parser = parse_lab)]
+        lab: Option<std::collections::HashMap<String, String>>,
     },
     /// Run CMD (default: a login shell) in HOST of STUDENT's lab, through the agent of its node.
     Exec {
@@ -82,6 +87,7 @@ fn main() -> ExitCode {
             listen,
             token_file,
             docker,
+            lab,
         } => {
             let token = match std::fs::read_to_string(&token_file)
                 .map_err(|e| e.to_string())
@@ -97,6 +103,7 @@ fn main() -> ExitCode {
                 listen,
                 token,
                 docker_socket: docker,
+                lab,
             };
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -133,6 +140,51 @@ fn main() -> ExitCode {
             });
             // (exit, not a return: the thread reading stdin may be blocked in a read.)
             std::process::exit(code);
+        }
+    }
+}
+
+/// `server=ID,client=ID,client2=ID`: each host of the lab, once, with a container's id.
+fn parse_lab(text: &str) -> Result<std::collections::HashMap<String, String>, String> {
+    let mut lab = std::collections::HashMap::new();
+    for item in text.split(',') {
+        let (host, id) = item
+            .split_once('=')
+            .ok_or_else(|| format!("'{item}': HOST=ID"))?;
+        if !protocol::valid_host(host) {
+            return Err(format!(
+                "'{host}': the hosts are server, client and client2"
+            ));
+        }
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("'{id}' is not a container's id"));
+        }
+        if lab.insert(host.to_string(), id.to_string()).is_some() {
+            return Err(format!("{host} is given twice"));
+        }
+    }
+    if !lab.contains_key("server") {
+        return Err("the lab's server is missing".into());
+    }
+    Ok(lab)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_lab_is_its_hosts_containers() {
+        let lab = super::parse_lab("server=ab12,client=cd34,client2=ef56").unwrap();
+        assert_eq!(lab["client"], "cd34");
+        assert!(super::parse_lab("server=ab12").is_ok());
+        for (bad, why) in [
+            ("client=ab12", "server is missing"),
+            ("server=ab12,server=cd34", "twice"),
+            ("router=ab12", "the hosts are"),
+            ("server=x;rm", "not a container's id"),
+            ("server", "HOST=ID"),
+        ] {
+            let e = super::parse_lab(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
         }
     }
 }

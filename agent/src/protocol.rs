@@ -69,6 +69,9 @@ pub const MAX_FRAME: usize = 64 * 1024;
 /// Output stream tags: the first byte of an agent's binary frame.
 pub const STDOUT: u8 = 1;
 pub const STDERR: u8 = 2;
+/// The student of an agent that serves one lab (`chatlab-agent serve --lab`: lab/view
+/// --terminals, for a compose lab).
+pub const ONE_LAB: &str = "lab";
 /// The hosts of a student's lab.
 pub const HOSTS: [&str; 3] = ["server", "client", "client2"];
 /// A student ID's longest (lab/class's roster rule).

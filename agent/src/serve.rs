@@ -40,8 +40,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::protocol::{
     AgentFrame, CHECK_PATH, CHECK_WALL, CHECKS_AT_ONCE, CheckRequest, CheckResult, ClientFrame,
-    EXEC_PATH, ExecRequest, HEALTH_PATH, LABS_PATH, LabHost, Labs, MAX_FRAME, RESET_PATH, STDERR,
-    STDOUT, WORKDIR, Wire, bearer, reset_student, token_matches, valid_host, valid_student,
+    EXEC_PATH, ExecRequest, HEALTH_PATH, LABS_PATH, LabHost, Labs, MAX_FRAME, ONE_LAB, RESET_PATH,
+    STDERR, STDOUT, WORKDIR, Wire, bearer, reset_student, token_matches, valid_host, valid_student,
 };
 
 pub const MAX_CONNECTIONS: usize = 640;
@@ -60,6 +60,9 @@ pub struct Config {
     pub listen: SocketAddr,
     pub token: String,
     pub docker_socket: String,
+    /// One lab instead of the class's labs: its hosts' containers, host → id (`lab/view
+    /// --terminals`, for a compose lab); its student is [`ONE_LAB`].
+    pub lab: Option<HashMap<String, String>>,
 }
 
 #[derive(Clone)]
@@ -70,6 +73,8 @@ struct App {
     /// Checks running ([`CHECKS_AT_ONCE`]), and waiting for their turn.
     checks: Arc<Semaphore>,
     checks_waiting: Arc<Semaphore>,
+    /// [`Config::lab`].
+    lab: Option<Arc<HashMap<String, String>>>,
 }
 
 /// Serve until the process is stopped.
@@ -88,8 +93,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
         execs: Arc::new(Semaphore::new(MAX_EXECS)),
         checks: Arc::new(Semaphore::new(CHECKS_AT_ONCE)),
         checks_waiting: Arc::new(Semaphore::new(MAX_CHECKS_WAITING)),
+        lab: config.lab.map(Arc::new),
     };
-    remove_leftover_checks(&app.docker).await;
+    remove_leftover_checks(&app).await;
     let router = Router::new()
         .route(HEALTH_PATH, get(|| async { "ok\n" }))
         .route(EXEC_PATH, get(exec))
@@ -205,7 +211,7 @@ async fn exec(
             &format!("busy: {MAX_EXECS} execs run on this node already"),
         );
     };
-    let container = match find_host(&app.docker, &request).await {
+    let container = match find_host(&app, &request).await {
         Ok(Some(id)) => id,
         Ok(None) => {
             return refuse(
@@ -256,6 +262,28 @@ async fn exec(
 
 /// `GET /v1/labs`: every container of a class's lab on this daemon, running or not.
 async fn labs(State(app): State<App>) -> Response {
+    if let Some(lab) = &app.lab {
+        let mut hosts = Vec::new();
+        for (host, id) in lab.iter() {
+            let state = match app.docker.inspect_container(id, None).await {
+                Ok(c) => c
+                    .state
+                    .and_then(|s| s.status)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default(),
+                Err(_) => "removed".to_string(),
+            };
+            hosts.push(LabHost {
+                student: ONE_LAB.to_string(),
+                host: host.clone(),
+                state,
+                status: String::new(),
+                created: 0,
+            });
+        }
+        hosts.sort_by(|a, b| a.host.cmp(&b.host));
+        return axum::Json(Labs { hosts }).into_response();
+    }
     let filters = HashMap::from([("label".to_string(), vec!["chatlab.class=1".to_string()])]);
     let options = ListContainersOptionsBuilder::default()
         .all(true)
@@ -294,6 +322,12 @@ async fn reset(State(app): State<App>, RawQuery(query): RawQuery) -> Response {
         Ok(student) => student,
         Err(why) => return refuse(StatusCode::BAD_REQUEST, &why.0),
     };
+    if app.lab.is_some() {
+        return refuse(
+            StatusCode::CONFLICT,
+            "a compose lab is started again by lab/down, then lab/up",
+        );
+    }
     let filters = HashMap::from([
         (
             "label".to_string(),
@@ -360,9 +394,7 @@ async fn check(State(app): State<App>, RawQuery(query): RawQuery) -> Response {
         Ok(r) => r,
         Err(why) => return refuse(StatusCode::BAD_REQUEST, &why.0),
     };
-    let lab = match tokio::time::timeout(REQUEST_TIMEOUT, lab_of(&app.docker, &request.student))
-        .await
-    {
+    let lab = match tokio::time::timeout(REQUEST_TIMEOUT, lab_of(&app, &request.student)).await {
         Ok(Ok(Some(lab))) => lab,
         Ok(Ok(None)) => {
             return refuse(
@@ -400,14 +432,23 @@ async fn check(State(app): State<App>, RawQuery(query): RawQuery) -> Response {
     }
 }
 
-/// A student's lab as a check needs it: the image its hosts run (by id) and the volume of its
-/// `work/`, read from its server host (running or not; the newest).
+/// A student's lab as a check needs it: the image its hosts run (by id) and its `work/` (a
+/// volume in a class, the folder a compose lab binds), read from its server host (running or
+/// not; the newest); the label its checks' containers get.
 struct Lab {
     image: String,
-    work: String,
+    work: (bollard::models::MountType, String),
+    label: (String, String),
 }
 
-async fn lab_of(docker: &Docker, student: &str) -> Result<Option<Lab>, String> {
+async fn lab_of(app: &App, student: &str) -> Result<Option<Lab>, String> {
+    if let Some(lab) = &app.lab {
+        let Some(id) = lab.get("server").filter(|_| student == ONE_LAB) else {
+            return Ok(None);
+        };
+        return lab_of_server(&app.docker, id, one_lab_check_label(id)).await;
+    }
+    let docker = &app.docker;
     let filters = HashMap::from([(
         "label".to_string(),
         vec![
@@ -433,8 +474,23 @@ async fn lab_of(docker: &Docker, student: &str) -> Result<Option<Lab>, String> {
     }) else {
         return Ok(None);
     };
+    lab_of_server(docker, &id, (CHECK_LABEL.to_string(), "1".to_string())).await
+}
+
+/// The check's label of a one-lab agent: the lab's server's id (no class's, so that lab/class
+/// never takes them for its own; and no other lab's).
+fn one_lab_check_label(server: &str) -> (String, String) {
+    ("chatlab.lab.check".to_string(), server.to_string())
+}
+
+async fn lab_of_server(
+    docker: &Docker,
+    id: &str,
+    label: (String, String),
+) -> Result<Option<Lab>, String> {
+    use bollard::models::MountType;
     let inspected = docker
-        .inspect_container(&id, None)
+        .inspect_container(id, None)
         .await
         .map_err(|e| one_line(&e.to_string()))?;
     let work = inspected
@@ -442,13 +498,19 @@ async fn lab_of(docker: &Docker, student: &str) -> Result<Option<Lab>, String> {
         .unwrap_or_default()
         .into_iter()
         .find_map(|m| {
-            (m.destination.as_deref() == Some(WORKDIR) && m.typ.as_deref() == Some("volume"))
-                .then_some(m.name)?
+            if m.destination.as_deref() != Some(WORKDIR) {
+                return None;
+            }
+            match m.typ.as_deref() {
+                Some("volume") => Some((MountType::VOLUME, m.name?)),
+                Some("bind") => Some((MountType::BIND, m.source?)),
+                _ => None,
+            }
         });
     Ok(inspected
         .image
         .zip(work)
-        .map(|(image, work)| Lab { image, work }))
+        .map(|(image, work)| Lab { image, work, label }))
 }
 
 /// The check of REQUEST in a container of LAB's image, removed after whatever happens.
@@ -498,10 +560,10 @@ async fn run_check(
         init: Some(true),
         mounts: Some(vec![Mount {
             target: Some(WORKDIR.to_string()),
-            source: Some(lab.work.clone()),
-            typ: Some(MountType::VOLUME),
+            source: Some(lab.work.1.clone()),
+            typ: Some(lab.work.0),
             read_only: Some(true),
-            volume_options: Some(MountVolumeOptions {
+            volume_options: (lab.work.0 == MountType::VOLUME).then(|| MountVolumeOptions {
                 no_copy: Some(true),
                 ..Default::default()
             }),
@@ -518,11 +580,15 @@ async fn run_check(
             format!("GRADE_LANG={}", request.lang.as_deref().unwrap_or("")),
         ]),
         working_dir: Some(WORKDIR.to_string()),
-        labels: Some(HashMap::from([
-            ("chatlab.class".to_string(), "1".to_string()),
-            (CHECK_LABEL.to_string(), "1".to_string()),
-            ("chatlab.class.student".to_string(), request.student.clone()),
-        ])),
+        labels: Some(if lab.label.0 == CHECK_LABEL {
+            HashMap::from([
+                ("chatlab.class".to_string(), "1".to_string()),
+                (CHECK_LABEL.to_string(), "1".to_string()),
+                ("chatlab.class.student".to_string(), request.student.clone()),
+            ])
+        } else {
+            HashMap::from([lab.label.clone()])
+        }),
         host_config: Some(host_config),
         ..Default::default()
     };
@@ -584,9 +650,18 @@ async fn check_output(docker: &Docker, id: &str) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&stdout).into_owned())
 }
 
-/// The checks' containers a former agent left (killed in the middle of one).
-async fn remove_leftover_checks(docker: &Docker) {
-    let filters = HashMap::from([("label".to_string(), vec![format!("{CHECK_LABEL}=1")])]);
+/// The checks' containers a former agent left (killed in the middle of one): the class's, or
+/// those of this agent's one lab.
+async fn remove_leftover_checks(app: &App) {
+    let docker = &app.docker;
+    let label = match app.lab.as_ref().and_then(|lab| lab.get("server")) {
+        Some(server) => {
+            let (k, v) = one_lab_check_label(server);
+            format!("{k}={v}")
+        }
+        None => format!("{CHECK_LABEL}=1"),
+    };
+    let filters = HashMap::from([("label".to_string(), vec![label])]);
     let options = ListContainersOptionsBuilder::default()
         .all(true)
         .filters(&filters)
@@ -607,7 +682,24 @@ async fn remove_leftover_checks(docker: &Docker) {
 }
 
 /// The container of the request's host: running, of the class, on this daemon; None if none.
-async fn find_host(docker: &Docker, request: &ExecRequest) -> Result<Option<String>, String> {
+async fn find_host(app: &App, request: &ExecRequest) -> Result<Option<String>, String> {
+    if let Some(lab) = &app.lab {
+        let Some(id) = lab
+            .get(&request.host)
+            .filter(|_| request.student == ONE_LAB)
+        else {
+            return Ok(None);
+        };
+        let running = app
+            .docker
+            .inspect_container(id, None)
+            .await
+            .ok()
+            .and_then(|c| c.state?.running)
+            .unwrap_or(false);
+        return Ok(running.then(|| id.clone()));
+    }
+    let docker = &app.docker;
     let labels = vec![
         "chatlab.class=1".to_string(),
         format!("chatlab.class.student={}", request.student),
