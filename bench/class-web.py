@@ -221,6 +221,8 @@ class WsTerm(Term):
                     self.on_data(bytes(message[1:]), when)
                 elif kind == 2:
                     pass  # another stream (2: stderr; a tty has none)
+                elif message.startswith(b'{"keyboard"'):
+                    pass  # who holds the keyboard (the first frame of every terminal)
                 else:
                     self.on_end(f"the server said {message.decode(errors='replace')}")
                     return

@@ -83,44 +83,6 @@ fn upgrade(cookie: &str, path: &str, origin: &str) -> u16 {
     .0
 }
 
-/// The text of HOST's terminal on the page.
-fn screen(b: &mut Browser, host: &str) -> String {
-    let js = format!(
-        "(() => {{ const t = window.terms && window.terms[{host:?}]; if (!t) return ''; \
-         const b = t.term.buffer.active; let s = ''; \
-         for (let i = 0; i < b.length; i++) s += b.getLine(i).translateToString(true) + '\\n'; \
-         return s; }})()"
-    );
-    b.eval(&js).as_str().unwrap_or_default().to_string()
-}
-
-/// Wait until HOST's terminal shows NEEDLE (COUNT times at least).
-fn wait_screen(b: &mut Browser, host: &str, needle: &str, count: usize) {
-    let ok = kit::poll(Duration::from_secs(20), || {
-        (screen(b, host).matches(needle).count() >= count).then_some(())
-    });
-    if ok.is_none() {
-        let page = b.eval(
-            "JSON.stringify({ at: location.href, terms: Object.keys(window.terms || {}), \
-             ws: Object.fromEntries(Object.entries(window.terms || {}).map(([h, t]) => [h, t.ws && t.ws.readyState])), \
-             text: document.body.innerText.slice(0, 500) })",
-        );
-        panic!(
-            "{host}'s terminal never showed {needle:?} ({count}×); it shows:\n{}\nthe page: {page}",
-            screen(b, host)
-        );
-    }
-}
-
-/// Type LINE then Enter in HOST's terminal.
-fn type_line(b: &mut Browser, host: &str, line: &str) {
-    b.eval(&format!("window.terms[{host:?}].term.focus()"));
-    if !line.is_empty() {
-        b.type_text(line);
-    }
-    b.key("Enter");
-}
-
 #[test]
 fn the_class_in_a_browser() {
     const TEST: &str = "the_class_in_a_browser";
@@ -479,17 +441,17 @@ fn the_class_in_a_browser() {
         "the secret does not stay in the address"
     );
     for host in ["server", "client", "client2"] {
-        wait_screen(&mut b, host, "/work#", 1);
+        b.wait_terminal(host, "/work#", 1);
     }
     // The sheets' duplex chat, by hand: server listens, client connects, lines cross.
-    type_line(&mut b, "server", "chat duplex --listen");
+    b.type_line("server", "chat duplex --listen");
     std::thread::sleep(Duration::from_millis(500));
-    type_line(&mut b, "client", "chat duplex server");
+    b.type_line("client", "chat duplex server");
     std::thread::sleep(Duration::from_millis(500));
-    type_line(&mut b, "client", "bonjour, ça va ?");
-    wait_screen(&mut b, "server", "bonjour, ça va ?", 1);
-    type_line(&mut b, "server", "très bien");
-    wait_screen(&mut b, "client", "très bien", 1);
+    b.type_line("client", "bonjour, ça va ?");
+    b.wait_terminal("server", "bonjour, ça va ?", 1);
+    b.type_line("server", "très bien");
+    b.wait_terminal("client", "très bien", 1);
     // The lab's live view (lab/view's page, its state made in the lab), in another tab: the
     // two chat processes of each side and their connection, established.
     let Some(mut v) = Browser::open(TEST, &format!("{BASE}/s/{}", secrets["alice"]), "fr") else {
@@ -571,9 +533,9 @@ fn the_class_in_a_browser() {
     // Ctrl-C reaches the program: the client's chat ends, its shell answers again.
     b.eval("window.terms.client.term.focus()");
     b.key("ctrl+c");
-    wait_screen(&mut b, "client", "/work#", 2);
-    type_line(&mut b, "client", "echo fin-$((6*7))");
-    wait_screen(&mut b, "client", "fin-42", 1);
+    b.wait_terminal("client", "/work#", 2);
+    b.type_line("client", "echo fin-$((6*7))");
+    b.wait_terminal("client", "fin-42", 1);
 
     // Files: q1.py opened, edited, saved; the file in the lab is the one saved.
     b.wait_for(
@@ -585,12 +547,7 @@ fn the_class_in_a_browser() {
         "document.querySelector('#editor').value.includes(\"print('alice')\")",
         Duration::from_secs(20),
     );
-    b.eval("document.querySelector('#editor').value = \"print('ça marche')\\n\"");
-    b.click("#save");
-    b.wait_for(
-        "document.querySelector('#status').textContent.includes('enregistré')",
-        Duration::from_secs(20),
-    );
+    b.save_editor("print('ça marche')\n", "enregistré");
     let cat = run(
         &mut class(&dir.0, &["exec", "alice", "client", "cat", "/work/q1.py"]),
         LIMIT,
@@ -623,15 +580,7 @@ fn the_class_in_a_browser() {
     );
     // The TD's server, right: every criterion passes.
     let good = fs::read_to_string(kit::root().join("tests/check/q1/good_loop.py")).unwrap();
-    b.eval(&format!(
-        "document.querySelector('#editor').value = {}",
-        serde_json::to_string(&good).unwrap()
-    ));
-    b.click("#save");
-    b.wait_for(
-        "document.querySelector('#status').textContent.includes('enregistré')",
-        Duration::from_secs(20),
-    );
+    b.save_editor(&good, "enregistré");
     b.eval("document.querySelector('#check-file').value = 'q1.py'");
     b.click("#check");
     b.wait_for(
@@ -646,9 +595,9 @@ fn the_class_in_a_browser() {
     b.screenshot(&shots.join("student.png"), false);
 
     // A deadlock, as sheet 3 makes one: both sides start by waiting for the other's line.
-    type_line(&mut b, "server", "chat alternate --listen --first receive");
+    b.type_line("server", "chat alternate --listen --first receive");
     std::thread::sleep(Duration::from_millis(500));
-    type_line(&mut b, "client", "chat alternate server --first receive");
+    b.type_line("client", "chat alternate server --first receive");
 
     // 4. The teacher's page, in another browser: both students, alice online.
     let Some(mut t) = Browser::open(TEST, &teacher, "fr") else {
@@ -665,6 +614,21 @@ fn the_class_in_a_browser() {
          return !!r && r.textContent.includes('non'); })()",
         Duration::from_secs(20),
     );
+    // bob opens his link too: both online.
+    let Some(mut bob) = Browser::open(TEST, &format!("{BASE}/s/{}", secrets["bob"]), "en") else {
+        return;
+    };
+    bob.wait_terminal("client", "/work#", 1);
+    t.wait_for(
+        "(() => { const r = document.querySelector('tr[data-id=\"bob\"]'); \
+         return !!r && r.textContent.includes('oui (3)'); })()",
+        Duration::from_secs(20),
+    );
+    t.wait_for(
+        "document.querySelector('#summary').textContent.includes('2 en ligne')",
+        Duration::from_secs(20),
+    );
+    drop(bob);
     // What runs in alice's lab, and the deadlock, in her row.
     t.wait_for(
         "(() => { const c = document.querySelector('tr[data-id=\"alice\"] td.inlab'); \
@@ -759,8 +723,8 @@ fn the_class_in_a_browser() {
         b.eval(&format!("window.terms.{host}.term.focus()"));
         b.key("ctrl+c");
     }
-    type_line(&mut b, "client", "echo apres-$((3*3))");
-    wait_screen(&mut b, "client", "apres-9", 1);
+    b.type_line("client", "echo apres-$((3*3))");
+    b.wait_terminal("client", "apres-9", 1);
     t.wait_for(
         "!document.querySelector('tr[data-id=\"alice\"] td.inlab').textContent.includes('interblocage')",
         Duration::from_secs(40),
@@ -770,7 +734,7 @@ fn the_class_in_a_browser() {
     let origin = teacher.split("/t/").next().unwrap();
     t.goto(&format!("{origin}/lab/alice/"));
     // The same shell as alice's (her screen so far), read-only for the teacher.
-    wait_screen(&mut t, "client", "fin-42", 1);
+    t.wait_terminal("client", "fin-42", 1);
     b.wait_for(
         "!document.querySelector('#teacher-here').hidden && \
          document.querySelector('#teacher-here').textContent.includes('enseignant est dans')",
@@ -783,10 +747,10 @@ fn the_class_in_a_browser() {
         &format!("{}.includes('lecture seule')", label("client")),
         Duration::from_secs(20),
     );
-    type_line(&mut t, "client", "echo prof-$((40+2))");
+    t.type_line("client", "echo prof-$((40+2))");
     std::thread::sleep(Duration::from_secs(2));
     assert!(
-        !screen(&mut b, "client").contains("prof-42"),
+        !b.terminal_text("client").contains("prof-42"),
         "the teacher typed in alice's shell without the keyboard"
     );
     // The teacher takes the keyboard: alice's page says so; the teacher's line runs in her
@@ -796,17 +760,17 @@ fn the_class_in_a_browser() {
         &format!("{}.includes('enseignant a le clavier')", label("client")),
         Duration::from_secs(20),
     );
-    type_line(&mut b, "client", "echo eleve-$((1+1))");
-    type_line(&mut t, "client", "echo prof-$((40+2))");
-    wait_screen(&mut b, "client", "prof-42", 1);
-    assert!(!screen(&mut t, "client").contains("eleve-2"));
+    b.type_line("client", "echo eleve-$((1+1))");
+    t.type_line("client", "echo prof-$((40+2))");
+    b.wait_terminal("client", "prof-42", 1);
+    assert!(!t.terminal_text("client").contains("eleve-2"));
     t.click("section[data-host=\"client\"] .take");
     b.wait_for(
         &format!("{}.trim() === ''", label("client")),
         Duration::from_secs(20),
     );
-    type_line(&mut b, "client", "echo eleve-$((1+1))");
-    wait_screen(&mut t, "client", "eleve-2", 1);
+    b.type_line("client", "echo eleve-$((1+1))");
+    t.wait_terminal("client", "eleve-2", 1);
     drop(t);
     b.wait_for(
         "document.querySelector('#teacher-here').hidden",
@@ -815,18 +779,18 @@ fn the_class_in_a_browser() {
 
     // 5. The tab closed and opened again: the lab as it was — its files, and its shells with
     // what runs in them (a cat, in client2's), their screens so far.
-    type_line(&mut b, "client2", "cat");
-    type_line(&mut b, "client2", "avant-fermeture");
-    wait_screen(&mut b, "client2", "avant-fermeture", 2);
+    b.type_line("client2", "cat");
+    b.type_line("client2", "avant-fermeture");
+    b.wait_terminal("client2", "avant-fermeture", 2);
     b.goto("about:blank");
     std::thread::sleep(Duration::from_secs(2));
     b.goto(&format!("{BASE}/lab/alice/"));
-    wait_screen(&mut b, "client2", "avant-fermeture", 2);
-    type_line(&mut b, "client2", "apres-reouverture");
-    wait_screen(&mut b, "client2", "apres-reouverture", 2);
+    b.wait_terminal("client2", "avant-fermeture", 2);
+    b.type_line("client2", "apres-reouverture");
+    b.wait_terminal("client2", "apres-reouverture", 2);
     b.eval("window.terms.client2.term.focus()");
     b.key("ctrl+c");
-    wait_screen(&mut b, "client", "/work#", 1);
+    b.wait_terminal("client", "/work#", 1);
     b.wait_for(
         "document.querySelector('#file-list li[data-name=\"q1.py\"]') !== null",
         Duration::from_secs(20),

@@ -924,36 +924,11 @@ fn the_lab_in_one_tab_with_terminals_and_a_secret_link() {
         return;
     };
     b.wait_for("location.pathname === '/lab/lab/'", Duration::from_secs(20));
-    let screen = |b: &mut browserkit::Browser, host: &str| {
-        b.eval(&format!(
-            "(() => {{ const t = window.terms && window.terms[{host:?}]; if (!t) return ''; \
-             const b = t.term.buffer.active; let s = ''; \
-             for (let i = 0; i < b.length; i++) s += b.getLine(i).translateToString(true) + '\\n'; \
-             return s; }})()"
-        ))
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-    };
     for host in ["server", "client", "client2"] {
-        let shown = poll(Duration::from_secs(20), || {
-            screen(&mut b, host).contains("/work#").then_some(())
-        });
-        assert!(
-            shown.is_some(),
-            "{host}'s terminal: {}",
-            screen(&mut b, host)
-        );
+        b.wait_terminal(host, "/work#", 1);
     }
-    b.eval("window.terms.client.term.focus()");
-    b.type_text("echo ok-$((40+2)) $(hostname)");
-    b.key("Enter");
-    let ran = poll(Duration::from_secs(20), || {
-        screen(&mut b, "client")
-            .contains("ok-42 client")
-            .then_some(())
-    });
-    assert!(ran.is_some(), "{}", screen(&mut b, "client"));
+    b.type_line("client", "echo ok-$((40+2)) $(hostname)");
+    b.wait_terminal("client", "ok-42 client", 1);
     // A file saved from the page is in the lab's work/.
     let name = format!("essai-{}.py", std::process::id());
     b.eval(&format!(
@@ -964,12 +939,7 @@ fn the_lab_in_one_tab_with_terminals_and_a_secret_link() {
         &format!("document.querySelector('#open-name').textContent === {name:?}"),
         Duration::from_secs(20),
     );
-    b.eval("document.querySelector('#editor').value = 'print(1)\\n'");
-    b.click("#save");
-    b.wait_for(
-        "document.querySelector('#status').textContent.includes('enregistré')",
-        Duration::from_secs(20),
-    );
+    b.save_editor("print(1)\n", "enregistré");
     let saved = lab.exec("server", &["cat", &format!("/work/{name}")], b"");
     assert_eq!(String::from_utf8_lossy(&saved.stdout), "print(1)\n");
     let _ = lab.exec("server", &["rm", "-f", &format!("/work/{name}")], b"");

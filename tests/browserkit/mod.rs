@@ -284,6 +284,59 @@ impl Browser {
         );
     }
 
+    // --- The class's tab (web/page/student.*): its terminals and its editor ------------------
+
+    /// The text of HOST's terminal on the class's tab (its xterm.js buffer).
+    pub fn terminal_text(&mut self, host: &str) -> String {
+        let js = format!(
+            "(() => {{ const t = window.terms && window.terms[{host:?}]; if (!t) return ''; \
+             const b = t.term.buffer.active; let s = ''; \
+             for (let i = 0; i < b.length; i++) s += b.getLine(i).translateToString(true) + '\\n'; \
+             return s; }})()"
+        );
+        self.eval(&js).as_str().unwrap_or_default().to_string()
+    }
+
+    /// Wait until HOST's terminal shows NEEDLE (COUNT times at least); else panic with what it
+    /// and the page show.
+    pub fn wait_terminal(&mut self, host: &str, needle: &str, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.terminal_text(host).matches(needle).count() < count {
+            if Instant::now() > deadline {
+                let page = self.eval(
+                    "JSON.stringify({ at: location.href, terms: Object.keys(window.terms || {}), \
+                     ws: Object.fromEntries(Object.entries(window.terms || {}).map(([h, t]) => [h, t.ws && t.ws.readyState])), \
+                     text: document.body.innerText.slice(0, 500) })",
+                );
+                panic!(
+                    "{host}'s terminal never showed {needle:?} ({count}×); it shows:\n{}\nthe page: {page}",
+                    self.terminal_text(host)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Type LINE then Enter in HOST's terminal.
+    pub fn type_line(&mut self, host: &str, line: &str) {
+        self.eval(&format!("window.terms[{host:?}].term.focus()"));
+        if !line.is_empty() {
+            self.type_text(line);
+        }
+        self.key("Enter");
+    }
+
+    /// TEXT in the tab's editor, saved; the status then says SAVED (the page's language).
+    pub fn save_editor(&mut self, text: &str, saved: &str) {
+        let text = serde_json::to_string(text).expect("a string is JSON");
+        self.eval(&format!("document.querySelector('#editor').value = {text}"));
+        self.click("#save");
+        self.wait_for(
+            &format!("document.querySelector('#status').textContent.includes({saved:?})"),
+            Duration::from_secs(20),
+        );
+    }
+
     /// A PNG of the page as shown into FILE (the whole page when FULL).
     pub fn screenshot(&mut self, file: &Path, full: bool) {
         let shot = self.call(

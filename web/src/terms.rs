@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use chatlab_agent::protocol::{AgentFrame, ClientFrame, ExecRequest, STDOUT, Wire};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
+#[cfg(test)]
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::agents::{self, Agents};
@@ -27,8 +29,6 @@ use crate::agents::{self, Agents};
 pub const BACKLOG: usize = 32 * 1024;
 /// Messages kept for a page that reads slowly, past which it misses some (and is told).
 const FANOUT: usize = 512;
-/// Keystrokes and resizes waiting for the agent.
-const INPUT: usize = 256;
 
 /// Who holds a terminal's keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -49,9 +49,54 @@ pub enum Out {
 
 /// One host's shell, and the pages that show it.
 pub struct Terminal {
-    input: mpsc::Sender<ClientFrame>,
+    /// Where a page's keystrokes go: the agent's exec, written by the page's own task (no
+    /// other task between a key and the shell).
+    input: tokio::sync::Mutex<Input>,
     state: Mutex<State>,
     out: broadcast::Sender<Out>,
+    /// Woken when its last page leaves (the pump then counts [`Config::keep`]).
+    alone: tokio::sync::Notify,
+}
+
+type AgentSink = futures_util::stream::SplitSink<
+    tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    Message,
+>;
+
+/// The shell's input.
+enum Input {
+    Agent(AgentSink),
+    /// (The tests': the frames, as the agent would get them.)
+    #[cfg(test)]
+    Test(mpsc::Sender<ClientFrame>),
+}
+
+impl Input {
+    /// FRAME to the shell; false once it no longer reads.
+    async fn send(&mut self, frame: ClientFrame) -> bool {
+        match self {
+            Input::Agent(sink) => {
+                let msg = match frame.encode() {
+                    Wire::Binary(b) => Message::Binary(b.into()),
+                    Wire::Text(t) => Message::Text(t.into()),
+                };
+                sink.send(msg).await.is_ok()
+            }
+            #[cfg(test)]
+            Input::Test(tx) => tx.send(frame).await.is_ok(),
+        }
+    }
+
+    /// The end of the shell's input (the agent then ends the exec).
+    async fn close(&mut self) {
+        match self {
+            Input::Agent(sink) => {
+                let _ = sink.close().await;
+            }
+            #[cfg(test)]
+            Input::Test(_) => {}
+        }
+    }
 }
 
 struct State {
@@ -115,18 +160,17 @@ impl Terminals {
         {
             let view = terminal.attach(teacher);
             if let (Some((cols, rows)), false) = (request.size, teacher) {
-                let _ = terminal.input.try_send(ClientFrame::Resize(cols, rows));
+                view.send(ClientFrame::Resize(cols, rows)).await;
             }
             return Ok(view);
         }
-        let agent = agents.open(request).await?;
-        let (input, input_rx) = mpsc::channel(INPUT);
-        let terminal = Arc::new(Terminal::new(input));
+        let (sink, stream) = agents.open(request).await?.split();
+        let terminal = Arc::new(Terminal::new(Input::Agent(sink)));
         let view = terminal.attach(teacher);
         *slot = Some(Arc::clone(&terminal));
         let (terminals, keep) = (self.clone(), self.keep);
         tokio::spawn(async move {
-            pump(&terminal, agent, input_rx, keep).await;
+            pump(&terminal, stream, keep).await;
             terminals.forget(&key, &terminal);
         });
         Ok(view)
@@ -168,9 +212,10 @@ impl Terminal {
         }
     }
 
-    fn new(input: mpsc::Sender<ClientFrame>) -> Terminal {
+    fn new(input: Input) -> Terminal {
         Terminal {
-            input,
+            input: tokio::sync::Mutex::new(input),
+            alone: tokio::sync::Notify::new(),
             out: broadcast::channel(FANOUT).0,
             state: Mutex::new(State {
                 backlog: VecDeque::new(),
@@ -219,7 +264,7 @@ impl View {
         if !self.may_type() {
             return true;
         }
-        self.terminal.input.send(frame).await.is_ok()
+        self.terminal.input.lock().await.send(frame).await
     }
 
     /// The teacher takes the keyboard (true) or gives it back; a student's page cannot.
@@ -249,48 +294,47 @@ impl Drop for View {
         }
         if state.students + state.teachers == 0 {
             state.alone_since = Some(Instant::now());
+            self.terminal.alone.notify_one();
         }
     }
 }
 
-/// The agent's exec ↔ the terminal's pages, until the shell ends, the agent is lost, or no page
-/// has shown it for KEEP.
+/// The agent's exec → the terminal's pages, until the shell ends, the agent is lost, or no page
+/// has shown it for KEEP (then the agent is told: it ends the exec).
 async fn pump(
     terminal: &Terminal,
-    agent: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
-    mut input: mpsc::Receiver<ClientFrame>,
+    mut agent: futures_util::stream::SplitStream<
+        tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    >,
     keep: Duration,
 ) {
-    let (mut tx, mut rx) = agent.split();
-    let mut tick =
-        tokio::time::interval(Duration::from_secs(1).min(keep.max(Duration::from_millis(100))));
+    // When to look whether it is still alone: KEEP after its last page left.
+    let mut deadline: Option<tokio::time::Instant> = None;
     let end = loop {
         tokio::select! {
-            frame = input.recv() => {
-                let Some(frame) = frame else { break None };
-                let msg = match frame.encode() {
-                    Wire::Binary(b) => Message::Binary(b.into()),
-                    Wire::Text(t) => Message::Text(t.into()),
-                };
-                if tx.send(msg).await.is_err() {
-                    break Some(AgentFrame::Error("the lab's host is not reachable any more".into()));
-                }
-            }
-            frame = agents::next_frame(&mut rx) => match frame {
+            frame = agents::next_frame(&mut agent) => match frame {
                 Some(Ok(AgentFrame::Output { data, .. })) => terminal.output(&data),
                 Some(Ok(end)) => break Some(end),
                 Some(Err(why)) => break Some(AgentFrame::Error(why)),
                 None => break Some(AgentFrame::Error("the lab's host closed the terminal".into())),
             },
-            _ = tick.tick() => {
-                let alone = terminal.state.lock().unwrap().alone_since;
-                if alone.is_some_and(|since| since.elapsed() >= keep) {
+            () = terminal.alone.notified() => {
+                let since = terminal.state.lock().unwrap().alone_since;
+                deadline = since.map(|s| tokio::time::Instant::from_std(s) + keep);
+            }
+            () = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)),
+                if deadline.is_some() =>
+            {
+                let since = terminal.state.lock().unwrap().alone_since;
+                if since.is_some_and(|s| s.elapsed() >= keep) {
                     break None;
                 }
+                // (A page came, and maybe went again.)
+                deadline = since.map(|s| tokio::time::Instant::from_std(s) + keep);
             }
         }
     };
-    let _ = tx.close().await;
+    terminal.input.lock().await.close().await;
     let mut state = terminal.state.lock().unwrap();
     let end = end.unwrap_or(AgentFrame::Error("closed: no page showed it".into()));
     state.ended = Some(end.clone());
@@ -315,8 +359,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_keyboard_is_the_students_unless_the_teacher_takes_it() {
-        let (input, mut shell) = mpsc::channel(INPUT);
-        let terminal = Arc::new(Terminal::new(input));
+        let (input, mut shell) = mpsc::channel(16);
+        let terminal = Arc::new(Terminal::new(Input::Test(input)));
         let mut student = terminal.attach(false);
         let teacher = terminal.attach(true);
         let mut out = student.out.take().unwrap();
@@ -355,7 +399,7 @@ mod tests {
 
     #[test]
     fn a_page_opened_later_gets_the_last_of_the_screen() {
-        let terminal = Arc::new(Terminal::new(mpsc::channel(1).0));
+        let terminal = Arc::new(Terminal::new(Input::Test(mpsc::channel(1).0)));
         let early = terminal.attach(false);
         terminal.output(b"avant ");
         for _ in 0..BACKLOG {
