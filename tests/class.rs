@@ -919,17 +919,7 @@ fn an_interrupted_up_is_completed_by_the_next() {
     run(&mut class(&dir.0, &["down", "--purge"]), LIMIT).expect_success();
     let nodes = vec![swarm.manager_id()];
     no_class_left(&swarm, &nodes);
-    let volumes = kit::output(Command::new("docker").args([
-        "volume",
-        "ls",
-        "-q",
-        "--filter",
-        "label=chatlab.class=1",
-    ]));
-    assert!(
-        volumes.stdout.is_empty(),
-        "--purge left volumes: {}",
-        String::from_utf8_lossy(&volumes.stdout)
-    );
+    let volumes = swarmkit::class_volumes();
+    assert!(volumes.is_empty(), "--purge left volumes: {}", volumes);
     drop(swarm);
 }

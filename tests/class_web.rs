@@ -827,17 +827,11 @@ fn the_class_in_a_browser() {
         "label=chatlab.class.web",
     ]));
     assert!(left.stdout.is_empty(), "the web server is left after down");
-    let volumes = kit::output(Command::new("docker").args([
-        "volume",
-        "ls",
-        "-q",
-        "--filter",
-        "label=chatlab.class=1",
-    ]));
+    let volumes = swarmkit::class_volumes();
     assert!(
-        volumes.stdout.is_empty(),
+        volumes.is_empty(),
         "the students' volumes are left after down --purge: {}",
-        String::from_utf8_lossy(&volumes.stdout)
+        volumes
     );
     drop(swarm);
 }

@@ -442,6 +442,13 @@ impl CheckRequest {
     }
 }
 
+/// The query string of a `POST /v1/reset` of STUDENT (what [`reset_student`] reads back).
+pub fn reset_query(student: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("student", student)
+        .finish()
+}
+
 /// The student of a `POST /v1/reset` query string (`student=ID`, and nothing else).
 pub fn reset_student(query: &str) -> Result<String, BadRequest> {
     let mut student = None;
@@ -749,6 +756,7 @@ mod tests {
     #[test]
     fn a_reset_names_one_student() {
         assert_eq!(reset_student("student=alice_2").unwrap(), "alice_2");
+        assert_eq!(reset_student(&reset_query("bob-1")).unwrap(), "bob-1");
         for (q, why) in [
             ("", "which student?"),
             ("student=a%2Fb", "not a student ID"),

@@ -443,3 +443,15 @@ pub fn class(dir: &Path, args: &[&str]) -> Command {
         .env_remove("LAB_CLASS_NET");
     cmd
 }
+
+/// The class's volumes on this machine (the students' files); empty after `down --purge`.
+pub fn class_volumes() -> String {
+    let out = kit::output(Command::new("docker").args([
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        "label=chatlab.class=1",
+    ]));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -11,7 +11,7 @@ use axum::body::Body;
 use chatlab_agent::client::{self, Refused};
 use chatlab_agent::protocol::{
     AgentFrame, CHECK_PATH, CheckRequest, CheckResult, ClientFrame, ExecRequest, LABS_PATH,
-    LabHost, Labs, MAX_FRAME, RESET_PATH, STDOUT, Wire,
+    LabHost, Labs, MAX_FRAME, RESET_PATH, STDOUT, Wire, reset_query,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::Mutex;
@@ -146,7 +146,7 @@ impl Agents {
             .await
             .ok_or_else(|| format!("{student}'s lab is not running"))?;
         let token = self.class.agent_token()?;
-        let query = form_urlencoded_student(student);
+        let query = reset_query(student);
         let body = ask(&agent, &token, "POST", &format!("{RESET_PATH}?{query}")).await?;
         *self.seen.lock().await = None;
         let value: serde_json::Value =
@@ -294,10 +294,4 @@ pub fn by_student(hosts: &[(String, LabHost)]) -> HashMap<String, (String, Vec<L
         lab.1.push(host.clone());
     }
     labs
-}
-
-/// `student=ID` (an ID is letters, digits, `-` and `_`: nothing to escape; checked again by
-/// the agent).
-fn form_urlencoded_student(student: &str) -> String {
-    format!("student={student}")
 }
