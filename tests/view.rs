@@ -805,7 +805,8 @@ fn the_replay_steps_through_a_saved_capture_and_says_what_is_wrong() {
 /// `lab/view --terminals`: the class's tab for the compose lab — its link, with a secret, on
 /// 127.0.0.1 only; nothing opens without it; in a real browser, a terminal into each host (a
 /// line typed runs in client, as in `docker compose exec`), the student's files (saved in the
-/// lab's work/); Ctrl-C leaves nothing: no container, no folder, no probe.
+/// lab's work/), the terminal's scripts loaded again when their first load fails; Ctrl-C
+/// leaves nothing: no container, no folder, no probe.
 #[test]
 fn the_lab_in_one_tab_with_terminals_and_a_secret_link() {
     const TEST: &str = "view --terminals";
@@ -920,13 +921,26 @@ fn the_lab_in_one_tab_with_terminals_and_a_secret_link() {
         .output()
         .unwrap();
     assert!(left.stdout.is_empty(), "a check's container is left");
-    let Some(mut b) = browserkit::Browser::open(TEST, &link, "fr") else {
+    // The terminal's scripts fail to load the first time (the network blinked: Docker adding
+    // an interface makes Chromium drop what is in flight): the page loads them again.
+    let Some(mut b) = browserkit::Browser::open_failing(
+        TEST,
+        &link,
+        "fr",
+        &["/assets/xterm.js", "/assets/addon-fit.js"],
+    ) else {
         return;
     };
     b.wait_for("location.pathname === '/lab/lab/'", Duration::from_secs(20));
     for host in ["server", "client", "client2"] {
         b.wait_terminal(host, "/work#", 1);
     }
+    let logged = b.logged();
+    assert!(
+        logged.contains("ERR_CONNECTION_RESET https://127.0.0.1")
+            && logged.contains("/assets/xterm.js"),
+        "the first load of xterm.js did not fail: {logged}"
+    );
     b.type_line("client", "echo ok-$((40+2)) $(hostname)");
     b.wait_terminal("client", "ok-42 client", 1);
     // A file saved from the page is in the lab's work/.

@@ -17,7 +17,7 @@
 
 #![allow(dead_code)] // each test binary uses a part of the kit
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -40,12 +40,31 @@ pub struct Browser {
     session: String,
     /// Responses that came while waiting for another.
     early: HashMap<u64, Value>,
+    /// What the page said went wrong (its exceptions, console errors, failed loads), the
+    /// last [`LOGGED`]: a failure shows them.
+    logged: Vec<String>,
+    /// Requests to fail (a URL's end, how many more times), as a network that blinks does.
+    failing: Vec<(String, usize)>,
+    /// Commands sent without waiting: their answers are dropped.
+    unawaited: HashSet<u64>,
+    /// The network changed under a load since [`Browser::goto`] began (a load failed with
+    /// net::ERR_NETWORK_CHANGED).
+    blinked: bool,
 }
+
+/// How many of the page's errors a Browser keeps.
+const LOGGED: usize = 40;
 
 impl Browser {
     /// Chromium, headless, with LANG as the browser's language, showing URL in a 1300×900
     /// window. None when chromium is missing and this is not CI (TEST is then skipped, said).
     pub fn open(test: &str, url: &str, lang: &str) -> Option<Browser> {
+        Self::open_failing(test, url, lang, &[])
+    }
+
+    /// [`Browser::open`], where the first request for each URL ending in one of FAIL fails
+    /// (the connection reset), as when the network blinks while the page loads.
+    pub fn open_failing(test: &str, url: &str, lang: &str, fail: &[&str]) -> Option<Browser> {
         if Command::new("chromium").arg("--version").output().is_err() {
             skip_unless_ci(test, "chromium is not installed (apt-get install chromium)");
             return None;
@@ -98,6 +117,10 @@ impl Browser {
             next: 0,
             session: String::new(),
             early: HashMap::new(),
+            logged: Vec::new(),
+            failing: fail.iter().map(|f| (f.to_string(), 1)).collect(),
+            unawaited: HashSet::new(),
+            blinked: false,
         };
         let target = b.call("Target.createTarget", json!({ "url": "about:blank" }));
         let id = target["targetId"].as_str().expect("a target").to_string();
@@ -110,6 +133,16 @@ impl Browser {
             .expect("a session")
             .to_string();
         b.call("Page.enable", json!({}));
+        // Its exceptions, console errors and failed loads, from the first byte on.
+        b.call("Runtime.enable", json!({}));
+        b.call("Log.enable", json!({}));
+        if !fail.is_empty() {
+            let patterns: Vec<Value> = fail
+                .iter()
+                .map(|f| json!({ "urlPattern": format!("*{f}") }))
+                .collect();
+            b.call("Fetch.enable", json!({ "patterns": patterns }));
+        }
         // The browser's language, as the page reads it (navigator.language, Accept-Language).
         let ua = b.call("Browser.getVersion", json!({}))["userAgent"].clone();
         b.call(
@@ -124,8 +157,8 @@ impl Browser {
         Some(b)
     }
 
-    /// Call METHOD (in the page's session once attached); its result.
-    pub fn call(&mut self, method: &str, params: Value) -> Value {
+    /// Send METHOD (in the page's session once attached); its id.
+    fn send(&mut self, method: &str, params: Value) -> u64 {
         self.next += 1;
         let id = self.next;
         let mut msg = json!({ "id": id, "method": method, "params": params });
@@ -135,6 +168,12 @@ impl Browser {
         let mut bytes = serde_json::to_vec(&msg).unwrap();
         bytes.push(0);
         self.to.write_all(&bytes).expect("chromium takes commands");
+        id
+    }
+
+    /// Call METHOD (in the page's session once attached); its result.
+    pub fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send(method, params);
         let deadline = Instant::now() + CALL;
         loop {
             if let Some(v) = self.early.remove(&id) {
@@ -144,15 +183,82 @@ impl Browser {
             match self.from.recv_timeout(left) {
                 Ok(v) => match v["id"].as_u64() {
                     Some(i) if i == id => return Self::result(method, v),
+                    Some(i) if self.unawaited.remove(&i) => {}
                     Some(i) => {
                         self.early.insert(i, v);
                     }
-                    None => {} // an event: nobody listens
+                    None => self.event(&v),
                 },
                 Err(RecvTimeoutError::Timeout) => panic!("chromium did not answer {method}"),
                 Err(RecvTimeoutError::Disconnected) => panic!("chromium ended during {method}"),
             }
         }
+    }
+
+    /// An event: kept when it says something went wrong in the page.
+    fn event(&mut self, v: &Value) {
+        let p = &v["params"];
+        let line = match v["method"].as_str() {
+            Some("Fetch.requestPaused") => {
+                let url = p["request"]["url"].as_str().unwrap_or_default();
+                let request = json!(p["requestId"]);
+                let fail = self
+                    .failing
+                    .iter_mut()
+                    .find(|(end, left)| *left > 0 && url.ends_with(end.as_str()));
+                let id = match fail {
+                    Some((_, left)) => {
+                        *left -= 1;
+                        self.send(
+                            "Fetch.failRequest",
+                            json!({ "requestId": request, "errorReason": "ConnectionReset" }),
+                        )
+                    }
+                    None => self.send("Fetch.continueRequest", json!({ "requestId": request })),
+                };
+                self.unawaited.insert(id);
+                return;
+            }
+            Some("Runtime.exceptionThrown") => {
+                let d = &p["exceptionDetails"];
+                let what = d["exception"]["description"]
+                    .as_str()
+                    .or(d["text"].as_str())
+                    .unwrap_or("?");
+                format!("exception: {what}")
+            }
+            Some("Runtime.consoleAPICalled") if p["type"] == "error" => {
+                let args: Vec<String> = p["args"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|a| {
+                        a["value"]
+                            .as_str()
+                            .or(a["description"].as_str())
+                            .map_or_else(|| a["value"].to_string(), str::to_string)
+                    })
+                    .collect();
+                format!("console.error: {}", args.join(" "))
+            }
+            Some("Log.entryAdded") if p["entry"]["level"] != "verbose" => format!(
+                "{}: {} {}",
+                p["entry"]["level"].as_str().unwrap_or("?"),
+                p["entry"]["text"].as_str().unwrap_or("?"),
+                p["entry"]["url"].as_str().unwrap_or("")
+            ),
+            _ => return,
+        };
+        self.blinked |= line.contains("ERR_NETWORK_CHANGED");
+        if self.logged.len() == LOGGED {
+            self.logged.remove(0);
+        }
+        self.logged.push(line);
+    }
+
+    /// What the page said went wrong so far, a line each ("" when nothing).
+    pub fn logged(&self) -> String {
+        self.logged.iter().map(|l| format!("\n  {l}")).collect()
     }
 
     fn result(method: &str, v: Value) -> Value {
@@ -162,13 +268,31 @@ impl Browser {
         v["result"].clone()
     }
 
-    /// Load URL and wait until its document is complete.
+    /// Load URL and wait until its document is complete. When the machine's network changed
+    /// meanwhile (Docker adding an interface: Chromium drops what is in flight,
+    /// net::ERR_NETWORK_CHANGED), load it again, as a person would; 3 times at most.
     pub fn goto(&mut self, url: &str) {
-        self.call("Page.navigate", json!({ "url": url }));
-        self.wait_for(
-            "document.readyState === 'complete'",
-            Duration::from_secs(20),
-        );
+        for attempt in 1.. {
+            self.blinked = false;
+            let nav = if attempt == 1 {
+                self.call("Page.navigate", json!({ "url": url }))
+            } else {
+                self.call("Page.reload", json!({}))
+            };
+            let failed = nav["errorText"].as_str().unwrap_or_default().to_string();
+            if failed.is_empty() {
+                self.wait_for(
+                    "document.readyState === 'complete'",
+                    Duration::from_secs(20),
+                );
+            }
+            let blinked = failed.contains("NETWORK_CHANGED") || self.blinked;
+            if !blinked || attempt == 3 {
+                assert!(failed.is_empty(), "{url}: {failed}");
+                return;
+            }
+            eprintln!("browserkit: the network changed while {url} loaded: loading it again");
+        }
     }
 
     /// The value of the JavaScript expression JS (a promise is awaited).
@@ -178,7 +302,7 @@ impl Browser {
             json!({ "expression": js, "returnByValue": true, "awaitPromise": true }),
         );
         if let Some(e) = r.get("exceptionDetails") {
-            panic!("{js}: {e}");
+            panic!("{js}: {e}\nthe page's errors:{}", self.logged());
         }
         r["result"]["value"].clone()
     }
@@ -190,8 +314,9 @@ impl Browser {
             if Instant::now() > deadline {
                 let text = self.eval("document.body ? document.body.innerText : ''");
                 panic!(
-                    "the page never showed `{js}` within {timeout:?}; it shows:\n{}",
-                    text.as_str().unwrap_or_default()
+                    "the page never showed `{js}` within {timeout:?}; it shows:\n{}\nits errors:{}",
+                    text.as_str().unwrap_or_default(),
+                    self.logged()
                 );
             }
             thread::sleep(Duration::from_millis(100));
@@ -309,8 +434,9 @@ impl Browser {
                      text: document.body.innerText.slice(0, 500) })",
                 );
                 panic!(
-                    "{host}'s terminal never showed {needle:?} ({count}×); it shows:\n{}\nthe page: {page}",
-                    self.terminal_text(host)
+                    "{host}'s terminal never showed {needle:?} ({count}×); it shows:\n{}\nthe page: {page}\nits errors:{}",
+                    self.terminal_text(host),
+                    self.logged()
                 );
             }
             std::thread::sleep(Duration::from_millis(100));

@@ -18,6 +18,7 @@ const T = FR ? {
   words: { pass: "OK", fail: "ÉCHEC", warn: "ATTENTION", skip: "SAUTÉ", info: "INFO" },
   kb_teacher: "⌨ l'enseignant a le clavier", kb_watch: "lecture seule", kb_mine: "⌨ vous avez le clavier",
   take: "prendre le clavier", give: "rendre le clavier",
+  noterm: "le terminal n'a pas pu être chargé : rechargez la page",
 } : {
   files: "Your files (work/)", refresh: "Refresh", create: "New", upload: "Upload a file…",
   save: "Save", download: "Download", saved: "saved", loading: "opening…",
@@ -31,6 +32,7 @@ const T = FR ? {
   words: { pass: "PASS", fail: "FAIL", warn: "WARN", skip: "SKIP", info: "INFO" },
   kb_teacher: "⌨ the teacher has the keyboard", kb_watch: "read-only", kb_mine: "⌨ you have the keyboard",
   take: "take the keyboard", give: "give the keyboard back",
+  noterm: "the terminal could not be loaded: reload the page",
 };
 document.documentElement.lang = FR ? "fr" : "en";
 
@@ -38,6 +40,44 @@ const id = decodeURIComponent(location.pathname.split("/")[2] || "");
 const base = `/lab/${encodeURIComponent(id)}`;
 const $ = (sel) => document.querySelector(sel);
 let me = { max_file: 262144 };
+
+// --- When the network blinks ---------------------------------------------------------------
+// A browser drops what it has in flight when its machine's network changes (Docker adding a
+// container's interface does it: net::ERR_NETWORK_CHANGED). What only reads is asked again,
+// a few times, a little later each; a failed script is loaded again the same way.
+const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function get(url) {
+  for (let i = 1; ; i++) {
+    try {
+      return await fetch(url);
+    } catch (e) {
+      if (i === 4) throw e;
+      await pause(300 * i);
+    }
+  }
+}
+
+function script(src) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = src;
+    s.onload = resolve;
+    s.onerror = reject;
+    document.head.append(s);
+  });
+}
+
+// xterm.js and its fit addon (the page's <script>s), once more if they did not load.
+async function xterm() {
+  for (let i = 1; typeof Terminal === "undefined" || typeof FitAddon === "undefined"; i++) {
+    if (i === 5) return false;
+    await pause(300 * i);
+    if (typeof Terminal === "undefined") await script("/assets/xterm.js").catch(() => {});
+    if (typeof FitAddon === "undefined") await script("/assets/addon-fit.js").catch(() => {});
+  }
+  return true;
+}
 
 // --- Terminals ---------------------------------------------------------------------------
 window.terms = {};
@@ -64,8 +104,13 @@ function openTerminal(section) {
   const ws = new WebSocket(`wss://${location.host}${base}/term/${host}?cols=${term.cols}&rows=${term.rows}`);
   ws.binaryType = "arraybuffer";
   t.ws = ws;
+  let opened = false;
   // The host's shell is kept by the server: its screen so far comes first, on a clean one.
-  ws.onopen = () => term.reset();
+  ws.onopen = () => {
+    opened = true;
+    t.failed = 0;
+    term.reset();
+  };
   ws.onmessage = (e) => {
     if (typeof e.data === "string") {
       const m = JSON.parse(e.data);
@@ -79,6 +124,10 @@ function openTerminal(section) {
   ws.onclose = () => {
     if (t.ws !== ws) return;
     t.ws = null;
+    // Never opened (the network blinked, the server restarts): again by itself, 3 times.
+    if (!opened && (t.failed = (t.failed || 0) + 1) <= 3) {
+      return void setTimeout(() => t.ws || openTerminal(section), 500 * t.failed);
+    }
     term.write(`\r\n\x1b[2m[${T.lost}]\x1b[0m\r\n`);
     button.textContent = T.reconnect;
     button.hidden = false;
@@ -113,7 +162,7 @@ let open = null;
 function status(text) { $("#status").textContent = text; }
 
 async function refresh() {
-  const r = await fetch(`${base}/files`);
+  const r = await get(`${base}/files`);
   if (!r.ok) return status(`${T.error}: ${(await r.text()).trim()}`);
   const list = await r.json();
   const ul = $("#file-list");
@@ -180,7 +229,7 @@ function showVerdicts(result) {
 
 async function openFile(name) {
   status(T.loading);
-  const r = await fetch(`${base}/files/${encodeURIComponent(name)}`);
+  const r = await get(`${base}/files/${encodeURIComponent(name)}`);
   if (!r.ok) return status(`${T.error}: ${(await r.text()).trim()}`);
   const text = new TextDecoder().decode(await r.arrayBuffer());
   open = name;
@@ -205,7 +254,7 @@ async function save(name, body) {
 
 const validName = (n) => /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(n);
 
-function setup() {
+async function setup() {
   $("#view-link").href = `${base}/view/`;
   $("#view-link").textContent = T.view;
   $("#files-title").textContent = T.files;
@@ -232,17 +281,22 @@ function setup() {
     if (await save(file.name, await file.arrayBuffer())) openFile(file.name);
     e.target.value = "";
   };
+  refresh();
+  const loaded = await xterm();
   for (const section of document.querySelectorAll("section.term")) {
+    if (!loaded) {
+      section.querySelector(".screen").textContent = T.noterm;
+      continue;
+    }
     section.querySelector(".reconnect").onclick = () => openTerminal(section);
     openTerminal(section);
   }
-  refresh();
 }
 
 // Who this page is for; and, every 5 s, whether the teacher has a terminal in this lab (the
 // student sees it: the teacher is there).
 async function whoami() {
-  const m = await (await fetch(`${base}/me`)).json();
+  const m = await (await get(`${base}/me`)).json();
   me = m;
   $("#who").textContent = `${m.name} (${m.id})`;
   document.title = `chatlab — ${m.name}`;
