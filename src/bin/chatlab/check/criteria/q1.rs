@@ -101,27 +101,11 @@ pub fn utf8(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     conn.send(format!("{whole}\n").as_bytes());
     let first = printed(prog, mark, &[whole], secs(1.0), false);
     if let Some(line) = prog.crashed_since(err_mark) {
-        ctx.report.add(
-            "utf8",
-            Fail,
-            msg!(
-                lang,
-                "le programme plante ({line}) sur un texte accentué (un caractère accentué fait 2 octets en UTF-8) : décodez en UTF-8 : data.decode('utf-8')",
-                "the program crashes ({line}) on accented text (an accented character is 2 bytes in UTF-8): decode as UTF-8: data.decode('utf-8')"
-            ),
-        );
+        ctx.report.add("utf8", Fail, msg!(lang, "le programme plante ({line}) sur un texte accentué (un caractère accentué fait 2 octets en UTF-8) : décodez en UTF-8 : data.decode('utf-8')", "the program crashes ({line}) on accented text (an accented character is 2 bytes in UTF-8): decode as UTF-8: data.decode('utf-8')"));
         return;
     }
     if first.is_err() && !matches!(first, Err(Fault::Split(_))) {
-        ctx.report.add(
-            "utf8",
-            Fail,
-            msg!(
-                lang,
-                "« {whole} » ne s'affiche pas juste : un caractère accentué fait 2 octets en UTF-8 ; décodez en UTF-8 : data.decode('utf-8')",
-                "\"{whole}\" does not print right: an accented character is 2 bytes in UTF-8; decode as UTF-8: data.decode('utf-8')"
-            ),
-        );
+        ctx.report.add("utf8", Fail, msg!(lang, "« {whole} » ne s'affiche pas juste : un caractère accentué fait 2 octets en UTF-8 ; décodez en UTF-8 : data.decode('utf-8')", "\"{whole}\" does not print right: an accented character is 2 bytes in UTF-8; decode as UTF-8: data.decode('utf-8')"));
         return;
     }
     let mark = prog.out.len();
@@ -135,15 +119,7 @@ pub fn utf8(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
         verdict = Ok(());
     }
     if let Some(line) = prog.crashed_since(err_mark) {
-        ctx.report.add(
-            "utf8",
-            Fail,
-            msg!(
-                lang,
-                "le programme plante ({line}) quand un caractère accentué (2 octets en UTF-8) est coupé entre deux segments : décodez des lignes entières, pas chaque morceau reçu",
-                "the program crashes ({line}) when an accented character (2 bytes in UTF-8) is cut between two segments: decode whole lines, not each piece received"
-            ),
-        );
+        ctx.report.add("utf8", Fail, msg!(lang, "le programme plante ({line}) quand un caractère accentué (2 octets en UTF-8) est coupé entre deux segments : décodez des lignes entières, pas chaque morceau reçu", "the program crashes ({line}) when an accented character (2 bytes in UTF-8) is cut between two segments: decode whole lines, not each piece received"));
         return;
     }
     let pass = msg!(
