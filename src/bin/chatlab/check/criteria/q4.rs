@@ -184,33 +184,13 @@ pub fn both_ways(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     conn.got
         .wait_until(got_mark, secs(1.0), |b, closed| b.len() >= want || closed);
     let got_ok = conn.got.since(got_mark) == typed.as_bytes();
+    #[rustfmt::skip]
     let (verdict, detail) = match (got_ok, &out_ok) {
-        (true, Ok(())) => (
-            Pass,
-            msg!(
-                lang,
-                "{n} lignes dans chaque sens en même temps (tapées d'un coup, plus vite qu'une frappe) : toutes livrées, dans l'ordre",
-                "{n} lines each way at once (typed in one go, faster than a person types): all delivered, in order"
-            ),
-        ),
-        (false, _) => (
-            Fail,
-            msg!(
-                lang,
-                "{n} lignes tapées pendant que le pair envoie : elles n'arrivent pas toutes, dans l'ordre (envoyez tout avec sendall)",
-                "{n} lines typed while the peer sends: they do not all arrive, in order (send everything with sendall)"
-            ),
-        ),
+        (true, Ok(())) => (Pass, msg!(lang, "{n} lignes dans chaque sens en même temps (tapées d'un coup, plus vite qu'une frappe) : toutes livrées, dans l'ordre", "{n} lines each way at once (typed in one go, faster than a person types): all delivered, in order")),
+        (false, _) => (Fail, msg!(lang, "{n} lignes tapées pendant que le pair envoie : elles n'arrivent pas toutes, dans l'ordre (envoyez tout avec sendall)", "{n} lines typed while the peer sends: they do not all arrive, in order (send everything with sendall)")),
         (true, Err(f)) => {
             let why = fault_text(lang, f);
-            (
-                Fail,
-                msg!(
-                    lang,
-                    "{n} lignes du pair pendant qu'on tape : {why}",
-                    "{n} lines from the peer while typing: {why}"
-                ),
-            )
+            (Fail, msg!(lang, "{n} lignes du pair pendant qu'on tape : {why}", "{n} lines from the peer while typing: {why}"))
         }
     };
     ctx.report.add("both-ways", verdict, detail);
