@@ -208,15 +208,7 @@ pub fn peer_close(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
 fn next_client(ctx: &mut Ctx, prog: &Program, peer_close_failed: bool) {
     let lang = ctx.lang;
     if peer_close_failed {
-        ctx.report.add(
-            "next-client",
-            Skip,
-            msg!(
-                lang,
-                "non jugé : voir peer-close",
-                "not judged: see peer-close"
-            ),
-        );
+        ctx.report.skip_see("next-client", "peer-close");
     } else if prog.running() {
         let mark = prog.out.len();
         let second = Conn::connect(ctx.port, Instant::now() + secs(1.0), || false);

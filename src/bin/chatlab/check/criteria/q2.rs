@@ -11,7 +11,7 @@ use super::ended;
 use crate::check::peer::Conn;
 use crate::check::program::{End, Program};
 use crate::check::quote::quote;
-use crate::check::report::Verdict::{self, Fail, Pass, Skip, Warn};
+use crate::check::report::Verdict::{self, Fail, Pass, Warn};
 use crate::check::runner::{Ctx, secs};
 use crate::lang::{Lang, msg};
 
@@ -162,11 +162,7 @@ pub fn server_close(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
 pub fn burst(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     let lang = ctx.lang;
     if ctx.report.verdict("lines") != Some(Pass) {
-        ctx.report.add(
-            "burst",
-            Skip,
-            msg!(lang, "non jugé : voir lines", "not judged: see lines"),
-        );
+        ctx.report.skip_see("burst", "lines");
         return;
     }
     let mark = conn.got.len();

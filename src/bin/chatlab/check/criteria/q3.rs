@@ -13,7 +13,7 @@ use super::{add_printed, printed, without_newline};
 use crate::check::peer::Conn;
 use crate::check::procs;
 use crate::check::program::Program;
-use crate::check::report::Verdict::{Fail, Info, Pass, Skip};
+use crate::check::report::Verdict::{Fail, Info, Pass};
 use crate::check::runner::{Ctx, secs};
 use crate::lang::{Lang, msg};
 
@@ -218,11 +218,7 @@ fn judge_turns_and_print(
         Err(why) => ctx.report.add("turns", Fail, why),
     }
     if !sent {
-        ctx.report.add(
-            "print",
-            Skip,
-            msg!(lang, "non jugé : voir turns", "not judged: see turns"),
-        );
+        ctx.report.skip_see("print", "turns");
         return;
     }
     let verdict = printed(prog, mark, &[line], secs(1.0), true);

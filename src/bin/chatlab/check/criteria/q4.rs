@@ -210,11 +210,7 @@ pub fn eof(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
         (false, _) => ctx.report.add("eof", Fail, msg!(lang, "à Ctrl-D aucun FIN n'arrive au pair en 1 s : close() dans un processus n'envoie rien tant que l'autre tient la socket ; shutdown(socket.SHUT_WR) envoie le FIN", "at Ctrl-D no FIN reaches the peer within 1 s: close() in one process sends nothing while the other holds the socket; shutdown(socket.SHUT_WR) sends the FIN")),
     }
     if !fin {
-        ctx.report.add(
-            "half-close",
-            Skip,
-            msg!(lang, "non jugé : voir eof", "not judged: see eof"),
-        );
+        ctx.report.skip_see("half-close", "eof");
         return;
     }
     let mark = prog.out.len();
@@ -310,11 +306,7 @@ fn zombie(ctx: &mut Ctx, prog: &Program, conv: &HashSet<(i32, u64)>, ended: bool
         )
     };
     if !ended {
-        ctx.report.add(
-            "zombie",
-            Skip,
-            msg!(lang, "non jugé : voir peer-end", "not judged: see peer-end"),
-        );
+        ctx.report.skip_see("zombie", "peer-end");
     } else if !prog.running() {
         ctx.report.add(
             "zombie",
