@@ -246,21 +246,15 @@ pub fn peer_close(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     let inode = procs::connection(conn.theirs, conn.ours);
     let done = || !prog.running() || (server && inode.is_some_and(|i| prog.holders(i).is_empty()));
     let left = peer_leaves(prog, conn, prog.err_mark(), done);
-    if let Some(line) = left.crash {
-        ctx.report.add("peer-close", Fail, msg!(lang, "quand l'autre côté part, le programme plante ({line}) : recv() rend b'' (fin du flot) ; terminez proprement", "when the other side leaves, the program crashes ({line}): recv() returns b'' (end of stream); end cleanly"));
+    #[rustfmt::skip]
+    let (verdict, detail) = if let Some(line) = left.crash {
+        (Fail, msg!(lang, "quand l'autre côté part, le programme plante ({line}) : recv() rend b'' (fin du flot) ; terminez proprement", "when the other side leaves, the program crashes ({line}): recv() returns b'' (end of stream); end cleanly"))
     } else if left.blank_lines() {
-        ctx.report.add("peer-close", Fail, msg!(lang, "quand l'autre côté part, le programme affiche des lignes vides sans fin : recv() rend b'' à la fin du flot, sortez alors de la boucle", "when the other side leaves, the program prints empty lines forever: recv() returns b'' at the end of the stream, leave the loop then"));
+        (Fail, msg!(lang, "quand l'autre côté part, le programme affiche des lignes vides sans fin : recv() rend b'' à la fin du flot, sortez alors de la boucle", "when the other side leaves, the program prints empty lines forever: recv() returns b'' at the end of the stream, leave the loop then"))
     } else if left.done {
-        ctx.report.add(
-            "peer-close",
-            Pass,
-            msg!(
-                lang,
-                "quand l'autre côté part, la conversation se termine en moins de 1 s",
-                "when the other side leaves, the conversation ends within 1 s"
-            ),
-        );
+        (Pass, msg!(lang, "quand l'autre côté part, la conversation se termine en moins de 1 s", "when the other side leaves, the conversation ends within 1 s"))
     } else {
-        ctx.report.add("peer-close", Fail, msg!(lang, "l'autre côté est parti, mais le programme ne se termine pas en 1 s : recv() qui rend b'' veut dire « parti » ; sortez de la boucle au lieu d'attendre le clavier", "the other side has left, but the program does not end within 1 s: recv() returning b'' means \"gone\"; leave the loop instead of waiting for the keyboard"));
-    }
+        (Fail, msg!(lang, "l'autre côté est parti, mais le programme ne se termine pas en 1 s : recv() qui rend b'' veut dire « parti » ; sortez de la boucle au lieu d'attendre le clavier", "the other side has left, but the program does not end within 1 s: recv() returning b'' means \"gone\"; leave the loop instead of waiting for the keyboard"))
+    };
+    ctx.report.add("peer-close", verdict, detail);
 }
