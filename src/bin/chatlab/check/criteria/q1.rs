@@ -209,29 +209,26 @@ fn next_client(ctx: &mut Ctx, prog: &Program, peer_close_failed: bool) {
     let lang = ctx.lang;
     if peer_close_failed {
         ctx.report.skip_see("next-client", "peer-close");
-    } else if prog.running() {
-        let mark = prog.out.len();
-        let second = Conn::connect(ctx.port, Instant::now() + secs(1.0), || false);
-        let ok = second
-            .as_ref()
-            .is_some_and(|c| c.send(b"client numero 2\n"))
-            && printed(prog, mark, &["client numero 2"], secs(1.0), false).is_ok();
-        if ok {
-            ctx.report.add(
-                "next-client",
-                Pass,
-                msg!(
-                    lang,
-                    "un deuxième client est servi après le premier",
-                    "a second client is served after the first"
-                ),
-            );
-        } else {
-            ctx.report.add("next-client", Warn, msg!(lang, "un deuxième client n'est pas servi (le TD n'en demande qu'un) : pour en servir d'autres, remettez accept() dans une boucle", "a second client is not served (the TD asks for one): to serve more, put accept() in a loop"));
-        }
-    } else {
-        ctx.report.add("next-client", Warn, msg!(lang, "le serveur se termine après son client (le TD n'en demande qu'un) : pour en servir d'autres, remettez accept() dans une boucle", "the server ends after its client (the TD asks for one): to serve more, put accept() in a loop"));
+        return;
     }
+    let served = prog.running().then(|| second_client_served(ctx.port, prog));
+    #[rustfmt::skip]
+    let (verdict, detail) = match served {
+        Some(true) => (Pass, msg!(lang, "un deuxième client est servi après le premier", "a second client is served after the first")),
+        Some(false) => (Warn, msg!(lang, "un deuxième client n'est pas servi (le TD n'en demande qu'un) : pour en servir d'autres, remettez accept() dans une boucle", "a second client is not served (the TD asks for one): to serve more, put accept() in a loop")),
+        None => (Warn, msg!(lang, "le serveur se termine après son client (le TD n'en demande qu'un) : pour en servir d'autres, remettez accept() dans une boucle", "the server ends after its client (the TD asks for one): to serve more, put accept() in a loop")),
+    };
+    ctx.report.add("next-client", verdict, detail);
+}
+
+/// Whether a second client, connecting to PORT, has its line printed by PROG.
+fn second_client_served(port: u16, prog: &Program) -> bool {
+    let mark = prog.out.len();
+    let second = Conn::connect(port, Instant::now() + secs(1.0), || false);
+    second
+        .as_ref()
+        .is_some_and(|c| c.send(b"client numero 2\n"))
+        && printed(prog, mark, &["client numero 2"], secs(1.0), false).is_ok()
 }
 
 /// stop, then reuseaddr: Ctrl-C while a client is connected, then started once more at once.
