@@ -106,11 +106,8 @@ pub fn run(dir: &Path, lang: Lang) -> io::Result<()> {
 /// to Excel, LibreOffice, Sheets), tab or CR gets a `'` before it; quoted when it holds a
 /// comma, a quote or a line end.
 fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
+    let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let s = format!("{}{s}", if formula { "'" } else { "" });
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -256,15 +253,21 @@ mod tests {
 
     #[test]
     fn csv_cells_are_never_formulas() {
-        assert_eq!(csv_field("=1+1"), "'=1+1");
-        assert_eq!(csv_field("+33 6"), "'+33 6");
-        assert_eq!(csv_field("-x"), "'-x");
-        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(
-            csv_field("=HYPERLINK(\"x\",\"y\")"),
-            "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\""
-        );
-        assert_eq!(csv_field("Élodie Martin"), "Élodie Martin");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        let cells = [
+            ("=1+1", "'=1+1"),
+            ("+33 6", "'+33 6"),
+            ("-x", "'-x"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            (
+                "=HYPERLINK(\"x\",\"y\")",
+                "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\"",
+            ),
+            ("Élodie Martin", "Élodie Martin"),
+            ("a,b", "\"a,b\""),
+        ];
+        for (cell, csv) in cells {
+            assert_eq!(csv_field(cell), csv, "{cell}");
+        }
     }
 }

@@ -137,63 +137,19 @@ impl Error {
         exit::NOT_RUN
     }
 
-    /// The one line, in the student's language.
+    /// The one line, in the student's language (a table: one line a reason, French then
+    /// English).
+    #[rustfmt::skip]
     pub fn line(&self) -> String {
         let lang = self.lang;
         match &self.why {
-            NotRun::PortTaken(port) => msg!(
-                lang,
-                "le port {port} est déjà pris par un autre programme : arrêtez-le, ou --port",
-                "port {port} is already in use by another program: stop it, or use --port"
-            ),
-            NotRun::CannotListen(port, e) => msg!(
-                lang,
-                "le vérificateur ne peut pas écouter sur le port {port} ({e}) : libérez-le, ou --port",
-                "the checker cannot listen on port {port} ({e}): free it, or use --port"
-            ),
-            NotRun::Helper(e) => msg!(
-                lang,
-                "le vérificateur ne peut pas démarrer : {e}",
-                "cannot start the checker's helper: {e}"
-            ),
-            NotRun::NotFound(cmd) => msg!(
-                lang,
-                "commande introuvable : {cmd}",
-                "command not found: {cmd}"
-            ),
-            NotRun::NotExecutable(cmd) => msg!(
-                lang,
-                "{cmd} n'est pas exécutable : chmod +x, ou lancez-le avec son interprète (python3 {cmd})",
-                "{cmd} is not executable: chmod +x, or run it with its interpreter (python3 {cmd})"
-            ),
-            NotRun::Unstarted(cmd, why) => msg!(
-                lang,
-                "impossible de lancer {cmd} : {why}",
-                "cannot run {cmd}: {why}"
-            ),
-            NotRun::EndedAtOnce {
-                end,
-                time_wait,
-                client,
-            } => {
-                let mut status = criteria::ended(lang, end);
-                if let Some(port) = time_wait {
-                    status.push_str(&msg!(
-                        lang,
-                        " ; le port {port} est en TIME_WAIT (une exécution précédente) : attendez 60 s, ou posez SO_REUSEADDR",
-                        "; port {port} is in TIME_WAIT (an earlier run): wait 60 s, or set SO_REUSEADDR"
-                    ));
-                }
-                let what = match client {
-                    true => msg!(lang, "se connecter", "connecting"),
-                    false => msg!(lang, "écouter", "listening"),
-                };
-                msg!(
-                    lang,
-                    "le programme s'est terminé au démarrage ({status}) sans {what}",
-                    "the program ended at once ({status}) without {what}"
-                )
-            }
+            NotRun::PortTaken(port) => msg!(lang, "le port {port} est déjà pris par un autre programme : arrêtez-le, ou --port", "port {port} is already in use by another program: stop it, or use --port"),
+            NotRun::CannotListen(port, e) => msg!(lang, "le vérificateur ne peut pas écouter sur le port {port} ({e}) : libérez-le, ou --port", "the checker cannot listen on port {port} ({e}): free it, or use --port"),
+            NotRun::Helper(e) => msg!(lang, "le vérificateur ne peut pas démarrer : {e}", "cannot start the checker's helper: {e}"),
+            NotRun::NotFound(cmd) => msg!(lang, "commande introuvable : {cmd}", "command not found: {cmd}"),
+            NotRun::NotExecutable(cmd) => msg!(lang, "{cmd} n'est pas exécutable : chmod +x, ou lancez-le avec son interprète (python3 {cmd})", "{cmd} is not executable: chmod +x, or run it with its interpreter (python3 {cmd})"),
+            NotRun::Unstarted(cmd, why) => msg!(lang, "impossible de lancer {cmd} : {why}", "cannot run {cmd}: {why}"),
+            NotRun::EndedAtOnce { end, time_wait, client } => ended_at_once(lang, end, *time_wait, *client),
         }
     }
 
@@ -204,6 +160,28 @@ impl Error {
             .map(|l| quote::cap(self.lang, &quote::safe(l.as_bytes()), quote::QUOTE))
             .collect()
     }
+}
+
+/// The program ended at once (END), before it listened or connected (CLIENT); TIME_WAIT: the
+/// port, when it is in TIME_WAIT and the program said « Address already in use ».
+fn ended_at_once(lang: Lang, end: &Option<End>, time_wait: Option<u16>, client: bool) -> String {
+    let mut status = criteria::ended(lang, end);
+    if let Some(port) = time_wait {
+        status.push_str(&msg!(
+            lang,
+            " ; le port {port} est en TIME_WAIT (une exécution précédente) : attendez 60 s, ou posez SO_REUSEADDR",
+            "; port {port} is in TIME_WAIT (an earlier run): wait 60 s, or set SO_REUSEADDR"
+        ));
+    }
+    let what = match client {
+        true => msg!(lang, "se connecter", "connecting"),
+        false => msg!(lang, "écouter", "listening"),
+    };
+    msg!(
+        lang,
+        "le programme s'est terminé au démarrage ({status}) sans {what}",
+        "the program ended at once ({status}) without {what}"
+    )
 }
 
 /// The line, then the program's stderr, one `  | ` line each.

@@ -84,6 +84,13 @@ impl Report {
         }
     }
 
+    /// ID not judged because OTHER, judged before, did not pass: « see OTHER ».
+    pub fn skip_see(&mut self, id: &'static str, other: &str) {
+        let lang = self.lang;
+        let reason = msg!(lang, "non jugé : voir {other}", "not judged: see {other}");
+        self.add(id, Verdict::Skip, reason);
+    }
+
     pub fn failed(&self) -> bool {
         self.criteria.iter().any(|c| c.verdict == Verdict::Fail)
     }

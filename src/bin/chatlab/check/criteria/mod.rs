@@ -34,44 +34,18 @@ pub fn how_ended(lang: Lang, prog: &Program) -> String {
         .unwrap_or_else(|| ended(lang, &prog.end()))
 }
 
-/// A line fault, as a sentence naming the TD concept and what to change.
+/// A line fault, as a sentence naming the TD concept and what to change (a table: one line a
+/// fault, French then English).
+#[rustfmt::skip]
 pub fn fault_text(lang: Lang, fault: &Fault) -> String {
     match fault {
-        Fault::Bytes => msg!(
-            lang,
-            "les lignes s'affichent comme b'…' : print(data) montre l'objet bytes ; décodez : print(data.decode(), end='')",
-            "lines show as b'…': print(data) shows the bytes object; decode it: print(data.decode(), end='')"
-        ),
-        Fault::Escaped => msg!(
-            lang,
-            "le '\\n' s'affiche comme les deux caractères \\n : affichez le texte décodé, pas sa représentation",
-            "the '\\n' shows as the two characters \\n: print the decoded text, not its representation"
-        ),
-        Fault::Split(l) => msg!(
-            lang,
-            "la ligne « {l} » arrive découpée : recv() rend un morceau du flot, pas une ligne ; accumulez jusqu'au '\\n' avant d'afficher",
-            "the line \"{l}\" comes out in pieces: recv() returns a piece of the stream, not a line; accumulate up to the '\\n' before printing"
-        ),
-        Fault::NoNewline(l) => msg!(
-            lang,
-            "la ligne « {l} » s'affiche sans son '\\n' : gardez le '\\n' reçu (print(…, end='') n'en ajoute pas)",
-            "the line \"{l}\" is printed without its '\\n': keep the '\\n' received (print(…, end='') adds none)"
-        ),
-        Fault::Missing(l) => msg!(
-            lang,
-            "la ligne « {l} » envoyée ne s'affiche pas (dans le délai) : affichez chaque donnée reçue, et sur stdout",
-            "the line \"{l}\" sent is not printed (in time): print each piece of data received, on stdout"
-        ),
-        Fault::Twice(l) => msg!(
-            lang,
-            "la ligne « {l} » s'affiche plusieurs fois : n'affichez chaque donnée reçue qu'une fois",
-            "the line \"{l}\" is printed more than once: print each piece of data received once"
-        ),
-        Fault::Blank => msg!(
-            lang,
-            "une ligne vide s'ajoute aux lignes : la donnée reçue contient déjà son '\\n' et print() en ajoute un ; print(…, end='')",
-            "a blank line is added to the lines: the data received already holds its '\\n' and print() adds another; print(…, end='')"
-        ),
+        Fault::Bytes => msg!(lang, "les lignes s'affichent comme b'…' : print(data) montre l'objet bytes ; décodez : print(data.decode(), end='')", "lines show as b'…': print(data) shows the bytes object; decode it: print(data.decode(), end='')"),
+        Fault::Escaped => msg!(lang, "le '\\n' s'affiche comme les deux caractères \\n : affichez le texte décodé, pas sa représentation", "the '\\n' shows as the two characters \\n: print the decoded text, not its representation"),
+        Fault::Split(l) => msg!(lang, "la ligne « {l} » arrive découpée : recv() rend un morceau du flot, pas une ligne ; accumulez jusqu'au '\\n' avant d'afficher", "the line \"{l}\" comes out in pieces: recv() returns a piece of the stream, not a line; accumulate up to the '\\n' before printing"),
+        Fault::NoNewline(l) => msg!(lang, "la ligne « {l} » s'affiche sans son '\\n' : gardez le '\\n' reçu (print(…, end='') n'en ajoute pas)", "the line \"{l}\" is printed without its '\\n': keep the '\\n' received (print(…, end='') adds none)"),
+        Fault::Missing(l) => msg!(lang, "la ligne « {l} » envoyée ne s'affiche pas (dans le délai) : affichez chaque donnée reçue, et sur stdout", "the line \"{l}\" sent is not printed (in time): print each piece of data received, on stdout"),
+        Fault::Twice(l) => msg!(lang, "la ligne « {l} » s'affiche plusieurs fois : n'affichez chaque donnée reçue qu'une fois", "the line \"{l}\" is printed more than once: print each piece of data received once"),
+        Fault::Blank => msg!(lang, "une ligne vide s'ajoute aux lignes : la donnée reçue contient déjà son '\\n' et print() en ajoute un ; print(…, end='')", "a blank line is added to the lines: the data received already holds its '\\n' and print() adds another; print(…, end='')"),
     }
 }
 

@@ -101,27 +101,11 @@ pub fn utf8(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     conn.send(format!("{whole}\n").as_bytes());
     let first = printed(prog, mark, &[whole], secs(1.0), false);
     if let Some(line) = prog.crashed_since(err_mark) {
-        ctx.report.add(
-            "utf8",
-            Fail,
-            msg!(
-                lang,
-                "le programme plante ({line}) sur un texte accentué (un caractère accentué fait 2 octets en UTF-8) : décodez en UTF-8 : data.decode('utf-8')",
-                "the program crashes ({line}) on accented text (an accented character is 2 bytes in UTF-8): decode as UTF-8: data.decode('utf-8')"
-            ),
-        );
+        ctx.report.add("utf8", Fail, msg!(lang, "le programme plante ({line}) sur un texte accentué (un caractère accentué fait 2 octets en UTF-8) : décodez en UTF-8 : data.decode('utf-8')", "the program crashes ({line}) on accented text (an accented character is 2 bytes in UTF-8): decode as UTF-8: data.decode('utf-8')"));
         return;
     }
     if first.is_err() && !matches!(first, Err(Fault::Split(_))) {
-        ctx.report.add(
-            "utf8",
-            Fail,
-            msg!(
-                lang,
-                "« {whole} » ne s'affiche pas juste : un caractère accentué fait 2 octets en UTF-8 ; décodez en UTF-8 : data.decode('utf-8')",
-                "\"{whole}\" does not print right: an accented character is 2 bytes in UTF-8; decode as UTF-8: data.decode('utf-8')"
-            ),
-        );
+        ctx.report.add("utf8", Fail, msg!(lang, "« {whole} » ne s'affiche pas juste : un caractère accentué fait 2 octets en UTF-8 ; décodez en UTF-8 : data.decode('utf-8')", "\"{whole}\" does not print right: an accented character is 2 bytes in UTF-8; decode as UTF-8: data.decode('utf-8')"));
         return;
     }
     let mark = prog.out.len();
@@ -135,15 +119,7 @@ pub fn utf8(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
         verdict = Ok(());
     }
     if let Some(line) = prog.crashed_since(err_mark) {
-        ctx.report.add(
-            "utf8",
-            Fail,
-            msg!(
-                lang,
-                "le programme plante ({line}) quand un caractère accentué (2 octets en UTF-8) est coupé entre deux segments : décodez des lignes entières, pas chaque morceau reçu",
-                "the program crashes ({line}) when an accented character (2 bytes in UTF-8) is cut between two segments: decode whole lines, not each piece received"
-            ),
-        );
+        ctx.report.add("utf8", Fail, msg!(lang, "le programme plante ({line}) quand un caractère accentué (2 octets en UTF-8) est coupé entre deux segments : décodez des lignes entières, pas chaque morceau reçu", "the program crashes ({line}) when an accented character (2 bytes in UTF-8) is cut between two segments: decode whole lines, not each piece received"));
         return;
     }
     let pass = msg!(
@@ -232,38 +208,27 @@ pub fn peer_close(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
 fn next_client(ctx: &mut Ctx, prog: &Program, peer_close_failed: bool) {
     let lang = ctx.lang;
     if peer_close_failed {
-        ctx.report.add(
-            "next-client",
-            Skip,
-            msg!(
-                lang,
-                "non jugé : voir peer-close",
-                "not judged: see peer-close"
-            ),
-        );
-    } else if prog.running() {
-        let mark = prog.out.len();
-        let second = Conn::connect(ctx.port, Instant::now() + secs(1.0), || false);
-        let ok = second
-            .as_ref()
-            .is_some_and(|c| c.send(b"client numero 2\n"))
-            && printed(prog, mark, &["client numero 2"], secs(1.0), false).is_ok();
-        if ok {
-            ctx.report.add(
-                "next-client",
-                Pass,
-                msg!(
-                    lang,
-                    "un deuxième client est servi après le premier",
-                    "a second client is served after the first"
-                ),
-            );
-        } else {
-            ctx.report.add("next-client", Warn, msg!(lang, "un deuxième client n'est pas servi (le TD n'en demande qu'un) : pour en servir d'autres, remettez accept() dans une boucle", "a second client is not served (the TD asks for one): to serve more, put accept() in a loop"));
-        }
-    } else {
-        ctx.report.add("next-client", Warn, msg!(lang, "le serveur se termine après son client (le TD n'en demande qu'un) : pour en servir d'autres, remettez accept() dans une boucle", "the server ends after its client (the TD asks for one): to serve more, put accept() in a loop"));
+        ctx.report.skip_see("next-client", "peer-close");
+        return;
     }
+    let served = prog.running().then(|| second_client_served(ctx.port, prog));
+    #[rustfmt::skip]
+    let (verdict, detail) = match served {
+        Some(true) => (Pass, msg!(lang, "un deuxième client est servi après le premier", "a second client is served after the first")),
+        Some(false) => (Warn, msg!(lang, "un deuxième client n'est pas servi (le TD n'en demande qu'un) : pour en servir d'autres, remettez accept() dans une boucle", "a second client is not served (the TD asks for one): to serve more, put accept() in a loop")),
+        None => (Warn, msg!(lang, "le serveur se termine après son client (le TD n'en demande qu'un) : pour en servir d'autres, remettez accept() dans une boucle", "the server ends after its client (the TD asks for one): to serve more, put accept() in a loop")),
+    };
+    ctx.report.add("next-client", verdict, detail);
+}
+
+/// Whether a second client, connecting to PORT, has its line printed by PROG.
+fn second_client_served(port: u16, prog: &Program) -> bool {
+    let mark = prog.out.len();
+    let second = Conn::connect(port, Instant::now() + secs(1.0), || false);
+    second
+        .as_ref()
+        .is_some_and(|c| c.send(b"client numero 2\n"))
+        && printed(prog, mark, &["client numero 2"], secs(1.0), false).is_ok()
 }
 
 /// stop, then reuseaddr: Ctrl-C while a client is connected, then started once more at once.

@@ -11,7 +11,7 @@ use super::ended;
 use crate::check::peer::Conn;
 use crate::check::program::{End, Program};
 use crate::check::quote::quote;
-use crate::check::report::Verdict::{self, Fail, Pass, Skip, Warn};
+use crate::check::report::Verdict::{self, Fail, Pass, Warn};
 use crate::check::runner::{Ctx, secs};
 use crate::lang::{Lang, msg};
 
@@ -123,58 +123,15 @@ pub fn eof(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     conn.close();
     let end = prog.wait_end(secs(1.0));
     let crash = prog.crashed_since(err_mark);
+    let how = ended(lang, &end);
+    #[rustfmt::skip]
     let (verdict, detail) = match (fin, &end, crash) {
-        (_, _, Some(line)) if line.contains("EOFError") => (
-            Fail,
-            msg!(
-                lang,
-                "Ctrl-D (fin de l'entrée) fait planter le programme ({line}) : input() lève EOFError à la fin de l'entrée ; attrapez-la (try/except EOFError), puis fermez la socket",
-                "Ctrl-D (end of input) crashes the program ({line}): input() raises EOFError at the end of input; catch it (try/except EOFError), then close the socket"
-            ),
-        ),
-        (_, _, Some(line)) => (
-            Fail,
-            msg!(
-                lang,
-                "à Ctrl-D le programme plante ({line}) : à la fin de l'entrée, fermez la socket et sortez",
-                "at Ctrl-D the program crashes ({line}): at the end of input, close the socket and exit"
-            ),
-        ),
-        (false, _, None) => (
-            Fail,
-            msg!(
-                lang,
-                "après Ctrl-D, la connexion n'est pas fermée en 1 s (pas de FIN) : la fin de l'entrée est une lecture vide ('' ou EOFError) ; sortez alors de la boucle et fermez la socket",
-                "after Ctrl-D the connection is not closed within 1 s (no FIN): the end of input is an empty read ('' or EOFError); leave the loop then and close the socket"
-            ),
-        ),
-        (true, Some(End::Exited(0)), None) => (
-            Pass,
-            msg!(
-                lang,
-                "à Ctrl-D la connexion est fermée (FIN) et le programme se termine (code 0)",
-                "at Ctrl-D the connection is closed (FIN) and the program exits (status 0)"
-            ),
-        ),
-        (true, None, None) => (
-            Fail,
-            msg!(
-                lang,
-                "après Ctrl-D la connexion est fermée mais le programme ne se termine pas en 1 s : sortez après la fermeture",
-                "after Ctrl-D the connection is closed but the program does not end within 1 s: exit after closing"
-            ),
-        ),
-        (true, Some(e), None) => {
-            let how = ended(lang, &Some(e.clone()));
-            (
-                Fail,
-                msg!(
-                    lang,
-                    "à Ctrl-D la connexion est fermée mais le programme se termine en erreur ({how}) : la fin de l'entrée est une fin normale, sortez avec le code 0",
-                    "at Ctrl-D the connection is closed but the program ends in error ({how}): the end of input is a normal end, exit with status 0"
-                ),
-            )
-        }
+        (_, _, Some(line)) if line.contains("EOFError") => (Fail, msg!(lang, "Ctrl-D (fin de l'entrée) fait planter le programme ({line}) : input() lève EOFError à la fin de l'entrée ; attrapez-la (try/except EOFError), puis fermez la socket", "Ctrl-D (end of input) crashes the program ({line}): input() raises EOFError at the end of input; catch it (try/except EOFError), then close the socket")),
+        (_, _, Some(line)) => (Fail, msg!(lang, "à Ctrl-D le programme plante ({line}) : à la fin de l'entrée, fermez la socket et sortez", "at Ctrl-D the program crashes ({line}): at the end of input, close the socket and exit")),
+        (false, _, None) => (Fail, msg!(lang, "après Ctrl-D, la connexion n'est pas fermée en 1 s (pas de FIN) : la fin de l'entrée est une lecture vide ('' ou EOFError) ; sortez alors de la boucle et fermez la socket", "after Ctrl-D the connection is not closed within 1 s (no FIN): the end of input is an empty read ('' or EOFError); leave the loop then and close the socket")),
+        (true, Some(End::Exited(0)), None) => (Pass, msg!(lang, "à Ctrl-D la connexion est fermée (FIN) et le programme se termine (code 0)", "at Ctrl-D the connection is closed (FIN) and the program exits (status 0)")),
+        (true, None, None) => (Fail, msg!(lang, "après Ctrl-D la connexion est fermée mais le programme ne se termine pas en 1 s : sortez après la fermeture", "after Ctrl-D the connection is closed but the program does not end within 1 s: exit after closing")),
+        (true, Some(_), None) => (Fail, msg!(lang, "à Ctrl-D la connexion est fermée mais le programme se termine en erreur ({how}) : la fin de l'entrée est une fin normale, sortez avec le code 0", "at Ctrl-D the connection is closed but the program ends in error ({how}): the end of input is a normal end, exit with status 0")),
     };
     ctx.report.add("eof", verdict, detail);
 }
@@ -192,31 +149,11 @@ pub fn server_close(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     prog.type_(b"apres 2\n");
     let end = prog.wait_end(secs(1.5));
     let crash = prog.crashed_since(0);
+    #[rustfmt::skip]
     let (verdict, detail) = match (end, crash) {
-        (_, Some(line)) => (
-            Warn,
-            msg!(
-                lang,
-                "quand le serveur part, le programme finit sur une trace d'erreur ({line}) : attrapez l'erreur d'envoi (BrokenPipeError, ConnectionResetError) et dites-le en une phrase",
-                "when the server leaves, the program ends with a traceback ({line}): catch the send error (BrokenPipeError, ConnectionResetError) and say it in a sentence"
-            ),
-        ),
-        (Some(_), None) => (
-            Pass,
-            msg!(
-                lang,
-                "quand le serveur part, le programme s'arrête sans trace d'erreur",
-                "when the server leaves, the program stops without a traceback"
-            ),
-        ),
-        (None, None) => (
-            Warn,
-            msg!(
-                lang,
-                "le serveur parti, le programme continue de lire le clavier : une lecture de b'' sur la socket, ou une erreur d'envoi, dit que le serveur est parti",
-                "the server gone, the program keeps reading the keyboard: reading b'' from the socket, or a send error, says the server has left"
-            ),
-        ),
+        (_, Some(line)) => (Warn, msg!(lang, "quand le serveur part, le programme finit sur une trace d'erreur ({line}) : attrapez l'erreur d'envoi (BrokenPipeError, ConnectionResetError) et dites-le en une phrase", "when the server leaves, the program ends with a traceback ({line}): catch the send error (BrokenPipeError, ConnectionResetError) and say it in a sentence")),
+        (Some(_), None) => (Pass, msg!(lang, "quand le serveur part, le programme s'arrête sans trace d'erreur", "when the server leaves, the program stops without a traceback")),
+        (None, None) => (Warn, msg!(lang, "le serveur parti, le programme continue de lire le clavier : une lecture de b'' sur la socket, ou une erreur d'envoi, dit que le serveur est parti", "the server gone, the program keeps reading the keyboard: reading b'' from the socket, or a send error, says the server has left")),
     };
     ctx.report.add("server-close", verdict, detail);
 }
@@ -225,11 +162,7 @@ pub fn server_close(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
 pub fn burst(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     let lang = ctx.lang;
     if ctx.report.verdict("lines") != Some(Pass) {
-        ctx.report.add(
-            "burst",
-            Skip,
-            msg!(lang, "non jugé : voir lines", "not judged: see lines"),
-        );
+        ctx.report.skip_see("burst", "lines");
         return;
     }
     let mark = conn.got.len();

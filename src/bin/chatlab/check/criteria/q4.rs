@@ -49,32 +49,18 @@ pub fn fork(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     let lang = ctx.lang;
     let (holders, inode) = forked(prog, conn);
     let threads = holders.first().map_or(1, |p| p.threads);
-    if inode.is_none() {
-        ctx.report.add(
-            "fork",
-            Skip,
-            msg!(
-                lang,
-                "non jugé : la connexion est introuvable dans /proc/net/tcp",
-                "not judged: the connection is not in /proc/net/tcp"
-            ),
-        );
+    #[rustfmt::skip]
+    let (verdict, detail) = if inode.is_none() {
+        (Skip, msg!(lang, "non jugé : la connexion est introuvable dans /proc/net/tcp", "not judged: the connection is not in /proc/net/tcp"))
     } else if holders.len() >= 2 {
         let n = holders.len();
-        ctx.report.add(
-            "fork",
-            Pass,
-            msg!(
-                lang,
-                "après la connexion, {n} processus tiennent la socket : fork() a eu lieu",
-                "after the connection, {n} processes hold the socket: fork() happened"
-            ),
-        );
+        (Pass, msg!(lang, "après la connexion, {n} processus tiennent la socket : fork() a eu lieu", "after the connection, {n} processes hold the socket: fork() happened"))
     } else if threads > 1 {
-        ctx.report.add("fork", Fail, msg!(lang, "un seul processus ({threads} threads) tient la connexion : le TD demande deux processus, avec fork(), pas des threads", "one process ({threads} threads) holds the connection: the TD asks for two processes, with fork(), not threads"));
+        (Fail, msg!(lang, "un seul processus ({threads} threads) tient la connexion : le TD demande deux processus, avec fork(), pas des threads", "one process ({threads} threads) holds the connection: the TD asks for two processes, with fork(), not threads"))
     } else {
-        ctx.report.add("fork", Fail, msg!(lang, "un seul processus tient la connexion : après connect()/accept(), fork() ; un processus lit le clavier et envoie, l'autre reçoit et affiche", "one process holds the connection: after connect()/accept(), fork(); one process reads the keyboard and sends, the other receives and prints"));
-    }
+        (Fail, msg!(lang, "un seul processus tient la connexion : après connect()/accept(), fork() ; un processus lit le clavier et envoie, l'autre reçoit et affiche", "one process holds the connection: after connect()/accept(), fork(); one process reads the keyboard and sends, the other receives and prints"))
+    };
+    ctx.report.add("fork", verdict, detail);
 }
 
 /// listener (servers): the conversation's processes should not keep the listening socket.
@@ -96,19 +82,13 @@ pub fn listener(ctx: &mut Ctx, prog: &mut Program, _conn: &Conn) {
         }
         sleep(Duration::from_millis(20));
     };
-    if keepers.is_empty() {
-        ctx.report.add(
-            "listener",
-            Pass,
-            msg!(
-                lang,
-                "les processus de la conversation ne gardent pas la socket d'écoute",
-                "the conversation's processes do not keep the listening socket"
-            ),
-        );
+    #[rustfmt::skip]
+    let (verdict, detail) = if keepers.is_empty() {
+        (Pass, msg!(lang, "les processus de la conversation ne gardent pas la socket d'écoute", "the conversation's processes do not keep the listening socket"))
     } else {
-        ctx.report.add("listener", Warn, msg!(lang, "le processus fils {keepers} garde la socket d'écoute : fermez-la dans le fils (chacun ferme ce qu'il n'utilise pas)", "the child process {keepers} keeps the listening socket: close it in the child (each closes what it does not use)"));
-    }
+        (Warn, msg!(lang, "le processus fils {keepers} garde la socket d'écoute : fermez-la dans le fils (chacun ferme ce qu'il n'utilise pas)", "the child process {keepers} keeps the listening socket: close it in the child (each closes what it does not use)"))
+    };
+    ctx.report.add("listener", verdict, detail);
 }
 
 /// from-peer: a line from the peer is printed while nobody types (judged before to-peer: a
@@ -184,33 +164,13 @@ pub fn both_ways(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
     conn.got
         .wait_until(got_mark, secs(1.0), |b, closed| b.len() >= want || closed);
     let got_ok = conn.got.since(got_mark) == typed.as_bytes();
+    #[rustfmt::skip]
     let (verdict, detail) = match (got_ok, &out_ok) {
-        (true, Ok(())) => (
-            Pass,
-            msg!(
-                lang,
-                "{n} lignes dans chaque sens en même temps (tapées d'un coup, plus vite qu'une frappe) : toutes livrées, dans l'ordre",
-                "{n} lines each way at once (typed in one go, faster than a person types): all delivered, in order"
-            ),
-        ),
-        (false, _) => (
-            Fail,
-            msg!(
-                lang,
-                "{n} lignes tapées pendant que le pair envoie : elles n'arrivent pas toutes, dans l'ordre (envoyez tout avec sendall)",
-                "{n} lines typed while the peer sends: they do not all arrive, in order (send everything with sendall)"
-            ),
-        ),
+        (true, Ok(())) => (Pass, msg!(lang, "{n} lignes dans chaque sens en même temps (tapées d'un coup, plus vite qu'une frappe) : toutes livrées, dans l'ordre", "{n} lines each way at once (typed in one go, faster than a person types): all delivered, in order")),
+        (false, _) => (Fail, msg!(lang, "{n} lignes tapées pendant que le pair envoie : elles n'arrivent pas toutes, dans l'ordre (envoyez tout avec sendall)", "{n} lines typed while the peer sends: they do not all arrive, in order (send everything with sendall)")),
         (true, Err(f)) => {
             let why = fault_text(lang, f);
-            (
-                Fail,
-                msg!(
-                    lang,
-                    "{n} lignes du pair pendant qu'on tape : {why}",
-                    "{n} lines from the peer while typing: {why}"
-                ),
-            )
+            (Fail, msg!(lang, "{n} lignes du pair pendant qu'on tape : {why}", "{n} lines from the peer while typing: {why}"))
         }
     };
     ctx.report.add("both-ways", verdict, detail);
@@ -230,11 +190,7 @@ pub fn eof(ctx: &mut Ctx, prog: &mut Program, conn: &Conn) {
         (false, _) => ctx.report.add("eof", Fail, msg!(lang, "à Ctrl-D aucun FIN n'arrive au pair en 1 s : close() dans un processus n'envoie rien tant que l'autre tient la socket ; shutdown(socket.SHUT_WR) envoie le FIN", "at Ctrl-D no FIN reaches the peer within 1 s: close() in one process sends nothing while the other holds the socket; shutdown(socket.SHUT_WR) sends the FIN")),
     }
     if !fin {
-        ctx.report.add(
-            "half-close",
-            Skip,
-            msg!(lang, "non jugé : voir eof", "not judged: see eof"),
-        );
+        ctx.report.skip_see("half-close", "eof");
         return;
     }
     let mark = prog.out.len();
@@ -287,32 +243,18 @@ fn judge_peer_end(ctx: &mut Ctx, prog: &Program, conn: &Conn) -> (HashSet<(i32, 
     // Its whole stderr: a crash from the line before the close counts too.
     let seen = peer_leaves(prog, conn, 0, || still().is_empty() && settled());
     let (left, settled) = (still(), settled());
-    if !left.is_empty() {
+    #[rustfmt::skip]
+    let (verdict, detail) = if !left.is_empty() {
         let pids = list(left.iter().map(|p| p.pid));
-        ctx.report.add("peer-end", Fail, msg!(lang, "le pair a fermé, mais le processus {pids} tourne encore après 1 s (bloqué à lire le clavier ?) : quand recv() rend b'', arrêtez l'autre processus (os.kill(pid, signal.SIGTERM), puis waitpid)", "the peer has closed, but process {pids} still runs after 1 s (blocked reading the keyboard?): when recv() returns b'', stop the other process (os.kill(pid, signal.SIGTERM), then waitpid)"));
+        (Fail, msg!(lang, "le pair a fermé, mais le processus {pids} tourne encore après 1 s (bloqué à lire le clavier ?) : quand recv() rend b'', arrêtez l'autre processus (os.kill(pid, signal.SIGTERM), puis waitpid)", "the peer has closed, but process {pids} still runs after 1 s (blocked reading the keyboard?): when recv() returns b'', stop the other process (os.kill(pid, signal.SIGTERM), then waitpid)"))
     } else if !settled {
-        ctx.report.add(
-            "peer-end",
-            Fail,
-            msg!(
-                lang,
-                "le pair a fermé : le serveur ne se termine pas et n'attend pas de nouveau client",
-                "the peer has closed: the server neither exits nor waits for a new client"
-            ),
-        );
+        (Fail, msg!(lang, "le pair a fermé : le serveur ne se termine pas et n'attend pas de nouveau client", "the peer has closed: the server neither exits nor waits for a new client"))
     } else if let Some(line) = seen.crash {
-        ctx.report.add(
-            "peer-end",
-            Fail,
-            msg!(
-                lang,
-                "le pair a fermé : le programme finit sur une trace d'erreur ({line})",
-                "the peer has closed: the program ends with a traceback ({line})"
-            ),
-        );
+        (Fail, msg!(lang, "le pair a fermé : le programme finit sur une trace d'erreur ({line})", "the peer has closed: the program ends with a traceback ({line})"))
     } else {
-        ctx.report.add("peer-end", Pass, msg!(lang, "le pair a fermé : tous les processus de la conversation se terminent en moins de 1 s", "the peer has closed: every process of the conversation ends within 1 s"));
-    }
+        (Pass, msg!(lang, "le pair a fermé : tous les processus de la conversation se terminent en moins de 1 s", "the peer has closed: every process of the conversation ends within 1 s"))
+    };
+    ctx.report.add("peer-end", verdict, detail);
     (conv, left.is_empty())
 }
 
@@ -330,11 +272,7 @@ fn zombie(ctx: &mut Ctx, prog: &Program, conv: &HashSet<(i32, u64)>, ended: bool
         )
     };
     if !ended {
-        ctx.report.add(
-            "zombie",
-            Skip,
-            msg!(lang, "non jugé : voir peer-end", "not judged: see peer-end"),
-        );
+        ctx.report.skip_see("zombie", "peer-end");
     } else if !prog.running() {
         ctx.report.add(
             "zombie",
