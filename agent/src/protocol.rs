@@ -481,7 +481,7 @@ pub struct CheckResult {
     /// 3 the program could not be run, 137 cut at the wall); None: no file, or cut short.
     pub status: Option<i32>,
     /// The checker's report (`chatlab check --json`), when it wrote one.
-    pub report: Option<serde_json::Value>,
+    pub report: Option<chatlab_report::Report>,
     /// The first line the checker wrote on stderr, or why the check could not run.
     pub error: String,
 }
@@ -771,7 +771,7 @@ mod tests {
     fn a_check_job_line_is_read_back() {
         use base64::Engine;
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        let report = r#"{"role":"q1","verdict":"fail","criteria":[]}"#;
+        let report = r#"{"role":"q1","command":"python3 q1.py","verdict":"fail","criteria":[]}"#;
         let out = format!(
             "noise\nchatlab-grade q1 q1.py 1 {} {}\n",
             b64(report),
@@ -780,7 +780,7 @@ mod tests {
         let r = CheckResult::of_job("q1", None, &out);
         assert_eq!(r.file.as_deref(), Some("q1.py"));
         assert_eq!(r.status, Some(1));
-        assert_eq!(r.report.unwrap()["verdict"], "fail");
+        assert_eq!(r.report.unwrap().verdict, chatlab_report::Verdict::Fail);
         assert_eq!(r.error, "Traceback (most recent call last):");
         // No error line: its word is empty.
         let r = CheckResult::of_job(

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chatlab_agent::protocol::{CheckRequest, CheckResult, ROLES};
+use chatlab_report::Verdict;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
@@ -40,24 +41,18 @@ pub struct Summary {
 
 impl Summary {
     pub fn of(result: &CheckResult) -> Summary {
-        let count = |word: &str| {
-            result
-                .report
-                .as_ref()
-                .and_then(|r| r["criteria"].as_array())
-                .map_or(0, |c| c.iter().filter(|c| c["verdict"] == word).count())
-        };
+        let count = |v| result.report.as_ref().map_or(0, |r| r.count(v));
         let verdict = match (&result.file, &result.report) {
             (None, _) if result.error.is_empty() => "none".to_string(),
-            (_, Some(report)) => report["verdict"].as_str().unwrap_or("error").to_string(),
+            (_, Some(report)) => report.verdict.word().to_string(),
             _ => "error".to_string(),
         };
         Summary {
             verdict,
             file: result.file.clone(),
-            passed: count("pass"),
-            failed: count("fail"),
-            warned: count("warn"),
+            passed: count(Verdict::Pass),
+            failed: count(Verdict::Fail),
+            warned: count(Verdict::Warn),
             error: result.error.clone(),
             when: now(),
         }
@@ -276,7 +271,7 @@ mod tests {
 
     #[test]
     fn a_summary_counts_the_verdicts() {
-        let report = r#"{"role":"q1","verdict":"fail","criteria":[
+        let report = r#"{"role":"q1","command":"","verdict":"fail","criteria":[
             {"id":"a","verdict":"pass","detail":""},{"id":"b","verdict":"fail","detail":""},
             {"id":"c","verdict":"pass","detail":""},{"id":"d","verdict":"warn","detail":""}]}"#;
         let s = Summary::of(&result(Some("q1.py"), Some(report), ""));

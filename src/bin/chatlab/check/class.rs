@@ -11,11 +11,9 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use serde::Deserialize;
-
 use super::Role;
 use super::quote;
-use super::report::{Criterion, Verdict};
+use super::report::Criterion;
 use crate::lang::{Lang, msg};
 
 /// One cell: a verdict and its detail.
@@ -173,56 +171,16 @@ fn html(students: &[String], columns: &[(Role, &str)], grid: &[Vec<Cell>], lang:
     h
 }
 
-/// One JSON report of `chatlab check --json`, as far as the grid reads it.
-#[derive(Deserialize)]
-struct ReportFile {
-    criteria: Vec<CriterionFile>,
-}
-
-#[derive(Deserialize)]
-struct CriterionFile {
-    id: String,
-    verdict: String,
-    detail: String,
-}
-
 /// The criteria of one JSON report written by `chatlab check --json` (or by `lab/check` for a
 /// check that was cut off); none when it is not such a report.
 pub fn criteria(json: &str) -> Vec<Criterion> {
-    let Ok(report) = serde_json::from_str::<ReportFile>(json) else {
-        return Vec::new();
-    };
-    report
-        .criteria
-        .into_iter()
-        .map(|c| Criterion {
-            id: leak(&c.id),
-            verdict: match c.verdict.as_str() {
-                "pass" => Verdict::Pass,
-                "fail" => Verdict::Fail,
-                "warn" => Verdict::Warn,
-                "info" => Verdict::Info,
-                _ => Verdict::Skip,
-            },
-            detail: c.detail,
-        })
-        .collect()
-}
-
-/// Criterion ids are a handful of short names, read once per report file.
-fn leak(s: &str) -> &'static str {
-    for role in Role::ALL {
-        if let Some(id) = role.ids().iter().find(|id| **id == s) {
-            return id;
-        }
-    }
-    "unknown"
+    serde_json::from_str::<chatlab_report::Report>(json).map_or_else(|_| Vec::new(), |r| r.criteria)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::report::Report;
+    use crate::check::report::{Report, Verdict};
 
     #[test]
     fn a_report_reads_back() {
@@ -242,12 +200,15 @@ mod tests {
     #[test]
     fn a_report_is_read_as_json() {
         let json = r#"{ "criteria": [ {"detail": "\"id\", \"verdict\" ", "verdict": "warn", "id": "listen-all", "extra": 1},
-            {"id":"lines","verdict":"fail","detail":"x"} ], "role": "q1" }"#;
+            {"id":"lines","verdict":"fail","detail":"x"} ], "role": "q1", "verdict": "fail", "command": "" }"#;
         let back = criteria(json);
         assert_eq!(back.len(), 2);
-        assert_eq!((back[0].id, back[0].verdict), ("listen-all", Verdict::Warn));
+        assert_eq!(
+            (&*back[0].id, back[0].verdict),
+            ("listen-all", Verdict::Warn)
+        );
         assert_eq!(back[0].detail, "\"id\", \"verdict\" ");
-        assert_eq!((back[1].id, back[1].verdict), ("lines", Verdict::Fail));
+        assert_eq!((&*back[1].id, back[1].verdict), ("lines", Verdict::Fail));
         assert!(criteria("\"criteria\" \"id\" \"start\"").is_empty());
     }
 

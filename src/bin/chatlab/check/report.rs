@@ -2,40 +2,12 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
-
 use super::quote;
 use crate::lang::{Lang, msg};
 
-/// Written as its [`Verdict::word`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Pass,
-    Fail,
-    Warn,
-    Skip,
-    Info,
-}
-
-impl Verdict {
-    pub fn word(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Warn => "warn",
-            Verdict::Skip => "skip",
-            Verdict::Info => "info",
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Criterion {
-    pub id: &'static str,
-    pub verdict: Verdict,
-    pub detail: String,
-}
+/// A verdict and a criterion judged are the report's data, shared with its readers (the
+/// class's agent and web server, `--class`).
+pub use chatlab_report::{Criterion, Verdict};
 
 /// The verdicts of one check, in the order the criteria were judged.
 pub struct Report {
@@ -60,7 +32,7 @@ impl Report {
     pub fn add(&mut self, id: &'static str, verdict: Verdict, detail: String) {
         let line = quote::safe(detail.as_bytes()).replace('\n', " ");
         self.criteria.push(Criterion {
-            id,
+            id: id.to_string(),
             verdict,
             detail: quote::cap(self.lang, &line, quote::DETAIL),
         });
@@ -135,22 +107,15 @@ impl Report {
     /// `{"role", "command", "verdict": "pass"|"fail", "criteria": [{"id", "verdict",
     /// "detail"}…]}` on one line (what `lab/check --class` collects, and the grid reads).
     pub fn json(&self) -> String {
-        #[derive(Serialize)]
-        struct Json<'a> {
-            role: &'a str,
-            command: &'a str,
-            verdict: Verdict,
-            criteria: &'a [Criterion],
-        }
-        let mut out = serde_json::to_string(&Json {
-            role: self.role,
-            command: &self.command,
+        let mut out = serde_json::to_string(&chatlab_report::Report {
+            role: self.role.to_string(),
+            command: self.command.clone(),
             verdict: if self.failed() {
                 Verdict::Fail
             } else {
                 Verdict::Pass
             },
-            criteria: &self.criteria,
+            criteria: self.criteria.clone(),
         })
         .expect("a report is plain data");
         out.push('\n');
