@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use super::pcap::{Capture, Flags, Ns, Packet};
+use super::pcap::{Capture, Flags, Ns, Packet, Tcp};
 
 /// Where a capture was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,12 +64,8 @@ pub enum Fate {
 pub struct Segment {
     /// 0: from the client (the end that sent the first SYN) to the server; 1: the other way.
     pub from: usize,
-    pub flags: Flags,
-    pub seq: u32,
-    pub ack: u32,
-    pub win: u16,
-    pub len: u32,
-    pub data: Vec<u8>,
+    /// Its header's fields and data, as the capture read them.
+    pub tcp: Tcp,
     /// When the sender's TCP sent it: entry into netem if recorded, else its capture time.
     pub departed: Option<Ns>,
     /// `departed` comes from a netem record (the true departure, before the delay).
@@ -109,7 +105,9 @@ impl Segment {
 
     /// Sequence space used: data, plus one for SYN and for FIN.
     pub fn seq_len(&self) -> u32 {
-        self.len + u32::from(self.flags.has(Flags::SYN)) + u32::from(self.flags.has(Flags::FIN))
+        self.tcp.len
+            + u32::from(self.tcp.flags.has(Flags::SYN))
+            + u32::from(self.tcp.flags.has(Flags::FIN))
     }
 }
 
@@ -205,12 +203,12 @@ pub struct Elided {
 impl Connection {
     /// Sequence number relative to the sender's first one.
     pub fn rel_seq(&self, s: &Segment) -> u32 {
-        s.seq.wrapping_sub(self.base[s.from])
+        s.tcp.seq.wrapping_sub(self.base[s.from])
     }
 
     /// Acknowledgment number relative to the receiver's first sequence number.
     pub fn rel_ack(&self, s: &Segment) -> u32 {
-        s.ack.wrapping_sub(self.base[1 - s.from])
+        s.tcp.ack.wrapping_sub(self.base[1 - s.from])
     }
 
     /// Say that segments were left out of the middle: E. The states are replayed again, each
@@ -259,7 +257,7 @@ fn seq_le(a: u32, b: u32) -> bool {
 type Key = (u8, u32, u32, u32);
 
 fn key(p: &Packet) -> Key {
-    (p.flags.0, p.seq, p.ack, p.len)
+    (p.tcp.flags.0, p.tcp.seq, p.tcp.ack, p.tcp.len)
 }
 
 /// Clocks are one, but the receiver stamps a packet after the sender: allow this much the
@@ -337,7 +335,7 @@ pub fn connections_within(sources: &[Source], spans: &[Option<(Ns, Ns)>]) -> Vec
         } else {
             (p.dst, p.src)
         };
-        let syn = p.flags.has(Flags::SYN);
+        let syn = p.tcp.flags.has(Flags::SYN);
         let new = match current.get(&pair) {
             None => true,
             Some(&g) => {
@@ -345,11 +343,11 @@ pub fn connections_within(sources: &[Source], spans: &[Option<(Ns, Ns)>]) -> Vec
                     .isn
                     .iter()
                     .flatten()
-                    .any(|&(end, isn)| end == p.src && isn != p.seq)
+                    .any(|&(end, isn)| end == p.src && isn != p.tcp.seq)
             }
         };
         if new {
-            let ends = if syn && !p.flags.has(Flags::ACK) {
+            let ends = if syn && !p.tcp.flags.has(Flags::ACK) {
                 [p.src, p.dst]
             } else if syn {
                 [p.dst, p.src]
@@ -370,7 +368,7 @@ pub fn connections_within(sources: &[Source], spans: &[Option<(Ns, Ns)>]) -> Vec
             && !g.isn.iter().flatten().any(|&(end, _)| end == p.src)
             && let Some(free) = g.isn.iter_mut().find(|e| e.is_none())
         {
-            *free = Some((p.src, p.seq));
+            *free = Some((p.src, p.tcp.seq));
         }
         g.obs.push((src, p));
     }
@@ -444,12 +442,7 @@ fn connection(
 
         let seg = |p: &Packet| Segment {
             from,
-            flags: p.flags,
-            seq: p.seq,
-            ack: p.ack,
-            win: p.win,
-            len: p.len,
-            data: p.data.clone(),
+            tcp: p.tcp.clone(),
             departed: None,
             from_record: false,
             left: None,
@@ -579,9 +572,9 @@ fn connection(
     let base = [0, 1].map(|side| {
         segments
             .iter()
-            .find(|s| s.from == side && s.flags.has(Flags::SYN))
+            .find(|s| s.from == side && s.tcp.flags.has(Flags::SYN))
             .or_else(|| segments.iter().find(|s| s.from == side))
-            .map_or(0, |s| s.seq)
+            .map_or(0, |s| s.tcp.seq)
     });
     mark_retransmissions(&mut segments);
     let (initial, changes) = states(&segments, None);
@@ -609,7 +602,7 @@ fn mark_retransmissions(segments: &mut [Segment]) {
         let side = s.from;
         let n = s.seq_len();
         if n > 0 {
-            let end = s.seq.wrapping_add(n);
+            let end = s.tcp.seq.wrapping_add(n);
             match sent_to[side] {
                 Some(high) if seq_le(end, high) => s.retransmission = true,
                 _ => sent_to[side] = Some(end),
@@ -617,13 +610,13 @@ fn mark_retransmissions(segments: &mut [Segment]) {
         }
         // A pure ACK repeating this side's previous segment, itself a pure ACK, while the
         // other side has data outstanding: the receiver saw something out of order.
-        let pure_ack = s.flags.0 & !Flags::PSH == Flags::ACK && s.len == 0;
+        let pure_ack = s.tcp.flags.0 & !Flags::PSH == Flags::ACK && s.tcp.len == 0;
         if pure_ack {
-            let outstanding = sent_to[1 - side].is_some_and(|high| !seq_le(high, s.ack));
-            if outstanding && last_ack[side] == Some((s.ack, s.win)) {
+            let outstanding = sent_to[1 - side].is_some_and(|high| !seq_le(high, s.tcp.ack));
+            if outstanding && last_ack[side] == Some((s.tcp.ack, s.tcp.win)) {
                 s.dup_ack = true;
             }
-            last_ack[side] = Some((s.ack, s.win));
+            last_ack[side] = Some((s.tcp.ack, s.tcp.win));
         } else {
             last_ack[side] = None;
         }
@@ -643,14 +636,14 @@ struct Receiver {
 impl Receiver {
     /// Take segment S; true when the peer's FIN has now arrived in order (once).
     fn receive(&mut self, s: &Segment) -> bool {
-        let syn = s.flags.has(Flags::SYN);
-        let start = s.seq.wrapping_add(u32::from(syn));
-        let end = start.wrapping_add(s.len);
-        if s.flags.has(Flags::FIN) {
+        let syn = s.tcp.flags.has(Flags::SYN);
+        let start = s.tcp.seq.wrapping_add(u32::from(syn));
+        let end = start.wrapping_add(s.tcp.len);
+        if s.tcp.flags.has(Flags::FIN) {
             self.fin = Some(end);
         }
         let fin_end = |e: u32| {
-            if s.flags.has(Flags::FIN) {
+            if s.tcp.flags.has(Flags::FIN) {
                 e.wrapping_add(1)
             } else {
                 e
@@ -694,7 +687,7 @@ impl Receiver {
 fn states(segments: &[Segment], resume: Option<Ns>) -> ([State; 2], Vec<Change>) {
     let first_syn = segments
         .iter()
-        .find(|s| s.flags.has(Flags::SYN) && !s.flags.has(Flags::ACK));
+        .find(|s| s.tcp.flags.has(Flags::SYN) && !s.tcp.flags.has(Flags::ACK));
     let mut initial = match first_syn {
         Some(s) if s.from == 0 => [State::Closed, State::Listen],
         Some(_) => [State::Listen, State::Closed],
@@ -706,7 +699,7 @@ fn states(segments: &[Segment], resume: Option<Ns>) -> ([State; 2], Vec<Change>)
         if segments
             .iter()
             .find(|s| s.from == passive)
-            .is_some_and(|s| s.flags.has(Flags::RST))
+            .is_some_and(|s| s.tcp.flags.has(Flags::RST))
         {
             initial[passive] = State::Closed;
         }
@@ -744,10 +737,10 @@ fn states(segments: &[Segment], resume: Option<Ns>) -> ([State; 2], Vec<Change>)
             }
         }
         let s = &segments[i];
-        let f = s.flags;
+        let f = s.tcp.flags;
         let before = state[side];
         let acks_my_fin =
-            |fa: Option<u32>| f.has(Flags::ACK) && fa.is_some_and(|fa| seq_le(fa, s.ack));
+            |fa: Option<u32>| f.has(Flags::ACK) && fa.is_some_and(|fa| seq_le(fa, s.tcp.ack));
         let mut st = before;
         if st == State::Unknown && !f.has(Flags::SYN) {
             st = State::Established;
@@ -756,7 +749,7 @@ fn states(segments: &[Segment], resume: Option<Ns>) -> ([State; 2], Vec<Change>)
             st = State::Closed;
         } else if !received {
             if f.has(Flags::FIN) {
-                fin_ack[side].get_or_insert(s.seq.wrapping_add(s.len).wrapping_add(1));
+                fin_ack[side].get_or_insert(s.tcp.seq.wrapping_add(s.tcp.len).wrapping_add(1));
             }
             st = match (st, f.has(Flags::SYN), f.has(Flags::ACK), f.has(Flags::FIN)) {
                 (State::Closed, true, false, _) => State::SynSent,
@@ -830,12 +823,14 @@ pub mod tests {
             ts: t,
             src: src.parse().unwrap(),
             dst: dst.parse().unwrap(),
-            flags: F(flags),
-            seq: isn + seq,
-            ack: if flags & F::ACK != 0 { peer + ack } else { 0 },
-            win: 502,
-            len: data.len() as u32,
-            data: data.to_vec(),
+            tcp: Tcp {
+                flags: F(flags),
+                seq: isn + seq,
+                ack: if flags & F::ACK != 0 { peer + ack } else { 0 },
+                win: 502,
+                len: data.len() as u32,
+                data: data.to_vec(),
+            },
         }
     }
 
@@ -1007,7 +1002,7 @@ pub mod tests {
         }
         let data = &c.segments[3];
         assert_eq!(
-            (c.rel_seq(data), c.rel_ack(data), &data.data[..]),
+            (c.rel_seq(data), c.rel_ack(data), &data.tcp.data[..]),
             (1, 1, &b"bonjour\n"[..])
         );
         // The SYN_RCVD of the server comes when the SYN arrives, not when it left.
@@ -1124,7 +1119,7 @@ pub mod tests {
         s.send(30 * MS, true, PA, 9, 7, b"lent\n", Some(100 * MS))
             .send(80 * MS, true, PA, 9, 7, b"lent\n", Some(100 * MS));
         let c = one(&s);
-        let copies: Vec<_> = c.segments.iter().filter(|s| s.len == 5).collect();
+        let copies: Vec<_> = c.segments.iter().filter(|s| s.tcp.len == 5).collect();
         assert_eq!(copies.len(), 2);
         for s in copies {
             assert_eq!(s.arrived.unwrap() - s.departed.unwrap(), 100 * MS);
@@ -1144,8 +1139,8 @@ pub mod tests {
             Some(20 * MS),
         );
         let c = one(&s);
-        let a = c.segments.iter().find(|s| s.data == b"a").unwrap();
-        let b = c.segments.iter().find(|s| s.data == b"b").unwrap();
+        let a = c.segments.iter().find(|s| s.tcp.data == b"a").unwrap();
+        let b = c.segments.iter().find(|s| s.tcp.data == b"b").unwrap();
         assert_eq!((a.arrived, b.arrived), (Some(80 * MS), Some(51 * MS)));
         assert!(!b.retransmission);
     }
@@ -1241,7 +1236,7 @@ pub mod tests {
         assert_eq!(c.segments.len(), 9);
         let re: Vec<_> = c.segments.iter().filter(|s| s.retransmission).collect();
         assert_eq!(re.len(), 1);
-        assert_eq!(re[0].data, b"perdu\n");
+        assert_eq!(re[0].tcp.data, b"perdu\n");
     }
 
     fn one_of(srcs: &[Source]) -> Connection {
@@ -1256,12 +1251,13 @@ pub mod tests {
         let mut again = talk();
         for pk in again.client.iter_mut().chain(again.server.iter_mut()) {
             pk.ts += 1000 * MS;
+            let tcp = &mut pk.tcp;
             if pk.src == C.parse().unwrap() {
-                pk.seq = pk.seq.wrapping_add(77_777);
+                tcp.seq = tcp.seq.wrapping_add(77_777);
             } else {
-                pk.ack = pk
+                tcp.ack = tcp
                     .ack
-                    .wrapping_add(if pk.flags.has(F::ACK) { 77_777 } else { 0 });
+                    .wrapping_add(if tcp.flags.has(F::ACK) { 77_777 } else { 0 });
             }
         }
         s.client.extend(again.client);

@@ -442,7 +442,7 @@ impl Where {
                     self.opens.last_mut().expect("just pushed")
                 }
             };
-            opens.1 += usize::from(p.flags.has(Flags::SYN) && !p.flags.has(Flags::ACK));
+            opens.1 += usize::from(p.tcp.flags.has(Flags::SYN) && !p.tcp.flags.has(Flags::ACK));
             opens.2 += usize::from(p.src.port() > p.dst.port());
         }
     }
@@ -487,7 +487,7 @@ impl Where {
             return None;
         };
         type Key = (SocketAddr, SocketAddr, u8, u32, u32, u32);
-        let key = |p: &pcap::Packet| (p.src, p.dst, p.flags.0, p.seq, p.ack, p.len);
+        let key = |p: &pcap::Packet| (p.src, p.dst, p.tcp.flags.0, p.tcp.seq, p.tcp.ack, p.tcp.len);
         // Votes for a, against a.
         let mut votes: i64 = 0;
         for parts in window.conns() {
