@@ -82,6 +82,21 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// The segment of side FROM that packet P shows, its journey not yet known.
+    fn of(from: usize, p: &Packet) -> Segment {
+        Segment {
+            from,
+            tcp: p.tcp.clone(),
+            departed: None,
+            from_record: false,
+            left: None,
+            arrived: None,
+            fate: Fate::Unknown,
+            retransmission: false,
+            dup_ack: false,
+        }
+    }
+
     /// The first known time of the segment (departure, else arrival).
     pub fn start(&self) -> Ns {
         self.departed
@@ -381,48 +396,34 @@ pub fn connections_within(sources: &[Source], spans: &[Option<(Ns, Ns)>]) -> Vec
         .collect()
 }
 
-fn connection(
-    sources: &[Source],
-    spans: &[Option<(Ns, Ns)>],
-    ends: [SocketAddr; 2],
-    obs: &[(usize, &Packet)],
-) -> Connection {
-    let seen_at = |ip: IpAddr| {
-        sources
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.role == Role::Seen(Some(ip)))
-            .map(|(i, _)| i)
-            .collect::<Vec<_>>()
-    };
-    let entered_at = |ip: IpAddr| {
-        sources
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.role == Role::Entered(ip))
-            .map(|(i, _)| i)
-            .collect::<Vec<_>>()
-    };
-    let loopback = ends[0].ip() == ends[1].ip();
-    let mut segments = Vec::new();
-    let mut recorded = [false; 2];
-    let mut captured = [false; 2];
-    let mut unplaced = false;
-    for from in 0..2 {
-        let (a, b) = (ends[from], ends[1 - from]);
-        let stage = |srcs: &[usize]| -> Vec<&Packet> {
-            obs.iter()
-                .filter(|(s, p)| srcs.contains(s) && p.src == a && p.dst == b)
-                .map(|(_, p)| *p)
+/// The sources that saw one direction A → B of a connection, stage by stage.
+struct Stages {
+    /// A's netem records: when each segment entered the impairment.
+    entered: Vec<usize>,
+    /// A's captures: when each segment left.
+    left: Vec<usize>,
+    /// B's captures: when each segment arrived.
+    arrived: Vec<usize>,
+    /// Captures by a host that is neither end, or unknown: each segment "seen" once.
+    unknown: Vec<usize>,
+}
+
+impl Stages {
+    fn of(sources: &[Source], a: SocketAddr, b: SocketAddr) -> Stages {
+        let loopback = a.ip() == b.ip();
+        let taken = |role: Role| -> Vec<usize> {
+            // On loopback one capture sees both ends at once: it is "seen", not a stage.
+            if loopback {
+                return Vec::new();
+            }
+            sources
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.role == role)
+                .map(|(i, _)| i)
                 .collect()
         };
-        // On loopback one capture sees both ends at once: it is "seen", not a stage.
-        let (e_src, s_src, r_src) = if loopback {
-            (vec![], vec![], vec![])
-        } else {
-            (entered_at(a.ip()), seen_at(a.ip()), seen_at(b.ip()))
-        };
-        let unknown: Vec<usize> = sources
+        let unknown = sources
             .iter()
             .enumerate()
             .filter(|(_, s)| match s.role {
@@ -432,140 +433,51 @@ fn connection(
             })
             .map(|(i, _)| i)
             .collect();
-        recorded[from] = !e_src.is_empty();
-        captured[from] = !s_src.is_empty();
-        let (e, s, r) = (stage(&e_src), stage(&s_src), stage(&r_src));
-        let r_span = r_src
+        Stages {
+            entered: taken(Role::Entered(a.ip())),
+            left: taken(Role::Seen(Some(a.ip()))),
+            arrived: taken(Role::Seen(Some(b.ip()))),
+            unknown,
+        }
+    }
+}
+
+fn connection(
+    sources: &[Source],
+    spans: &[Option<(Ns, Ns)>],
+    ends: [SocketAddr; 2],
+    obs: &[(usize, &Packet)],
+) -> Connection {
+    let mut segments = Vec::new();
+    let mut recorded = [false; 2];
+    let mut captured = [false; 2];
+    let mut unplaced = false;
+    for from in 0..2 {
+        let (a, b) = (ends[from], ends[1 - from]);
+        let at = Stages::of(sources, a, b);
+        recorded[from] = !at.entered.is_empty();
+        captured[from] = !at.left.is_empty();
+        let stage = |srcs: &[usize]| -> Vec<&Packet> {
+            obs.iter()
+                .filter(|(s, p)| srcs.contains(s) && p.src == a && p.dst == b)
+                .map(|(_, p)| *p)
+                .collect()
+        };
+        let (e, s, r) = (stage(&at.entered), stage(&at.left), stage(&at.arrived));
+        let r_span = at
+            .arrived
             .iter()
             .filter_map(|&i| spans[i])
             .reduce(|x, y| (x.0.min(y.0), x.1.max(y.1)));
-
-        let seg = |p: &Packet| Segment {
-            from,
-            tcp: p.tcp.clone(),
-            departed: None,
-            from_record: false,
-            left: None,
-            arrived: None,
-            fate: Fate::Unknown,
-            retransmission: false,
-            dup_ack: false,
-        };
-
-        // The departures: what left A (its capture), each with its entry into netem; and what
-        // entered netem but never left it.
-        let mut departures: Vec<Segment> = Vec::new();
-        if !s.is_empty() || e.is_empty() {
-            let m = match_stage(&e, &s);
-            let mut used = vec![false; e.len()];
-            for (j, p) in s.iter().enumerate() {
-                let mut d = seg(p);
-                d.left = Some(p.ts);
-                match m[j] {
-                    Some(i) => {
-                        used[i] = true;
-                        d.departed = Some(e[i].ts);
-                        d.from_record = true;
-                    }
-                    None => d.departed = Some(p.ts),
-                }
-                departures.push(d);
-            }
-            // Entered, never left: dropped, if a later packet did leave (FIFO); else the
-            // capture ended first.
-            let last_used = used.iter().rposition(|&u| u);
-            let s_start = s.first().map_or(0, |p| p.ts);
-            for (i, p) in e.iter().enumerate() {
-                // Entered before A's capture began: it left unseen, nothing to draw.
-                if !used[i] && !s.is_empty() && p.ts >= s_start {
-                    let mut d = seg(p);
-                    d.departed = Some(p.ts);
-                    d.from_record = true;
-                    d.fate = if last_used.is_some_and(|l| l > i) {
-                        Fate::Dropped
-                    } else {
-                        Fate::Unknown
-                    };
-                    departures.push(d);
-                }
-            }
-        } else {
-            // A record but no capture on A: the record is the departure stage.
-            for p in &e {
-                let mut d = seg(p);
-                d.departed = Some(p.ts);
-                d.from_record = true;
-                departures.push(d);
-            }
+        let mut journeys = departures(from, &e, &s);
+        // R is matched against the last stage that saw the segments at A.
+        let leaving = if !s.is_empty() { &s } else { &e };
+        arrivals(from, &mut journeys, leaving, &r, r_span);
+        if journeys.is_empty() {
+            journeys = seen_once(from, obs, &at.unknown, a, b);
+            unplaced |= !journeys.is_empty();
         }
-        // The stage R is matched against: the last one that saw the segment at A.
-        let leaving: Vec<usize> = (0..departures.len())
-            .filter(|&i| departures[i].fate != Fate::Dropped)
-            .collect();
-        let leave_obs: Vec<&Packet> = if !s.is_empty() { s.clone() } else { e.clone() };
-        // departures[..leave_obs.len()] are in the order of leave_obs (the dropped ones were
-        // appended after them).
-        let m = match_stage(&leave_obs, &r);
-        let mut arrived_for = vec![None; leave_obs.len()];
-        for (j, mi) in m.iter().enumerate() {
-            match mi {
-                Some(i) => arrived_for[*i] = Some(j),
-                None => {
-                    // Arrived, never seen leaving (A not captured, or before its capture).
-                    let mut d = seg(r[j]);
-                    d.arrived = Some(r[j].ts);
-                    d.fate = Fate::Arrived;
-                    departures.push(d);
-                }
-            }
-        }
-        for &i in &leaving {
-            if i >= leave_obs.len() {
-                continue;
-            }
-            let d = &mut departures[i];
-            match arrived_for[i] {
-                Some(j) => {
-                    d.arrived = Some(r[j].ts);
-                    d.fate = Fate::Arrived;
-                }
-                None => {
-                    let left = leave_obs[i].ts;
-                    d.fate = match r_span {
-                        Some((lo, hi)) if left >= lo && left <= hi => Fate::Lost,
-                        _ => Fate::Unknown,
-                    };
-                }
-            }
-        }
-        // Captures whose host is unknown: every segment "seen" at one time. A segment seen
-        // by several of them is one: the k-th copy of a segment in one capture is the k-th
-        // copy in another (both saw the same wire in its order); only the copies beyond are
-        // drawn again (a retransmission one capture saw, another did not).
-        if departures.is_empty() {
-            let mut drawn: HashMap<Key, usize> = HashMap::new();
-            for &u in &unknown {
-                let mut here: HashMap<Key, usize> = HashMap::new();
-                for (src, p) in obs {
-                    if *src != u || p.src != a || p.dst != b {
-                        continue;
-                    }
-                    let n = here.entry(key(p)).or_default();
-                    *n += 1;
-                    if *n > drawn.get(&key(p)).copied().unwrap_or(0) {
-                        let mut d = seg(p);
-                        d.departed = Some(p.ts);
-                        departures.push(d);
-                        unplaced = true;
-                    }
-                }
-                for (k, n) in here {
-                    let d = drawn.entry(k).or_default();
-                    *d = (*d).max(n);
-                }
-            }
-        }
-        segments.extend(departures);
+        segments.extend(journeys);
     }
     segments.sort_by_key(|s| (s.start(), s.end().unwrap_or(Ns::MAX)));
 
@@ -589,6 +501,135 @@ fn connection(
         unplaced,
         elided: None,
     }
+}
+
+/// The departures of side FROM: what left A (its capture S), each with its entry into netem
+/// (its record E); then what entered netem but never left it. Without a capture of A, the
+/// record is the departure stage. The first ones are in the order of S (or of E, without S).
+fn departures(from: usize, e: &[&Packet], s: &[&Packet]) -> Vec<Segment> {
+    let mut departures: Vec<Segment> = Vec::new();
+    if !s.is_empty() || e.is_empty() {
+        let m = match_stage(e, s);
+        let mut used = vec![false; e.len()];
+        for (j, p) in s.iter().enumerate() {
+            let mut d = Segment::of(from, p);
+            d.left = Some(p.ts);
+            match m[j] {
+                Some(i) => {
+                    used[i] = true;
+                    d.departed = Some(e[i].ts);
+                    d.from_record = true;
+                }
+                None => d.departed = Some(p.ts),
+            }
+            departures.push(d);
+        }
+        // Entered, never left: dropped, if a later packet did leave (FIFO); else the
+        // capture ended first.
+        let last_used = used.iter().rposition(|&u| u);
+        let s_start = s.first().map_or(0, |p| p.ts);
+        for (i, p) in e.iter().enumerate() {
+            // Entered before A's capture began: it left unseen, nothing to draw.
+            if !used[i] && !s.is_empty() && p.ts >= s_start {
+                let mut d = Segment::of(from, p);
+                d.departed = Some(p.ts);
+                d.from_record = true;
+                d.fate = if last_used.is_some_and(|l| l > i) {
+                    Fate::Dropped
+                } else {
+                    Fate::Unknown
+                };
+                departures.push(d);
+            }
+        }
+    } else {
+        // A record but no capture on A: the record is the departure stage.
+        for p in e {
+            let mut d = Segment::of(from, p);
+            d.departed = Some(p.ts);
+            d.from_record = true;
+            departures.push(d);
+        }
+    }
+    departures
+}
+
+/// The arrivals at B (its capture R, which ran over R_SPAN) of side FROM's DEPARTURES, whose
+/// first ones left A as LEAVING shows: each arrived, or was lost (it left while R ran and R
+/// never saw it), or its fate is unknown. What arrived and was never seen leaving (A not
+/// captured, or before its capture) is added to the departures.
+fn arrivals(
+    from: usize,
+    departures: &mut Vec<Segment>,
+    leaving: &[&Packet],
+    r: &[&Packet],
+    r_span: Option<(Ns, Ns)>,
+) {
+    let m = match_stage(leaving, r);
+    let mut arrived_for = vec![None; leaving.len()];
+    for (j, mi) in m.iter().enumerate() {
+        match mi {
+            Some(i) => arrived_for[*i] = Some(j),
+            None => {
+                let mut d = Segment::of(from, r[j]);
+                d.arrived = Some(r[j].ts);
+                d.fate = Fate::Arrived;
+                departures.push(d);
+            }
+        }
+    }
+    // (The departures after LEAVING's, dropped by netem or only seen arriving, keep theirs.)
+    for (i, left) in leaving.iter().enumerate() {
+        let d = &mut departures[i];
+        match arrived_for[i] {
+            Some(j) => {
+                d.arrived = Some(r[j].ts);
+                d.fate = Fate::Arrived;
+            }
+            None => {
+                d.fate = match r_span {
+                    Some((lo, hi)) if left.ts >= lo && left.ts <= hi => Fate::Lost,
+                    _ => Fate::Unknown,
+                };
+            }
+        }
+    }
+}
+
+/// The segments A → B of side FROM that captures by unknown hosts saw (the sources UNKNOWN,
+/// among the observations OBS), each "seen" at one time. A segment seen by several of them is
+/// one: the k-th copy of a segment in one capture is the k-th copy in another (both saw the
+/// same wire in its order); only the copies beyond are drawn again (a retransmission one
+/// capture saw, another did not).
+fn seen_once(
+    from: usize,
+    obs: &[(usize, &Packet)],
+    unknown: &[usize],
+    a: SocketAddr,
+    b: SocketAddr,
+) -> Vec<Segment> {
+    let mut seen = Vec::new();
+    let mut drawn: HashMap<Key, usize> = HashMap::new();
+    for &u in unknown {
+        let mut here: HashMap<Key, usize> = HashMap::new();
+        for (src, p) in obs {
+            if *src != u || p.src != a || p.dst != b {
+                continue;
+            }
+            let n = here.entry(key(p)).or_default();
+            *n += 1;
+            if *n > drawn.get(&key(p)).copied().unwrap_or(0) {
+                let mut d = Segment::of(from, p);
+                d.departed = Some(p.ts);
+                seen.push(d);
+            }
+        }
+        for (k, n) in here {
+            let d = drawn.entry(k).or_default();
+            *d = (*d).max(n);
+        }
+    }
+    seen
 }
 
 /// Retransmissions (data, SYN or FIN sent again) and duplicate ACKs, in order of departure.
