@@ -726,6 +726,54 @@ impl Receiver {
 /// RESUME: segments were left out before this instant (see [`Elided`]): there each receiver
 /// takes what comes next as in order, as for a connection caught in the middle.
 fn states(segments: &[Segment], resume: Option<Ns>) -> ([State; 2], Vec<Change>) {
+    let initial = initial_states(segments);
+    let mut state = initial;
+    // The ACK number that acknowledges each side's FIN, once sent.
+    let mut fin_ack: [Option<u32>; 2] = [None, None];
+    // What each side has received in order: TCP acts on a FIN only once every byte before
+    // it has arrived (a FIN that overtakes lost data waits in the out-of-order queue).
+    let mut rcv = [Receiver::default(), Receiver::default()];
+    let mut resume = resume;
+    let mut changes = Vec::new();
+    for (t, side, received, i) in events(segments) {
+        if resume.is_some_and(|r| t >= r) {
+            resume = None;
+            for r in &mut rcv {
+                r.next = None;
+                r.ahead.clear();
+            }
+        }
+        let s = &segments[i];
+        let before = state[side];
+        let st = match before {
+            // Caught in the middle.
+            State::Unknown if !s.tcp.flags.has(Flags::SYN) => State::Established,
+            st => st,
+        };
+        let st = if s.tcp.flags.has(Flags::RST) {
+            State::Closed
+        } else if !received {
+            after_sending(st, s, &mut fin_ack[side])
+        } else {
+            let fin = rcv[side].receive(s);
+            after_receiving(st, s, fin, fin_ack[side])
+        };
+        if st != before {
+            state[side] = st;
+            changes.push(Change {
+                side,
+                at: t,
+                state: st,
+                seg: i,
+            });
+        }
+    }
+    (initial, changes)
+}
+
+/// Each side's state before the first segment: the one that sent the first SYN is CLOSED,
+/// the other LISTEN (or CLOSED, if it answered with a RST); without a SYN, unknown.
+fn initial_states(segments: &[Segment]) -> [State; 2] {
     let first_syn = segments
         .iter()
         .find(|s| s.tcp.flags.has(Flags::SYN) && !s.tcp.flags.has(Flags::ACK));
@@ -745,8 +793,13 @@ fn states(segments: &[Segment], resume: Option<Ns>) -> ([State; 2], Vec<Change>)
             initial[passive] = State::Closed;
         }
     }
-    // (time, side, received?, segment)
-    let mut events: Vec<(Ns, usize, bool, usize)> = Vec::new();
+    initial
+}
+
+/// What each side did, in time order: (time, side, received?, segment): a segment is sent
+/// by its side at its departure, and received by the other at its arrival.
+fn events(segments: &[Segment]) -> Vec<(Ns, usize, bool, usize)> {
+    let mut events = Vec::new();
     for (i, s) in segments.iter().enumerate() {
         if let Some(t) = s.departed {
             events.push((t, s.from, false, i));
@@ -761,80 +814,52 @@ fn states(segments: &[Segment], resume: Option<Ns>) -> ([State; 2], Vec<Change>)
         }
     }
     events.sort_by_key(|&(t, _, received, i)| (t, i, received));
-    let mut state = initial;
-    // The ACK number that acknowledges each side's FIN, once sent.
-    let mut fin_ack: [Option<u32>; 2] = [None, None];
-    // What each side has received in order: TCP acts on a FIN only once every byte before
-    // it has arrived (a FIN that overtakes lost data waits in the out-of-order queue).
-    let mut rcv = [Receiver::default(), Receiver::default()];
-    let mut resume = resume;
-    let mut changes = Vec::new();
-    for (t, side, received, i) in events {
-        if resume.is_some_and(|r| t >= r) {
-            resume = None;
-            for r in &mut rcv {
-                r.next = None;
-                r.ahead.clear();
-            }
-        }
-        let s = &segments[i];
-        let f = s.tcp.flags;
-        let before = state[side];
-        let acks_my_fin =
-            |fa: Option<u32>| f.has(Flags::ACK) && fa.is_some_and(|fa| seq_le(fa, s.tcp.ack));
-        let mut st = before;
-        if st == State::Unknown && !f.has(Flags::SYN) {
-            st = State::Established;
-        }
-        if f.has(Flags::RST) {
-            st = State::Closed;
-        } else if !received {
-            if f.has(Flags::FIN) {
-                fin_ack[side].get_or_insert(s.tcp.seq.wrapping_add(s.tcp.len).wrapping_add(1));
-            }
-            st = match (st, f.has(Flags::SYN), f.has(Flags::ACK), f.has(Flags::FIN)) {
-                (State::Closed, true, false, _) => State::SynSent,
-                (State::Established, _, _, true) => State::FinWait1,
-                (State::CloseWait, _, _, true) => State::LastAck,
-                (st, ..) => st,
-            };
-        } else {
-            let fin = rcv[side].receive(s);
-            st = match (st, f.has(Flags::SYN), f.has(Flags::ACK)) {
-                (State::Listen, true, false) => State::SynRcvd,
-                (State::SynSent, true, true) => State::Established,
-                (State::SynSent, true, false) => State::SynRcvd,
-                (State::SynRcvd, false, true) => {
-                    if fin {
-                        State::CloseWait
-                    } else {
-                        State::Established
-                    }
-                }
-                (State::Established, false, _) if fin => State::CloseWait,
-                (State::FinWait1, false, _) => match (acks_my_fin(fin_ack[side]), fin) {
-                    (true, true) => State::TimeWait,
-                    (true, false) => State::FinWait2,
-                    (false, true) => State::Closing,
-                    (false, false) => State::FinWait1,
-                },
-                (State::FinWait2, false, _) if fin => State::TimeWait,
-                (State::Closing, false, _) if acks_my_fin(fin_ack[side]) => State::TimeWait,
-                (State::LastAck, false, _) if acks_my_fin(fin_ack[side]) => State::Closed,
-                (st, ..) => st,
-            };
-        }
-        if st != before {
-            state[side] = st;
-            changes.push(Change {
-                side,
-                at: t,
-                state: st,
-                seg: i,
-            });
-        }
+    events
+}
+
+/// The state of a side in state ST once it has sent S; FIN_ACK: the ACK number that will
+/// acknowledge its FIN, set when it sends one.
+fn after_sending(st: State, s: &Segment, fin_ack: &mut Option<u32>) -> State {
+    let f = s.tcp.flags;
+    if f.has(Flags::FIN) {
+        fin_ack.get_or_insert(s.tcp.seq.wrapping_add(s.tcp.len).wrapping_add(1));
     }
-    (initial, changes)
+    match (st, f.has(Flags::SYN), f.has(Flags::ACK), f.has(Flags::FIN)) {
+        (State::Closed, true, false, _) => State::SynSent,
+        (State::Established, _, _, true) => State::FinWait1,
+        (State::CloseWait, _, _, true) => State::LastAck,
+        (st, ..) => st,
+    }
+}
+
+/// The state of a side in state ST once it has received S; FIN: the peer's FIN has now
+/// arrived in order; FIN_ACK: the ACK number that acknowledges this side's FIN, once sent.
+fn after_receiving(st: State, s: &Segment, fin: bool, fin_ack: Option<u32>) -> State {
+    let f = s.tcp.flags;
+    let acks_my_fin = f.has(Flags::ACK) && fin_ack.is_some_and(|fa| seq_le(fa, s.tcp.ack));
+    match (st, f.has(Flags::SYN), f.has(Flags::ACK)) {
+        (State::Listen, true, false) => State::SynRcvd,
+        (State::SynSent, true, true) => State::Established,
+        (State::SynSent, true, false) => State::SynRcvd,
+        (State::SynRcvd, false, true) => {
+            if fin {
+                State::CloseWait
+            } else {
+                State::Established
+            }
+        }
+        (State::Established, false, _) if fin => State::CloseWait,
+        (State::FinWait1, false, _) => match (acks_my_fin, fin) {
+            (true, true) => State::TimeWait,
+            (true, false) => State::FinWait2,
+            (false, true) => State::Closing,
+            (false, false) => State::FinWait1,
+        },
+        (State::FinWait2, false, _) if fin => State::TimeWait,
+        (State::Closing, false, _) if acks_my_fin => State::TimeWait,
+        (State::LastAck, false, _) if acks_my_fin => State::Closed,
+        (st, ..) => st,
+    }
 }
 
 #[cfg(test)]
