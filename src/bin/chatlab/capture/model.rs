@@ -1075,51 +1075,54 @@ pub mod tests {
         assert_eq!(c.changes[1].at, MS);
     }
 
+    /// Each way a connection closes: the segments sent after the handshake and data of
+    /// [`talk`] (taking DELAY to arrive), and the state changes they make.
     #[test]
-    fn the_client_closes_first() {
-        let sends = [
-            (30 * MS, true, FA, 9, 7),
-            (32 * MS, false, A, 7, 10),
-            (40 * MS, false, FA, 7, 10),
-            (42 * MS, true, A, 10, 8),
+    fn each_way_to_close() {
+        type Sends = &'static [(Ns, bool, u8, u32, u32)];
+        let cases: [(&str, Ns, Sends, &str); 4] = [
+            (
+                "the client closes first",
+                MS,
+                &[
+                    (30 * MS, true, FA, 9, 7),
+                    (32 * MS, false, A, 7, 10),
+                    (40 * MS, false, FA, 7, 10),
+                    (42 * MS, true, A, 10, 8),
+                ],
+                "0 FIN_WAIT_1, 1 CLOSE_WAIT, 0 FIN_WAIT_2, 1 LAST_ACK, 0 TIME_WAIT, 1 CLOSED",
+            ),
+            (
+                "the server closes first, with FIN and ACK together",
+                MS,
+                &[
+                    (30 * MS, false, FA, 7, 9),
+                    (40 * MS, true, FA, 9, 8),
+                    (42 * MS, false, A, 8, 10),
+                ],
+                "1 FIN_WAIT_1, 0 CLOSE_WAIT, 0 LAST_ACK, 1 TIME_WAIT, 0 CLOSED",
+            ),
+            (
+                "simultaneous close",
+                5 * MS,
+                &[
+                    (30 * MS, true, FA, 9, 7),
+                    (31 * MS, false, FA, 7, 9),
+                    (36 * MS, true, A, 10, 8),
+                    (37 * MS, false, A, 8, 10),
+                ],
+                "0 FIN_WAIT_1, 1 FIN_WAIT_1, 1 CLOSING, 0 CLOSING, 1 TIME_WAIT, 0 TIME_WAIT",
+            ),
+            (
+                "a reset closes both",
+                MS,
+                &[(30 * MS, true, RA, 9, 7)],
+                "0 CLOSED, 1 CLOSED",
+            ),
         ];
-        assert_eq!(
-            closing(MS, &sends),
-            "0 FIN_WAIT_1, 1 CLOSE_WAIT, 0 FIN_WAIT_2, 1 LAST_ACK, 0 TIME_WAIT, 1 CLOSED"
-        );
-    }
-
-    #[test]
-    fn the_server_closes_first_with_fin_and_ack_together() {
-        let sends = [
-            (30 * MS, false, FA, 7, 9),
-            (40 * MS, true, FA, 9, 8),
-            (42 * MS, false, A, 8, 10),
-        ];
-        assert_eq!(
-            closing(MS, &sends),
-            "1 FIN_WAIT_1, 0 CLOSE_WAIT, 0 LAST_ACK, 1 TIME_WAIT, 0 CLOSED"
-        );
-    }
-
-    #[test]
-    fn simultaneous_close() {
-        let sends = [
-            (30 * MS, true, FA, 9, 7),
-            (31 * MS, false, FA, 7, 9),
-            (36 * MS, true, A, 10, 8),
-            (37 * MS, false, A, 8, 10),
-        ];
-        assert_eq!(
-            closing(5 * MS, &sends),
-            "0 FIN_WAIT_1, 1 FIN_WAIT_1, 1 CLOSING, 0 CLOSING, 1 TIME_WAIT, 0 TIME_WAIT"
-        );
-    }
-
-    #[test]
-    fn a_reset_closes_both() {
-        let sends = [(30 * MS, true, RA, 9, 7)];
-        assert_eq!(closing(MS, &sends), "0 CLOSED, 1 CLOSED");
+        for (what, delay, sends, changes) in cases {
+            assert_eq!(closing(delay, sends), changes, "{what}");
+        }
     }
 
     #[test]
