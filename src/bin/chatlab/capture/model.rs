@@ -865,7 +865,7 @@ fn after_receiving(st: State, s: &Segment, fin: bool, fin_ack: Option<u32>) -> S
 #[cfg(test)]
 pub mod tests {
     use super::*;
-    use crate::capture::pcap::Flags as F;
+    use crate::capture::pcap::{Flags as F, test_segment};
 
     pub const C: &str = "10.80.80.11:40000";
     pub const S: &str = "10.80.80.10:8080";
@@ -879,25 +879,16 @@ pub mod tests {
         pub record: Vec<Packet>,
     }
 
+    /// The segment of [`test_segment`]'s connection (C to S, or back) of the script's
+    /// relative SEQ and ACK.
     pub fn p(t: Ns, from_client: bool, flags: u8, seq: u32, ack: u32, data: &[u8]) -> Packet {
-        let (src, dst, isn, peer) = if from_client {
-            (C, S, 1000, 5000)
+        let (isn, peer) = if from_client {
+            (1000, 5000)
         } else {
-            (S, C, 5000, 1000)
+            (5000, 1000)
         };
-        Packet {
-            ts: t,
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-            tcp: Tcp {
-                flags: F(flags),
-                seq: isn + seq,
-                ack: if flags & F::ACK != 0 { peer + ack } else { 0 },
-                win: 502,
-                len: data.len() as u32,
-                data: data.to_vec(),
-            },
-        }
+        let ack = if flags & F::ACK != 0 { peer + ack } else { 0 };
+        test_segment(t, from_client, flags, isn + seq, ack, data)
     }
 
     impl Script {
