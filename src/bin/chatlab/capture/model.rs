@@ -326,7 +326,27 @@ pub fn connections(sources: &[Source]) -> Vec<Connection> {
 /// kept): SPANS says when each file began and ended (a segment that left while its receiver's
 /// capture ran, and that it never saw, was lost).
 pub fn connections_within(sources: &[Source], spans: &[Option<(Ns, Ns)>]) -> Vec<Connection> {
-    // Every observation, on one time line.
+    // Each capture's time span is given once: a connection asks for its receiver's (the loss
+    // rule), and scanning a file per connection made N connections cost N times the file.
+    by_connection(sources)
+        .into_iter()
+        .map(|g| connection(sources, spans, g.ends, &g.obs))
+        .collect()
+}
+
+/// The observations of one connection.
+struct Group<'a> {
+    /// [client, server].
+    ends: [SocketAddr; 2],
+    /// (source, packet), in time order.
+    obs: Vec<(usize, &'a Packet)>,
+    /// Each end's first SYN sequence number, once seen (two ends: no map needed).
+    isn: [Option<(SocketAddr, u32)>; 2],
+}
+
+/// Every observation of SOURCES, on one time line, grouped by connection: the same two
+/// endpoints, until a SYN with another ISN (a new connection on the same ports).
+fn by_connection(sources: &[Source]) -> Vec<Group<'_>> {
     let mut all: Vec<(usize, &Packet)> = sources
         .iter()
         .enumerate()
@@ -334,14 +354,6 @@ pub fn connections_within(sources: &[Source], spans: &[Option<(Ns, Ns)>]) -> Vec
         .collect();
     all.sort_by_key(|(_, p)| p.ts);
 
-    // Group by connection: the same two endpoints, until a SYN with another ISN (a new
-    // connection on the same ports).
-    struct Group<'a> {
-        ends: [SocketAddr; 2],
-        obs: Vec<(usize, &'a Packet)>,
-        /// Each end's first SYN sequence number, once seen (two ends: no map needed).
-        isn: [Option<(SocketAddr, u32)>; 2],
-    }
     let mut groups: Vec<Group> = Vec::new();
     let mut current: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
     for (src, p) in all {
@@ -362,18 +374,9 @@ pub fn connections_within(sources: &[Source], spans: &[Option<(Ns, Ns)>]) -> Vec
             }
         };
         if new {
-            let ends = if syn && !p.tcp.flags.has(Flags::ACK) {
-                [p.src, p.dst]
-            } else if syn {
-                [p.dst, p.src]
-            } else if p.src.port() > p.dst.port() {
-                [p.src, p.dst]
-            } else {
-                [p.dst, p.src]
-            };
             current.insert(pair, groups.len());
             groups.push(Group {
-                ends,
+                ends: ends_of(p),
                 obs: Vec::new(),
                 isn: [None, None],
             });
@@ -387,13 +390,22 @@ pub fn connections_within(sources: &[Source], spans: &[Option<(Ns, Ns)>]) -> Vec
         }
         g.obs.push((src, p));
     }
-
-    // Each capture's time span is given once: a connection asks for its receiver's (the loss
-    // rule), and scanning a file per connection made N connections cost N times the file.
     groups
-        .into_iter()
-        .map(|g| connection(sources, spans, g.ends, &g.obs))
-        .collect()
+}
+
+/// [client, server] of the connection whose first packet seen is P: a SYN comes from the
+/// client, a SYN-ACK from the server; without a SYN, the client is the end of the higher port.
+fn ends_of(p: &Packet) -> [SocketAddr; 2] {
+    let syn = p.tcp.flags.has(Flags::SYN);
+    if syn && !p.tcp.flags.has(Flags::ACK) {
+        [p.src, p.dst]
+    } else if syn {
+        [p.dst, p.src]
+    } else if p.src.port() > p.dst.port() {
+        [p.src, p.dst]
+    } else {
+        [p.dst, p.src]
+    }
 }
 
 /// The sources that saw one direction A → B of a connection, stage by stage.
