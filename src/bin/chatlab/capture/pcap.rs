@@ -38,12 +38,10 @@ impl Flags {
     }
 }
 
-/// One TCP segment as one capture saw it.
+/// What a TCP segment carries, as read from a capture: its header's fields and its data. The
+/// model's segments hold it as it was read.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Packet {
-    pub ts: Ns,
-    pub src: SocketAddr,
-    pub dst: SocketAddr,
+pub struct Tcp {
     pub flags: Flags,
     pub seq: u32,
     pub ack: u32,
@@ -52,6 +50,15 @@ pub struct Packet {
     pub len: u32,
     /// The first data bytes captured (at most [`KEEP`]; fewer when the capture cut them).
     pub data: Vec<u8>,
+}
+
+/// One TCP segment as one capture saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packet {
+    pub ts: Ns,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub tcp: Tcp,
 }
 
 /// The TCP segments of one capture file.
@@ -518,12 +525,14 @@ fn decode(link: i32, frame: &[u8]) -> Option<Packet> {
         ts: 0,
         src: SocketAddr::new(src, tcp.source_port()),
         dst: SocketAddr::new(dst, tcp.destination_port()),
-        flags: Flags(raw & 0x1f),
-        seq: tcp.sequence_number(),
-        ack: tcp.acknowledgment_number(),
-        win: tcp.window_size(),
-        len,
-        data: data[..kept].to_vec(),
+        tcp: Tcp {
+            flags: Flags(raw & 0x1f),
+            seq: tcp.sequence_number(),
+            ack: tcp.acknowledgment_number(),
+            win: tcp.window_size(),
+            len,
+            data: data[..kept].to_vec(),
+        },
     })
 }
 
@@ -748,13 +757,13 @@ pub fn ip_packet(p: &Packet) -> Vec<u8> {
     let mut tcp = Vec::new();
     tcp.extend_from_slice(&p.src.port().to_be_bytes());
     tcp.extend_from_slice(&p.dst.port().to_be_bytes());
-    tcp.extend_from_slice(&p.seq.to_be_bytes());
-    tcp.extend_from_slice(&p.ack.to_be_bytes());
+    tcp.extend_from_slice(&p.tcp.seq.to_be_bytes());
+    tcp.extend_from_slice(&p.tcp.ack.to_be_bytes());
     tcp.push(5 << 4);
-    tcp.push(p.flags.0);
-    tcp.extend_from_slice(&p.win.to_be_bytes());
+    tcp.push(p.tcp.flags.0);
+    tcp.extend_from_slice(&p.tcp.win.to_be_bytes());
     tcp.extend_from_slice(&[0, 0, 0, 0]);
-    tcp.extend_from_slice(&p.data);
+    tcp.extend_from_slice(&p.tcp.data);
     let mut ip = Vec::new();
     match (p.src.ip(), p.dst.ip()) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
@@ -797,12 +806,14 @@ pub fn test_segment(
         ts: t,
         src,
         dst,
-        flags: Flags(flags),
-        seq,
-        ack,
-        win: 500,
-        len: data.len() as u32,
-        data: data.to_vec(),
+        tcp: Tcp {
+            flags: Flags(flags),
+            seq,
+            ack,
+            win: 500,
+            len: data.len() as u32,
+            data: data.to_vec(),
+        },
     }
 }
 
@@ -820,12 +831,14 @@ mod tests {
             ts: 1_700_000_000_123_456_789,
             src: src.parse().unwrap(),
             dst: dst.parse().unwrap(),
-            flags: Flags(Flags::PSH | Flags::ACK),
-            seq: 1000,
-            ack: 2000,
-            win: 512,
-            len: data.len() as u32,
-            data: data.to_vec(),
+            tcp: Tcp {
+                flags: Flags(Flags::PSH | Flags::ACK),
+                seq: 1000,
+                ack: 2000,
+                win: 512,
+                len: data.len() as u32,
+                data: data.to_vec(),
+            },
         }
     }
 
@@ -900,8 +913,8 @@ mod tests {
     fn a_snaplen_cuts_the_data_not_the_length() {
         let a = pkt("10.80.80.11:40000", "10.80.80.10:8080", &[b'x'; 100]);
         let cap = read(&pcap_of(std::slice::from_ref(&a), 60)[..]).unwrap();
-        assert_eq!(cap.packets[0].len, 100);
-        assert_eq!(cap.packets[0].data, vec![b'x'; 20]);
+        assert_eq!(cap.packets[0].tcp.len, 100);
+        assert_eq!(cap.packets[0].tcp.data, vec![b'x'; 20]);
     }
 
     #[test]
@@ -925,7 +938,7 @@ mod tests {
         let cap = read(&f[..]).unwrap();
         assert_eq!(cap.packets.len(), 1);
         assert_eq!(cap.packets[0].ts, p.ts / 1000 * 1000);
-        assert_eq!(cap.packets[0].data, b"hi\n");
+        assert_eq!(cap.packets[0].tcp.data, b"hi\n");
     }
 
     #[test]
@@ -946,7 +959,7 @@ mod tests {
         assert_eq!(ip_start(1, &arp), None);
         assert_eq!(ip_start(1, &vlan[..13]), None);
         vlan.extend_from_slice(&ip);
-        assert_eq!(decode(1, &vlan).map(|d| d.data), Some(b"x".to_vec()));
+        assert_eq!(decode(1, &vlan).map(|d| d.tcp.data), Some(b"x".to_vec()));
     }
 
     #[test]

@@ -236,10 +236,28 @@ pub fn load(
     max: usize,
     pick: Pick,
 ) -> Result<Reading, Error> {
-    // French puts a space before the colon.
-    let colon = msg!(lang, " :", ":");
     let mut window = Window::new(max / 2, max - max / 2);
-    let mut inputs: Vec<Input> = Vec::new();
+    let mut inputs = open(files, &mut window, lang)?;
+    let mut census = Census::new(pick);
+    read_together(&mut inputs, port, lang, &mut census, &mut window)?;
+    let at = places(&inputs, &window, plan);
+    let (sources, spans) = sources(&inputs, &at, &mut window, &census, lang);
+    if census.total() == 0 {
+        return Err(Error::Empty { lang });
+    }
+    Ok(Reading {
+        total: census.total(),
+        conns: kept(&census, &sources, &spans, &window),
+    })
+}
+
+/// FILES opened, each a file of WINDOW.
+fn open<'a>(
+    files: &'a [(PathBuf, String)],
+    window: &mut Window,
+    lang: Lang,
+) -> Result<Vec<Input<'a>>, Error> {
+    let mut inputs = Vec::new();
     for (path, shown) in files {
         let (host, record) = host_of(path);
         let reader = pcap::Reader::open(path).map_err(|error| Error::Unreadable {
@@ -261,10 +279,20 @@ pub fn load(
             next: None,
         });
     }
+    Ok(inputs)
+}
 
-    // The captures, together in time order (records alone when there is no capture).
+/// Read INPUTS to their end: the captures together in time order (records alone when there is
+/// no capture), each segment counted by CENSUS and those of the connections it keeps put in
+/// WINDOW; then the records, for the connections kept (see keep_recorded_seen).
+fn read_together(
+    inputs: &mut [Input],
+    port: Option<u16>,
+    lang: Lang,
+    census: &mut Census,
+    window: &mut Window,
+) -> Result<(), Error> {
     let captures = inputs.iter().any(|i| !i.record);
-    let mut census = Census::new(pick);
     for i in inputs.iter_mut().filter(|i| !i.record || !captures) {
         i.next = i.pull(port, lang)?;
     }
@@ -279,7 +307,6 @@ pub fn load(
         }
         input.next = input.pull(port, lang)?;
     }
-    // The records: what the captures saw of the connections kept (see keep_recorded_seen).
     let span = inputs
         .iter()
         .filter(|i| !i.record)
@@ -295,9 +322,12 @@ pub fn load(
         }
     }
     window.settle();
+    Ok(())
+}
 
-    // Where each file was taken: the plan, else its packets (and its name), else the times at
-    // which it saw the segments another file saw too (of the connections kept).
+/// Where each of INPUTS was taken: the plan, else its packets (and its name), else the times
+/// at which it saw the segments another file saw too (of the connections kept in WINDOW).
+fn places(inputs: &[Input], window: &Window, plan: &Plan) -> Vec<Option<IpAddr>> {
     let mut at: Vec<Option<IpAddr>> = inputs
         .iter()
         .map(|i| {
@@ -307,58 +337,84 @@ pub fn load(
         .collect();
     for (k, i) in inputs.iter().enumerate() {
         if at[k].is_none() && !i.record {
-            at[k] = i.place.by_time(&window, i.file);
+            at[k] = i.place.by_time(window, i.file);
         }
     }
+    at
+}
 
+/// The model's sources: each of INPUTS taken AT its place, with what WINDOW kept of it, and
+/// its span; a file taken nowhere known is said (a record is then left out), and so are files
+/// that share no connection (CENSUS).
+fn sources(
+    inputs: &[Input],
+    at: &[Option<IpAddr>],
+    window: &mut Window,
+    census: &Census,
+    lang: Lang,
+) -> (Vec<Source>, Vec<Option<(Ns, Ns)>>) {
     let mut sources = Vec::new();
     let mut spans = Vec::new();
     let mut used = Vec::new();
-    for (input, ip) in inputs.iter().zip(&at) {
-        let (shown, record) = (input.shown, input.record);
+    for (input, ip) in inputs.iter().zip(at) {
         if ip.is_none() {
-            let consequence = if record {
-                msg!(lang, "enregistrement ignoré", "record ignored")
-            } else {
-                msg!(
-                    lang,
-                    "ses segments sont dessinés à plat, quand elle les a vus",
-                    "its segments are drawn flat, when it saw them"
-                )
-            };
-            let why = match input.host {
-                Some(_) => msg!(
-                    lang,
-                    "quel hôte l'a prise ? Ses paquets ne le disent pas",
-                    "which host took it? Its packets do not say"
-                ),
-                None => msg!(
-                    lang,
-                    "quel hôte l'a prise ? Le nom du fichier ne le dit pas",
-                    "which host took it? Its name does not say"
-                ),
-            };
-            log::warn!("{shown}{colon} {why} (…-client.pcap, …-server.pcap): {consequence}");
-            if record {
+            warn_unplaced(input, lang);
+            if input.record {
                 continue;
             }
         }
-        let role = match (ip, record) {
+        let role = match (ip, input.record) {
             (Some(ip), true) => Role::Entered(*ip),
             (ip, _) => Role::Seen(*ip),
         };
         let capture = pcap::Capture::of(window.take(input.file));
-        log::debug!("{shown}: {role:?}");
-        used.push((input.file, shown));
+        log::debug!("{}: {role:?}", input.shown);
+        used.push((input.file, input.shown));
         spans.push(input.span);
         sources.push(Source { role, capture });
     }
-    warn_unrelated(&census, &used, lang);
+    warn_unrelated(census, &used, lang);
+    (sources, spans)
+}
 
-    if census.total() == 0 {
-        return Err(Error::Empty { lang });
-    }
-    let mut groups: Vec<Option<Connection>> = model::connections_within(&sources, &spans)
+/// Say that no one knows which host took INPUT, and what follows.
+fn warn_unplaced(input: &Input, lang: Lang) {
+    // French puts a space before the colon.
+    let colon = msg!(lang, " :", ":");
+    let consequence = if input.record {
+        msg!(lang, "enregistrement ignoré", "record ignored")
+    } else {
+        msg!(
+            lang,
+            "ses segments sont dessinés à plat, quand elle les a vus",
+            "its segments are drawn flat, when it saw them"
+        )
+    };
+    let why = match input.host {
+        Some(_) => msg!(
+            lang,
+            "quel hôte l'a prise ? Ses paquets ne le disent pas",
+            "which host took it? Its packets do not say"
+        ),
+        None => msg!(
+            lang,
+            "quel hôte l'a prise ? Le nom du fichier ne le dit pas",
+            "which host took it? Its name does not say"
+        ),
+    };
+    let shown = input.shown;
+    log::warn!("{shown}{colon} {why} (…-client.pcap, …-server.pcap): {consequence}");
+}
+
+/// The connections CENSUS picked, each with its number: the model's connections of SOURCES
+/// (over SPANS), each with what WINDOW left out of it.
+fn kept(
+    census: &Census,
+    sources: &[Source],
+    spans: &[Option<(Ns, Ns)>],
+    window: &Window,
+) -> Vec<(usize, Connection)> {
+    let mut groups: Vec<Option<Connection>> = model::connections_within(sources, spans)
         .into_iter()
         .map(Some)
         .collect();
@@ -399,10 +455,7 @@ pub fn load(
             conns.push((p.number, groups[i].take().expect("filtered")));
         }
     }
-    Ok(Reading {
-        total: census.total(),
-        conns,
-    })
+    conns
 }
 
 /// What the packets of one capture say about the host that took it.
@@ -442,7 +495,7 @@ impl Where {
                     self.opens.last_mut().expect("just pushed")
                 }
             };
-            opens.1 += usize::from(p.flags.has(Flags::SYN) && !p.flags.has(Flags::ACK));
+            opens.1 += usize::from(p.tcp.flags.has(Flags::SYN) && !p.tcp.flags.has(Flags::ACK));
             opens.2 += usize::from(p.src.port() > p.dst.port());
         }
     }
@@ -487,7 +540,7 @@ impl Where {
             return None;
         };
         type Key = (SocketAddr, SocketAddr, u8, u32, u32, u32);
-        let key = |p: &pcap::Packet| (p.src, p.dst, p.flags.0, p.seq, p.ack, p.len);
+        let key = |p: &pcap::Packet| (p.src, p.dst, p.tcp.flags.0, p.tcp.seq, p.tcp.ack, p.tcp.len);
         // Votes for a, against a.
         let mut votes: i64 = 0;
         for parts in window.conns() {

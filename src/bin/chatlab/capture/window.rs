@@ -362,9 +362,9 @@ impl Census {
             Some(k) => entry(&mut self.v4, k),
             None => entry(&mut self.other, (a, b)),
         };
-        let syn = p.flags.has(Flags::SYN);
+        let syn = p.tcp.flags.has(Flags::SYN);
         // A SYN with another ISN from an end that sent one: the ports are used again.
-        if new || (syn && g.flags & ISN[dir] != 0 && g.isn[dir] != p.seq) {
+        if new || (syn && g.flags & ISN[dir] != 0 && g.isn[dir] != p.tcp.seq) {
             let n = self.total;
             self.total += 1;
             g.flags &= SEEN[0] | SEEN[1] | EVER_PICKED;
@@ -378,7 +378,7 @@ impl Census {
             }
         }
         if syn && g.flags & ISN[dir] == 0 {
-            g.isn[dir] = p.seq;
+            g.isn[dir] = p.tcp.seq;
             g.flags |= ISN[dir];
         }
         g.flags |= SEEN[dir];
@@ -471,7 +471,7 @@ mod tests {
             ps.len()
         );
         // The same segments on both sides: none seen leaving and not arriving.
-        let seqs = |v: &[Packet]| v.iter().map(|p| p.seq).collect::<Vec<_>>();
+        let seqs = |v: &[Packet]| v.iter().map(|p| p.tcp.seq).collect::<Vec<_>>();
         let (sc, ss) = (seqs(&pc), seqs(&ps));
         assert_eq!(&sc[..3], &[0, 1, 2]);
         // The server may keep one or more that straddle the cut (arrived after it): only those.
@@ -487,7 +487,7 @@ mod tests {
         let syn = |t: Ns, port: u16, isn: u32| {
             let mut p = seg(t, true, isn);
             p.src.set_port(port);
-            p.flags = Flags(Flags::SYN);
+            p.tcp.flags = Flags(Flags::SYN);
             p
         };
         let data = |t: Ns, port: u16| {

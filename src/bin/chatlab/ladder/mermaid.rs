@@ -71,7 +71,7 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
         }
         prev = Some(prev.map_or(s.start(), |p| p.max(s.start())));
         let (a, b) = (ids[s.from], ids[1 - s.from]);
-        let pure_ack = s.len == 0 && s.flags.0 & !Flags::PSH == Flags::ACK;
+        let pure_ack = s.tcp.len == 0 && s.tcp.flags.0 & !Flags::PSH == Flags::ACK;
         let arrow = match (s.fate, pure_ack) {
             (Fate::Lost | Fate::Dropped, _) => "-x",
             (_, true) => "-->>",

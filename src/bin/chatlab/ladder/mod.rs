@@ -357,14 +357,14 @@ pub fn flags(f: Flags) -> String {
 
 /// The segment in one line without its data: `PSH,ACK seq 1:9 ack 1`.
 pub fn label(c: &Connection, s: &Segment) -> String {
-    let mut l = flags(s.flags);
+    let mut l = flags(s.tcp.flags);
     let seq = c.rel_seq(s);
-    if s.len > 0 {
-        let _ = write!(l, " seq {seq}:{}", seq.wrapping_add(s.len));
+    if s.tcp.len > 0 {
+        let _ = write!(l, " seq {seq}:{}", seq.wrapping_add(s.tcp.len));
     } else {
         let _ = write!(l, " seq {seq}");
     }
-    if s.flags.has(Flags::ACK) {
+    if s.tcp.flags.has(Flags::ACK) {
         let _ = write!(l, " ack {}", c.rel_ack(s));
     }
     l
@@ -375,10 +375,10 @@ pub fn label(c: &Connection, s: &Segment) -> String {
 pub fn shown_data(s: &Segment) -> String {
     let mut sanitizer = Sanitizer::default();
     let mut buf = Vec::new();
-    let mut text = String::from_utf8_lossy(sanitizer.apply(&s.data, &mut buf)).into_owned();
+    let mut text = String::from_utf8_lossy(sanitizer.apply(&s.tcp.data, &mut buf)).into_owned();
     text.push_str(&String::from_utf8_lossy(sanitizer.finish(&mut buf)));
     let text = text.replace('\n', "\\n").replace('\t', "\\t");
-    let cut = if (s.data.len() as u32) < s.len {
+    let cut = if (s.tcp.data.len() as u32) < s.tcp.len {
         "…"
     } else {
         ""
@@ -389,7 +389,7 @@ pub fn shown_data(s: &Segment) -> String {
 /// After a segment's label: a space and its data (if any), then its marks (retransmission,
 /// dup ACK), each after a space in the drawing's brackets (OPEN, CLOSE).
 pub fn push_data_and_marks(text: &mut String, s: &Segment, l: Lang, (open, close): (&str, &str)) {
-    if s.len > 0 {
+    if s.tcp.len > 0 {
         text.push(' ');
         text.push_str(&shown_data(s));
     }
@@ -423,12 +423,14 @@ mod tests {
     fn data_is_shown_safely_on_one_line() {
         let s = Segment {
             from: 0,
-            flags: Flags(Flags::ACK),
-            seq: 0,
-            ack: 0,
-            win: 0,
-            len: 20,
-            data: b"a\tb\x1b[2J\r\n".to_vec(),
+            tcp: crate::capture::pcap::Tcp {
+                flags: Flags(Flags::ACK),
+                seq: 0,
+                ack: 0,
+                win: 0,
+                len: 20,
+                data: b"a\tb\x1b[2J\r\n".to_vec(),
+            },
             departed: Some(0),
             from_record: false,
             left: None,

@@ -15,7 +15,7 @@ use std::fmt::Write;
 
 use super::{Ctx, duration, label, push_data_and_marks, secs};
 use crate::capture::model::{Connection, Fate, Provenance, Segment};
-use crate::lang::msg;
+use crate::lang::{Lang, msg};
 
 /// Width of the arrow between the two time columns.
 const W: usize = 78;
@@ -118,48 +118,9 @@ fn sides(out: &mut String, left: &str, right: &str) {
 
 /// The ladder of connection C (number I of N).
 pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
+    heading(out, ctx, i, n, c);
     let l = ctx.lang;
-    let (t0, t1) = c.span();
-    let _ = writeln!(
-        out,
-        "{} {}/{n} : {} {} → {} {}, {} segments, {}",
-        msg!(l, "Connexion", "Connection"),
-        i + 1,
-        ctx.name(c.ends[0]),
-        c.ends[0],
-        ctx.name(c.ends[1]),
-        c.ends[1],
-        c.seen(),
-        duration(t1 - t0),
-    );
-    for side in 0..2 {
-        let who = ctx.name(c.ends[side]);
-        let note = match c.provenance(side) {
-            Provenance::NetemEntry => msg!(
-                l,
-                "départs = entrée dans son netem (enregistrement) : la pente est le vrai délai",
-                "departures = entry into its netem (record): the slant is the real delay"
-            ),
-            Provenance::Unknown => msg!(
-                l,
-                "capture d'un hôte inconnu (nommez-la …-client.pcap ou …-server.pcap) : segments placés quand elle les a vus",
-                "captured by an unknown host (name the file …-client.pcap or …-server.pcap): segments placed when it saw them"
-            ),
-            Provenance::AfterNetem => msg!(
-                l,
-                "départs = sa capture, APRÈS un éventuel netem (pas d'enregistrement)",
-                "departures = its capture, AFTER any netem (no record)"
-            ),
-            Provenance::NotCaptured => msg!(
-                l,
-                "pas capturé : ses segments sont placés à l'autre bout",
-                "not captured: its segments are placed at the other end"
-            ),
-        };
-        let _ = writeln!(out, "  {who}{} {note}", msg!(l, " :", ":"));
-    }
-    sides(out, &ctx.name(c.ends[0]), &ctx.name(c.ends[1]));
-    sides(out, c.initial[0].name(), c.initial[1].name());
+    let t0 = c.span().0;
     let fold = ctx.fold_for(c);
     let mut prev: Option<i64> = None;
     for (k, s) in c.segments.iter().enumerate() {
@@ -188,24 +149,82 @@ pub fn draw(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
             let _ = writeln!(out, "{}⋮{}{mark}", " ".repeat(T + 1), " ".repeat(pad - 1));
         }
         prev = Some(prev.map_or(start, |p| p.max(s.end().unwrap_or(start))));
-        let dep = s.departed.map_or("?".to_string(), |t| secs(t, t0));
-        let arr = match (s.fate, s.arrived) {
-            (_, Some(t)) => secs(t, t0),
-            (Fate::Dropped | Fate::Lost, None) => String::new(),
-            (_, None) => "?".to_string(),
-        };
-        let (left, right) = if s.from == 0 { (dep, arr) } else { (arr, dep) };
-        let line = format!("{left:>T$} {} {right}", arrow(c, s, ctx));
-        let _ = writeln!(out, "{}", line.trim_end());
-        let mut st = [String::new(), String::new()];
-        for ch in c.changes.iter().filter(|ch| ch.seg == k) {
-            st[ch.side] = ch.state.name().to_string();
-        }
-        if !st[0].is_empty() || !st[1].is_empty() {
-            sides(out, &st[0], &st[1]);
-        }
+        row(out, ctx, c, k, s, t0);
     }
     let _ = writeln!(out);
+}
+
+/// The connection's title, where each side's departures come from, its hosts' names and
+/// their states before the first segment.
+fn heading(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
+    let l = ctx.lang;
+    let (t0, t1) = c.span();
+    let _ = writeln!(
+        out,
+        "{} {}/{n} : {} {} → {} {}, {} segments, {}",
+        msg!(l, "Connexion", "Connection"),
+        i + 1,
+        ctx.name(c.ends[0]),
+        c.ends[0],
+        ctx.name(c.ends[1]),
+        c.ends[1],
+        c.seen(),
+        duration(t1 - t0),
+    );
+    for side in 0..2 {
+        let who = ctx.name(c.ends[side]);
+        let note = departures(l, c.provenance(side));
+        let _ = writeln!(out, "  {who}{} {note}", msg!(l, " :", ":"));
+    }
+    sides(out, &ctx.name(c.ends[0]), &ctx.name(c.ends[1]));
+    sides(out, c.initial[0].name(), c.initial[1].name());
+}
+
+/// Where a side's departures come from, in L.
+fn departures(l: Lang, from: Provenance) -> String {
+    match from {
+        Provenance::NetemEntry => msg!(
+            l,
+            "départs = entrée dans son netem (enregistrement) : la pente est le vrai délai",
+            "departures = entry into its netem (record): the slant is the real delay"
+        ),
+        Provenance::Unknown => msg!(
+            l,
+            "capture d'un hôte inconnu (nommez-la …-client.pcap ou …-server.pcap) : segments placés quand elle les a vus",
+            "captured by an unknown host (name the file …-client.pcap or …-server.pcap): segments placed when it saw them"
+        ),
+        Provenance::AfterNetem => msg!(
+            l,
+            "départs = sa capture, APRÈS un éventuel netem (pas d'enregistrement)",
+            "departures = its capture, AFTER any netem (no record)"
+        ),
+        Provenance::NotCaptured => msg!(
+            l,
+            "pas capturé : ses segments sont placés à l'autre bout",
+            "not captured: its segments are placed at the other end"
+        ),
+    }
+}
+
+/// Segment S (the K-th of C): its arrow between its times (from T0), then the states it
+/// changed, under it.
+fn row(out: &mut String, ctx: &Ctx, c: &Connection, k: usize, s: &Segment, t0: i64) {
+    let dep = s.departed.map_or("?".to_string(), |t| secs(t, t0));
+    let arr = match (s.fate, s.arrived) {
+        (_, Some(t)) => secs(t, t0),
+        (Fate::Dropped | Fate::Lost, None) => String::new(),
+        (_, None) => "?".to_string(),
+    };
+    let (left, right) = if s.from == 0 { (dep, arr) } else { (arr, dep) };
+    let line = format!("{left:>T$} {} {right}", arrow(c, s, ctx));
+    let _ = writeln!(out, "{}", line.trim_end());
+    let mut st = [String::new(), String::new()];
+    for ch in c.changes.iter().filter(|ch| ch.seg == k) {
+        st[ch.side] = ch.state.name().to_string();
+    }
+    if !st[0].is_empty() || !st[1].is_empty() {
+        sides(out, &st[0], &st[1]);
+    }
 }
 
 #[cfg(test)]

@@ -180,6 +180,46 @@ mod tests {
             from.flush().unwrap();
             to.flush().unwrap();
         }
+
+        /// The handshake (ISNs 99 and 499).
+        fn open(&mut self) {
+            self.send(seg(0, true, Flags::SYN, 99, 0, b""));
+            self.send(seg(2 * MS, false, Flags::SYN | A, 499, 100, b""));
+            self.send(seg(4 * MS, true, A, 100, 500, b""));
+        }
+
+        /// Data segments FROM to TO (numbered from 0), one every 0.1 ms from T; the time after
+        /// the last.
+        fn data(&mut self, from: u32, to: u32, mut t: Ns) -> Ns {
+            for k in from..to {
+                self.send(seg(
+                    t,
+                    true,
+                    Flags::PSH | A,
+                    100 + 100 * k,
+                    500,
+                    &[b'x'; 100],
+                ));
+                t += MS / 10;
+            }
+            t
+        }
+
+        /// After N data segments, the client's FIN at T + 5 ms, the server's, the last ACK.
+        fn close(&mut self, n: u32, t: Ns) {
+            let end = 100 + 100 * n;
+            self.send(seg(t + 5 * MS, true, Flags::FIN | A, end, 500, b""));
+            self.send(seg(t + 7 * MS, false, Flags::FIN | A, 500, end + 1, b""));
+            self.send(seg(t + 9 * MS, true, A, end + 1, 501, b""));
+        }
+    }
+
+    /// The texts of the elements of class K in DOC.
+    fn texts<'a>(doc: &'a roxmltree::Document, k: &str) -> Vec<&'a str> {
+        doc.descendants()
+            .filter(|n| n.attribute("class") == Some(k))
+            .filter_map(|n| n.text())
+            .collect()
     }
 
     /// A test's own directory (TAG tells tests apart), the lab's context, an empty view, and
@@ -197,59 +237,28 @@ mod tests {
     #[test]
     fn a_bulk_keeps_its_opening_and_latest_segments_and_says_how_many_it_left() {
         let (dir, ctx, mut live, mut b) = start("");
-        b.send(seg(0, true, Flags::SYN, 99, 0, b""));
-        b.send(seg(2 * MS, false, Flags::SYN | A, 499, 100, b""));
-        b.send(seg(4 * MS, true, A, 100, 500, b""));
+        b.open();
         assert!(live.refresh(&dir, &ctx));
         assert!(!live.refresh(&dir, &ctx), "nothing new");
         let n: u32 = 3000;
         let mut t = 10 * MS;
         for round in 0..3 {
-            for i in 0..n / 3 {
-                let k = round * (n / 3) + i;
-                b.send(seg(
-                    t,
-                    true,
-                    Flags::PSH | A,
-                    100 + 100 * k,
-                    500,
-                    &[b'x'; 100],
-                ));
-                t += MS / 10;
-            }
+            t = b.data(round * (n / 3), (round + 1) * (n / 3), t);
             assert!(live.refresh(&dir, &ctx));
             // Bounded: each of the two files keeps at most its opening and its window.
             assert!(live.kept() <= 2 * (HEAD + WINDOW) + 2, "{}", live.kept());
         }
-        b.send(seg(
-            t + 5 * MS,
-            true,
-            Flags::FIN | A,
-            100 + 100 * n,
-            500,
-            b"",
-        ));
-        b.send(seg(
-            t + 7 * MS,
-            false,
-            Flags::FIN | A,
-            500,
-            101 + 100 * n,
-            b"",
-        ));
-        b.send(seg(t + 9 * MS, true, A, 101 + 100 * n, 501, b""));
+        b.close(n, t);
         assert!(live.refresh(&dir, &ctx));
 
         let svg = live.svg(&ctx).expect("a ladder");
         let doc = roxmltree::Document::parse(&svg).expect("well-formed");
-        let class = |n: &roxmltree::Node, k: &str| n.attribute("class") == Some(k);
-        let segments = doc.descendants().filter(|n| class(n, "segment")).count();
-        assert!(segments <= HEAD + WINDOW + 3, "{segments} segments drawn");
-        let labels: Vec<&str> = doc
+        let segments = doc
             .descendants()
-            .filter(|n| class(n, "label"))
-            .filter_map(|n| n.text())
-            .collect();
+            .filter(|n| n.attribute("class") == Some("segment"))
+            .count();
+        assert!(segments <= HEAD + WINDOW + 3, "{segments} segments drawn");
+        let labels = texts(&doc, "label");
         // The opening and the end are there, and every kept segment arrived (none is a
         // false loss at the cut).
         assert!(labels[0].starts_with("SYN seq 0"), "{labels:?}");
@@ -258,17 +267,11 @@ mod tests {
             "{labels:?}"
         );
         assert!(!labels.iter().any(|l| l.contains("lost")), "{labels:?}");
-        let states: Vec<&str> = doc
-            .descendants()
-            .filter(|n| class(n, "state"))
-            .filter_map(|n| n.text())
-            .collect();
+        let states = texts(&doc, "state");
         assert!(states.contains(&"TIME_WAIT"), "{states:?}");
         // What was left out is said, with its count: every segment is either drawn or counted.
-        let fold = doc
-            .descendants()
-            .filter(|n| class(n, "fold"))
-            .filter_map(|n| n.text())
+        let fold = texts(&doc, "fold")
+            .into_iter()
             .find(|t| t.contains("not shown"))
             .expect("a band says what was left out");
         let left: usize = fold

@@ -91,12 +91,14 @@ mod tests {
             ts: 1_700_000_000_000_000_000 + i64::from(i) * 1_000_000,
             src: "10.80.80.11:40000".parse().unwrap(),
             dst: "10.80.80.10:8080".parse().unwrap(),
-            flags: Flags(Flags::PSH | Flags::ACK),
-            seq: u32::from(i),
-            ack: 1,
-            win: 100,
-            len: 3,
-            data: vec![b'a' + i; 3],
+            tcp: pcap::Tcp {
+                flags: Flags(Flags::PSH | Flags::ACK),
+                seq: u32::from(i),
+                ack: 1,
+                win: 100,
+                len: 3,
+                data: vec![b'a' + i; 3],
+            },
         }
     }
 

@@ -546,7 +546,8 @@ fn label_mark(
     } else {
         angle
     };
-    let bold = s.flags.has(Flags::SYN) || s.flags.has(Flags::FIN) || s.flags.has(Flags::RST);
+    let bold =
+        s.tcp.flags.has(Flags::SYN) || s.tcp.flags.has(Flags::FIN) || s.tcp.flags.has(Flags::RST);
     let reached = s.end().is_some();
     let room = if reached {
         ((x2 - xa).abs() / (size * CHAR_W)) as usize
@@ -554,7 +555,7 @@ fn label_mark(
         90
     };
     let head = fit_chars(&head, room.max(8));
-    let data = (s.len > 0).then(|| fit_chars(&shown_data(s), room.max(8)));
+    let data = (s.tcp.len > 0).then(|| fit_chars(&shown_data(s), room.max(8)));
     let (at, anchor) = match (reached, s.from) {
         (true, _) => {
             let per = size * if bold { BOLD_W } else { CHAR_W };

@@ -70,7 +70,7 @@ impl Map {
         };
         let mut starts: Vec<(Ns, bool, usize)> = segs
             .iter()
-            .map(|s| (s.start(), s.len > 0, s.from))
+            .map(|s| (s.start(), s.tcp.len > 0, s.from))
             .collect();
         starts.sort_unstable();
         let mut y = top;

@@ -190,15 +190,15 @@ impl Kind {
     pub fn of(s: &Segment) -> Kind {
         if matches!(s.fate, Fate::Lost | Fate::Dropped) {
             Kind::Lost
-        } else if s.flags.has(Flags::RST) {
+        } else if s.tcp.flags.has(Flags::RST) {
             Kind::Rst
         } else if s.retransmission {
             Kind::Retrans
         } else if s.dup_ack {
             Kind::Dup
-        } else if s.flags.has(Flags::SYN) || s.flags.has(Flags::FIN) {
+        } else if s.tcp.flags.has(Flags::SYN) || s.tcp.flags.has(Flags::FIN) {
             Kind::Ctrl
-        } else if s.len > 0 {
+        } else if s.tcp.len > 0 {
             Kind::Data
         } else {
             Kind::Ack
