@@ -108,37 +108,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     info!("listening on {}", config.listen);
-    accept_each(listener, MAX_CONNECTIONS, move |stream, peer, permit| {
+    chatlab_accept::accept_each(listener, MAX_CONNECTIONS, move |stream, peer, permit| {
         connection(stream, peer, router.clone(), permit)
     })
     .await
-}
-
-/// Accept connections on LISTENER for ever, at most MAX at once (one more is closed at once),
-/// each served by SERVE in a task of its own, holding its permit (also the web server's loop).
-pub async fn accept_each<F, Fut>(listener: tokio::net::TcpListener, max: usize, serve: F) -> !
-where
-    F: Fn(tokio::net::TcpStream, SocketAddr, OwnedSemaphorePermit) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let connections = Arc::new(Semaphore::new(max));
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // (EMFILE and the like: wait a moment rather than spin.)
-                warn!("accept: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
-            debug!("{peer}: over {max} connections, closed");
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(serve(stream, peer, permit));
-    }
 }
 
 async fn connection(

@@ -155,7 +155,7 @@ pub async fn serve(config: Config, class: Class) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     info!("listening on {}", config.listen);
     let acceptor = TlsAcceptor::from(config.tls);
-    chatlab_agent::serve::accept_each(listener, MAX_CONNECTIONS, move |stream, peer, permit| {
+    chatlab_accept::accept_each(listener, MAX_CONNECTIONS, move |stream, peer, permit| {
         connection(stream, peer, acceptor.clone(), router.clone(), permit)
     })
     .await

@@ -40,7 +40,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use log::{debug, info, warn};
+use log::{debug, info};
 use serde::Deserialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
@@ -103,8 +103,11 @@ pub fn serve(
         start_workers().await;
         info!("serving on http://{addr}/");
         tokio::spawn(watch_states(app.clone()));
-        accept(listener, router(app)).await;
-        Ok(())
+        let router = router(app);
+        chatlab_accept::accept_each(listener, MAX_CONNECTIONS, move |stream, _, permit| {
+            connection(stream, router.clone(), permit)
+        })
+        .await
     })
 }
 
@@ -136,28 +139,6 @@ async fn start_workers() {
         .collect();
     for s in started {
         let _ = s.await;
-    }
-}
-
-/// Accept connections until the process ends; over the cap, close them at once.
-async fn accept(listener: tokio::net::TcpListener, router: Router) {
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Out of file descriptors or memory: the connection waits in the backlog
-                // until some close. Never a panic, never a busy loop.
-                warn!("accept: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-            debug!("{peer}: over {MAX_CONNECTIONS} connections, closed");
-            continue; // (dropped: closed)
-        };
-        tokio::spawn(connection(stream, router.clone(), permit));
     }
 }
 
