@@ -181,28 +181,13 @@ fn heading(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
 }
 
 /// Where a side's departures come from, in L.
+#[rustfmt::skip]
 fn departures(l: Lang, from: Provenance) -> String {
     match from {
-        Provenance::NetemEntry => msg!(
-            l,
-            "départs = entrée dans son netem (enregistrement) : la pente est le vrai délai",
-            "departures = entry into its netem (record): the slant is the real delay"
-        ),
-        Provenance::Unknown => msg!(
-            l,
-            "capture d'un hôte inconnu (nommez-la …-client.pcap ou …-server.pcap) : segments placés quand elle les a vus",
-            "captured by an unknown host (name the file …-client.pcap or …-server.pcap): segments placed when it saw them"
-        ),
-        Provenance::AfterNetem => msg!(
-            l,
-            "départs = sa capture, APRÈS un éventuel netem (pas d'enregistrement)",
-            "departures = its capture, AFTER any netem (no record)"
-        ),
-        Provenance::NotCaptured => msg!(
-            l,
-            "pas capturé : ses segments sont placés à l'autre bout",
-            "not captured: its segments are placed at the other end"
-        ),
+        Provenance::NetemEntry => msg!(l, "départs = entrée dans son netem (enregistrement) : la pente est le vrai délai", "departures = entry into its netem (record): the slant is the real delay"),
+        Provenance::Unknown => msg!(l, "capture d'un hôte inconnu (nommez-la …-client.pcap ou …-server.pcap) : segments placés quand elle les a vus", "captured by an unknown host (name the file …-client.pcap or …-server.pcap): segments placed when it saw them"),
+        Provenance::AfterNetem => msg!(l, "départs = sa capture, APRÈS un éventuel netem (pas d'enregistrement)", "departures = its capture, AFTER any netem (no record)"),
+        Provenance::NotCaptured => msg!(l, "pas capturé : ses segments sont placés à l'autre bout", "not captured: its segments are placed at the other end"),
     }
 }
 
