@@ -32,12 +32,9 @@ pub fn list(out: &mut String, ctx: &Ctx, conns: &[(usize, &Connection)], more: O
         let (a, b) = c.span();
         let _ = writeln!(
             out,
-            "  {:>2}. {} {} → {} {}  {} segments, {} → {} s",
+            "  {:>2}. {}  {} segments, {} → {} s",
             i + 1,
-            ctx.name(c.ends[0]),
-            c.ends[0],
-            ctx.name(c.ends[1]),
-            c.ends[1],
+            ends(ctx, c),
             c.seen(),
             secs(a, t0),
             secs(b, t0),
@@ -50,6 +47,12 @@ pub fn list(out: &mut String, ctx: &Ctx, conns: &[(usize, &Connection)], more: O
 }
 
 /// Cut S to N characters, with `…` when cut.
+/// « client 10.80.80.3:41234 → server 10.80.80.2:8080 »: a connection's two ends, named.
+fn ends(ctx: &Ctx, c: &Connection) -> String {
+    let [a, b] = c.ends;
+    format!("{} {a} → {} {b}", ctx.name(a), ctx.name(b))
+}
+
 fn fit(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
@@ -161,13 +164,10 @@ fn heading(out: &mut String, ctx: &Ctx, i: usize, n: usize, c: &Connection) {
     let (t0, t1) = c.span();
     let _ = writeln!(
         out,
-        "{} {}/{n} : {} {} → {} {}, {} segments, {}",
+        "{} {}/{n} : {}, {} segments, {}",
         msg!(l, "Connexion", "Connection"),
         i + 1,
-        ctx.name(c.ends[0]),
-        c.ends[0],
-        ctx.name(c.ends[1]),
-        c.ends[1],
+        ends(ctx, c),
         c.seen(),
         duration(t1 - t0),
     );
