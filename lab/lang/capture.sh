@@ -10,8 +10,8 @@ declare -gA LAB_EN=(
 )
 
 declare -gA LAB_FR=(
-  [kernel]="%s est ralenti par le netem du noyau, qui ne note rien⍽: lab/ladder dessinera ses départs tels que capturés, APRÈS le retard (pour les vrais départs⍽: LAB_NETEM_ENGINE=userspace lab/netem %s …)"
-  [saved]="%s%s paquets, %s octets de données TCP⍽; enregistrée dans %s (%s octets)⍽: ouvrez-la dans Wireshark, ou lab/capture --read %s"
+  [kernel]="%s est ralenti par le netem du noyau, qui ne note rien : lab/ladder dessinera ses départs tels que capturés, APRÈS le retard (pour les vrais départs : LAB_NETEM_ENGINE=userspace lab/netem %s …)"
+  [saved]="%s%s paquets, %s octets de données TCP ; enregistrée dans %s (%s octets) : ouvrez-la dans Wireshark, ou lab/capture --read %s"
   [record]="%sla trace du netem de %s (l'entrée de chaque paquet dans le retard) enregistrée dans captures/%s"
-  [ladder]="l'échelle de cette expérience⍽: lab/ladder captures/%s-*.pcap --lang fr"
+  [ladder]="l'échelle de cette expérience : lab/ladder captures/%s-*.pcap --lang fr"
 )

@@ -14,13 +14,13 @@ declare -gA LAB_EN=(
 )
 
 declare -gA LAB_FR=(
-  [set.kernel]="%s⍽: sortie de %s (ce que %s envoie)⍽: %s (moteur⍽: netem du noyau)"
-  [set.user]="%s⍽: sortie de %s (ce que %s envoie)⍽: %s (moteur⍽: chatlab netem en espace utilisateur dans %s, %s)"
+  [set.kernel]="%s : sortie de %s (ce que %s envoie) : %s (moteur : netem du noyau)"
+  [set.user]="%s : sortie de %s (ce que %s envoie) : %s (moteur : chatlab netem en espace utilisateur dans %s, %s)"
   [why.nonetem]="ce noyau n'a pas sch_netem"
-  [cleared]="%s⍽: la sortie de %s est de nouveau un lien sans perturbation"
-  [show.kernel]="%s %s, en sortie⍽: %s (moteur⍽: netem du noyau)"
-  [show.user]="%s %s, en sortie⍽: %s (moteur⍽: chatlab netem en espace utilisateur, pid %s, %s)"
-  [show.dead]="%s %s, en sortie⍽: aucune perturbation⍽: le moteur en espace utilisateur NE tourne PAS (voir %s dans %s)⍽; les paquets passent sans retard"
-  [show.tc]="%s %s, en sortie⍽: réglé à la main avec tc⍽:"
-  [show.none]="%s %s, en sortie⍽: lien sans perturbation"
+  [cleared]="%s : la sortie de %s est de nouveau un lien sans perturbation"
+  [show.kernel]="%s %s, en sortie : %s (moteur : netem du noyau)"
+  [show.user]="%s %s, en sortie : %s (moteur : chatlab netem en espace utilisateur, pid %s, %s)"
+  [show.dead]="%s %s, en sortie : aucune perturbation : le moteur en espace utilisateur NE tourne PAS (voir %s dans %s) ; les paquets passent sans retard"
+  [show.tc]="%s %s, en sortie : réglé à la main avec tc :"
+  [show.none]="%s %s, en sortie : lien sans perturbation"
 )

@@ -17,12 +17,12 @@ declare -gA LAB_EN=(
 declare -gA LAB_FR=(
   [pulling]="téléchargement de %s (pour construire depuis docker/Dockerfile)"
   [why.missing]="l'image %s manque"
-  [build.registry]="construction de %s depuis docker/Dockerfile (%s⍽; Docker Hub répond)"
-  [build.offline]="construction de %s sans registre, lab/build-offline (%s⍽; %s)"
+  [build.registry]="construction de %s depuis docker/Dockerfile (%s ; Docker Hub répond)"
+  [build.offline]="construction de %s sans registre, lab/build-offline (%s ; %s)"
   [no.hub]="Docker Hub ne répond pas"
   [what.duplex]="Q4, chat duplex --listen -k"
   [what.alternate]="Q3, chat alternate --listen -k"
   [what.recv]="Q1, chat recv"
-  [what.idle]="pas de serveur chat⍽: le port 8080 est libre pour le vôtre"
-  [next]="Le lab tourne⍽: server (%s.10, %s), client (%s.11), client2 (%s.12).\nEnsuite, dans un autre terminal⍽:\n  %s exec client %s\nTaper côté serveur⍽:  docker attach \$(%s ps -q server)   (se détacher⍽: Ctrl-P Ctrl-Q)\nVoir le fil⍽:         lab/capture server          Arrêter le lab⍽: lab/down"
+  [what.idle]="pas de serveur chat : le port 8080 est libre pour le vôtre"
+  [next]="Le lab tourne : server (%s.10, %s), client (%s.11), client2 (%s.12).\nEnsuite, dans un autre terminal :\n  %s exec client %s\nTaper côté serveur :  docker attach \$(%s ps -q server)   (se détacher : Ctrl-P Ctrl-Q)\nVoir le fil :         lab/capture server          Arrêter le lab : lab/down"
 )
