@@ -15,6 +15,6 @@ declare -gA LAB_FR=(
   [wait.port]="« %s » n'est pas un numéro de port"
   [wait.seconds]="SECONDES doit être un nombre positif, pas « %s »"
   [wait.what]="attendre quoi ? « listening » (en écoute) ou « connected » (connecté), pas « %s »"
-  [wait.none.listening]="rien n'écoute sur le port %s dans %s après %s s"
-  [wait.none.connected]="aucune connexion établie sur le port %s dans %s après %s s"
+  [wait.none.listening]="rien n'écoute sur le port %s dans %s après %s s"
+  [wait.none.connected]="aucune connexion établie sur le port %s dans %s après %s s"
 )
