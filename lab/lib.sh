@@ -349,6 +349,12 @@ lab_demo_args() {
   port=$1 name=$2
   shift 2
   LAB_ARGS=()
+  # The language first, so that an error about an option before it speaks it too.
+  local i j
+  for ((i = 1; i < $#; i++)); do
+    j=$((i + 1))
+    if [[ ${!i} == --lang && (${!j} == fr || ${!j} == en) ]]; then lab_lang "${!j}"; fi
+  done
   while (($#)); do
     case $1 in
       --port | -p)
