@@ -30,6 +30,7 @@ declare -gA LAB_EN=(
   [err.silent]="no message within 5 s"
   [err.no.netem]="no netem in use"
   [err.target]="cannot impair %s: this kernel has %s and no NFQUEUE target (%s: %s): on the Docker host, modprobe sch_netem (or modprobe xt_NFQUEUE)"
+  [warn.conntrack]="warning: cannot exempt %s's egress from conntrack (%s): the 2nd packet of a new flow sent within the delay may be dropped"
 )
 
 declare -gA LAB_FR=(
@@ -61,4 +62,5 @@ declare -gA LAB_FR=(
   [err.silent]="aucun message en 5 s"
   [err.no.netem]="aucun netem en service"
   [err.target]="impossible de perturber %s : sur ce noyau, %s, et pas de cible NFQUEUE (%s : %s) : sur l'hôte Docker, modprobe sch_netem (ou modprobe xt_NFQUEUE)"
+  [warn.conntrack]="attention : impossible de soustraire la sortie de %s à conntrack (%s) : le 2e paquet d'un nouveau flux envoyé pendant le retard peut être perdu"
 )
