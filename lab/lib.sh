@@ -104,7 +104,7 @@ lab_compose() {
     elif command -v docker-compose >/dev/null 2>&1; then
       LAB_COMPOSE="docker-compose"
     else
-      lab_die "neither 'docker compose' nor 'docker-compose' is installed: install Docker with its compose plugin"
+      lab_die "$(lab_t lib.compose)"
     fi
   fi
   # shellcheck disable=SC2086 # LAB_COMPOSE is one or two words on purpose
@@ -133,13 +133,13 @@ lab_musl_target() {
   case $arch in
     x86_64 | aarch64) target=$arch-unknown-linux-musl ;;
     arm64) target=aarch64-unknown-linux-musl ;;
-    *) lab_die "no static build for this machine's architecture ($arch): the lab runs on x86_64 and aarch64" ;;
+    *) lab_die "$(lab_t lib.arch "$arch")" ;;
   esac
   if command -v rustup >/dev/null 2>&1 \
     && ! (cd "$LAB_ROOT" && rustup target list --installed 2>/dev/null) | grep -qx "$target"; then
-    lab_say "installing the Rust target $target (rustup target add $target, once)"
+    lab_say "$(lab_t lib.target "$target" "$target")"
     (cd "$LAB_ROOT" && rustup target add "$target" >&2) \
-      || lab_die "rustup could not install the target $target (is the network reachable?)"
+      || lab_die "$(lab_t lib.target.failed "$target")"
   fi
   printf '%s\n' "$target"
 }
@@ -151,7 +151,7 @@ lab_musl_target() {
 lab_need_debootstrap() {
   command -v debootstrap >/dev/null 2>&1 && return 0
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    lab_say "installing debootstrap (apt-get install debootstrap, once: it makes the lab's Debian base)"
+    lab_say "$(lab_t lib.debootstrap)"
     local log
     log=$(mktemp "${TMPDIR:-/tmp}/chatlab-apt.XXXXXX")
     if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; } >"$log" 2>&1 \
@@ -161,9 +161,9 @@ lab_need_debootstrap() {
     fi
     tail -n 5 "$log" >&2
     rm -f "$log"
-    lab_die "apt-get could not install debootstrap (its last lines above): install it yourself, then run this again"
+    lab_die "$(lab_t lib.debootstrap.failed)"
   fi
-  lab_die "debootstrap is not installed: run 'sudo apt-get install debootstrap' (Debian, Ubuntu), then this again"
+  lab_die "$(lab_t lib.debootstrap.missing)"
 }
 
 # lab_check_host HOST: die unless HOST is one of the lab's hosts.
@@ -172,7 +172,7 @@ lab_check_host() {
   for h in "${LAB_HOSTS[@]}"; do
     [[ $1 == "$h" ]] && return 0
   done
-  lab_die "unknown host '$1': the lab's hosts are ${LAB_HOSTS[*]}" 2
+  lab_die "$(lab_t lib.host "$1" "${LAB_HOSTS[*]}")" 2
 }
 
 # lab_container HOST: the id of HOST's running container (never parsed from a name).
@@ -180,9 +180,9 @@ lab_container() {
   lab_check_host "$1"
   local id
   id=$(lab_compose ps -q "$1" 2>/dev/null || true)
-  [[ -n $id ]] || lab_die "$1 is not running: start the lab first (docker compose up -d)"
+  [[ -n $id ]] || lab_die "$(lab_t lib.not.running "$1")"
   [[ $(docker inspect -f '{{.State.Running}}' "$id" 2>/dev/null) == true ]] \
-    || lab_die "$1 is not running: start the lab first (docker compose up -d)"
+    || lab_die "$(lab_t lib.not.running "$1")"
   printf '%s\n' "$id"
 }
 
@@ -212,8 +212,8 @@ lab_iface() {
     fi
     sleep 0.2
   done
-  [[ -n $iface ]] || [[ $out != *rror* ]] || lab_die "$2: docker exec failed: ${out//$'\n'/ }"
-  [[ -n $iface ]] || lab_die "$2 has no interface on $net.0/24: is LAB_NET the one the lab was started with?"
+  [[ -n $iface ]] || [[ $out != *rror* ]] || lab_die "$(lab_t lib.exec "$2" "${out//$'\n'/ }")"
+  [[ -n $iface ]] || lab_die "$(lab_t lib.iface "$2" "$net")"
   printf '%s\n' "$iface"
 }
 
@@ -332,7 +332,7 @@ lab_demo_start() {
   capture=""
   lab_on_exit lab_demo_cleanup
   if lab_exec server ss -Htln "sport = :$1" | grep -q .; then
-    lab_die "port $1 is already in use in the server host: choose another one with --port"
+    lab_die "$(lab_t lib.port.used "$1")"
   fi
 }
 
@@ -349,22 +349,28 @@ lab_demo_args() {
   port=$1 name=$2
   shift 2
   LAB_ARGS=()
+  # The language first, so that an error about an option before it speaks it too.
+  local i j
+  for ((i = 1; i < $#; i++)); do
+    j=$((i + 1))
+    if [[ ${!i} == --lang && (${!j} == fr || ${!j} == en) ]]; then lab_lang "${!j}"; fi
+  done
   while (($#)); do
     case $1 in
       --port | -p)
         [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ && $2 -le 65535 && $2 != 8080 ]] \
-          || lab_die "--port needs a port number other than 8080 (the lab's server), e.g. $port" 2
+          || lab_die "$(lab_t lib.port "$port")" 2
         port=$2
         shift 2
         ;;
       --name)
         [[ $# -ge 2 && $2 =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] \
-          || lab_die "--name needs a file name (letters, digits, . _ -)" 2
+          || lab_die "$(lab_t lib.name)" 2
         name=$2
         shift 2
         ;;
       --lang)
-        [[ $# -ge 2 ]] || lab_die "--lang takes fr or en" 2
+        [[ $# -ge 2 ]] || lab_die "$(lab_t lib.lang)" 2
         lab_lang "$2"
         shift 2
         ;;
@@ -386,7 +392,7 @@ lab_demo_capture() {
     >"$LAB_TMP/capture.out" 2>"$LAB_TMP/capture.err" &
   capture=$!
   lab_wait_for "$LAB_TMP/capture.err" 'capturing on' 15 \
-    || lab_die "the capture did not start: $(tr '\n' ' ' <"$LAB_TMP/capture.err")"
+    || lab_die "$(lab_t lib.capture "$(tr '\n' ' ' <"$LAB_TMP/capture.err")")"
 }
 
 # lab_demo_capture_stop: end the capture, if one runs: its file is then complete.
@@ -398,12 +404,15 @@ lab_demo_capture_stop() {
 }
 
 # --- The students' language ------------------------------------------------------------------
-# What the lab tells students (the demonstrations' narration, the messages of lab/up and
-# lab/netem, the summary of lab/capture) is French or English, by the same rule as the
-# instruments (src/bin/chatlab/lang.rs): `--lang fr|en`, else LAB_LANG when a calling script
-# exported it, else the first of LC_ALL, LC_MESSAGES, LANG that is set and not empty: French
-# when it starts with fr. Each script family has one table of strings, lab/lang/FAMILY.sh:
-# LAB_FR and LAB_EN, the same keys. Errors (lab_die) stay in English, like the tools' own.
+# What the lab tells students (narration, messages and errors alike: lab_say, lab_die and what
+# a script prints for them to read) is French or English, by the same rule as the instruments
+# (src/bin/chatlab/lang.rs): `--lang fr|en`, else LAB_LANG when a calling script exported it,
+# else the first of LC_ALL, LC_MESSAGES, LANG that is set and not empty: French when it starts
+# with fr. An error says what to do, in either language. Each script family has one table of
+# strings, lab/lang/FAMILY.sh: LAB_FR and LAB_EN, the same keys; lab/lang/lib.sh holds the
+# words of this file's helpers, loaded with it. An error is `lab_die "$(lab_t KEY ARG…)" [EXIT]`.
+# (The teacher's lab/class, and the data scripts read, such as lab_check_verdict's words, stay
+# in English.)
 
 # lab_lang [fr|en]: set and export LAB_LANG: the flag's value when given, else as above.
 lab_lang() {
@@ -418,7 +427,7 @@ lab_lang() {
         if [[ $locale == fr* ]]; then LAB_LANG=fr; else LAB_LANG=en; fi
       fi
       ;;
-    *) lab_die "--lang takes fr or en (not '$1')" 2 ;;
+    *) lab_die "$(lab_t lib.lang.not "$1")" 2 ;;
   esac
   export LAB_LANG
 }
@@ -430,7 +439,7 @@ lab_lang_args() {
   while (($#)); do
     case $1 in
       --lang)
-        [[ $# -ge 2 ]] || lab_die "--lang takes fr or en" 2
+        [[ $# -ge 2 ]] || lab_die "$(lab_t lib.lang)" 2
         lang=$2
         shift 2
         ;;
@@ -440,21 +449,37 @@ lab_lang_args() {
   lab_lang "$lang"
 }
 
-# lab_strings FAMILY: load lab/lang/FAMILY.sh, the table of strings of a family of scripts.
-lab_strings() {
+# lab_table FAMILY: add lab/lang/FAMILY.sh's strings to LAB_EN and LAB_FR (the tables already
+# loaded keep theirs: lib.sh's and a script's own family together).
+lab_table() {
+  local -A en=() fr=()
+  local k
+  for k in "${!LAB_EN[@]}"; do en[$k]=${LAB_EN[$k]}; done
+  for k in "${!LAB_FR[@]}"; do fr[$k]=${LAB_FR[$k]}; done
   # shellcheck source=/dev/null # one of lab/lang/*.sh
   source "$LAB_ROOT/lab/lang/$1.sh"
+  for k in "${!en[@]}"; do [[ -v "LAB_EN[$k]" ]] || LAB_EN[$k]=${en[$k]}; done
+  for k in "${!fr[@]}"; do [[ -v "LAB_FR[$k]" ]] || LAB_FR[$k]=${fr[$k]}; done
+}
+
+# lab_strings FAMILY: load lab/lang/FAMILY.sh, the table of strings of a family of scripts,
+# and settle the language (lab_lang) unless a flag already did.
+lab_strings() {
+  lab_table "$1"
   [[ -n ${LAB_LANG:-} ]] || lab_lang
 }
 
 # lab_t KEY [ARG...]: the text KEY in LAB_LANG, its %s replaced by ARGs (printf), no newline.
+# Before any lab_strings or lab_lang (an error of the arguments, in lib.sh's helpers), the
+# language is the locale's.
 lab_t() {
   local key=$1 text
   shift
+  [[ -n ${LAB_LANG:-} ]] || lab_lang
   if [[ $LAB_LANG == fr ]]; then text=${LAB_FR[$key]-}; else text=${LAB_EN[$key]-}; fi
   [[ -n $text ]] || lab_die "no text '$key' in lab/lang for '$LAB_LANG'"
   # shellcheck disable=SC2059 # the table holds the format
-  printf "$text" "$@"
+  printf -- "$text" "$@"
 }
 
 # lab_tn KEY [ARG...]: lab_t, then a newline (one narration line, or several).
@@ -462,3 +487,6 @@ lab_tn() {
   lab_t "$@"
   printf '\n'
 }
+
+declare -gA LAB_EN=() LAB_FR=()
+lab_table lib

@@ -124,6 +124,155 @@ fn scripts_refuse_bad_arguments_with_one_line_and_code_2() {
     }
 }
 
+/// Bad arguments in the students' language (lab/lang/*.sh): French under a French locale, or
+/// with --lang fr wherever a script takes it (anywhere among its options), the English of
+/// today under the C locale or with --lang en; one `lab: …` line saying what to do, code 2.
+#[test]
+fn scripts_refuse_bad_arguments_in_french_or_english() {
+    // (script, arguments, takes --lang, French line, English line)
+    let cases: &[(&str, &[&str], bool, &str, &str)] = &[
+        (
+            "view",
+            &["--port", "x"],
+            true,
+            "--port attend un numéro de port, par exemple 8088",
+            "--port needs a port number, e.g. 8088",
+        ),
+        (
+            "check",
+            &["q1", "--bogus"],
+            true,
+            "argument inconnu «\u{202f}--bogus\u{202f}»\u{a0}: le programme vient après --, \
+             par exemple lab/check q1 -- python3 /work/prog.py",
+            "unknown argument '--bogus': the program comes after --, e.g. lab/check q1 -- \
+             python3 /work/prog.py",
+        ),
+        (
+            "check",
+            &["--class", "/nonexistent"],
+            true,
+            "le dossier /nonexistent n'existe pas",
+            "no folder /nonexistent",
+        ),
+        (
+            "ladder",
+            &["/nonexistent.pcap"],
+            true,
+            "impossible de lire «\u{202f}/nonexistent.pcap\u{202f}»\u{a0}: ce fichier n'existe pas",
+            "cannot read '/nonexistent.pcap': no such file",
+        ),
+        (
+            "ladder",
+            &[],
+            true,
+            "quelles captures\u{202f}? par exemple lab/ladder captures/05-ladder-*.pcap \
+             (voir lab/help ladder)",
+            "which captures? e.g. lab/ladder captures/05-ladder-*.pcap (see lab/help ladder)",
+        ),
+        (
+            "wait",
+            &["server", "listening", "x"],
+            false,
+            "«\u{202f}x\u{202f}» n'est pas un numéro de port",
+            "'x' is not a port number",
+        ),
+        (
+            "wait",
+            &["nohost", "listening", "80"],
+            false,
+            "hôte inconnu «\u{202f}nohost\u{202f}»\u{a0}: les hôtes du lab sont server client client2",
+            "unknown host 'nohost': the lab's hosts are server client client2",
+        ),
+        (
+            "down",
+            &["now"],
+            false,
+            "argument inconnu «\u{202f}now\u{202f}»\u{a0}: lab/down n'en prend aucun",
+            "unknown argument 'now': lab/down takes none",
+        ),
+        (
+            "help",
+            &["nosuchscript"],
+            false,
+            "aucun script du lab ne s'appelle «\u{202f}nosuchscript\u{202f}»\u{a0}: voir lab/help",
+            "no lab script named 'nosuchscript': see lab/help",
+        ),
+        (
+            "up",
+            &["--bogus"],
+            true,
+            "argument inconnu «\u{202f}--bogus\u{202f}»\u{a0}: lab/up [--build]",
+            "unknown argument '--bogus': lab/up [--build]",
+        ),
+        (
+            "capture",
+            &["server", "--count", "x"],
+            false,
+            "--count attend un nombre positif de paquets, pas «\u{202f}x\u{202f}»",
+            "--count needs a positive number of packets, not 'x'",
+        ),
+        (
+            "netem",
+            &["server", "bogus", "1"],
+            true,
+            "perturbation inconnue «\u{202f}bogus\u{202f}»\u{a0}: utilisez delay, jitter, loss, \
+             rate ou limit (ou show, clear) (lab/netem --help)",
+            "unknown impairment 'bogus': use delay, jitter, loss, rate or limit (or show, clear) \
+             (lab/netem --help)",
+        ),
+        (
+            "timewait",
+            &["--port", "8080"],
+            true,
+            "--port attend un numéro de port autre que 8080 (celui du serveur du lab), par exemple 9090",
+            "--port needs a port number other than 8080 (the lab's server), e.g. 9090",
+        ),
+        (
+            "deadlock",
+            &["--seconds", "0"],
+            true,
+            "--seconds attend un nombre de secondes de 1 à 99",
+            "--seconds needs a number of seconds from 1 to 99",
+        ),
+        (
+            "build-offline",
+            &["--arch", "mips"],
+            true,
+            "pas de construction pour l'architecture «\u{202f}mips\u{202f}»\u{a0}: x86_64 ou aarch64",
+            "no build for the architecture 'mips': x86_64 or aarch64",
+        ),
+    ];
+    for (name, args, takes_lang, french, english) in cases {
+        let mut runs: Vec<(&str, Vec<&str>, &str)> = vec![
+            ("fr_FR.UTF-8", args.to_vec(), french),
+            ("C", args.to_vec(), english),
+        ];
+        if *takes_lang {
+            runs.push(("C", [args, &["--lang", "fr"][..]].concat(), french));
+            runs.push((
+                "fr_FR.UTF-8",
+                [args, &["--lang", "en"][..]].concat(),
+                english,
+            ));
+        }
+        for (locale, args, line) in runs {
+            let ran = run(in_locale(&mut script(None, name, &args), locale), LIMIT);
+            assert_eq!(
+                ran.code(),
+                Some(2),
+                "LANG={locale}: exit code 2 expected:\n{}",
+                ran.report
+            );
+            assert_eq!(
+                ran.stderr(),
+                format!("lab: {line}\n"),
+                "LANG={locale}: {name} {args:?}:\n{}",
+                ran.report
+            );
+        }
+    }
+}
+
 /// A fresh Debian machine has no debootstrap, which lab/build-offline (so lab/up) needs once
 /// to make the lab's base. As root with apt-get, it is installed, in one line of narration;
 /// not root, one line says the command to type. Stubs stand for `id` and `apt-get`, on a PATH

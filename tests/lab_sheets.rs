@@ -235,8 +235,9 @@ fn sheets_follow_french_typography() {
     );
 }
 
-/// What the lab's scripts tell students comes from one table of strings per family
-/// (lab/lang/*.sh), French and English with the same keys, each used by its scripts; the
+/// What the lab's scripts tell students (messages and errors) comes from one table of strings
+/// per family (lab/lang/*.sh), French and English with the same keys, each used by its
+/// scripts, the French in French typography; the
 /// language is chosen as the instruments choose it (src/bin/chatlab/lang.rs): --lang, else
 /// the first of LC_ALL, LC_MESSAGES, LANG that is set and not empty, French when it starts
 /// with fr.
@@ -257,18 +258,28 @@ fn the_lab_speaks_french_or_english_by_the_instruments_rule() {
         let ran = run(&mut cmd, Duration::from_secs(10)).expect_success();
         let keys = ran.stdout();
         assert!(keys.lines().count() >= 4, "{}: {keys}", path.display());
+        let errors = french_table_typography_errors(&fs::read_to_string(&path).unwrap());
+        assert!(
+            errors.is_empty(),
+            "{}: French typography (U+00A0 before « : », U+202F before « ; ? ! »):\n{}",
+            path.display(),
+            errors.join("\n")
+        );
         // Each key is used by a script of the family.
         let family = path.file_stem().unwrap().to_string_lossy().into_owned();
         let users: &[&str] = match family.as_str() {
             "demos" => &["timewait", "deadlock"],
-            other => &[if other == "capture" { "capture" } else { other }],
+            "up" => &["up", "down"],
+            "lib" => &["lib.sh"],
+            other => &[other],
         };
         let code: String = users
             .iter()
             .map(|s| fs::read_to_string(kit::root().join("lab").join(s)).unwrap())
             .collect();
         assert!(
-            code.contains(&format!("lab_strings {family}")),
+            code.contains(&format!("lab_strings {family}"))
+                || code.contains(&format!("lab_table {family}")),
             "no script loads lab/lang/{family}.sh"
         );
         for key in keys.lines() {
@@ -312,6 +323,27 @@ fn the_lab_speaks_french_or_english_by_the_instruments_rule() {
         let ran = run(&mut cmd, Duration::from_secs(10)).expect_success();
         assert_eq!(ran.stdout(), want, "{vars:?} {flag}");
     }
+}
+
+/// The French texts of a table of lab/lang (TEXT, the file): a plain space before « : ; ? ! »
+/// (one a no-break space must replace), or a stand-in for one (⍽, ‧: how the typography
+/// errors show them), one line each. The lines a demonstration types (`.line.` keys) are data.
+fn french_table_typography_errors(text: &str) -> Vec<String> {
+    let french = text.split("declare -gA LAB_FR=(").nth(1).unwrap_or("");
+    french
+        .lines()
+        .filter(|l| !l.contains(".line."))
+        .filter(|l| {
+            let chars: Vec<char> = l.chars().collect();
+            l.contains(['\u{237d}', '\u{2027}'])
+                || chars.windows(3).any(|w| {
+                    w[0] == ' '
+                        && matches!(w[1], ':' | ';' | '?' | '!')
+                        && matches!(w[2], ' ' | '"' | '\\')
+                })
+        })
+        .map(|l| l.trim().to_string())
+        .collect()
 }
 
 /// The rule itself catches what it must, and lets code and correct text through.

@@ -1,17 +1,51 @@
 # shellcheck shell=bash disable=SC2034 # the tables are read by lab_t (lab/lib.sh)
 # The words of lab/capture's summary for students: LAB_FR and LAB_EN, the same keys (printf
-# formats). Its line « capturing on … » is not here: scripts wait for it.
+# formats), and its errors. Its line « capturing on … » is not here: scripts wait for it.
 
 declare -gA LAB_EN=(
   [kernel]="%s is impaired by the kernel's netem, which records nothing: lab/ladder will draw its departures as captured, AFTER the delay (for the true departures: LAB_NETEM_ENGINE=userspace lab/netem %s …)"
   [saved]="%s%s packets, %s bytes of TCP data; saved to %s (%s bytes): open it in Wireshark, or lab/capture --read %s"
   [record]="%s%s's netem record (when each packet entered the impairment) saved to captures/%s"
   [ladder]="the ladder of this experiment: lab/ladder captures/%s-*.pcap"
+  [err.value]="%s needs a value"
+  [err.read.value]="--read needs a file"
+  [err.wait.value]="--wait needs the name of a capture"
+  [err.option]="unknown option '%s': see lab/help capture"
+  [err.wait.only]="--wait takes only the name of a capture: see lab/help capture"
+  [err.wait.late]="no capture named '%s' is capturing after 20 s: did it stop? (see its messages)"
+  [err.read.only]="--read takes only a file and a filter: see lab/help capture"
+  [err.read]="cannot read '%s': no such file"
+  [err.which]="which host? server, client or client2 (see lab/help capture)"
+  [err.twice]="a host is given twice: %s"
+  [err.count]="--count needs a positive number of packets, not '%s'"
+  [err.duration]="--duration needs a positive number of seconds, not '%s'"
+  [err.both]="give --count or --duration, not both"
+  [err.name]="--name '%s': use letters, digits, '.', '_' or '-' (the file goes to captures/)"
+  [err.filter]="tcpdump refuses the filter '%s': %s"
+  [err.tcpdump]="tcpdump could not start on %s: %s"
+  [err.silent]="no message"
 )
 
 declare -gA LAB_FR=(
-  [kernel]="%s est ralenti par le netem du noyau, qui ne note rien⍽: lab/ladder dessinera ses départs tels que capturés, APRÈS le retard (pour les vrais départs⍽: LAB_NETEM_ENGINE=userspace lab/netem %s …)"
-  [saved]="%s%s paquets, %s octets de données TCP⍽; enregistrée dans %s (%s octets)⍽: ouvrez-la dans Wireshark, ou lab/capture --read %s"
+  [kernel]="%s est ralenti par le netem du noyau, qui ne note rien : lab/ladder dessinera ses départs tels que capturés, APRÈS le retard (pour les vrais départs : LAB_NETEM_ENGINE=userspace lab/netem %s …)"
+  [saved]="%s%s paquets, %s octets de données TCP ; enregistrée dans %s (%s octets) : ouvrez-la dans Wireshark, ou lab/capture --read %s"
   [record]="%sla trace du netem de %s (l'entrée de chaque paquet dans le retard) enregistrée dans captures/%s"
-  [ladder]="l'échelle de cette expérience⍽: lab/ladder captures/%s-*.pcap --lang fr"
+  [ladder]="l'échelle de cette expérience : lab/ladder captures/%s-*.pcap --lang fr"
+  [err.value]="%s attend une valeur"
+  [err.read.value]="--read attend un fichier"
+  [err.wait.value]="--wait attend le nom d'une capture"
+  [err.option]="option inconnue « %s » : voir lab/help capture"
+  [err.wait.only]="--wait ne prend que le nom d'une capture : voir lab/help capture"
+  [err.wait.late]="aucune capture nommée « %s » ne tourne après 20 s : s'est-elle arrêtée ? (voir ses messages)"
+  [err.read.only]="--read ne prend qu'un fichier et un filtre : voir lab/help capture"
+  [err.read]="impossible de lire « %s » : ce fichier n'existe pas"
+  [err.which]="quel hôte ? server, client ou client2 (voir lab/help capture)"
+  [err.twice]="un hôte est donné deux fois : %s"
+  [err.count]="--count attend un nombre positif de paquets, pas « %s »"
+  [err.duration]="--duration attend un nombre positif de secondes, pas « %s »"
+  [err.both]="donnez --count ou --duration, pas les deux"
+  [err.name]="--name « %s » : utilisez des lettres, des chiffres, « . », « _ » ou « - » (le fichier va dans captures/)"
+  [err.filter]="tcpdump refuse le filtre « %s » : %s"
+  [err.tcpdump]="tcpdump n'a pas pu démarrer sur %s : %s"
+  [err.silent]="aucun message"
 )

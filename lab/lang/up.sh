@@ -1,5 +1,6 @@
 # shellcheck shell=bash disable=SC2034 # the tables are read by lab_t (lab/lib.sh)
-# The words of lab/up for students: LAB_FR and LAB_EN, the same keys (printf formats).
+# The words of lab/up and lab/down for students: LAB_FR and LAB_EN, the same keys (printf
+# formats).
 
 declare -gA LAB_EN=(
   [pulling]="pulling %s (to build from docker/Dockerfile)"
@@ -12,17 +13,49 @@ declare -gA LAB_EN=(
   [what.recv]="Q1, chat recv"
   [what.idle]="no chat server: port 8080 is free for your own"
   [next]="The lab is up: server (%s.10, %s), client (%s.11), client2 (%s.12).\nNext, in another terminal:\n  %s exec client %s\nType as the server:   docker attach \$(%s ps -q server)   (detach: Ctrl-P Ctrl-Q)\nWatch the wire:       lab/capture server          Stop the lab: lab/down"
+  [up.args]="unknown argument '%s': lab/up [--build]"
+  [up.one]="lab/up takes one option at most: lab/up [--build]"
+  [up.how]="LAB_BUILD must be auto, registry or offline (not '%s')"
+  [up.docker]="docker is not installed: install Docker (Docker Desktop on Mac and Windows)"
+  [up.daemon]="cannot talk to the Docker daemon: is Docker running? (on Linux: are you in the docker group?)"
+  [up.compose]="compose does not work here: install Docker's compose plugin"
+  [up.build.failed]="the image build failed (output above)"
+  [up.offline.failed]="the offline build failed (above); with Docker Hub reachable, LAB_BUILD=registry lab/up needs no Rust"
+  [up.start.failed]="compose could not start the lab (output above)"
+  [up.no.server]="the server host did not start: docker compose logs server"
+  [up.server.down]="the server host is not running (%s): docker compose logs server"
+  [up.no.listen]="the server does not listen on 8080 after 30 s (%s): docker compose logs server"
+  [up.resolve]="%s does not resolve the name server after 20 s: docker compose logs"
+  [down.args]="unknown argument '%s': lab/down takes none"
+  [down.failed]="compose could not stop the lab (output above)"
+  [down.done]="the lab is down (captures/ and work/ are kept)"
 )
 
 declare -gA LAB_FR=(
   [pulling]="téléchargement de %s (pour construire depuis docker/Dockerfile)"
   [why.missing]="l'image %s manque"
-  [build.registry]="construction de %s depuis docker/Dockerfile (%s⍽; Docker Hub répond)"
-  [build.offline]="construction de %s sans registre, lab/build-offline (%s⍽; %s)"
+  [build.registry]="construction de %s depuis docker/Dockerfile (%s ; Docker Hub répond)"
+  [build.offline]="construction de %s sans registre, lab/build-offline (%s ; %s)"
   [no.hub]="Docker Hub ne répond pas"
   [what.duplex]="Q4, chat duplex --listen -k"
   [what.alternate]="Q3, chat alternate --listen -k"
   [what.recv]="Q1, chat recv"
-  [what.idle]="pas de serveur chat⍽: le port 8080 est libre pour le vôtre"
-  [next]="Le lab tourne⍽: server (%s.10, %s), client (%s.11), client2 (%s.12).\nEnsuite, dans un autre terminal⍽:\n  %s exec client %s\nTaper côté serveur⍽:  docker attach \$(%s ps -q server)   (se détacher⍽: Ctrl-P Ctrl-Q)\nVoir le fil⍽:         lab/capture server          Arrêter le lab⍽: lab/down"
+  [what.idle]="pas de serveur chat : le port 8080 est libre pour le vôtre"
+  [next]="Le lab tourne : server (%s.10, %s), client (%s.11), client2 (%s.12).\nEnsuite, dans un autre terminal :\n  %s exec client %s\nTaper côté serveur :  docker attach \$(%s ps -q server)   (se détacher : Ctrl-P Ctrl-Q)\nVoir le fil :         lab/capture server          Arrêter le lab : lab/down"
+  [up.args]="argument inconnu « %s » : lab/up [--build]"
+  [up.one]="lab/up prend une option au plus : lab/up [--build]"
+  [up.how]="LAB_BUILD doit valoir auto, registry ou offline (pas « %s »)"
+  [up.docker]="docker n'est pas installé : installez Docker (Docker Desktop sur Mac et Windows)"
+  [up.daemon]="impossible de joindre le démon Docker : Docker est-il lancé ? (sous Linux : êtes-vous dans le groupe docker ?)"
+  [up.compose]="compose ne fonctionne pas ici : installez l'extension compose de Docker"
+  [up.build.failed]="la construction de l'image a échoué (sa sortie ci-dessus)"
+  [up.offline.failed]="la construction sans registre a échoué (ci-dessus) ; si Docker Hub est accessible, LAB_BUILD=registry lab/up n'a pas besoin de Rust"
+  [up.start.failed]="compose n'a pas pu démarrer le lab (sa sortie ci-dessus)"
+  [up.no.server]="l'hôte server n'a pas démarré : docker compose logs server"
+  [up.server.down]="l'hôte server ne tourne pas (%s) : docker compose logs server"
+  [up.no.listen]="le serveur n'écoute pas sur 8080 après 30 s (%s) : docker compose logs server"
+  [up.resolve]="%s ne résout pas le nom server après 20 s : docker compose logs"
+  [down.args]="argument inconnu « %s » : lab/down n'en prend aucun"
+  [down.failed]="compose n'a pas pu arrêter le lab (sa sortie ci-dessus)"
+  [down.done]="le lab est arrêté (captures/ et work/ sont conservés)"
 )
