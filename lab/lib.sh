@@ -349,12 +349,7 @@ lab_demo_args() {
   port=$1 name=$2
   shift 2
   LAB_ARGS=()
-  # The language first, so that an error about an option before it speaks it too.
-  local i j
-  for ((i = 1; i < $#; i++)); do
-    j=$((i + 1))
-    if [[ ${!i} == --lang && (${!j} == fr || ${!j} == en) ]]; then lab_lang "${!j}"; fi
-  done
+  lab_lang_peek "$@" # (the language first: an error about an option before it speaks it)
   while (($#)); do
     case $1 in
       --port | -p)
@@ -432,6 +427,16 @@ lab_lang() {
   export LAB_LANG
 }
 
+# lab_lang_peek ARGS...: settle the language from a `--lang fr|en` among ARGS, before any `--`
+# (what follows is a program's), leaving ARGS to the script: its errors about an option before
+# the flag already speak it.
+lab_lang_peek() {
+  while (($#)) && [[ $1 != -- ]]; do
+    if [[ $1 == --lang && (${2:-} == fr || ${2:-} == en) ]]; then lab_lang "$2"; fi
+    shift
+  done
+}
+
 # lab_lang_args ARGS...: take `--lang fr|en` out of ARGS (lab_lang), the rest in LAB_ARGS.
 lab_lang_args() {
   local lang=""
@@ -449,23 +454,12 @@ lab_lang_args() {
   lab_lang "$lang"
 }
 
-# lab_table FAMILY: add lab/lang/FAMILY.sh's strings to LAB_EN and LAB_FR (the tables already
-# loaded keep theirs: lib.sh's and a script's own family together).
-lab_table() {
-  local -A en=() fr=()
-  local k
-  for k in "${!LAB_EN[@]}"; do en[$k]=${LAB_EN[$k]}; done
-  for k in "${!LAB_FR[@]}"; do fr[$k]=${LAB_FR[$k]}; done
+# lab_strings FAMILY: add lab/lang/FAMILY.sh's strings to LAB_EN and LAB_FR (its tables add
+# to those already loaded: lib.sh's and a script's own family together), and settle the
+# language (lab_lang) unless a flag already did.
+lab_strings() {
   # shellcheck source=/dev/null # one of lab/lang/*.sh
   source "$LAB_ROOT/lab/lang/$1.sh"
-  for k in "${!en[@]}"; do [[ -v "LAB_EN[$k]" ]] || LAB_EN[$k]=${en[$k]}; done
-  for k in "${!fr[@]}"; do [[ -v "LAB_FR[$k]" ]] || LAB_FR[$k]=${fr[$k]}; done
-}
-
-# lab_strings FAMILY: load lab/lang/FAMILY.sh, the table of strings of a family of scripts,
-# and settle the language (lab_lang) unless a flag already did.
-lab_strings() {
-  lab_table "$1"
   [[ -n ${LAB_LANG:-} ]] || lab_lang
 }
 
@@ -489,4 +483,5 @@ lab_tn() {
 }
 
 declare -gA LAB_EN=() LAB_FR=()
-lab_table lib
+# shellcheck source=lab/lang/lib.sh
+source "$LAB_ROOT/lab/lang/lib.sh"

@@ -248,7 +248,7 @@ fn the_lab_speaks_french_or_english_by_the_instruments_rule() {
     for entry in fs::read_dir(&dir).expect("lab/lang") {
         let path = entry.unwrap().path();
         let script = format!(
-            "source lab/lib.sh; source {0}; \
+            "declare -A LAB_EN=() LAB_FR=(); source {0}; \
              diff <(printf '%s\\n' \"${{!LAB_FR[@]}}\" | sort) <(printf '%s\\n' \"${{!LAB_EN[@]}}\" | sort) \
              && printf '%s\\n' \"${{!LAB_FR[@]}}\"",
             path.display()
@@ -279,7 +279,7 @@ fn the_lab_speaks_french_or_english_by_the_instruments_rule() {
             .collect();
         assert!(
             code.contains(&format!("lab_strings {family}"))
-                || code.contains(&format!("lab_table {family}")),
+                || code.contains(&format!("lab/lang/{family}.sh")),
             "no script loads lab/lang/{family}.sh"
         );
         for key in keys.lines() {
@@ -329,7 +329,10 @@ fn the_lab_speaks_french_or_english_by_the_instruments_rule() {
 /// (one a no-break space must replace), or a stand-in for one (⍽, ‧: how the typography
 /// errors show them), one line each. The lines a demonstration types (`.line.` keys) are data.
 fn french_table_typography_errors(text: &str) -> Vec<String> {
-    let french = text.split("declare -gA LAB_FR=(").nth(1).unwrap_or("");
+    let french = text
+        .split("declare -gA LAB_FR+=(")
+        .nth(1)
+        .expect("a French table: declare -gA LAB_FR+=(");
     french
         .lines()
         .filter(|l| !l.contains(".line."))

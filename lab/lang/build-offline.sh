@@ -2,7 +2,7 @@
 # The words of lab/build-offline for students: LAB_FR and LAB_EN, the same keys (printf
 # formats). The tools' own output (cargo, debootstrap, docker) is theirs.
 
-declare -gA LAB_EN=(
+declare -gA LAB_EN+=(
   [build.arch.value]="--arch needs a value: x86_64 or aarch64"
   [build.args]="unknown argument '%s'"
   [build.arch]="no build for the architecture '%s': x86_64 or aarch64"
@@ -23,7 +23,7 @@ declare -gA LAB_EN=(
   [build.class]="--class builds the class's images for this machine's architecture only (no --arch)"
 )
 
-declare -gA LAB_FR=(
+declare -gA LAB_FR+=(
   [build.arch.value]="--arch attend une valeur : x86_64 ou aarch64"
   [build.args]="argument inconnu « %s »"
   [build.arch]="pas de construction pour l'architecture « %s » : x86_64 ou aarch64"

@@ -3,7 +3,7 @@
 # LAB_EN, the same keys (printf formats). The verdicts and the grid are the checker's own
 # (chatlab check, chatlab check-report: --lang, the same rule).
 
-declare -gA LAB_EN=(
+declare -gA LAB_EN+=(
   [check.docker]="docker is not installed"
   [check.image]="the lab image %s is missing: build it with 'docker compose build' (or lab/build-offline without a registry)"
   [check.which]="which question? lab/check ROLE -- COMMAND (see lab/help check)"
@@ -25,7 +25,7 @@ declare -gA LAB_EN=(
   [check.done]="checked %s students in %s s: %s/report.csv, %s/report.html"
 )
 
-declare -gA LAB_FR=(
+declare -gA LAB_FR+=(
   [check.docker]="docker n'est pas installé : installez Docker"
   [check.image]="l'image du lab %s manque : construisez-la avec « docker compose build » (ou lab/build-offline sans registre)"
   [check.which]="quelle question ? lab/check ROLE -- COMMANDE (voir lab/help check)"

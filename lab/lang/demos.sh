@@ -3,7 +3,7 @@
 # students: LAB_FR and LAB_EN, the same keys; each text is a printf format (%s, \n). The
 # narration shows what happens; the sheets ask why (an answer here would answer them).
 
-declare -gA LAB_EN=(
+declare -gA LAB_EN+=(
   [tw.title1]="1. A conversation on port %s, where the server closes first"
   [tw.capturing]="(capturing on both hosts into captures/%s-server.pcap and %s-client.pcap)"
   [tw.line.client]="hello, server"
@@ -52,7 +52,7 @@ declare -gA LAB_EN=(
   [dl.err.answer]="the client did not receive the answer: %s"
 )
 
-declare -gA LAB_FR=(
+declare -gA LAB_FR+=(
   [tw.title1]="1. Une conversation sur le port %s, où le serveur ferme le premier"
   [tw.capturing]="(capture sur les deux hôtes, dans captures/%s-server.pcap et %s-client.pcap)"
   [tw.line.client]="bonjour, serveur"

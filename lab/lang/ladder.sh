@@ -2,7 +2,7 @@
 # The words of lab/ladder for students: LAB_FR and LAB_EN, the same keys (printf formats). The
 # ladder itself, its legend and its own errors are chatlab ladder's (--lang, the same rule).
 
-declare -gA LAB_EN=(
+declare -gA LAB_EN+=(
   [ladder.svg]="--svg needs a file"
   [ladder.value]="%s needs a value"
   [ladder.option]="unknown option '%s': see lab/help ladder"
@@ -16,7 +16,7 @@ declare -gA LAB_EN=(
   [ladder.saved]="SVG saved to %s: open it in a browser (or rsvg-convert -o ladder.png %s)"
 )
 
-declare -gA LAB_FR=(
+declare -gA LAB_FR+=(
   [ladder.svg]="--svg attend un fichier"
   [ladder.value]="%s attend une valeur"
   [ladder.option]="option inconnue « %s » : voir lab/help ladder"

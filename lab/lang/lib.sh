@@ -1,9 +1,9 @@
 # shellcheck shell=bash disable=SC2034 # the tables are read by lab_t (lab/lib.sh)
 # The words of lab/lib.sh's helpers for students (what every lab script may say through them:
 # a host not running, a bad --port, a missing tool): LAB_FR and LAB_EN, the same keys (printf
-# formats). lab/lib.sh loads them first; a script's own family (lab_strings) adds its own.
+# formats). lab/lib.sh loads them first; a script's own family (lab_strings) adds to them.
 
-declare -gA LAB_EN=(
+declare -gA LAB_EN+=(
   [lib.compose]="neither 'docker compose' nor 'docker-compose' is installed: install Docker with its compose plugin"
   [lib.arch]="no static build for this machine's architecture (%s): the lab runs on x86_64 and aarch64"
   [lib.target]="installing the Rust target %s (rustup target add %s, once)"
@@ -23,7 +23,7 @@ declare -gA LAB_EN=(
   [lib.capture]="the capture did not start: %s"
 )
 
-declare -gA LAB_FR=(
+declare -gA LAB_FR+=(
   [lib.compose]="ni « docker compose » ni « docker-compose » n'est installé : installez Docker avec son extension compose"
   [lib.arch]="pas de compilation statique pour l'architecture de cette machine (%s) : le lab tourne sur x86_64 et aarch64"
   [lib.target]="installation de la cible Rust %s (rustup target add %s, une seule fois)"

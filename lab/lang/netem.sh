@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # the tables are read by lab_t (lab/lib.sh)
 # The words of lab/netem for students: LAB_FR and LAB_EN, the same keys (printf formats).
 
-declare -gA LAB_EN=(
+declare -gA LAB_EN+=(
   [set.kernel]="%s: egress of %s (what %s sends): %s (engine: kernel netem)"
   [set.user]="%s: egress of %s (what %s sends): %s (engine: userspace chatlab netem in %s, %s)"
   [why.nonetem]="this kernel has no sch_netem"
@@ -33,7 +33,7 @@ declare -gA LAB_EN=(
   [warn.conntrack]="warning: cannot exempt %s's egress from conntrack (%s): the 2nd packet of a new flow sent within the delay may be dropped"
 )
 
-declare -gA LAB_FR=(
+declare -gA LAB_FR+=(
   [set.kernel]="%s : sortie de %s (ce que %s envoie) : %s (moteur : netem du noyau)"
   [set.user]="%s : sortie de %s (ce que %s envoie) : %s (moteur : chatlab netem en espace utilisateur dans %s, %s)"
   [why.nonetem]="ce noyau n'a pas sch_netem"

@@ -2,7 +2,7 @@
 # The words of lab/up and lab/down for students: LAB_FR and LAB_EN, the same keys (printf
 # formats).
 
-declare -gA LAB_EN=(
+declare -gA LAB_EN+=(
   [pulling]="pulling %s (to build from docker/Dockerfile)"
   [why.missing]="the image %s is missing"
   [build.registry]="building %s from docker/Dockerfile (%s; Docker Hub answers)"
@@ -31,7 +31,7 @@ declare -gA LAB_EN=(
   [down.done]="the lab is down (captures/ and work/ are kept)"
 )
 
-declare -gA LAB_FR=(
+declare -gA LAB_FR+=(
   [pulling]="téléchargement de %s (pour construire depuis docker/Dockerfile)"
   [why.missing]="l'image %s manque"
   [build.registry]="construction de %s depuis docker/Dockerfile (%s ; Docker Hub répond)"

@@ -2,7 +2,7 @@
 # The words of lab/view for students: LAB_FR and LAB_EN, the same keys (printf formats). The
 # page itself speaks the browser's language.
 
-declare -gA LAB_EN=(
+declare -gA LAB_EN+=(
   [view.web.port]="--web-port needs a port number, e.g. 8443"
   [view.port]="--port needs a port number, e.g. 8088"
   [view.args]="unknown argument '%s': lab/view [--port PORT] [--terminals [--web-port PORT]]"
@@ -24,7 +24,7 @@ declare -gA LAB_EN=(
   [view.stopped]="the view's server stopped: %s"
 )
 
-declare -gA LAB_FR=(
+declare -gA LAB_FR+=(
   [view.web.port]="--web-port attend un numéro de port, par exemple 8443"
   [view.port]="--port attend un numéro de port, par exemple 8088"
   [view.args]="argument inconnu « %s » : lab/view [--port PORT] [--terminals [--web-port PORT]]"

@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # the tables are read by lab_t (lab/lib.sh)
 # The words of lab/wait for students: LAB_FR and LAB_EN, the same keys (printf formats).
 
-declare -gA LAB_EN=(
+declare -gA LAB_EN+=(
   [wait.usage]="lab/wait HOST listening|connected PORT [SECONDS]: see lab/help wait"
   [wait.port]="'%s' is not a port number"
   [wait.seconds]="SECONDS must be a positive number, not '%s'"
@@ -10,7 +10,7 @@ declare -gA LAB_EN=(
   [wait.none.connected]="nothing connected on port %s in %s after %s s"
 )
 
-declare -gA LAB_FR=(
+declare -gA LAB_FR+=(
   [wait.usage]="lab/wait HÔTE listening|connected PORT [SECONDES] : voir lab/help wait"
   [wait.port]="« %s » n'est pas un numéro de port"
   [wait.seconds]="SECONDES doit être un nombre positif, pas « %s »"
