@@ -47,16 +47,19 @@ let me = { max_file: 262144 };
 // a few times, a little later each; a failed script is loaded again the same way.
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function get(url) {
+// ATTEMPT's result; when it throws, ATTEMPT again a little later, 4 tries in all.
+async function again(attempt) {
   for (let i = 1; ; i++) {
     try {
-      return await fetch(url);
+      return await attempt();
     } catch (e) {
       if (i === 4) throw e;
       await pause(300 * i);
     }
   }
 }
+
+const get = (url) => again(() => fetch(url));
 
 function script(src) {
   return new Promise((resolve, reject) => {
@@ -68,16 +71,12 @@ function script(src) {
   });
 }
 
-// xterm.js and its fit addon (the page's <script>s), once more if they did not load.
-async function xterm() {
-  for (let i = 1; typeof Terminal === "undefined" || typeof FitAddon === "undefined"; i++) {
-    if (i === 5) return false;
-    await pause(300 * i);
-    if (typeof Terminal === "undefined") await script("/assets/xterm.js").catch(() => {});
-    if (typeof FitAddon === "undefined") await script("/assets/addon-fit.js").catch(() => {});
-  }
-  return true;
-}
+// xterm.js and its fit addon (the page's <script>s), loaded again if they did not load; false
+// when they never did.
+const xterm = () => again(async () => {
+  if (typeof Terminal === "undefined") await script("/assets/xterm.js");
+  if (typeof FitAddon === "undefined") await script("/assets/addon-fit.js");
+}).then(() => true, () => false);
 
 // --- Terminals ---------------------------------------------------------------------------
 window.terms = {};
