@@ -43,8 +43,8 @@ pub struct Browser {
     /// What the page said went wrong (its exceptions, console errors, failed loads), the
     /// last [`LOGGED`]: a failure shows them.
     logged: Vec<String>,
-    /// Requests to fail (a URL's end, how many more times), as a network that blinks does.
-    failing: Vec<(String, usize)>,
+    /// Requests to fail once each (a URL's end), as a network that blinks does.
+    failing: Vec<String>,
     /// Commands sent without waiting: their answers are dropped.
     unawaited: HashSet<u64>,
     /// The network changed under a load since [`Browser::goto`] began (a load failed with
@@ -118,7 +118,7 @@ impl Browser {
             session: String::new(),
             early: HashMap::new(),
             logged: Vec::new(),
-            failing: fail.iter().map(|f| (f.to_string(), 1)).collect(),
+            failing: fail.iter().map(|f| f.to_string()).collect(),
             unawaited: HashSet::new(),
             blinked: false,
         };
@@ -202,13 +202,9 @@ impl Browser {
             Some("Fetch.requestPaused") => {
                 let url = p["request"]["url"].as_str().unwrap_or_default();
                 let request = json!(p["requestId"]);
-                let fail = self
-                    .failing
-                    .iter_mut()
-                    .find(|(end, left)| *left > 0 && url.ends_with(end.as_str()));
-                let id = match fail {
-                    Some((_, left)) => {
-                        *left -= 1;
+                let id = match self.failing.iter().position(|end| url.ends_with(end)) {
+                    Some(i) => {
+                        self.failing.remove(i);
                         self.send(
                             "Fetch.failRequest",
                             json!({ "requestId": request, "errorReason": "ConnectionReset" }),
